@@ -1,0 +1,217 @@
+/** The terminal client: register, consent, import, discover, and the transparency log. */
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/client';
+import { FileStore } from '@parley/client/node';
+import { ParleyError } from '@parley/core';
+import { parse, UsageError, yesNo } from '../usage.js';
+import { progressBar, table } from './output.js';
+
+const OPTIONS = {
+  state: { type: 'string' },
+  server: { type: 'string' },
+  region: { type: 'string' },
+  discoverable: { type: 'string' },
+  name: { type: 'string' },
+  code: { type: 'string' },
+  json: { type: 'boolean' },
+  lazy: { type: 'boolean' },
+  all: { type: 'boolean' },
+} as const;
+
+async function readLine(prompt: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await new Promise<string>((resolveLine, reject) => {
+      rl.question(prompt, (answer) => resolveLine(answer.trim()));
+      rl.once('close', () => reject(new UsageError('no code given (stdin closed)')));
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+export async function clientCommand(command: string, args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, OPTIONS);
+  const statePath = resolve(
+    values.state ?? process.env.PARLEY_CLI_STATE ?? join(homedir(), '.parley', 'state.json'),
+  );
+  const store = new FileStore(statePath);
+  const session = await store.get<{ serverUrl: string }>('session');
+  const serverUrl =
+    values.server ?? process.env.PARLEY_CLI_SERVER ?? session?.serverUrl ?? 'http://127.0.0.1:8787';
+  const region = values.region ?? process.env.PARLEY_CLI_REGION;
+  const client = await ParleyClient.open({
+    serverUrl,
+    store,
+    ...(region ? { defaultRegion: region.toUpperCase() } : {}),
+  });
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+
+  switch (command) {
+    case 'register': {
+      const number = positionals[0];
+      if (!number) throw new UsageError('register needs your phone number, e.g. +14155550123');
+      const discoverable = yesNo(values.discoverable, '--discoverable');
+      const { verificationId, codeLength } = await client.requestCode(number);
+      const code =
+        values.code ?? (await readLine(`Enter the ${codeLength}-digit code sent by SMS: `));
+      const result = await client.register({
+        verificationId,
+        code,
+        discoverable,
+        deviceName: values.name ?? 'terminal',
+      });
+      if (values.json)
+        out(
+          JSON.stringify(
+            result.accountId
+              ? { accountId: result.accountId, deviceId: result.deviceId, discoverable }
+              : {},
+          ),
+        );
+      else
+        out(
+          `Registered: account ${result.accountId}, device ${result.deviceId}. People who have your number ${discoverable ? 'can' : 'cannot'} find you.`,
+        );
+      return 0;
+    }
+    case 'consent': {
+      const action = positionals[0] ?? 'show';
+      if (action === 'show') {
+        const grant = await client.consent.status();
+        out(disclosureText(grant?.disclosure ?? client.consent.disclosure()));
+        out(
+          grant
+            ? `\nGranted on ${grant.grantedAt}.`
+            : '\nNot granted. Run `parley consent grant` to agree.',
+        );
+        return 0;
+      }
+      if (action === 'grant') {
+        const disclosure = client.consent.disclosure();
+        out(disclosureText(disclosure));
+        await client.consent.grant(disclosure);
+        out('\nConsent recorded. Withdraw it any time with `parley consent withdraw`.');
+        return 0;
+      }
+      if (action === 'withdraw') {
+        await client.consent.withdraw();
+        out(
+          'Consent withdrawn: imported contacts and discovery results were erased from this device.',
+        );
+        return 0;
+      }
+      throw new UsageError(`unknown consent action '${action}' (show, grant, withdraw)`);
+    }
+    case 'import': {
+      const file = positionals[0];
+      if (!file) throw new UsageError('import needs a file: a vCard (.vcf) or CSV export');
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (cause) {
+        throw new ParleyError('IMPORT_FAILED', { cause, message: `Cannot read ${file}.` });
+      }
+      const result = await client.contacts.importFile(text, file);
+      if (values.json) {
+        out(
+          JSON.stringify({
+            format: result.format,
+            entries: result.entries,
+            contacts: result.contacts.length,
+            duplicates: result.duplicates,
+            issues: result.issues,
+          }),
+        );
+      } else {
+        out(
+          `Imported ${result.contacts.length} contacts from ${result.entries} entries (${result.format}); ${result.duplicates} duplicate numbers merged; ${result.issues.length} entries skipped.`,
+        );
+        for (const issue of result.issues.slice(0, 20)) {
+          out(`  entry ${issue.entry}${issue.name ? ` (${issue.name})` : ''}: ${issue.message}`);
+        }
+        if (result.issues.length > 20) out(`  … and ${result.issues.length - 20} more`);
+      }
+      return 0;
+    }
+    case 'add': {
+      const [name, number] = positionals;
+      if (!name || !number) throw new UsageError('add needs a name and a number');
+      const contact = await client.contacts.add(name, number);
+      out(`Added ${contact.name} (${contact.phoneNumbers[0]}).`);
+      return 0;
+    }
+    case 'discover': {
+      const bar = progressBar(process.stderr);
+      const { contacts, report } = await client.discover({
+        resolve: values.lazy ? 'lazy' : 'eager',
+        onProgress: (p: DiscoveryProgress) => bar.update(p.phase, p.done, p.total),
+      });
+      bar.done();
+      if (values.json) {
+        out(
+          JSON.stringify({
+            contacts,
+            stats: report.stats,
+            keyId: report.keyId,
+            budget: report.budget,
+          }),
+        );
+        return 0;
+      }
+      const shown = values.all ? contacts : contacts.filter((c) => c.status !== 'not-on-parley');
+      const label = {
+        'on-parley': 'free messages',
+        unresolved: 'probably (open to check)',
+        'not-on-parley': 'SMS / invite',
+      };
+      out(
+        table(
+          ['Name', 'Number', 'Parley'],
+          shown.map((c) => [c.name, c.phoneNumber, label[c.status]]),
+        ),
+      );
+      const { stats } = report;
+      out(
+        `\n${stats.resolved} of ${stats.numbers} numbers are on Parley. Sent ${stats.evaluated} blinded numbers (${stats.fromCache} already known${stats.rekeyed ? `, ${stats.rekeyed} re-keyed` : ''}).${report.budget ? ` Budget left: ${report.budget.remaining}.` : ''}`,
+      );
+      return 0;
+    }
+    case 'log': {
+      const entries = await client.uploads();
+      if (values.json) out(JSON.stringify(entries));
+      else
+        out(
+          table(
+            ['When', 'What', 'Items', 'Bytes', 'Blinded'],
+            entries.map((e) => [
+              e.at,
+              e.kind,
+              String(e.items),
+              String(e.bytes),
+              e.blinded ? 'yes' : 'no',
+            ]),
+          ),
+        );
+      return 0;
+    }
+    case 'account': {
+      const account =
+        values.discoverable !== undefined
+          ? await client.setDiscoverable(yesNo(values.discoverable, '--discoverable'))
+          : await client.getAccount();
+      out(
+        values.json
+          ? JSON.stringify(account)
+          : `Account ${account.accountId}: ${account.discoverable ? 'discoverable' : 'not discoverable'} by people who have your number; ${account.devices.length} device(s).`,
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The `parley` command as a person or a script uses it: register (typing the code at the prompt),
+ * consent, import a contacts file, discover (--json), the transparency log, withdrawal, and the
+ * admin commands — all against a real server process.
+ */
+
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { BIN, ServerProcess } from '../testing/server-process.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('parley CLI (real server process)', () => {
+  let server: ServerProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
+  const state = (name: string) => join(dir, `${name}.json`);
+
+  /** Runs parley; when `answerCode` is set, types the code the server printed at the prompt. */
+  function parley(args: string[], answerCode = false): Promise<Result> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--server', server.url], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', async (d) => {
+        stderr += d;
+        if (answerCode && /Enter the 6-digit code/.test(stderr)) {
+          answerCode = false;
+          const ids = [...server.output.matchAll(/for verification (\S+)/g)];
+          child.stdin.write(`${await server.codeFor(ids.at(-1)![1]!)}\n`);
+        }
+      });
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  before(async () => {
+    server = await ServerProcess.start();
+  });
+  after(() => server?.stop());
+
+  it('registers at the prompt, with an explicit discoverability choice', async () => {
+    const missing = await parley(['register', '+14152223344', '--state', state('alice')]);
+    assert.equal(missing.code, 64);
+    assert.match(
+      missing.stderr,
+      /--discoverable must be 'yes' or 'no' \(it has no default: choose\)/,
+    );
+
+    const alice = await parley(
+      ['register', '+14152223344', '--discoverable', 'yes', '--state', state('alice')],
+      true,
+    );
+    assert.equal(alice.code, 0, alice.stderr);
+    assert.match(
+      alice.stdout,
+      /Registered: account \S+, device \S+\. People who have your number can find you\./,
+    );
+    const bob = await parley(
+      [
+        'register',
+        '+12125551234',
+        '--discoverable',
+        'no',
+        '--state',
+        state('bob'),
+        '--name',
+        'bob-laptop',
+      ],
+      true,
+    );
+    assert.equal(bob.code, 0, bob.stderr);
+  });
+
+  it('refuses to import before consent, then imports, discovers and logs', async () => {
+    const file = join(dir, 'google.csv');
+    writeFileSync(
+      file,
+      'Name,Given Name,Phone 1 - Type,Phone 1 - Value\r\nAlice,Alice,Mobile,(415) 222-3344\r\nNobody,Nobody,Mobile,+1 305 222 1111\r\nBad,Bad,Mobile,12\r\n',
+    );
+    const refused = await parley(['import', file, '--state', state('bob')]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /CONSENT_REQUIRED/);
+
+    const grant = await parley(['consent', 'grant', '--state', state('bob')]);
+    assert.equal(grant.code, 0);
+    assert.match(grant.stdout, /What leaves this device:/);
+    assert.match(grant.stdout, /Blinded phone numbers/);
+
+    const imported = await parley(['import', file, '--region', 'US', '--state', state('bob')]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /Imported 2 contacts from 3 entries \(csv\)/);
+    assert.match(imported.stdout, /entry 3 \(Bad\)/);
+
+    const discovered = await parley(['discover', '--json', '--state', state('bob')]);
+    assert.equal(discovered.code, 0, discovered.stderr);
+    const json = JSON.parse(discovered.stdout) as {
+      contacts: { name: string; phoneNumber: string; status: string }[];
+      stats: { evaluated: number };
+    };
+    assert.deepEqual(
+      json.contacts.map((c) => [c.name, c.phoneNumber, c.status]),
+      [
+        ['Alice', '+14152223344', 'on-parley'],
+        ['Nobody', '+13052221111', 'not-on-parley'],
+      ],
+    );
+    assert.equal(json.stats.evaluated, 2);
+
+    const table = await parley(['discover', '--state', state('bob')]);
+    assert.match(table.stdout, /Alice\s+\+14152223344\s+free messages/);
+    assert.match(table.stdout, /Sent 0 blinded numbers \(2 already known\)/);
+
+    const log = await parley(['log', '--json', '--state', state('bob')]);
+    const entries = JSON.parse(log.stdout) as { kind: string; items: number; blinded: boolean }[];
+    assert.deepEqual(
+      entries.map((e) => [e.kind, e.items, e.blinded]),
+      [
+        ['own-phone-number', 1, false],
+        ['verification-code', 1, false],
+        ['blinded-contact-numbers', 2, true],
+        ['match-lookup-tokens', 1, false],
+        ['match-lookup-tokens', 1, false],
+      ],
+    );
+  });
+
+  it('withdraws consent and the admin commands work', async () => {
+    const withdrawn = await parley(['consent', 'withdraw', '--state', state('bob')]);
+    assert.equal(withdrawn.code, 0);
+    const after = await parley(['discover', '--state', state('bob')]);
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /CONSENT_REQUIRED/);
+
+    const stats = await parley(['admin', 'stats', '--json', '--data', server.dataDir]);
+    assert.equal(stats.code, 0, stats.stderr);
+    const s = JSON.parse(stats.stdout) as {
+      accounts: number;
+      discoverableAccounts: number;
+      evaluations: number;
+    };
+    assert.equal(s.accounts, 2);
+    assert.equal(s.discoverableAccounts, 1);
+    assert.equal(s.evaluations, 2);
+
+    const wrongDir = await parley(['admin', 'stats', '--data', join(dir, 'nowhere')]);
+    assert.equal(wrongDir.code, 64);
+    assert.match(wrongDir.stderr, /cannot read .*admin-token/);
+  });
+
+  it('bad input gets a clear message, not a stack trace', async () => {
+    const unknown = await parley(['frobnicate', '--state', state('x')]);
+    assert.equal(unknown.code, 64);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+    const badNumber = await parley([
+      'register',
+      'not-a-number',
+      '--discoverable',
+      'yes',
+      '--state',
+      state('x'),
+    ]);
+    assert.equal(badNumber.code, 1);
+    assert.match(badNumber.stderr, /INVALID_PHONE_NUMBER/);
+    assert.doesNotMatch(badNumber.stderr, /\n\s+at /);
+  });
+});

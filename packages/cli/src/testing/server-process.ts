@@ -1,0 +1,85 @@
+/**
+ * Test support: runs `parley serve` as a real child process on a free loopback port with its own
+ * data directory, keeps everything it prints (the console SMS provider prints codes there), and
+ * stops it at the end.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
+
+export class ServerProcess {
+  output = '';
+  url = '';
+  private constructor(
+    readonly dataDir: string,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(env: Record<string, string> = {}, dataDir?: string): Promise<ServerProcess> {
+    const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PARLEY_PORT: '0',
+        PARLEY_DATA_DIR: dir,
+        PARLEY_OPRF_WORKERS: '2',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(dir, child);
+    child.stdout!.on('data', (d: Buffer) => {
+      server.output += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      server.output += d.toString();
+    });
+    server.url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`server did not start:\n${server.output}`)),
+        20_000,
+      );
+      const check = () => {
+        const match = /Parley server listening on (http:\/\/\S+)/.exec(server.output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code}:\n${server.output}`));
+      });
+    });
+    return server;
+  }
+
+  /** The code the console SMS provider printed for a verification. */
+  async codeFor(verificationId: string): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const match = new RegExp(
+        `verification code (\\d+) for verification ${verificationId}\\b`,
+      ).exec(this.output);
+      if (match) return match[1]!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no code printed for ${verificationId}`);
+  }
+
+  adminToken(): string {
+    return readFileSync(join(this.dataDir, 'admin-token'), 'utf8').trim();
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}

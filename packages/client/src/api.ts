@@ -1,0 +1,155 @@
+/**
+ * The HTTP side of the SDK: one method per endpoint, error bodies turned into ParleyError, every
+ * response checked against the shared schema, and every request that carries data recorded in the
+ * transparency log before it is sent.
+ */
+
+import {
+  type AccountResponse as Account,
+  AccountResponse,
+  type DirectoryResponse as Directory,
+  DirectoryResponse,
+  ErrorResponse,
+  type EvaluateResponse as Evaluated,
+  EvaluateResponse,
+  isErrorCode,
+  ParleyError,
+  type RegisterRequest as RegisterBody,
+  type RegisterResponse as Registered,
+  RegisterResponse,
+  type ResolveResponse as Resolved,
+  ResolveResponse,
+  type TranslateResponse as Translated,
+  TranslateResponse,
+  type TSchema,
+  type VerificationResponse as Verification,
+  VerificationResponse,
+} from '@parley/core';
+import { Value } from '@sinclair/typebox/value';
+import type { TransparencyLog, UploadKind } from './transparency-log.js';
+
+export type Fetch = typeof globalThis.fetch;
+
+export class ApiClient {
+  credential: string | undefined;
+
+  constructor(
+    readonly serverUrl: string,
+    private readonly log: TransparencyLog,
+    private readonly fetchImpl: Fetch = globalThis.fetch.bind(globalThis),
+  ) {}
+
+  private async request<T>(
+    method: 'GET' | 'POST' | 'PATCH',
+    path: string,
+    schema: TSchema,
+    body?: { kind: UploadKind; items: number; json: unknown },
+  ): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.credential) headers.authorization = `Bearer ${this.credential}`;
+    let payload: string | undefined;
+    if (body) {
+      payload = JSON.stringify(body.json);
+      headers['content-type'] = 'application/json';
+      await this.log.record({
+        server: this.serverUrl,
+        endpoint: `${method} ${path}`,
+        kind: body.kind,
+        items: body.items,
+        bytes: new TextEncoder().encode(payload).length,
+      });
+    }
+    let response: Response;
+    try {
+      response = await this.fetchImpl(new URL(path, this.serverUrl), {
+        method,
+        headers,
+        body: payload,
+      });
+    } catch (cause) {
+      throw new ParleyError('NETWORK_ERROR', { cause, details: { server: this.serverUrl } });
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (cause) {
+      throw new ParleyError('INVALID_RESPONSE', { cause, details: { status: response.status } });
+    }
+    if (!response.ok) {
+      if (Value.Check(ErrorResponse, json) && isErrorCode(json.code)) {
+        throw new ParleyError(json.code, {
+          message: json.message,
+          ...(json.retryAfterMs !== undefined ? { retryAfterMs: json.retryAfterMs } : {}),
+          details: json.details,
+        });
+      }
+      throw new ParleyError('INVALID_RESPONSE', { details: { status: response.status } });
+    }
+    if (!Value.Check(schema, json)) {
+      throw new ParleyError('INVALID_RESPONSE', { details: { path } });
+    }
+    return json as T;
+  }
+
+  requestVerification(phoneNumber: string): Promise<Verification> {
+    return this.request('POST', '/v1/verifications', VerificationResponse, {
+      kind: 'own-phone-number',
+      items: 1,
+      json: { phoneNumber },
+    });
+  }
+
+  register(body: RegisterBody): Promise<Registered> {
+    return this.request('POST', '/v1/accounts', RegisterResponse, {
+      kind: 'verification-code',
+      items: 1,
+      json: body,
+    });
+  }
+
+  account(): Promise<Account> {
+    return this.request('GET', '/v1/account', AccountResponse);
+  }
+
+  updateAccount(discoverable: boolean): Promise<Account> {
+    return this.request('PATCH', '/v1/account', AccountResponse, {
+      kind: 'account-settings',
+      items: 1,
+      json: { discoverable },
+    });
+  }
+
+  directory(keyId?: string, since?: number): Promise<Directory> {
+    const query = new URLSearchParams();
+    if (keyId !== undefined && since !== undefined) {
+      query.set('keyId', keyId);
+      query.set('since', String(since));
+    }
+    const qs = query.toString();
+    return this.request('GET', `/v1/directory${qs ? `?${qs}` : ''}`, DirectoryResponse);
+  }
+
+  evaluate(keyId: string, blindedElements: string[]): Promise<Evaluated> {
+    return this.request('POST', '/v1/discovery/evaluate', EvaluateResponse, {
+      kind: 'blinded-contact-numbers',
+      items: blindedElements.length,
+      json: { keyId, blindedElements },
+    });
+  }
+
+  translate(fromKeyId: string, toKeyId: string, blindedElements: string[]): Promise<Translated> {
+    return this.request('POST', '/v1/discovery/translate', TranslateResponse, {
+      kind: 'blinded-rekey-elements',
+      items: blindedElements.length,
+      json: { fromKeyId, toKeyId, blindedElements },
+    });
+  }
+
+  resolve(keyId: string, tokens: string[]): Promise<Resolved> {
+    return this.request('POST', '/v1/discovery/resolve', ResolveResponse, {
+      kind: 'match-lookup-tokens',
+      items: tokens.length,
+      json: { keyId, tokens },
+    });
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * ParleyClient: the SDK's entry point. It wires the parts — registration, consent, the contacts
+ * book, discovery and the transparency log — over one store and one server, and holds no logic of
+ * its own beyond that.
+ *
+ * @example
+ * const client = await ParleyClient.open({ serverUrl: 'http://127.0.0.1:8787', store });
+ * const { verificationId } = await client.requestCode('+14155550123');
+ * await client.register({ verificationId, code: '123456', discoverable: true, deviceName: 'laptop' });
+ * await client.consent.grant(client.consent.disclosure());
+ * await client.contacts.importFile(vcardText);
+ * const report = await client.discover();
+ */
+
+import {
+  type AccountResponse,
+  loadOprf,
+  normalizePhoneNumber,
+  type Oprf,
+  ParleyError,
+  type VerificationResponse,
+} from '@parley/core';
+import { ApiClient, type Fetch } from './api.js';
+import { Consent } from './consent.js';
+import { ContactsBook } from './contacts-book.js';
+import { DiscoveryEngine, type DiscoveryProgress, type DiscoveryReport } from './discovery.js';
+import type { ClientStore } from './store.js';
+import { TransparencyLog, type UploadRecord } from './transparency-log.js';
+
+export interface Session {
+  serverUrl: string;
+  accountId: string;
+  deviceId: string;
+  credential: string;
+  discoverable: boolean;
+}
+
+export interface ClientOptions {
+  serverUrl: string;
+  store: ClientStore;
+  /** Region for numbers written without a country code, e.g. 'US' (ISO 3166-1 alpha-2). */
+  defaultRegion?: string;
+  fetch?: Fetch;
+}
+
+export interface ContactResult {
+  name: string;
+  phoneNumber: string;
+  status: DiscoveryReport['numbers'][number]['status'];
+  accountId?: string;
+  deviceIds?: string[];
+}
+
+const SESSION = 'session';
+
+export class ParleyClient {
+  readonly consent: Consent;
+  readonly contacts: ContactsBook;
+  readonly transparencyLog: TransparencyLog;
+  private readonly api: ApiClient;
+  private readonly discovery: DiscoveryEngine;
+  private oprfPromise: Promise<Oprf> | undefined;
+
+  private constructor(
+    private readonly options: ClientOptions,
+    private session: Session | undefined,
+  ) {
+    const { store } = options;
+    this.transparencyLog = new TransparencyLog(store);
+    this.api = new ApiClient(options.serverUrl, this.transparencyLog, options.fetch);
+    this.api.credential = session?.credential;
+    this.consent = new Consent(store, options.serverUrl, () => this.eraseAddressBookData());
+    this.contacts = new ContactsBook(store, this.consent, options.defaultRegion);
+    // The WASM crypto loads on first use, not at start-up.
+    this.discovery = new DiscoveryEngine(store, this.api, this.consent, () => {
+      this.oprfPromise ??= loadOprf();
+      return this.oprfPromise;
+    });
+  }
+
+  static async open(options: ClientOptions): Promise<ParleyClient> {
+    const session = await options.store.get<Session>(SESSION);
+    if (session && session.serverUrl !== options.serverUrl) {
+      return new ParleyClient(options, undefined);
+    }
+    return new ParleyClient(options, session);
+  }
+
+  get registered(): boolean {
+    return this.session !== undefined;
+  }
+
+  get account(): Session | undefined {
+    return this.session;
+  }
+
+  /** Sends a verification code by SMS to the user's own number. */
+  async requestCode(rawNumber: string): Promise<VerificationResponse> {
+    const normalized = normalizePhoneNumber(rawNumber, this.options.defaultRegion);
+    if (!normalized.ok) {
+      throw new ParleyError('INVALID_PHONE_NUMBER', {
+        message: normalized.message,
+        details: { reason: normalized.reason },
+      });
+    }
+    return this.api.requestVerification(normalized.e164);
+  }
+
+  /**
+   * Confirms the code and creates this device's credential. `discoverable` has no default: the
+   * user must say whether people who have their number may find them.
+   */
+  async register(input: {
+    verificationId: string;
+    code: string;
+    discoverable: boolean;
+    deviceName: string;
+  }): Promise<Session> {
+    const result = await this.api.register(input);
+    const session: Session = {
+      serverUrl: this.options.serverUrl,
+      accountId: result.accountId,
+      deviceId: result.deviceId,
+      credential: result.credential,
+      discoverable: result.discoverable,
+    };
+    await this.options.store.set(SESSION, session);
+    this.session = session;
+    this.api.credential = session.credential;
+    return session;
+  }
+
+  private requireSession(): Session {
+    if (!this.session) throw new ParleyError('NOT_REGISTERED');
+    return this.session;
+  }
+
+  async getAccount(): Promise<AccountResponse> {
+    this.requireSession();
+    return this.api.account();
+  }
+
+  async setDiscoverable(discoverable: boolean): Promise<AccountResponse> {
+    const session = this.requireSession();
+    const account = await this.api.updateAccount(discoverable);
+    this.session = { ...session, discoverable: account.discoverable };
+    await this.options.store.set(SESSION, this.session);
+    return account;
+  }
+
+  /**
+   * Finds which contacts are on Parley. Needs the consent grant; sends only numbers not checked
+   * before, blinded. With `resolve: 'lazy'` matches stay unresolved until `resolveContact`.
+   */
+  async discover(
+    options: { resolve?: 'eager' | 'lazy'; onProgress?: (p: DiscoveryProgress) => void } = {},
+  ): Promise<{ contacts: ContactResult[]; report: DiscoveryReport }> {
+    await this.consent.require();
+    this.requireSession();
+    const book = await this.contacts.list();
+    const report = await this.discovery.run(
+      book.flatMap((c) => c.phoneNumbers),
+      options,
+    );
+    const byNumber = new Map(report.numbers.map((n) => [n.phoneNumber, n]));
+    const contacts = book.flatMap((c) =>
+      c.phoneNumbers.map((phoneNumber: string) => ({
+        name: c.name,
+        ...byNumber.get(phoneNumber)!,
+      })),
+    );
+    return { contacts, report };
+  }
+
+  async resolveContact(phoneNumber: string) {
+    await this.consent.require();
+    this.requireSession();
+    return this.discovery.resolveOne(phoneNumber);
+  }
+
+  async uploads(): Promise<UploadRecord[]> {
+    return this.transparencyLog.list();
+  }
+
+  private async eraseAddressBookData(): Promise<void> {
+    await this.contacts.clear();
+    await this.discovery.clear();
+  }
+}

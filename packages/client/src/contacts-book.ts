@@ -1,0 +1,75 @@
+/**
+ * The address book as imported onto this device. It never leaves the device; discovery reads the
+ * numbers from here. Every entry point checks the consent grant first.
+ */
+
+import { normalizePhoneNumber, ParleyError } from '@parley/core';
+import type { Consent } from './consent.js';
+import {
+  type ImportedContact,
+  type ImportResult,
+  parseContactsFile,
+} from './import/contacts-file.js';
+import type { ClientStore } from './store.js';
+
+const KEY = 'contacts';
+
+export class ContactsBook {
+  constructor(
+    private readonly store: ClientStore,
+    private readonly consent: Consent,
+    private readonly defaultRegion: string | undefined,
+  ) {}
+
+  async list(): Promise<ImportedContact[]> {
+    await this.consent.require();
+    return (await this.store.get<ImportedContact[]>(KEY)) ?? [];
+  }
+
+  /** Parses a vCard or CSV export and merges its contacts into the book. */
+  async importFile(text: string, fileName?: string): Promise<ImportResult> {
+    await this.consent.require();
+    const result = parseContactsFile(text, {
+      ...(this.defaultRegion ? { defaultRegion: this.defaultRegion } : {}),
+      ...(fileName ? { fileName } : {}),
+    });
+    await this.merge(result.contacts);
+    return result;
+  }
+
+  /** Adds one contact typed in by hand. */
+  async add(name: string, rawNumber: string): Promise<ImportedContact> {
+    await this.consent.require();
+    const normalized = normalizePhoneNumber(rawNumber, this.defaultRegion);
+    if (!normalized.ok) {
+      throw new ParleyError('INVALID_PHONE_NUMBER', {
+        message: normalized.message,
+        details: { reason: normalized.reason },
+      });
+    }
+    const contact = { name, phoneNumbers: [normalized.e164] };
+    await this.merge([contact]);
+    return contact;
+  }
+
+  private async merge(incoming: ImportedContact[]): Promise<void> {
+    const existing = (await this.store.get<ImportedContact[]>(KEY)) ?? [];
+    const seen = new Set(existing.map(contactKey));
+    for (const c of incoming) {
+      const key = contactKey(c);
+      if (!seen.has(key)) {
+        seen.add(key);
+        existing.push(c);
+      }
+    }
+    await this.store.set(KEY, existing);
+  }
+
+  async clear(): Promise<void> {
+    await this.store.delete(KEY);
+  }
+}
+
+function contactKey(c: ImportedContact): string {
+  return `${c.name}\u0000${[...c.phoneNumbers].sort().join(',')}`;
+}

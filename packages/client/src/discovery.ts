@@ -1,0 +1,264 @@
+/**
+ * Blind contact discovery, client side (DESIGN.md, filter mode):
+ *   normalise → blind → evaluate (server, budgeted) → unblind → look up the fingerprint in the
+ *   local copy of the membership filter → resolve the matches only.
+ * The unblinded element of every checked number is cached per key id, so a later run sends only
+ * numbers never checked before. When the server rotates its key, cached elements are re-keyed
+ * through `translate`, which costs no budget, and the filter is downloaded afresh.
+ */
+
+import {
+  type Budget,
+  directoryFingerprint,
+  directoryToken,
+  fromBase64Url,
+  LIMITS,
+  MembershipFilter,
+  type Oprf,
+  ParleyError,
+  phoneNumberInput,
+  toBase64Url,
+} from '@parley/core';
+import type { ApiClient } from './api.js';
+import type { Consent } from './consent.js';
+import type { ClientStore } from './store.js';
+
+export interface DiscoveryProgress {
+  phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';
+  done: number;
+  total: number;
+}
+
+export interface DiscoveredNumber {
+  phoneNumber: string;
+  /** 'unresolved': the filter matched but lazy mode has not asked the server yet. */
+  status: 'on-parley' | 'not-on-parley' | 'unresolved';
+  accountId?: string;
+  deviceIds?: string[];
+}
+
+export interface DiscoveryReport {
+  keyId: string;
+  numbers: DiscoveredNumber[];
+  stats: {
+    numbers: number;
+    /** Numbers sent (blinded) for evaluation in this run. */
+    evaluated: number;
+    fromCache: number;
+    rekeyed: number;
+    filterMatches: number;
+    resolved: number;
+    /** Filter matches the server did not confirm (false positives or just removed). */
+    unconfirmed: number;
+  };
+  budget: Budget | undefined;
+}
+
+export interface RunOptions {
+  resolve?: 'eager' | 'lazy';
+  onProgress?: (p: DiscoveryProgress) => void;
+}
+
+interface Cache {
+  keyId: string;
+  /** E.164 → unblinded element k·H(number), base64url. */
+  elements: Record<string, string>;
+}
+
+interface FilterState {
+  keyId: string;
+  version: number;
+  filter: string;
+}
+
+const CACHE = 'discoveryCache';
+const FILTER = 'directoryFilter';
+
+export class DiscoveryEngine {
+  constructor(
+    private readonly store: ClientStore,
+    private readonly api: ApiClient,
+    private readonly consent: Consent,
+    private readonly oprf: () => Promise<Oprf>,
+  ) {}
+
+  /** Brings the local filter up to date: a delta when the server has one, else a snapshot. */
+  async syncFilter(): Promise<{ keyId: string; version: number; filter: MembershipFilter }> {
+    const held = await this.store.get<FilterState>(FILTER);
+    const response = await this.api.directory(held?.keyId, held?.version);
+    let filter: MembershipFilter;
+    if (response.type === 'snapshot') {
+      filter = MembershipFilter.decode(decode(response.filter));
+    } else {
+      if (!held || held.keyId !== response.keyId) {
+        throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'unexpected delta' } });
+      }
+      filter = MembershipFilter.decode(decode(held.filter));
+      filter.apply({ added: response.added.map(decode), removed: response.removed.map(decode) });
+      if (filter.needsResize()) {
+        // The delta grew the set past the snapshot's false-positive bound: fetch a new one.
+        await this.store.delete(FILTER);
+        return this.syncFilter();
+      }
+    }
+    const state = {
+      keyId: response.keyId,
+      version: response.version,
+      filter: toBase64Url(filter.encode()),
+    };
+    await this.store.set(FILTER, state);
+    return { keyId: state.keyId, version: state.version, filter };
+  }
+
+  async run(phoneNumbers: string[], options: RunOptions = {}): Promise<DiscoveryReport> {
+    try {
+      return await this.runOnce(phoneNumbers, options);
+    } catch (error) {
+      // The key rotated between the filter download and an evaluation: start over once, which
+      // picks up the new key and re-keys what was already evaluated.
+      if (error instanceof ParleyError && error.code === 'KEY_ID_UNKNOWN') {
+        return this.runOnce(phoneNumbers, options);
+      }
+      throw error;
+    }
+  }
+
+  private async runOnce(phoneNumbers: string[], options: RunOptions): Promise<DiscoveryReport> {
+    await this.consent.require();
+    const oprf = await this.oprf();
+    const progress = options.onProgress ?? (() => {});
+    const numbers = [...new Set(phoneNumbers)];
+    progress({ phase: 'filter', done: 0, total: 1 });
+    const { keyId, filter } = await this.syncFilter();
+    progress({ phase: 'filter', done: 1, total: 1 });
+
+    let cache = await this.store.get<Cache>(CACHE);
+    let rekeyed = 0;
+    if (cache && cache.keyId !== keyId) {
+      const result = await this.rekey(oprf, cache, keyId, progress);
+      cache = result.cache;
+      rekeyed = result.rekeyed;
+    }
+    if (!cache) cache = { keyId, elements: {} };
+
+    const fresh = numbers.filter((n) => cache.elements[n] === undefined);
+    let budget: Budget | undefined;
+    for (let start = 0; start < fresh.length; start += LIMITS.evaluateBatch) {
+      const batch = fresh.slice(start, start + LIMITS.evaluateBatch);
+      const blinded = batch.map((n) => oprf.blind(phoneNumberInput(n)));
+      const response = await this.api.evaluate(
+        keyId,
+        blinded.map((b) => toBase64Url(b.blindedElement)),
+      );
+      budget = response.budget;
+      batch.forEach((n, i) => {
+        const evaluated = decode(response.evaluatedElements[i]!);
+        cache.elements[n] = toBase64Url(oprf.unblind(blinded[i]!.blind, evaluated));
+      });
+      // Saved per batch: an interrupted run keeps what it already paid for.
+      await this.store.set(CACHE, cache);
+      progress({ phase: 'evaluate', done: start + batch.length, total: fresh.length });
+    }
+    await this.store.set(CACHE, cache);
+
+    const candidates = new Map<string, string>();
+    for (const n of numbers) {
+      const element = decode(cache.elements[n]!);
+      if (filter.has(directoryFingerprint(oprf.sha512, keyId, element))) {
+        candidates.set(toBase64Url(directoryToken(oprf.sha512, keyId, element)), n);
+      }
+    }
+
+    const found = new Map<string, { accountId: string; deviceIds: string[] }>();
+    if ((options.resolve ?? 'eager') === 'eager' && candidates.size > 0) {
+      const tokens = [...candidates.keys()];
+      for (let start = 0; start < tokens.length; start += LIMITS.resolveBatch) {
+        const batch = tokens.slice(start, start + LIMITS.resolveBatch);
+        const { matches } = await this.api.resolve(keyId, batch);
+        for (const m of matches) {
+          const n = candidates.get(m.token);
+          if (n)
+            found.set(n, { accountId: m.accountId, deviceIds: m.devices.map((d) => d.deviceId) });
+        }
+        progress({ phase: 'resolve', done: start + batch.length, total: tokens.length });
+      }
+    }
+    const lazy = options.resolve === 'lazy';
+    const matched = new Set(candidates.values());
+    const results: DiscoveredNumber[] = numbers.map((phoneNumber) => {
+      const hit = found.get(phoneNumber);
+      if (hit) return { phoneNumber, status: 'on-parley', ...hit };
+      if (lazy && matched.has(phoneNumber)) return { phoneNumber, status: 'unresolved' };
+      return { phoneNumber, status: 'not-on-parley' };
+    });
+    return {
+      keyId,
+      numbers: results,
+      stats: {
+        numbers: numbers.length,
+        evaluated: fresh.length,
+        fromCache: numbers.length - fresh.length,
+        rekeyed,
+        filterMatches: candidates.size,
+        resolved: found.size,
+        unconfirmed: lazy ? 0 : candidates.size - found.size,
+      },
+      budget,
+    };
+  }
+
+  /**
+   * Moves cached elements to the new key: each is blinded afresh, multiplied by k'/k on the
+   * server and unblinded. Elements the server will not re-key (key no longer retained) are
+   * dropped and will be evaluated again.
+   */
+  private async rekey(
+    oprf: Oprf,
+    cache: Cache,
+    keyId: string,
+    progress: (p: DiscoveryProgress) => void,
+  ): Promise<{ cache: Cache; rekeyed: number }> {
+    const entries = Object.entries(cache.elements);
+    const next: Cache = { keyId, elements: {} };
+    for (let start = 0; start < entries.length; start += LIMITS.translateBatch) {
+      const batch = entries.slice(start, start + LIMITS.translateBatch);
+      const blinds = batch.map(() => oprf.generateSecretKey());
+      const blinded = batch.map(([, e], i) => toBase64Url(oprf.scalarMult(blinds[i]!, decode(e))));
+      try {
+        const { translatedElements } = await this.api.translate(cache.keyId, keyId, blinded);
+        batch.forEach(([n], i) => {
+          next.elements[n] = toBase64Url(oprf.unblind(blinds[i]!, decode(translatedElements[i]!)));
+        });
+      } catch (error) {
+        if (
+          error instanceof ParleyError &&
+          (error.code === 'KEY_ID_UNKNOWN' || error.status === 429)
+        ) {
+          break;
+        }
+        throw error;
+      }
+      progress({ phase: 'rekey', done: start + batch.length, total: entries.length });
+    }
+    await this.store.set(CACHE, next);
+    return { cache: next, rekeyed: Object.keys(next.elements).length };
+  }
+
+  /** Resolves one number on demand (lazy mode: when a conversation opens). */
+  async resolveOne(phoneNumber: string): Promise<DiscoveredNumber> {
+    const report = await this.run([phoneNumber], { resolve: 'eager' });
+    return report.numbers[0]!;
+  }
+
+  /** Erases the discovery cache and the filter copy (consent withdrawn). */
+  async clear(): Promise<void> {
+    await this.store.delete(CACHE);
+    await this.store.delete(FILTER);
+  }
+}
+
+function decode(b64: string): Uint8Array {
+  const bytes = fromBase64Url(b64);
+  if (!bytes) throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'bad base64url' } });
+  return bytes;
+}

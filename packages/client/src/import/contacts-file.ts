@@ -1,0 +1,69 @@
+/**
+ * Entry point for "import my address book from a file": decides between vCard and CSV from the
+ * content (file names lie: Outlook saves .csv as .txt, phones share .vcf as .txt), and turns files
+ * that are neither into one IMPORT_FAILED error that tells the user what to export instead.
+ */
+
+import { ParleyError } from '@parley/core';
+import { parseContactsCsv } from './csv.js';
+import { containsVCard, type ImportOptions, type ImportResult, parseVCard } from './vcard.js';
+
+export { parseContactsCsv } from './csv.js';
+export type { ImportedContact, ImportIssue, ImportOptions, ImportResult } from './vcard.js';
+export { parseVCard } from './vcard.js';
+
+export interface ContactsFileOptions extends ImportOptions {
+  /** Only used to make the error for an unreadable file more helpful. */
+  fileName?: string;
+}
+
+type FailureReason = 'empty' | 'binary' | 'spreadsheet' | 'unrecognised_format';
+
+const HOW_TO =
+  'export the contacts as vCard (.vcf) or CSV (Google Contacts or Outlook format) and try again';
+
+/**
+ * Parses an exported address book. Problems with single entries are reported in `issues`; only a
+ * file that is neither vCard nor a contacts CSV throws ParleyError('IMPORT_FAILED').
+ */
+export function parseContactsFile(text: string, options: ContactsFileOptions = {}): ImportResult {
+  const { fileName, ...parseOptions } = options;
+  // trim() also removes a byte-order mark.
+  if (typeof text !== 'string' || text.trim() === '') {
+    throw failure('empty', fileName);
+  }
+  const sample = text.slice(0, 4096);
+  // An xlsx or Numbers file is a zip container; UTF-16 text read as UTF-8 is full of NULs.
+  if (sample.startsWith('PK\u0003\u0004')) throw failure('spreadsheet', fileName);
+  if (sample.includes('\u0000')) throw failure('binary', fileName);
+
+  if (/^\uFEFF?\s*BEGIN[ \t]*:[ \t]*VCARD[ \t]*(\r\n|\r|\n|$)/i.test(text)) {
+    return parseVCard(text, parseOptions);
+  }
+  try {
+    return parseContactsCsv(text, parseOptions);
+  } catch (error) {
+    if (!(error instanceof ParleyError && error.code === 'IMPORT_FAILED')) throw error;
+    // vCards after some junk (a mail header, a stray line) are still vCards; the parser reports
+    // the junk as an issue.
+    if (containsVCard(text)) return parseVCard(text, parseOptions);
+    throw failure('unrecognised_format', fileName, error);
+  }
+}
+
+function failure(
+  reason: FailureReason,
+  fileName: string | undefined,
+  cause?: unknown,
+): ParleyError {
+  const what = fileName ? `"${fileName}"` : 'The file';
+  const messages: Record<FailureReason, string> = {
+    empty: `${what} is empty; ${HOW_TO}.`,
+    binary: `${what} is not a text file (or not UTF-8 text); ${HOW_TO}.`,
+    spreadsheet: `${what} is a spreadsheet, not a text export; save it as CSV (UTF-8), or ${HOW_TO}.`,
+    unrecognised_format: `${what} could not be read as vCard or as a CSV with a phone-number column; ${HOW_TO}.`,
+  };
+  const details: { reason: FailureReason; fileName?: string } = { reason };
+  if (fileName !== undefined) details.fileName = fileName;
+  return new ParleyError('IMPORT_FAILED', { message: messages[reason], details, cause });
+}

@@ -1,0 +1,478 @@
+/**
+ * vCard (2.1, 3.0, 4.0) address-book import. Only what contact discovery needs is read: a display
+ * name and the phone numbers, normalised to E.164. Damaged files are common (truncated exports,
+ * concatenated books), so structural problems become issues on the result rather than exceptions.
+ *
+ * The result model shared with the CSV importer lives here too, so that vcard.ts, csv.ts and
+ * contacts-file.ts import each other without a cycle. Runs in browsers: no node: imports.
+ */
+
+import { type NormalizeResult, normalizePhoneNumber, ParleyError } from '@parley/core';
+
+export interface ImportedContact {
+  name: string;
+  /** E.164, deduplicated within the contact. */
+  phoneNumbers: string[];
+}
+
+export interface ImportIssue {
+  /** 1-based index of the contact in the file. */
+  entry: number;
+  line?: number;
+  name?: string;
+  /** The raw offending value; it stays on the device. */
+  value?: string;
+  /** A PhoneIssue, or 'malformed_entry' for structural problems. */
+  reason: string;
+  message: string;
+}
+
+export interface ImportResult {
+  format: 'vcard' | 'csv';
+  /** Entries with at least one usable phone number, in file order. */
+  contacts: ImportedContact[];
+  issues: ImportIssue[];
+  /** Number of entries (contacts) in the file, whether or not they were usable. */
+  entries: number;
+  /** Distinct numbers that appear on more than one contact. */
+  duplicates: number;
+}
+
+export interface ImportOptions {
+  /** ISO 3166 alpha-2 region for numbers written without a country code. */
+  defaultRegion?: string;
+}
+
+/** @internal */
+export interface RawPhoneNumber {
+  value: string;
+  line?: number;
+}
+
+/**
+ * Accumulates an {@link ImportResult}; shared by the vCard and CSV importers so both count entries,
+ * duplicates and issues the same way.
+ * @internal
+ */
+export class ContactBookBuilder {
+  entries = 0;
+  private readonly contacts: ImportedContact[] = [];
+  private readonly issues: ImportIssue[] = [];
+  /** How many contacts each number is on; a count reaching 2 makes one duplicate. */
+  private readonly seen = new Map<string, number>();
+  /** Exports repeat the same spellings a lot, and parsing dominates the import time. */
+  private readonly normalised = new Map<string, NormalizeResult>();
+  private duplicates = 0;
+
+  constructor(
+    private readonly format: ImportResult['format'],
+    private readonly defaultRegion: string | undefined,
+  ) {}
+
+  addContact(entry: number, name: string, numbers: readonly RawPhoneNumber[]): void {
+    const phoneNumbers: string[] = [];
+    for (const { value, line } of numbers) {
+      // Empty phone fields are normal in exports (every CSV row has all columns); not a problem.
+      if (value.trim() === '') continue;
+      const result = this.normalise(value);
+      if (!result.ok) {
+        this.addIssue({
+          entry,
+          line,
+          name,
+          value,
+          reason: result.reason,
+          message: `${describeEntry(entry, name)}: ${result.message}`,
+        });
+        continue;
+      }
+      if (phoneNumbers.includes(result.e164)) continue;
+      phoneNumbers.push(result.e164);
+      const count = (this.seen.get(result.e164) ?? 0) + 1;
+      this.seen.set(result.e164, count);
+      if (count === 2) this.duplicates += 1;
+    }
+    if (phoneNumbers.length > 0) this.contacts.push({ name, phoneNumbers });
+  }
+
+  addIssue(issue: ImportIssue): void {
+    const { entry, line, name, value, reason, message } = issue;
+    // Absent rather than undefined, so results compare and serialise cleanly.
+    this.issues.push({
+      entry,
+      ...(line === undefined ? {} : { line }),
+      ...(name ? { name } : {}),
+      ...(value === undefined ? {} : { value }),
+      reason,
+      message,
+    });
+  }
+
+  result(): ImportResult {
+    return {
+      format: this.format,
+      contacts: this.contacts,
+      issues: this.issues,
+      entries: this.entries,
+      duplicates: this.duplicates,
+    };
+  }
+
+  private normalise(value: string): NormalizeResult {
+    let result = this.normalised.get(value);
+    if (result === undefined) {
+      result = normalizePhoneNumber(value, this.defaultRegion);
+      this.normalised.set(value, result);
+    }
+    return result;
+  }
+}
+
+/** @internal */
+export function describeEntry(entry: number, name: string | undefined): string {
+  return name ? `Contact ${entry} (${name})` : `Contact ${entry}`;
+}
+
+/** True when some line of `text` is a BEGIN:VCARD line; cheap enough for format sniffing. @internal */
+export function containsVCard(text: string): boolean {
+  return /^[ \t]*BEGIN[ \t]*:[ \t]*VCARD[ \t]*$/im.test(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface LogicalLine {
+  text: string;
+  /** 1-based physical line where the logical (unfolded) line starts. */
+  line: number;
+}
+
+interface Property {
+  group: string | undefined;
+  name: string;
+  types: string[];
+  encoding: string | undefined;
+  charset: string | undefined;
+  rawValue: string;
+}
+
+interface Card {
+  entry: number;
+  line: number;
+  fn: string | undefined;
+  n: string | undefined;
+  org: string | undefined;
+  tels: { value: string; line: number; group: string | undefined; types: string[] }[];
+  /** Apple and Google attach custom labels to a property through a shared group (item1.X-ABLabel). */
+  labels: Map<string, string>;
+  lastWasEmptyAgent: boolean;
+}
+
+/** Properties read at all; everything else (PHOTO above all) is skipped before its value is looked at. */
+const WANTED = new Set(['BEGIN', 'END', 'FN', 'N', 'ORG', 'TEL', 'X-ABLABEL', 'AGENT']);
+
+/** Lines that are not phones a person can be reached on through a messenger. */
+const UNREACHABLE = /fax|pager/i;
+
+export function parseVCard(text: string, options: ImportOptions = {}): ImportResult {
+  if (typeof text !== 'string' || !containsVCard(text)) {
+    throw new ParleyError('IMPORT_FAILED', {
+      message:
+        'The file contains no vCard (no BEGIN:VCARD line); export the contacts as vCard (.vcf) or CSV and try again.',
+      details: { format: 'vcard', reason: 'no_vcard' },
+    });
+  }
+  const book = new ContactBookBuilder('vcard', options.defaultRegion);
+  let card: Card | undefined;
+  /** Depth of vCards embedded in the current one (vCard 2.1 AGENT); their lines are skipped. */
+  let nested = 0;
+  let outsideRun = false;
+
+  const cardName = (current: Card): string => current.fn || current.n || current.org || '';
+  const finish = (current: Card): void => {
+    const name = cardName(current);
+    const numbers: RawPhoneNumber[] = [];
+    for (const tel of current.tels) {
+      if (tel.types.some((type) => UNREACHABLE.test(type))) continue;
+      const label = tel.group === undefined ? undefined : current.labels.get(tel.group);
+      if (label !== undefined && UNREACHABLE.test(label)) continue;
+      numbers.push({ value: tel.value, line: tel.line });
+    }
+    book.addContact(current.entry, name, numbers);
+  };
+
+  for (const logical of logicalLines(text)) {
+    if (logical.text.trim() === '') continue;
+    const property = parseProperty(logical.text);
+    const keyword = property?.name;
+    const isCardBoundary =
+      (keyword === 'BEGIN' || keyword === 'END') &&
+      property !== undefined &&
+      property.rawValue.trim().toUpperCase() === 'VCARD';
+
+    if (card === undefined) {
+      if (isCardBoundary && keyword === 'BEGIN') {
+        book.entries += 1;
+        card = newCard(book.entries, logical.line);
+        outsideRun = false;
+      } else if (isCardBoundary) {
+        book.addIssue({
+          entry: Math.max(1, book.entries),
+          line: logical.line,
+          reason: 'malformed_entry',
+          message: `Line ${logical.line} has an END:VCARD without a matching BEGIN:VCARD; it was ignored.`,
+        });
+      } else if (!outsideRun) {
+        outsideRun = true;
+        book.addIssue({
+          entry: Math.max(1, book.entries),
+          line: logical.line,
+          reason: 'malformed_entry',
+          message: `Line ${logical.line} is outside any BEGIN:VCARD … END:VCARD block; it and the lines after it up to the next BEGIN:VCARD were skipped.`,
+        });
+      }
+      continue;
+    }
+
+    if (isCardBoundary && keyword === 'BEGIN') {
+      if (card.lastWasEmptyAgent || nested > 0) {
+        nested += 1;
+        continue;
+      }
+      book.addIssue({
+        entry: card.entry,
+        line: card.line,
+        name: cardName(card),
+        reason: 'malformed_entry',
+        message: `${describeEntry(card.entry, cardName(card))} has no END:VCARD before the next BEGIN:VCARD on line ${logical.line}; the lines read up to there were imported.`,
+      });
+      finish(card);
+      book.entries += 1;
+      card = newCard(book.entries, logical.line);
+      continue;
+    }
+    if (isCardBoundary) {
+      if (nested > 0) {
+        nested -= 1;
+      } else {
+        finish(card);
+        card = undefined;
+      }
+      continue;
+    }
+    if (nested > 0 || property === undefined) continue;
+    card.lastWasEmptyAgent = property.name === 'AGENT' && property.rawValue.trim() === '';
+    readProperty(card, property, logical.line);
+  }
+
+  if (card !== undefined) {
+    book.addIssue({
+      entry: card.entry,
+      line: card.line,
+      name: cardName(card),
+      reason: 'malformed_entry',
+      message: `${describeEntry(card.entry, cardName(card))} has no END:VCARD (the file may be cut short); the lines read were imported.`,
+    });
+    finish(card);
+  }
+  return book.result();
+}
+
+function newCard(entry: number, line: number): Card {
+  return {
+    entry,
+    line,
+    fn: undefined,
+    n: undefined,
+    org: undefined,
+    tels: [],
+    labels: new Map(),
+    lastWasEmptyAgent: false,
+  };
+}
+
+function readProperty(card: Card, property: Property, line: number): void {
+  switch (property.name) {
+    case 'FN':
+      card.fn ||= collapse(unescapeText(decodeValue(property)));
+      break;
+    case 'N':
+      card.n ||= nameFromN(decodeValue(property));
+      break;
+    case 'ORG':
+      card.org ||= collapse(splitStructured(decodeValue(property)).join(' '));
+      break;
+    case 'TEL':
+      card.tels.push({
+        value: unescapeText(decodeValue(property)).trim(),
+        line,
+        group: property.group,
+        types: property.types,
+      });
+      break;
+    case 'X-ABLABEL':
+      if (property.group !== undefined) {
+        card.labels.set(property.group, unescapeText(decodeValue(property)));
+      }
+      break;
+  }
+}
+
+/** N is family;given;additional;prefix;suffix; shown in the usual western order. */
+function nameFromN(value: string): string {
+  const [family = '', given = '', additional = '', prefix = '', suffix = ''] =
+    splitStructured(value);
+  return collapse([prefix, given, additional, family, suffix].join(' '));
+}
+
+function collapse(value: string): string {
+  return value.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Unfolds physical lines into logical ones: a line starting with a space or tab continues the
+ * previous one (RFC 6350 §3.2), and in vCard 2.1 a quoted-printable value ending in "=" continues on
+ * the next line whatever that line starts with.
+ */
+function* logicalLines(text: string): Generator<LogicalLine> {
+  const physical = text.split(/\r\n|\r|\n/);
+  let parts: string[] = [];
+  let start = 0;
+  let quotedPrintable = false;
+  for (let index = 0; index < physical.length; index++) {
+    let raw = physical[index] ?? '';
+    if (index === 0 && raw.startsWith('\uFEFF')) raw = raw.slice(1);
+    if (parts.length > 0) {
+      const last = parts.length - 1;
+      const previous = parts[last] ?? '';
+      // A card boundary is never part of a value; this guards against an exporter's stray "=".
+      if (quotedPrintable && previous.endsWith('=') && !/^(BEGIN|END):VCARD\s*$/i.test(raw)) {
+        parts[last] = previous.slice(0, -1);
+        parts.push(raw);
+        continue;
+      }
+      if (raw.startsWith(' ') || raw.startsWith('\t')) {
+        parts.push(raw.slice(1));
+        continue;
+      }
+      yield { text: parts.length === 1 ? previous : parts.join(''), line: start };
+    }
+    parts = [raw];
+    start = index + 1;
+    // Only the part before the value is searched; a PHOTO value can be hundreds of kilobytes.
+    quotedPrintable = /^[^:]*QUOTED-PRINTABLE/i.test(raw);
+  }
+  if (parts.length > 0) yield { text: parts.join(''), line: start };
+}
+
+/** Splits `[group.]NAME *(;param) : value`; undefined for a line that is not a property at all. */
+function parseProperty(text: string): Property | undefined {
+  const head = /^[ \t]*([A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)[ \t]*(?=[;:])/.exec(text);
+  if (head === null) return undefined;
+  const name = (head[2] ?? '').toUpperCase();
+  const group = head[1] === undefined ? undefined : head[1].slice(0, -1).toLowerCase();
+  if (!WANTED.has(name)) {
+    return { group, name, types: [], encoding: undefined, charset: undefined, rawValue: '' };
+  }
+
+  const types: string[] = [];
+  let encoding: string | undefined;
+  let charset: string | undefined;
+  let index = head[0].length;
+  let colon = -1;
+  // Parameter values may be quoted (TYPE="cell,voice"), and quotes may hide ";" and ":".
+  while (index < text.length && colon === -1) {
+    let inQuotes = false;
+    const begin = index;
+    for (; index < text.length; index++) {
+      const char = text[index];
+      if (char === '"') inQuotes = !inQuotes;
+      else if (!inQuotes && (char === ';' || char === ':')) break;
+    }
+    const parameter = text.slice(begin, index).trim();
+    if (text[index] === ':') colon = index;
+    index += 1;
+    if (parameter === '') continue;
+    const equals = parameter.indexOf('=');
+    const key = equals === -1 ? '' : parameter.slice(0, equals).trim().toUpperCase();
+    const values = (equals === -1 ? parameter : parameter.slice(equals + 1))
+      .split(',')
+      .map((value) => value.trim().replace(/^"|"$/g, '').trim().toLowerCase())
+      .filter((value) => value !== '');
+    if (key === 'ENCODING') encoding = values[0];
+    else if (key === 'CHARSET') charset = values[0];
+    else if (key === 'TYPE' || key === '') {
+      // vCard 2.1 writes bare parameters: TEL;CELL;ENCODING... or TEL;QUOTED-PRINTABLE.
+      for (const value of values) {
+        if (key === '' && (value === 'quoted-printable' || value === 'base64' || value === 'b')) {
+          encoding = value;
+        } else {
+          types.push(value);
+        }
+      }
+    }
+  }
+  if (colon === -1) return undefined;
+  return { group, name, types, encoding, charset, rawValue: text.slice(colon + 1) };
+}
+
+function decodeValue(property: Property): string {
+  return property.encoding === 'quoted-printable'
+    ? decodeQuotedPrintable(property.rawValue, property.charset)
+    : property.rawValue;
+}
+
+function decodeQuotedPrintable(value: string, charset: string | undefined): string {
+  const input = new TextEncoder().encode(value);
+  const bytes = new Uint8Array(input.length);
+  let length = 0;
+  for (let index = 0; index < input.length; index++) {
+    const byte = input[index] ?? 0;
+    if (byte === 0x3d) {
+      const high = hexDigit(input[index + 1]);
+      const low = hexDigit(input[index + 2]);
+      if (high !== -1 && low !== -1) {
+        bytes[length++] = high * 16 + low;
+        index += 2;
+        continue;
+      }
+    }
+    bytes[length++] = byte;
+  }
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset ?? 'utf-8');
+  } catch {
+    // An unknown charset label; UTF-8 is what nearly every 2.1 exporter really wrote.
+    decoder = new TextDecoder('utf-8');
+  }
+  return decoder.decode(bytes.subarray(0, length));
+}
+
+function hexDigit(byte: number | undefined): number {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/** vCard text escapes: \\ \, \; \: and \n or \N for a newline. */
+function unescapeText(value: string): string {
+  if (!value.includes('\\')) return value;
+  return value.replace(/\\(.)/g, (_, char: string) => (char === 'n' || char === 'N' ? '\n' : char));
+}
+
+/** Splits a structured value (N, ORG) on unescaped ";" and unescapes each component. */
+function splitStructured(value: string): string[] {
+  const components: string[] = [];
+  let begin = 0;
+  for (let index = 0; index < value.length; index++) {
+    const char = value[index];
+    if (char === '\\') index += 1;
+    else if (char === ';') {
+      components.push(unescapeText(value.slice(begin, index)));
+      begin = index + 1;
+    }
+  }
+  components.push(unescapeText(value.slice(begin)));
+  return components;
+}

@@ -1,0 +1,19 @@
+export { type ErrorCode, getRetryAfterMs, isRateLimitError, ParleyError } from '@parley/core';
+export { ApiClient, type Fetch } from './api.js';
+export { type ClientOptions, type ContactResult, ParleyClient, type Session } from './client.js';
+export {
+  buildDisclosure,
+  Consent,
+  type ConsentGrant,
+  type Disclosure,
+  disclosureText,
+} from './consent.js';
+export type { DiscoveredNumber, DiscoveryProgress, DiscoveryReport } from './discovery.js';
+export {
+  type ImportedContact,
+  type ImportIssue,
+  type ImportResult,
+  parseContactsFile,
+} from './import/contacts-file.js';
+export { type ClientStore, IndexedDbStore, MemoryStore } from './store.js';
+export { UPLOAD_DESCRIPTIONS, type UploadKind, type UploadRecord } from './transparency-log.js';

@@ -1,0 +1,64 @@
+/**
+ * Where the SDK keeps its local state: credentials, consent, the imported address book, the
+ * discovery cache and the transparency log. One small async key-value interface with a memory
+ * implementation here, a file in Node (`@parley/client/node`) and IndexedDB in browsers.
+ */
+
+export interface ClientStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export class MemoryStore implements ClientStore {
+  private readonly data = new Map<string, string>();
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const raw = this.data.get(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+  }
+
+  async set<T>(key: string, value: T): Promise<void> {
+    // Stored as JSON so callers cannot mutate what is stored by holding a reference.
+    this.data.set(key, JSON.stringify(value));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.data.delete(key);
+  }
+}
+
+/** Browser store: one IndexedDB object store of JSON-compatible values. */
+export class IndexedDbStore implements ClientStore {
+  private constructor(private readonly db: IDBDatabase) {}
+
+  static open(name = 'parley'): Promise<IndexedDbStore> {
+    return new Promise((resolve, reject) => {
+      const request = indexedDB.open(name, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('state');
+      request.onsuccess = () => resolve(new IndexedDbStore(request.result));
+      request.onerror = () => reject(request.error);
+    });
+  }
+
+  private run<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction('state', mode);
+      const request = fn(tx.objectStore('state'));
+      tx.oncomplete = () => resolve(request.result as T);
+      tx.onerror = () => reject(tx.error);
+    });
+  }
+
+  get<T>(key: string): Promise<T | undefined> {
+    return this.run<T | undefined>('readonly', (s) => s.get(key));
+  }
+
+  async set<T>(key: string, value: T): Promise<void> {
+    await this.run('readwrite', (s) => s.put(value, key));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.run('readwrite', (s) => s.delete(key));
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The transparency log: one entry for every request that carried data off the device — when, to
+ * which server, what kind, how many items, how many bytes, and whether it was blinded. The user
+ * reads it to see that nothing else left (DESIGN.md promise 1).
+ */
+
+import type { ClientStore } from './store.js';
+
+export type UploadKind =
+  | 'own-phone-number'
+  | 'verification-code'
+  | 'account-settings'
+  | 'blinded-contact-numbers'
+  | 'blinded-rekey-elements'
+  | 'match-lookup-tokens';
+
+export interface UploadRecord {
+  at: string;
+  server: string;
+  endpoint: string;
+  kind: UploadKind;
+  items: number;
+  bytes: number;
+  /** True when the items are blinded OPRF elements the server cannot link to any number. */
+  blinded: boolean;
+  description: string;
+}
+
+const KEY = 'transparencyLog';
+
+export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; description: string }> = {
+  'own-phone-number': {
+    blinded: false,
+    description: 'Your own phone number, so the server can text you a verification code.',
+  },
+  'verification-code': {
+    blinded: false,
+    description: 'The verification code, your discoverability choice and this device’s name.',
+  },
+  'account-settings': { blinded: false, description: 'A change to your account settings.' },
+  'blinded-contact-numbers': {
+    blinded: true,
+    description: 'Contacts’ numbers, each blinded with a fresh random key the server never sees.',
+  },
+  'blinded-rekey-elements': {
+    blinded: true,
+    description: 'Already-checked contacts, blinded again, to follow a server key rotation.',
+  },
+  'match-lookup-tokens': {
+    blinded: false,
+    description:
+      'Tokens for contacts the filter matched: the server learns which of its users they are.',
+  },
+};
+
+export class TransparencyLog {
+  constructor(private readonly store: ClientStore) {}
+
+  async record(entry: Omit<UploadRecord, 'at' | 'blinded' | 'description'>): Promise<void> {
+    const entries = await this.list();
+    entries.push({ at: new Date().toISOString(), ...entry, ...UPLOAD_DESCRIPTIONS[entry.kind] });
+    await this.store.set(KEY, entries);
+  }
+
+  async list(): Promise<UploadRecord[]> {
+    return (await this.store.get<UploadRecord[]>(KEY)) ?? [];
+  }
+}

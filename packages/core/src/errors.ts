@@ -1,0 +1,152 @@
+/**
+ * The error catalog: every error Parley reports, server or client side, has a stable code here,
+ * the HTTP status it travels with, and a message a person can act on. The server puts `code`,
+ * `message` and (where it applies) `retryAfterMs` in every error body; the SDK turns them back into
+ * a {@link ParleyError}. docs/errors.md is generated from this table and a test keeps them in step.
+ */
+
+export const ERROR_CATALOG = {
+  // --- request shape ---
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  VALIDATION_FAILED: {
+    status: 400,
+    message: 'The request does not match the expected schema; see `details` for the field.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Send the request body as application/json.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is larger than the server accepts; send a smaller batch.',
+  },
+  NOT_FOUND: { status: 404, message: 'No such endpoint.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This endpoint does not accept that method.' },
+  // --- authentication ---
+  UNAUTHENTICATED: {
+    status: 401,
+    message: 'Missing or invalid device credential; register this device again.',
+  },
+  ADMIN_UNAUTHORIZED: {
+    status: 401,
+    message: 'Missing or wrong admin token; it is in the file admin-token of the data directory.',
+  },
+  // --- registration ---
+  INVALID_PHONE_NUMBER: {
+    status: 400,
+    message: 'This is not a valid phone number; give it in international form, e.g. +14155550123.',
+  },
+  VERIFICATION_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many verification codes requested; wait before asking for another.',
+  },
+  VERIFICATION_NOT_FOUND: {
+    status: 404,
+    message: 'This verification has expired or does not exist; request a new code.',
+  },
+  VERIFICATION_CODE_INCORRECT: {
+    status: 400,
+    message: 'The code is not correct; check the SMS and try again.',
+  },
+  VERIFICATION_ATTEMPTS_EXCEEDED: {
+    status: 429,
+    message: 'Too many wrong codes for this verification; request a new code.',
+  },
+  SMS_DELIVERY_FAILED: {
+    status: 502,
+    message: 'The SMS gateway did not accept the verification message; try again later.',
+  },
+  // --- discovery ---
+  INVALID_ELEMENT: {
+    status: 400,
+    message: 'An element is not a valid ristretto255 encoding (or is the identity); see `details`.',
+  },
+  BATCH_TOO_LARGE: {
+    status: 413,
+    message: 'Too many items in one batch; split it into smaller batches.',
+  },
+  DISCOVERY_BUDGET_EXHAUSTED: {
+    status: 429,
+    message: 'The contact-discovery budget of this account is used up; retry after the given time.',
+  },
+  KEY_ID_UNKNOWN: {
+    status: 409,
+    message:
+      'The directory key has changed since this client last synchronised; fetch the filter again.',
+  },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
+  // --- server ---
+  INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    message: 'The server is starting or shutting down; retry shortly.',
+  },
+  // --- client side (never sent by the server) ---
+  CONSENT_REQUIRED: {
+    status: 0,
+    message:
+      'Address-book access needs the user’s consent first; show the disclosure and record a grant.',
+  },
+  NOT_REGISTERED: { status: 0, message: 'This client has no account yet; register first.' },
+  NETWORK_ERROR: {
+    status: 0,
+    message: 'The server could not be reached; check the address and the connection.',
+  },
+  INVALID_RESPONSE: {
+    status: 0,
+    message: 'The server answered with something this client does not understand.',
+  },
+  IMPORT_FAILED: {
+    status: 0,
+    message: 'The contacts file could not be read as vCard or CSV.',
+  },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  retryAfterMs?: number;
+  details?: unknown;
+}
+
+/** A typed error with a stable `code`. `status` is 0 for errors raised on the client. */
+export class ParleyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+  readonly details: unknown;
+
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; retryAfterMs?: number; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(options.message ?? ERROR_CATALOG[code].message, { cause: options.cause });
+    this.name = 'ParleyError';
+    this.code = code;
+    this.status = ERROR_CATALOG[code].status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.details = options.details;
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.retryAfterMs !== undefined) body.retryAfterMs = this.retryAfterMs;
+    if (this.details !== undefined) body.details = this.details;
+    return body;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOG, value);
+}
+
+export function isRateLimitError(error: unknown): error is ParleyError {
+  return error instanceof ParleyError && error.status === 429;
+}
+
+/** Milliseconds to wait before retrying, or undefined when the error says nothing about it. */
+export function getRetryAfterMs(error: unknown): number | undefined {
+  return error instanceof ParleyError ? error.retryAfterMs : undefined;
+}

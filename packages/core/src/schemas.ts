@@ -1,0 +1,244 @@
+/**
+ * Every request and response body, defined once. The server hands these JSON Schemas to Fastify
+ * (validation at the edge, unknown fields rejected); the SDK and CLI use the same types and check
+ * responses with TypeBox's Value.Check before trusting them.
+ */
+
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { base64UrlLength } from './encoding.js';
+
+export const LIMITS = Object.freeze({
+  /** Blinded elements per evaluate request. */
+  evaluateBatch: 1024,
+  /** Lookup tokens per resolve request. */
+  resolveBatch: 256,
+  /** Elements per translate request (re-keying after rotation). */
+  translateBatch: 1024,
+  deviceNameLength: 64,
+  /** Request bodies larger than this are refused with PAYLOAD_TOO_LARGE. */
+  bodyBytes: 256 * 1024,
+});
+
+const strict = { additionalProperties: false } as const;
+
+function b64(bytes: number, description: string) {
+  const length = base64UrlLength(bytes);
+  return Type.String({
+    pattern: '^[A-Za-z0-9_-]*$',
+    minLength: length,
+    maxLength: length,
+    description,
+  });
+}
+
+export const Element = b64(32, 'a ristretto255 element, base64url');
+export const Token = b64(32, 'a directory lookup token, base64url');
+export const Fingerprint = b64(8, 'a 64-bit filter fingerprint, base64url');
+export const KeyId = Type.String({ pattern: '^[a-z0-9]{1,32}$', description: 'OPRF key id' });
+export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' });
+export const E164 = Type.String({
+  pattern: '^\\+[1-9][0-9]{6,14}$',
+  description: 'a phone number in E.164 form',
+});
+
+export const ErrorResponse = Type.Object(
+  {
+    code: Type.String(),
+    message: Type.String(),
+    retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    details: Type.Optional(Type.Unknown()),
+  },
+  strict,
+);
+
+// --- registration ---
+
+export const VerificationRequest = Type.Object({ phoneNumber: E164 }, strict);
+export const VerificationResponse = Type.Object(
+  {
+    verificationId: Id,
+    expiresAt: Type.String(),
+    codeLength: Type.Integer(),
+  },
+  strict,
+);
+
+export const RegisterRequest = Type.Object(
+  {
+    verificationId: Id,
+    code: Type.String({ pattern: '^[0-9]{4,10}$' }),
+    /** No default: the user must choose (DESIGN.md promise 1). */
+    discoverable: Type.Boolean(),
+    deviceName: Type.String({ minLength: 1, maxLength: LIMITS.deviceNameLength }),
+  },
+  strict,
+);
+
+export const RegisterResponse = Type.Object(
+  {
+    accountId: Id,
+    deviceId: Id,
+    /** Sent once; the server keeps only its hash. Use as `Authorization: Bearer <credential>`. */
+    credential: Type.String(),
+    discoverable: Type.Boolean(),
+    /** True when this number already had an account and this device joined it. */
+    existingAccount: Type.Boolean(),
+  },
+  strict,
+);
+
+export const Device = Type.Object(
+  { deviceId: Id, name: Type.String(), createdAt: Type.String() },
+  strict,
+);
+
+export const AccountResponse = Type.Object(
+  {
+    accountId: Id,
+    discoverable: Type.Boolean(),
+    createdAt: Type.String(),
+    devices: Type.Array(Device),
+  },
+  strict,
+);
+
+export const AccountUpdateRequest = Type.Object({ discoverable: Type.Boolean() }, strict);
+
+// --- directory and discovery ---
+
+export const DirectoryQuery = Type.Object(
+  {
+    keyId: Type.Optional(KeyId),
+    /** A directory version, as decimal digits (query strings are not coerced). */
+    since: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+  },
+  strict,
+);
+
+export const DirectorySnapshot = Type.Object(
+  {
+    type: Type.Literal('snapshot'),
+    keyId: KeyId,
+    version: Type.Integer({ minimum: 0 }),
+    count: Type.Integer({ minimum: 0 }),
+    /** The membership filter (membership-filter.ts encoding), base64url. */
+    filter: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
+  },
+  strict,
+);
+
+export const DirectoryDelta = Type.Object(
+  {
+    type: Type.Literal('delta'),
+    keyId: KeyId,
+    fromVersion: Type.Integer({ minimum: 0 }),
+    version: Type.Integer({ minimum: 0 }),
+    added: Type.Array(Fingerprint),
+    removed: Type.Array(Fingerprint),
+  },
+  strict,
+);
+
+export const DirectoryResponse = Type.Union([DirectorySnapshot, DirectoryDelta]);
+
+export const Budget = Type.Object(
+  {
+    remaining: Type.Integer({ minimum: 0 }),
+    capacity: Type.Integer({ minimum: 0 }),
+    refillPerHour: Type.Number({ minimum: 0 }),
+  },
+  strict,
+);
+
+export const EvaluateRequest = Type.Object(
+  {
+    keyId: KeyId,
+    blindedElements: Type.Array(Element, { minItems: 1, maxItems: LIMITS.evaluateBatch }),
+  },
+  strict,
+);
+
+export const EvaluateResponse = Type.Object(
+  { keyId: KeyId, evaluatedElements: Type.Array(Element), budget: Budget },
+  strict,
+);
+
+export const TranslateRequest = Type.Object(
+  {
+    fromKeyId: KeyId,
+    toKeyId: KeyId,
+    blindedElements: Type.Array(Element, { minItems: 1, maxItems: LIMITS.translateBatch }),
+  },
+  strict,
+);
+
+export const TranslateResponse = Type.Object(
+  { keyId: KeyId, translatedElements: Type.Array(Element) },
+  strict,
+);
+
+export const ResolveRequest = Type.Object(
+  { keyId: KeyId, tokens: Type.Array(Token, { minItems: 1, maxItems: LIMITS.resolveBatch }) },
+  strict,
+);
+
+export const ResolvedContact = Type.Object(
+  {
+    token: Token,
+    accountId: Id,
+    devices: Type.Array(Type.Object({ deviceId: Id }, strict)),
+  },
+  strict,
+);
+
+export const ResolveResponse = Type.Object({ matches: Type.Array(ResolvedContact) }, strict);
+
+// --- operations ---
+
+export const RotateKeyResponse = Type.Object(
+  {
+    keyId: KeyId,
+    previousKeyId: KeyId,
+    accountsRekeyed: Type.Integer({ minimum: 0 }),
+    durationMs: Type.Number({ minimum: 0 }),
+  },
+  strict,
+);
+
+export const StatsResponse = Type.Object(
+  {
+    keyId: KeyId,
+    directoryVersion: Type.Integer({ minimum: 0 }),
+    accounts: Type.Integer({ minimum: 0 }),
+    discoverableAccounts: Type.Integer({ minimum: 0 }),
+    devices: Type.Integer({ minimum: 0 }),
+    pendingVerifications: Type.Integer({ minimum: 0 }),
+    evaluations: Type.Integer({ minimum: 0 }),
+    retainedKeys: Type.Array(KeyId),
+    uptimeSeconds: Type.Number({ minimum: 0 }),
+  },
+  strict,
+);
+
+export type VerificationRequest = Static<typeof VerificationRequest>;
+export type VerificationResponse = Static<typeof VerificationResponse>;
+export type RegisterRequest = Static<typeof RegisterRequest>;
+export type RegisterResponse = Static<typeof RegisterResponse>;
+export type AccountResponse = Static<typeof AccountResponse>;
+export type AccountUpdateRequest = Static<typeof AccountUpdateRequest>;
+export type DirectoryQuery = Static<typeof DirectoryQuery>;
+export type DirectorySnapshot = Static<typeof DirectorySnapshot>;
+export type DirectoryDelta = Static<typeof DirectoryDelta>;
+export type DirectoryResponse = Static<typeof DirectoryResponse>;
+export type Budget = Static<typeof Budget>;
+export type EvaluateRequest = Static<typeof EvaluateRequest>;
+export type EvaluateResponse = Static<typeof EvaluateResponse>;
+export type TranslateRequest = Static<typeof TranslateRequest>;
+export type TranslateResponse = Static<typeof TranslateResponse>;
+export type ResolveRequest = Static<typeof ResolveRequest>;
+export type ResolveResponse = Static<typeof ResolveResponse>;
+export type ResolvedContact = Static<typeof ResolvedContact>;
+export type RotateKeyResponse = Static<typeof RotateKeyResponse>;
+export type StatsResponse = Static<typeof StatsResponse>;
+export type ErrorResponse = Static<typeof ErrorResponse>;
+export type { Static, TSchema };

@@ -1,0 +1,151 @@
+/**
+ * Accounts and devices. An account is a random id whose only link to a phone number is its
+ * directory element; a device holds a credential of which the server keeps only a hash.
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type AccountResponse, ParleyError, type RegisterResponse } from '@parley/core';
+import type { Db } from './db/database.js';
+import type { Directory } from './directory.js';
+
+export interface DeviceIdentity {
+  accountId: string;
+  deviceId: string;
+}
+
+const newId = () => randomBytes(16).toString('base64url');
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest();
+
+export class Accounts {
+  constructor(
+    private readonly db: Db,
+    private readonly directory: Directory,
+  ) {}
+
+  /**
+   * Creates the account for a verified number, or adds a device to the one it already has, and
+   * applies the discoverability the user chose. The number is dropped when this returns.
+   */
+  async register(
+    phoneNumber: string,
+    discoverable: boolean,
+    deviceName: string,
+  ): Promise<RegisterResponse> {
+    return this.directory.writeLock.run(async () => {
+      const entry = await this.directory.entryForNumber(phoneNumber);
+      const deviceId = newId();
+      const secret = randomBytes(32).toString('base64url');
+      const now = new Date().toISOString();
+      return this.db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('accounts')
+          .select(['id', 'discoverable'])
+          .where('element', '=', entry.element)
+          .executeTakeFirst();
+        let accountId: string;
+        if (existing) {
+          accountId = existing.id;
+          if (Boolean(existing.discoverable) !== discoverable) {
+            await trx
+              .updateTable('accounts')
+              .set({ discoverable: discoverable ? 1 : 0 })
+              .where('id', '=', accountId)
+              .execute();
+            await this.directory.logChange(trx, entry.fingerprint, discoverable ? 'add' : 'remove');
+          }
+        } else {
+          accountId = newId();
+          await trx
+            .insertInto('accounts')
+            .values({
+              id: accountId,
+              element: entry.element,
+              key_id: this.directory.currentKeyId,
+              fingerprint: entry.fingerprint,
+              token: entry.token,
+              discoverable: discoverable ? 1 : 0,
+              created_at: now,
+              budget_level: 0,
+              budget_at: Date.now(),
+            })
+            .execute();
+          if (discoverable) await this.directory.logChange(trx, entry.fingerprint, 'add');
+        }
+        await trx
+          .insertInto('devices')
+          .values({
+            id: deviceId,
+            account_id: accountId,
+            name: deviceName,
+            credential_hash: hashSecret(secret),
+            created_at: now,
+          })
+          .execute();
+        return {
+          accountId,
+          deviceId,
+          credential: `${deviceId}.${secret}`,
+          discoverable,
+          existingAccount: existing !== undefined,
+        };
+      });
+    });
+  }
+
+  /** Checks `Authorization: Bearer <deviceId>.<secret>`; UNAUTHENTICATED otherwise. */
+  async authenticate(header: string | undefined): Promise<DeviceIdentity> {
+    const match = /^Bearer ([A-Za-z0-9_-]{8,64})\.([A-Za-z0-9_-]{43})$/.exec(header ?? '');
+    if (!match) throw new ParleyError('UNAUTHENTICATED');
+    const device = await this.db
+      .selectFrom('devices')
+      .select(['id', 'account_id', 'credential_hash'])
+      .where('id', '=', match[1]!)
+      .executeTakeFirst();
+    const presented = hashSecret(match[2]!);
+    if (!device || !timingSafeEqual(Buffer.from(device.credential_hash), presented)) {
+      throw new ParleyError('UNAUTHENTICATED');
+    }
+    return { accountId: device.account_id, deviceId: device.id };
+  }
+
+  async get(accountId: string): Promise<AccountResponse> {
+    const account = await this.db
+      .selectFrom('accounts')
+      .select(['id', 'discoverable', 'created_at'])
+      .where('id', '=', accountId)
+      .executeTakeFirst();
+    if (!account) throw new ParleyError('UNAUTHENTICATED');
+    const devices = await this.db
+      .selectFrom('devices')
+      .select(['id', 'name', 'created_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('created_at')
+      .execute();
+    return {
+      accountId: account.id,
+      discoverable: Boolean(account.discoverable),
+      createdAt: account.created_at,
+      devices: devices.map((d) => ({ deviceId: d.id, name: d.name, createdAt: d.created_at })),
+    };
+  }
+
+  async setDiscoverable(accountId: string, discoverable: boolean): Promise<AccountResponse> {
+    await this.directory.writeLock.run(() =>
+      this.db.transaction().execute(async (trx) => {
+        const account = await trx
+          .selectFrom('accounts')
+          .select(['discoverable', 'fingerprint'])
+          .where('id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        if (Boolean(account.discoverable) === discoverable) return;
+        await trx
+          .updateTable('accounts')
+          .set({ discoverable: discoverable ? 1 : 0 })
+          .where('id', '=', accountId)
+          .execute();
+        await this.directory.logChange(trx, account.fingerprint, discoverable ? 'add' : 'remove');
+      }),
+    );
+    return this.get(accountId);
+  }
+}

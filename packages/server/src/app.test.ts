@@ -1,0 +1,254 @@
+/**
+ * The HTTP edge: every malformed request gets a 4xx with a catalog code, never a 500; the
+ * registration limits answer with Retry-After; authentication is required where it must be.
+ */
+
+import * as assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { LIMITS, toBase64Url } from '@parley/core';
+import { testServer } from './testing.js';
+
+describe('HTTP API edge cases', () => {
+  let t: Awaited<ReturnType<typeof testServer>>;
+  let token: string;
+  let keyId: string;
+
+  before(async () => {
+    t = await testServer({
+      PARLEY_VERIFICATION_PER_NUMBER: '2',
+      PARLEY_VERIFICATION_MAX_ATTEMPTS: '3',
+    });
+    token = (await t.register('+14152223344')).credential;
+    keyId = t.server.services.directory.currentKeyId;
+  });
+  after(() => t.server.close());
+
+  const cases: [
+    string,
+    string,
+    string,
+    { body?: unknown; raw?: string; contentType?: string },
+    number,
+    string,
+  ][] = [
+    [
+      'malformed JSON',
+      'POST',
+      '/v1/verifications',
+      { raw: '{"phoneNumber": ' },
+      400,
+      'INVALID_JSON',
+    ],
+    ['empty JSON body', 'POST', '/v1/verifications', { raw: '' }, 400, 'INVALID_JSON'],
+    [
+      'wrong type',
+      'POST',
+      '/v1/verifications',
+      { body: { phoneNumber: 14152223344 } },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'unknown field',
+      'POST',
+      '/v1/verifications',
+      { body: { phoneNumber: '+14152223344', extra: 1 } },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'missing field',
+      'POST',
+      '/v1/accounts',
+      { body: { verificationId: 'abcdefghij', code: '123456', deviceName: 'x' } },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'not E.164',
+      'POST',
+      '/v1/verifications',
+      { body: { phoneNumber: '4152223344' } },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'E.164 shape, invalid number',
+      'POST',
+      '/v1/verifications',
+      { body: { phoneNumber: '+10002223344' } },
+      400,
+      'INVALID_PHONE_NUMBER',
+    ],
+    ['array body', 'POST', '/v1/verifications', { body: [1, 2] }, 400, 'VALIDATION_FAILED'],
+    [
+      'wrong content type',
+      'POST',
+      '/v1/verifications',
+      { raw: 'phoneNumber=1', contentType: 'text/plain' },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'body too large',
+      'POST',
+      '/v1/verifications',
+      { raw: `{"phoneNumber":"${'1'.repeat(LIMITS.bodyBytes)}"}` },
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    ['unknown route', 'GET', '/v1/nothing-here', {}, 404, 'NOT_FOUND'],
+    [
+      'unknown verification',
+      'POST',
+      '/v1/accounts',
+      {
+        body: {
+          verificationId: 'abcdefghijkl',
+          code: '123456',
+          discoverable: true,
+          deviceName: 'x',
+        },
+      },
+      404,
+      'VERIFICATION_NOT_FOUND',
+    ],
+  ];
+  for (const [name, method, path, options, status, code] of cases) {
+    it(`${name} → ${status} ${code}`, async () => {
+      const r = await t.call(method, path, options);
+      assert.equal(r.status, status);
+      assert.equal(r.json.code, code);
+      assert.equal(typeof r.json.message, 'string');
+    });
+  }
+
+  it('discovery endpoints need a device credential', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/directory'],
+      ['POST', '/v1/discovery/evaluate'],
+      ['POST', '/v1/discovery/resolve'],
+      ['GET', '/v1/account'],
+    ] as const) {
+      const r = await t.call(method, path, method === 'POST' ? { body: {} } : {});
+      assert.equal(r.status, 401, path);
+      assert.equal(r.json.code, 'UNAUTHENTICATED');
+      const forged = await t.call(method, path, { token: `${'a'.repeat(22)}.${'b'.repeat(43)}` });
+      assert.equal(forged.json.code, 'UNAUTHENTICATED');
+    }
+  });
+
+  it('admin endpoints need the admin token', async () => {
+    const r = await t.call('POST', '/v1/admin/rotate-key', { token });
+    assert.equal(r.status, 401);
+    assert.equal(r.json.code, 'ADMIN_UNAUTHORIZED');
+  });
+
+  it('rejects the identity element and invalid encodings, and does not bill them', async () => {
+    const identity = toBase64Url(new Uint8Array(32));
+    const r = await t.call('POST', '/v1/discovery/evaluate', {
+      token,
+      body: { keyId, blindedElements: [identity] },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.code, 'INVALID_ELEMENT');
+    assert.equal((r.json.details as { index: number }).index, 0);
+    const bad = await t.call('POST', '/v1/discovery/evaluate', {
+      token,
+      body: { keyId, blindedElements: [toBase64Url(new Uint8Array(32).fill(0xff))] },
+    });
+    assert.equal(bad.json.code, 'INVALID_ELEMENT');
+    const account = await t.server.services.db
+      .selectFrom('accounts')
+      .select('budget_level')
+      .executeTakeFirstOrThrow();
+    assert.equal(account.budget_level, 0);
+  });
+
+  it('oversized batches → 413 BATCH_TOO_LARGE', async () => {
+    const element = toBase64Url(new Uint8Array(32).fill(1));
+    const r = await t.call('POST', '/v1/discovery/resolve', {
+      token,
+      body: { keyId, tokens: Array(LIMITS.resolveBatch + 1).fill(element) },
+    });
+    assert.equal(r.status, 413);
+    assert.equal(r.json.code, 'BATCH_TOO_LARGE');
+  });
+
+  it('a stale key id → 409 KEY_ID_UNKNOWN naming the current key', async () => {
+    const r = await t.call('POST', '/v1/discovery/resolve', {
+      token,
+      body: { keyId: 'stale0', tokens: [toBase64Url(new Uint8Array(32))] },
+    });
+    assert.equal(r.status, 409);
+    assert.equal(r.json.code, 'KEY_ID_UNKNOWN');
+    assert.deepEqual(r.json.details, { currentKeyId: keyId });
+  });
+
+  it('wrong codes count down, then the verification is void', async () => {
+    const v = await t.call('POST', '/v1/verifications', { body: { phoneNumber: '+447911123456' } });
+    const verificationId = v.json.verificationId as string;
+    const right = t.inbox.codeFor(verificationId);
+    const wrong = right === '000000' ? '111111' : '000000';
+    const body = { verificationId, code: wrong, discoverable: false, deviceName: 'x' };
+    const first = await t.call('POST', '/v1/accounts', { body });
+    assert.equal(first.json.code, 'VERIFICATION_CODE_INCORRECT');
+    assert.deepEqual(first.json.details, { attemptsLeft: 2 });
+    await t.call('POST', '/v1/accounts', { body });
+    const third = await t.call('POST', '/v1/accounts', { body });
+    assert.equal(third.status, 429);
+    assert.equal(third.json.code, 'VERIFICATION_ATTEMPTS_EXCEEDED');
+    const late = await t.call('POST', '/v1/accounts', { body: { ...body, code: right } });
+    assert.equal(late.json.code, 'VERIFICATION_NOT_FOUND', 'the right code no longer works');
+  });
+
+  it('a code works once', async () => {
+    const v = await t.call('POST', '/v1/verifications', {
+      body: { phoneNumber: '+4915123456789' },
+    });
+    const verificationId = v.json.verificationId as string;
+    const body = {
+      verificationId,
+      code: t.inbox.codeFor(verificationId),
+      discoverable: true,
+      deviceName: 'x',
+    };
+    assert.equal((await t.call('POST', '/v1/accounts', { body })).status, 201);
+    assert.equal(
+      (await t.call('POST', '/v1/accounts', { body })).json.code,
+      'VERIFICATION_NOT_FOUND',
+    );
+  });
+
+  it('limits code requests per number, with Retry-After', async () => {
+    const body = { phoneNumber: '+12125551234' };
+    assert.equal((await t.call('POST', '/v1/verifications', { body })).status, 201);
+    assert.equal((await t.call('POST', '/v1/verifications', { body })).status, 201);
+    const limited = await t.call('POST', '/v1/verifications', { body });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.json.code, 'VERIFICATION_RATE_LIMITED');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.ok((limited.json.retryAfterMs as number) > 0);
+  });
+
+  it('registering the same number again joins the same account as a new device', async () => {
+    const again = await t.register('+14152223344');
+    const account = await t.call('GET', '/v1/account', { token: again.credential });
+    assert.equal(account.status, 200);
+    assert.equal((account.json.devices as unknown[]).length, 2);
+  });
+
+  it('discoverability can be changed later and shows in the directory', async () => {
+    const before = await t.call('GET', '/v1/directory', { token });
+    assert.equal(before.json.type, 'snapshot');
+    const version = before.json.version as number;
+    const off = await t.call('PATCH', '/v1/account', { token, body: { discoverable: false } });
+    assert.equal(off.json.discoverable, false);
+    const delta = await t.call('GET', `/v1/directory?keyId=${keyId}&since=${version}`, { token });
+    assert.equal(delta.json.type, 'delta');
+    assert.equal((delta.json.removed as string[]).length, 1);
+    assert.equal((delta.json.added as string[]).length, 0);
+    const bad = await t.call('GET', '/v1/directory?since=abc', { token });
+    assert.equal(bad.json.code, 'VALIDATION_FAILED');
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Builds the Fastify application: strict request validation (unknown fields rejected, no type
+ * coercion), one error shape, device authentication on /v1 routes that need it, and logs that
+ * carry no request bodies and no credentials.
+ */
+
+import { LIMITS } from '@parley/core';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { DeviceIdentity } from './accounts.js';
+import { installErrorHandling } from './http-errors.js';
+import { accountRoutes } from './routes/account.js';
+import { adminRoutes } from './routes/admin.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { registrationRoutes } from './routes/registration.js';
+import type { Services } from './services.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    device: DeviceIdentity;
+  }
+}
+
+export function buildApp(
+  services: Services,
+  options: { adminToken: string; logger: FastifyServerOptions['logger'] },
+): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: LIMITS.bodyBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    disableRequestLogging: false,
+  });
+  installErrorHandling(app);
+  // JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await services.db.selectFrom('meta').select('name').limit(1).execute();
+      return { status: 'ready' };
+    } catch {
+      return reply
+        .status(503)
+        .send({ code: 'SERVICE_UNAVAILABLE', message: 'database unavailable' });
+    }
+  });
+
+  app.register(async (open) => registrationRoutes(open, services));
+  app.register(async (authed) => {
+    authed.decorateRequest('device', null as unknown as DeviceIdentity);
+    authed.addHook('onRequest', async (request) => {
+      request.device = await services.accounts.authenticate(request.headers.authorization);
+    });
+    accountRoutes(authed, services);
+    discoveryRoutes(authed, services);
+  });
+  app.register(async (admin) => adminRoutes(admin, services, options.adminToken));
+  return app;
+}

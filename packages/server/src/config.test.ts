@@ -1,0 +1,38 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({}, 2);
+    assert.equal(config.port, 8787);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.sms.provider, 'console');
+    assert.equal(config.oprfWorkers, 2);
+    assert.ok(config.dataDir.endsWith('/data'));
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PARLEY_PORT: 'eighty' }, /PARLEY_PORT must be an integer from 0 to 65535 \(got 'eighty'\)/],
+    [{ PARLEY_PORT: '70000' }, /PARLEY_PORT/],
+    [{ PARLEY_DISCOVERY_BUDGET: '-5' }, /PARLEY_DISCOVERY_BUDGET/],
+    [{ PARLEY_LOG_LEVEL: 'loud' }, /PARLEY_LOG_LEVEL must be one of/],
+    [{ PARLEY_SMS_PROVIDER: 'carrier-pigeon' }, /PARLEY_SMS_PROVIDER/],
+    [{ PARLEY_SMS_PROVIDER: 'http' }, /PARLEY_SMS_HTTP_URL must be/],
+    [{ PARLEY_SMS_PROVIDER: 'http', PARLEY_SMS_HTTP_URL: 'ftp://x' }, /PARLEY_SMS_HTTP_URL/],
+    [{ PARLEY_PROT: '80' }, /Unknown setting PARLEY_PROT/],
+    [{ PARLEY_HOST: 'a b' }, /PARLEY_HOST/],
+  ];
+  for (const [env, message] of bad) {
+    it(`refuses ${JSON.stringify(env)} with a clear message`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      );
+    });
+  }
+
+  it('accepts client settings in the same environment', () => {
+    assert.doesNotThrow(() => loadConfig({ PARLEY_CLI_SERVER: 'http://x' }));
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * Server configuration, read from the environment once at start and validated: a bad value stops
+ * the server with a message naming the variable, what it got and what it accepts.
+ */
+
+import { resolve } from 'node:path';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  oprfWorkers: number;
+  sms:
+    | { provider: 'console' }
+    | { provider: 'http'; url: string; token: string | undefined; timeoutMs: number };
+  verification: {
+    codeTtlMs: number;
+    maxAttempts: number;
+    /** Codes one number may request per window. */
+    perNumber: number;
+    /** Codes one IP address may request per window. */
+    perIp: number;
+    windowMs: number;
+  };
+  discovery: {
+    /** Leaky-bucket capacity: evaluations an account may make at once. */
+    budgetCapacity: number;
+    /** Evaluations per hour that drain back into the bucket. */
+    budgetRefillPerHour: number;
+  };
+  /** Old OPRF keys stay usable for re-keying (translate) this long after a rotation. */
+  keyRetentionMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got '${raw}').`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got '${raw}').`);
+  }
+  return raw as T;
+}
+
+const KNOWN = new Set([
+  'PARLEY_HOST',
+  'PARLEY_PORT',
+  'PARLEY_DATA_DIR',
+  'PARLEY_LOG_LEVEL',
+  'PARLEY_OPRF_WORKERS',
+  'PARLEY_SMS_PROVIDER',
+  'PARLEY_SMS_HTTP_URL',
+  'PARLEY_SMS_HTTP_TOKEN',
+  'PARLEY_SMS_HTTP_TIMEOUT_MS',
+  'PARLEY_VERIFICATION_CODE_TTL_SECONDS',
+  'PARLEY_VERIFICATION_MAX_ATTEMPTS',
+  'PARLEY_VERIFICATION_PER_NUMBER',
+  'PARLEY_VERIFICATION_PER_IP',
+  'PARLEY_VERIFICATION_WINDOW_SECONDS',
+  'PARLEY_DISCOVERY_BUDGET',
+  'PARLEY_DISCOVERY_REFILL_PER_HOUR',
+  'PARLEY_KEY_RETENTION_DAYS',
+]);
+
+export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
+  // A misspelt variable would silently fall back to a default: name it instead.
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PARLEY_') && !KNOWN.has(name) && !name.startsWith('PARLEY_CLI_')) {
+      throw new ConfigError(`Unknown setting ${name}; the known ones are listed in README.md.`);
+    }
+  }
+  const provider = oneOf(env, 'PARLEY_SMS_PROVIDER', 'console', ['console', 'http'] as const);
+  let sms: ServerConfig['sms'] = { provider: 'console' };
+  if (provider === 'http') {
+    const url = env.PARLEY_SMS_HTTP_URL;
+    if (!url || !/^https?:\/\//.test(url)) {
+      throw new ConfigError(
+        `PARLEY_SMS_HTTP_URL must be the http(s) URL of the SMS gateway when PARLEY_SMS_PROVIDER=http (got '${url ?? ''}').`,
+      );
+    }
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError(`PARLEY_SMS_HTTP_URL is not a valid URL (got '${url}').`);
+    }
+    sms = {
+      provider: 'http',
+      url,
+      token: env.PARLEY_SMS_HTTP_TOKEN || undefined,
+      timeoutMs: integer(env, 'PARLEY_SMS_HTTP_TIMEOUT_MS', 10_000, 100, 120_000),
+    };
+  }
+  const host = env.PARLEY_HOST || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+    throw new ConfigError(`PARLEY_HOST must be a host name or IP address (got '${host}').`);
+  }
+  return {
+    host,
+    port: integer(env, 'PARLEY_PORT', 8787, 0, 65535),
+    dataDir: resolve(env.PARLEY_DATA_DIR || './data'),
+    logLevel: oneOf(env, 'PARLEY_LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ] as const),
+    oprfWorkers: integer(env, 'PARLEY_OPRF_WORKERS', Math.max(1, cpuCount), 1, 64),
+    sms,
+    verification: {
+      codeTtlMs: integer(env, 'PARLEY_VERIFICATION_CODE_TTL_SECONDS', 600, 30, 3600) * 1000,
+      maxAttempts: integer(env, 'PARLEY_VERIFICATION_MAX_ATTEMPTS', 5, 1, 20),
+      perNumber: integer(env, 'PARLEY_VERIFICATION_PER_NUMBER', 3, 1, 1000),
+      perIp: integer(env, 'PARLEY_VERIFICATION_PER_IP', 20, 1, 100_000),
+      windowMs: integer(env, 'PARLEY_VERIFICATION_WINDOW_SECONDS', 3600, 1, 86_400) * 1000,
+    },
+    discovery: {
+      budgetCapacity: integer(env, 'PARLEY_DISCOVERY_BUDGET', 2000, 1, 10_000_000),
+      budgetRefillPerHour: integer(env, 'PARLEY_DISCOVERY_REFILL_PER_HOUR', 100, 0, 10_000_000),
+    },
+    keyRetentionMs: integer(env, 'PARLEY_KEY_RETENTION_DAYS', 30, 0, 3650) * 86_400_000,
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The blind directory: the current OPRF key, each account's directory element under it, and the
+ * membership filter over the fingerprints of discoverable accounts, served as a versioned snapshot
+ * plus deltas. Every change to the filter's content is appended to directory_log in the same
+ * transaction as the account change, so a delta since version v is exactly what changed after v.
+ */
+
+import { createHash } from 'node:crypto';
+import {
+  directoryFingerprint,
+  directoryToken,
+  encodeFilter,
+  type Oprf,
+  ParleyError,
+  type RotateKeyResponse,
+} from '@parley/core';
+import type { Db, Executor } from './db/database.js';
+import { Mutex } from './mutex.js';
+import type { KeyStore } from './oprf/key-store.js';
+import type { OprfPool } from './oprf/oprf-pool.js';
+
+export const sha512 = (data: Uint8Array): Uint8Array =>
+  new Uint8Array(createHash('sha512').update(data).digest());
+
+export interface DirectoryEntry {
+  element: Uint8Array;
+  fingerprint: Uint8Array;
+  token: Uint8Array;
+}
+
+export type DirectoryPayload =
+  | { type: 'snapshot'; keyId: string; version: number; count: number; filter: Uint8Array }
+  | {
+      type: 'delta';
+      keyId: string;
+      fromVersion: number;
+      version: number;
+      added: Uint8Array[];
+      removed: Uint8Array[];
+    };
+
+export class Directory {
+  /** Serialises account writes against key rotation. */
+  readonly writeLock = new Mutex();
+  private keyId = '';
+  private snapshot: { keyId: string; version: number; count: number; filter: Uint8Array } | null =
+    null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly pool: OprfPool,
+    private readonly keys: KeyStore,
+    private readonly oprf: Oprf,
+    private readonly keyRetentionMs: number,
+  ) {}
+
+  get currentKeyId(): string {
+    return this.keyId;
+  }
+
+  retainedKeyIds(): string[] {
+    return this.keys.list().map((k) => k.id);
+  }
+
+  async init(): Promise<void> {
+    const row = await this.db
+      .selectFrom('meta')
+      .select('value')
+      .where('name', '=', 'current_key_id')
+      .executeTakeFirst();
+    let current = row?.value;
+    if (!current || !this.keys.get(current)) {
+      const accounts = await this.db
+        .selectFrom('accounts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      if (current && Number(accounts.n) > 0) {
+        throw new Error(
+          `The OPRF key ${current} named by the database is missing from oprf-keys.json; restore the key file from a backup.`,
+        );
+      }
+      current = this.keys.add(this.oprf.generateSecretKey()).id;
+      await this.setCurrentKey(this.db, current);
+    }
+    this.keyId = current;
+    await this.loadKeysIntoPool();
+  }
+
+  private async loadKeysIntoPool(): Promise<void> {
+    const keys: Record<string, Uint8Array> = {};
+    for (const k of this.keys.list()) keys[k.id] = new Uint8Array(Buffer.from(k.secret, 'base64'));
+    await this.pool.setKeys(keys);
+  }
+
+  private async setCurrentKey(db: Executor, keyId: string): Promise<void> {
+    await db
+      .insertInto('meta')
+      .values({ name: 'current_key_id', value: keyId })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value: keyId }))
+      .execute();
+  }
+
+  derive(keyId: string, element: Uint8Array): DirectoryEntry {
+    return {
+      element,
+      fingerprint: directoryFingerprint(sha512, keyId, element),
+      token: directoryToken(sha512, keyId, element),
+    };
+  }
+
+  /** The directory entry of a verified number under the current key. The number is not kept. */
+  async entryForNumber(e164: string): Promise<DirectoryEntry> {
+    const element = await this.pool.hashAndEvaluate(this.keyId, new TextEncoder().encode(e164));
+    return this.derive(this.keyId, element);
+  }
+
+  /** Records a filter change; call inside the transaction that changes the account. */
+  async logChange(trx: Executor, fingerprint: Uint8Array, op: 'add' | 'remove'): Promise<void> {
+    await trx.insertInto('directory_log').values({ key_id: this.keyId, fingerprint, op }).execute();
+    this.snapshot = null;
+  }
+
+  private async version(db: Executor): Promise<number> {
+    const row = await db
+      .selectFrom('directory_log')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .executeTakeFirst();
+    return Number(row?.v ?? 0);
+  }
+
+  async currentVersion(): Promise<number> {
+    return this.version(this.db);
+  }
+
+  /** The filter for a client that holds (keyId, since), or a full snapshot when that is cheaper. */
+  async payload(keyId?: string, since?: number): Promise<DirectoryPayload> {
+    if (keyId === this.keyId && since !== undefined) {
+      const delta = await this.db.transaction().execute(async (trx) => {
+        const version = await this.version(trx);
+        if (since > version) return null;
+        const rows = await trx
+          .selectFrom('directory_log')
+          .select(['fingerprint', 'op'])
+          .where('key_id', '=', this.keyId)
+          .where('version', '>', since)
+          .orderBy('version')
+          .execute();
+        return { version, rows };
+      });
+      if (delta) {
+        // The last operation on a fingerprint decides; clients apply both lists idempotently.
+        const last = new Map<string, { fp: Uint8Array; op: 'add' | 'remove' }>();
+        for (const r of delta.rows) {
+          last.set(Buffer.from(r.fingerprint).toString('hex'), { fp: r.fingerprint, op: r.op });
+        }
+        const snapshot = await this.currentSnapshot();
+        if (last.size * 2 <= Math.max(16, snapshot.count)) {
+          const added: Uint8Array[] = [];
+          const removed: Uint8Array[] = [];
+          for (const { fp, op } of last.values()) (op === 'add' ? added : removed).push(fp);
+          return {
+            type: 'delta',
+            keyId: this.keyId,
+            fromVersion: since,
+            version: delta.version,
+            added,
+            removed,
+          };
+        }
+      }
+    }
+    return { type: 'snapshot', ...(await this.currentSnapshot()) };
+  }
+
+  private async currentSnapshot() {
+    if (this.snapshot && this.snapshot.keyId === this.keyId) return this.snapshot;
+    const keyId = this.keyId;
+    const built = await this.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('accounts')
+        .select('fingerprint')
+        .where('discoverable', '=', 1)
+        .where('key_id', '=', keyId)
+        .execute();
+      const version = await this.version(trx);
+      return { rows, version };
+    });
+    const snapshot = {
+      keyId,
+      version: built.version,
+      count: built.rows.length,
+      filter: encodeFilter(built.rows.map((r) => r.fingerprint)),
+    };
+    this.snapshot = snapshot;
+    return snapshot;
+  }
+
+  /**
+   * Rotates the OPRF key: every account's element becomes (k'/k)·element, computed in the worker
+   * pool, and the switch happens in one transaction. Nobody verifies again; clients see the new key
+   * id, re-key their caches through translate (free) and download the new filter.
+   */
+  async rotate(): Promise<RotateKeyResponse> {
+    return this.writeLock.run(async () => {
+      const started = performance.now();
+      const previousKeyId = this.keyId;
+      const next = this.keys.add(this.oprf.generateSecretKey());
+      await this.loadKeysIntoPool();
+      const accounts = await this.db
+        .selectFrom('accounts')
+        .select(['id', 'element'])
+        .where('key_id', '=', previousKeyId)
+        .execute();
+      const packed = new Uint8Array(accounts.length * 32);
+      for (const [i, a] of accounts.entries()) packed.set(a.element, i * 32);
+      const rekeyed =
+        accounts.length > 0
+          ? await this.pool.translate(previousKeyId, next.id, packed)
+          : new Uint8Array(0);
+      await this.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < accounts.length; i++) {
+          const entry = this.derive(next.id, rekeyed.slice(i * 32, i * 32 + 32));
+          await trx
+            .updateTable('accounts')
+            .set({
+              element: entry.element,
+              fingerprint: entry.fingerprint,
+              token: entry.token,
+              key_id: next.id,
+            })
+            .where('id', '=', accounts[i]!.id)
+            .execute();
+        }
+        await this.setCurrentKey(trx, next.id);
+        // The old key's log is of no use to anyone once clients move to the new key.
+        await trx.deleteFrom('directory_log').where('key_id', '!=', next.id).execute();
+      });
+      this.keyId = next.id;
+      this.snapshot = null;
+      this.keys.retireAllBut(next.id, this.keyRetentionMs);
+      await this.loadKeysIntoPool();
+      return {
+        keyId: next.id,
+        previousKeyId,
+        accountsRekeyed: accounts.length,
+        durationMs: Math.round(performance.now() - started),
+      };
+    });
+  }
+
+  /** Throws KEY_ID_UNKNOWN unless `keyId` is the current key. */
+  requireCurrent(keyId: string): void {
+    if (keyId !== this.keyId) {
+      throw new ParleyError('KEY_ID_UNKNOWN', { details: { currentKeyId: this.keyId } });
+    }
+  }
+}

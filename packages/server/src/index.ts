@@ -1,0 +1,4 @@
+export { buildApp } from './app.js';
+export { ConfigError, loadConfig, type ServerConfig } from './config.js';
+export { adminTokenPath, type RunningServer, startServer } from './server.js';
+export type { SmsProvider, VerificationSms } from './sms/sms-provider.js';

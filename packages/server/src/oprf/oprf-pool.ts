@@ -1,0 +1,145 @@
+/**
+ * A pool of worker threads (one per core by default) that does every OPRF group operation for the
+ * server. Big batches are split across workers so a 1,024-element evaluation uses every core, and
+ * the event loop only moves buffers.
+ */
+
+import { Worker } from 'node:worker_threads';
+import { type ErrorCode, ParleyError } from '@parley/core';
+
+export type WorkerRequest = { id: number } & (
+  | { op: 'keys'; keys: Record<string, Uint8Array> }
+  | { op: 'evaluate'; keyId: string; data: Uint8Array; offset: number }
+  | { op: 'translate'; fromKeyId: string; toKeyId: string; data: Uint8Array; offset: number }
+  | { op: 'hashAndEvaluate'; keyId: string; data: Uint8Array }
+);
+
+export type WorkerResponse =
+  | { id: number; ok: true; data: Uint8Array }
+  | { id: number; ok: false; code: ErrorCode; details: unknown };
+
+type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Task = Distributive<WorkerRequest>;
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, { resolve: (data: Uint8Array) => void; reject: (e: Error) => void }>;
+  ready: Promise<void>;
+}
+
+const CHUNK_ELEMENTS = 128;
+
+export class OprfPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private keys: Record<string, Uint8Array> = {};
+  private closed = false;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(new URL('./oprf-worker.js', import.meta.url));
+    const pending: Slot['pending'] = new Map();
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+    const slot: Slot = { worker, pending, ready };
+    worker.on('message', (res: WorkerResponse) => {
+      if (res.id === 0) return markReady();
+      const waiter = pending.get(res.id);
+      if (!waiter) return;
+      pending.delete(res.id);
+      if (res.ok) waiter.resolve(res.data);
+      else waiter.reject(new ParleyError(res.code, { details: res.details }));
+    });
+    worker.on('error', (error) => this.replace(slot, error));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.replace(slot, new Error(`OPRF worker exited with code ${code}`));
+    });
+    if (Object.keys(this.keys).length > 0) {
+      void ready.then(() => this.send(slot, { op: 'keys', keys: this.keys }));
+    }
+    return slot;
+  }
+
+  private replace(slot: Slot, error: Error): void {
+    const index = this.slots.indexOf(slot);
+    if (index === -1) return;
+    for (const waiter of slot.pending.values()) waiter.reject(error);
+    slot.pending.clear();
+    void slot.worker.terminate();
+    if (!this.closed) this.slots[index] = this.spawn();
+  }
+
+  private async send(slot: Slot, task: Task): Promise<Uint8Array> {
+    await slot.ready;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ ...task, id });
+    });
+  }
+
+  private leastBusy(): Slot {
+    let best = this.slots[0]!;
+    for (const slot of this.slots) if (slot.pending.size < best.pending.size) best = slot;
+    return best;
+  }
+
+  /** Replaces the key set in every worker. */
+  async setKeys(keys: Record<string, Uint8Array>): Promise<void> {
+    this.keys = keys;
+    await Promise.all(this.slots.map((slot) => this.send(slot, { op: 'keys', keys })));
+  }
+
+  /** k·E for every packed 32-byte element; rejects with INVALID_ELEMENT naming the index. */
+  evaluate(keyId: string, packed: Uint8Array): Promise<Uint8Array> {
+    return this.chunked(packed, (data, offset) => ({ op: 'evaluate', keyId, data, offset }));
+  }
+
+  /** (k_to/k_from)·E for every packed element. */
+  translate(fromKeyId: string, toKeyId: string, packed: Uint8Array): Promise<Uint8Array> {
+    return this.chunked(packed, (data, offset) => ({
+      op: 'translate',
+      fromKeyId,
+      toKeyId,
+      data,
+      offset,
+    }));
+  }
+
+  /** k·HashToGroup(input): the directory element of a number, computed at verification. */
+  hashAndEvaluate(keyId: string, input: Uint8Array): Promise<Uint8Array> {
+    return this.send(this.leastBusy(), { op: 'hashAndEvaluate', keyId, data: input.slice() });
+  }
+
+  private async chunked(
+    packed: Uint8Array,
+    task: (data: Uint8Array, offset: number) => Task,
+  ): Promise<Uint8Array> {
+    const count = packed.length / 32;
+    const parts: Promise<Uint8Array>[] = [];
+    for (let start = 0; start < count; start += CHUNK_ELEMENTS) {
+      const end = Math.min(count, start + CHUNK_ELEMENTS);
+      // A copy, because the buffer is transferred to the worker.
+      const data = packed.slice(start * 32, end * 32);
+      parts.push(this.send(this.leastBusy(), task(data, start)));
+    }
+    const results = await Promise.all(parts);
+    const out = new Uint8Array(packed.length);
+    let offset = 0;
+    for (const part of results) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * In-memory token buckets keyed by string (an IP, or a keyed hash of a number). A bucket holds
+ * `capacity` tokens and refills at capacity per `windowMs`; an empty bucket answers with how long
+ * until the next token. Idle buckets that have refilled completely are swept.
+ */
+
+export interface LimitResult {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+export class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly ratePerMs: number;
+
+  constructor(
+    private readonly capacity: number,
+    windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ratePerMs = capacity / windowMs;
+  }
+
+  take(key: string, cost = 1): LimitResult {
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: this.capacity, at: now };
+    const tokens = Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.ratePerMs);
+    if (tokens < cost) {
+      this.buckets.set(key, { tokens, at: now });
+      return { allowed: false, retryAfterMs: Math.ceil((cost - tokens) / this.ratePerMs) };
+    }
+    this.buckets.set(key, { tokens: tokens - cost, at: now });
+    if (this.buckets.size > 10_000) this.sweep(now);
+    return { allowed: true, retryAfterMs: 0 };
+  }
+
+  private sweep(now: number): void {
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + (now - b.at) * this.ratePerMs >= this.capacity) this.buckets.delete(key);
+    }
+  }
+}

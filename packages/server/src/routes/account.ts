@@ -1,0 +1,16 @@
+/** The signed-in device's own account: read it, change discoverability. */
+
+import { AccountUpdateRequest, type AccountUpdateRequest as UpdateBody } from '@parley/core';
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+
+export function accountRoutes(app: FastifyInstance, services: Services): void {
+  app.get('/v1/account', async (request) => services.accounts.get(request.device.accountId));
+
+  app.patch<{ Body: UpdateBody }>(
+    '/v1/account',
+    { schema: { body: AccountUpdateRequest } },
+    async (request) =>
+      services.accounts.setDiscoverable(request.device.accountId, request.body.discoverable),
+  );
+}

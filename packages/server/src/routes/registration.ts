@@ -1,0 +1,44 @@
+/** POST /v1/verifications (request a code) and POST /v1/accounts (confirm it, get a device). */
+
+import {
+  isE164,
+  ParleyError,
+  type RegisterRequest as RegisterBody,
+  RegisterRequest,
+  type VerificationRequest as VerificationBody,
+  VerificationRequest,
+} from '@parley/core';
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { CODE_LENGTH } from '../verification.js';
+
+export function registrationRoutes(app: FastifyInstance, services: Services): void {
+  app.post<{ Body: VerificationBody }>(
+    '/v1/verifications',
+    { schema: { body: VerificationRequest } },
+    async (request, reply) => {
+      const { phoneNumber } = request.body;
+      if (!isE164(phoneNumber)) throw new ParleyError('INVALID_PHONE_NUMBER');
+      const { verificationId, expiresAt } = await services.verification.start(
+        phoneNumber,
+        request.ip,
+      );
+      return reply.status(201).send({
+        verificationId,
+        expiresAt: expiresAt.toISOString(),
+        codeLength: CODE_LENGTH,
+      });
+    },
+  );
+
+  app.post<{ Body: RegisterBody }>(
+    '/v1/accounts',
+    { schema: { body: RegisterRequest } },
+    async (request, reply) => {
+      const { verificationId, code, discoverable, deviceName } = request.body;
+      const phoneNumber = services.verification.confirm(verificationId, code);
+      const result = await services.accounts.register(phoneNumber, discoverable, deviceName);
+      return reply.status(201).send(result);
+    },
+  );
+}

@@ -1,0 +1,91 @@
+/** Starts a Parley server from a validated configuration; `parley serve` calls this. */
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadOprf } from '@parley/core';
+import type { FastifyInstance } from 'fastify';
+import { Accounts } from './accounts.js';
+import { buildApp } from './app.js';
+import type { ServerConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { Directory } from './directory.js';
+import { Discovery } from './discovery.js';
+import { KeyStore } from './oprf/key-store.js';
+import { OprfPool } from './oprf/oprf-pool.js';
+import type { Services } from './services.js';
+import { ConsoleSmsProvider } from './sms/console-provider.js';
+import { HttpSmsProvider } from './sms/http-provider.js';
+import type { SmsProvider } from './sms/sms-provider.js';
+import { VerificationService } from './verification.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** The admin token lives beside the data, readable by the operator only. */
+export function adminTokenPath(dataDir: string): string {
+  return join(dataDir, 'admin-token');
+}
+
+function ensureAdminToken(dataDir: string): string {
+  const path = adminTokenPath(dataDir);
+  if (!existsSync(path)) {
+    writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  chmodSync(path, 0o600);
+  return readFileSync(path, 'utf8').trim();
+}
+
+export async function startServer(
+  config: ServerConfig,
+  options: { sms?: SmsProvider } = {},
+): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const adminToken = ensureAdminToken(config.dataDir);
+  const db = await openDatabase(config.dataDir);
+  const pool = new OprfPool(config.oprfWorkers);
+  try {
+    const oprf = await loadOprf();
+    const keys = KeyStore.open(config.dataDir);
+    const directory = new Directory(db, pool, keys, oprf, config.keyRetentionMs);
+    await directory.init();
+    const sms =
+      options.sms ??
+      (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
+    const verification = new VerificationService(config.verification, sms);
+    const services: Services = {
+      db,
+      directory,
+      verification,
+      accounts: new Accounts(db, directory),
+      discovery: new Discovery(db, pool, directory, config.discovery),
+    };
+    const app = buildApp(services, {
+      adminToken,
+      logger: {
+        level: config.logLevel,
+        redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+      },
+    });
+    const url = await app.listen({ host: config.host, port: config.port });
+    return {
+      app,
+      url,
+      services,
+      async close() {
+        await app.close();
+        verification.close();
+        await pool.close();
+        await db.destroy();
+      },
+    };
+  } catch (error) {
+    await pool.close();
+    await db.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,15 @@
+/** The server's services, wired once at start and handed to the routes. */
+
+import type { Accounts } from './accounts.js';
+import type { Db } from './db/database.js';
+import type { Directory } from './directory.js';
+import type { Discovery } from './discovery.js';
+import type { VerificationService } from './verification.js';
+
+export interface Services {
+  db: Db;
+  accounts: Accounts;
+  directory: Directory;
+  discovery: Discovery;
+  verification: VerificationService;
+}

@@ -1,0 +1,62 @@
+/** Test support: an in-process server on a free port with its own data directory. */
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config.js';
+import { type RunningServer, startServer } from './server.js';
+import type { SmsProvider, VerificationSms } from './sms/sms-provider.js';
+
+/** Keeps the codes it is asked to send, as a phone would receive them. */
+export class InboxSmsProvider implements SmsProvider {
+  readonly name = 'inbox';
+  readonly sent: VerificationSms[] = [];
+  async sendVerification(sms: VerificationSms): Promise<void> {
+    this.sent.push(sms);
+  }
+  codeFor(verificationId: string): string {
+    const sms = this.sent.find((s) => s.verificationId === verificationId);
+    if (!sms) throw new Error(`no code sent for ${verificationId}`);
+    return sms.code;
+  }
+}
+
+export async function testServer(env: Record<string, string> = {}) {
+  const inbox = new InboxSmsProvider();
+  const config = loadConfig({
+    PARLEY_PORT: '0',
+    PARLEY_DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-server-test-')),
+    PARLEY_LOG_LEVEL: 'silent',
+    PARLEY_OPRF_WORKERS: '1',
+    ...env,
+  });
+  const server: RunningServer = await startServer(config, { sms: inbox });
+  const call = async (
+    method: string,
+    path: string,
+    options: { body?: unknown; raw?: string; token?: string; contentType?: string } = {},
+  ) => {
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const body =
+      options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const response = await fetch(new URL(path, server.url), { method, headers, body });
+    const json = (await response.json()) as Record<string, unknown>;
+    return { status: response.status, headers: response.headers, json };
+  };
+  const register = async (phoneNumber: string, discoverable = true) => {
+    const v = await call('POST', '/v1/verifications', { body: { phoneNumber } });
+    const verificationId = v.json.verificationId as string;
+    const r = await call('POST', '/v1/accounts', {
+      body: {
+        verificationId,
+        code: inbox.codeFor(verificationId),
+        discoverable,
+        deviceName: 'test',
+      },
+    });
+    return r.json as { accountId: string; deviceId: string; credential: string };
+  };
+  return { server, config, inbox, call, register };
+}
