@@ -1,7 +1,6 @@
 /** Versioned schema migrations, applied in order at start-up (Kysely's Migrator). */
 
-import type { Kysely } from 'kysely';
-import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001-directory': {
