@@ -1,7 +1,7 @@
 // Runs every compiled test file (packages/*/dist/**/*.test.js) with Node's test runner.
 // Node 20's runner takes no globs, so the file list is gathered here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function find(dir, out) {
@@ -29,9 +29,27 @@ if (selected.length === 0) {
   console.error('no test files found: run `npm run build` first');
   process.exit(1);
 }
+mkdirSync('test-output', { recursive: true });
+const tap = join('test-output', 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', '--test-reporter=spec', ...selected],
+  [
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...selected,
+  ],
   { stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+// Under CI a skipped test is a failure: nothing required may pass by not running.
+const summary = readFileSync(tap, 'utf8');
+const skipped = Number(/^# skipped (\d+)$/m.exec(summary)?.[1] ?? 'NaN');
+const todo = Number(/^# todo (\d+)$/m.exec(summary)?.[1] ?? 'NaN');
+if (process.env.CI && (skipped !== 0 || todo !== 0)) {
+  console.error(`CI: ${skipped} skipped and ${todo} todo tests; every test must run under CI.`);
+  process.exit(1);
+}

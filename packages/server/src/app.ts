@@ -28,7 +28,6 @@ export function buildApp(
     logger: options.logger,
     bodyLimit: LIMITS.bodyBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    disableRequestLogging: false,
   });
   installErrorHandling(app);
   // JSON only: a text/plain body would otherwise reach validation as a string.

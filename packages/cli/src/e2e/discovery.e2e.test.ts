@@ -21,18 +21,25 @@ interface Traffic {
   method: string;
   path: string;
   body: string;
+  /** For directory downloads: 'snapshot' or 'delta'. */
+  directory?: string;
 }
 
 /** A fetch that records every request the SDK makes, so the test sees all traffic. */
 function recordingFetch(log: Traffic[]): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    log.push({
+    const entry: Traffic = {
       method: init?.method ?? 'GET',
       path: url.pathname,
       body: typeof init?.body === 'string' ? init.body : '',
-    });
-    return fetch(input, init);
+    };
+    log.push(entry);
+    const response = await fetch(input, init);
+    if (url.pathname === '/v1/directory' && response.ok) {
+      entry.directory = ((await response.clone().json()) as { type: string }).type;
+    }
+    return response;
   };
 }
 
@@ -200,6 +207,24 @@ describe('blind contact discovery, end to end (real server process)', () => {
     assert.equal(third.report.budget?.remaining, 5000 - (contactNumbers.length + 3) - 1);
   });
 
+  it('finds a contact who registers later through a filter delta, re-sending nothing', async () => {
+    const eve = contactNumbers[10]!;
+    await registerUser(server, eve, true);
+    const before = traffic.length;
+    const { contacts, report } = await dave.discover();
+    assert.equal(evaluatedIn(before), 0);
+    assert.deepEqual(
+      traffic
+        .slice(before)
+        .filter((t) => t.path === '/v1/directory')
+        .map((t) => t.directory),
+      ['delta'],
+    );
+    const onParley = contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber);
+    assert.deepEqual([...new Set(onParley)].sort(), [ALICE, BOB, eve].sort());
+    assert.equal(report.stats.resolved, 3);
+  });
+
   it('finds the same users after key rotation, with no verification and no budget spent', async () => {
     const codesBefore = server.output.match(/verification code/g)?.length ?? 0;
     const { stdout } = await run(process.execPath, [
@@ -218,7 +243,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
       accountsRekeyed: number;
     };
     assert.notEqual(rotated.keyId, rotated.previousKeyId);
-    assert.equal(rotated.accountsRekeyed, 4);
+    assert.equal(rotated.accountsRekeyed, 5);
 
     const before = traffic.length;
     const { contacts, report } = await dave.discover();
@@ -228,7 +253,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
     const onParley = [
       ...new Set(contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber)),
     ];
-    assert.deepEqual(onParley.sort(), [ALICE, BOB].sort());
+    assert.deepEqual(onParley.sort(), [ALICE, BOB, contactNumbers[10]!].sort());
     assert.equal(server.output.match(/verification code/g)?.length ?? 0, codesBefore);
 
     // The budget is where it was: one more new contact costs exactly one.
