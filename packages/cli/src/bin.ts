@@ -19,7 +19,7 @@ Server
   parley admin stats                   counts and state of the running server
       --data DIR (default ./data)  --server URL (default http://127.0.0.1:8787)
 
-Client (state in --state FILE, default ~/.parley/state.json)
+Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no [--name DEVICE] [--code CODE] [--server URL]
   parley consent show|grant|withdraw
   parley import FILE [--region US]     import a vCard (.vcf) or CSV contacts export

@@ -119,14 +119,39 @@ export class ApiClient {
     });
   }
 
-  directory(keyId?: string, since?: number): Promise<Directory> {
+  directory(held?: { keyId: string; version: number; bits: number }): Promise<Directory> {
     const query = new URLSearchParams();
-    if (keyId !== undefined && since !== undefined) {
-      query.set('keyId', keyId);
-      query.set('since', String(since));
+    if (held) {
+      query.set('keyId', held.keyId);
+      query.set('since', String(held.version));
+      query.set('bits', String(held.bits));
     }
     const qs = query.toString();
     return this.request('GET', `/v1/directory${qs ? `?${qs}` : ''}`, DirectoryResponse);
+  }
+
+  /** Downloads a binary filter snapshot named by a directory response. */
+  async snapshot(path: string, expectedBytes: number): Promise<Uint8Array> {
+    const headers: Record<string, string> = {};
+    if (this.credential) headers.authorization = `Bearer ${this.credential}`;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(new URL(path, this.serverUrl), { headers });
+    } catch (cause) {
+      throw new ParleyError('NETWORK_ERROR', { cause, details: { server: this.serverUrl } });
+    }
+    if (!response.ok) {
+      const json = (await response.json().catch(() => undefined)) as unknown;
+      if (Value.Check(ErrorResponse, json) && isErrorCode(json.code)) {
+        throw new ParleyError(json.code, { message: json.message, details: json.details });
+      }
+      throw new ParleyError('INVALID_RESPONSE', { details: { status: response.status } });
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length !== expectedBytes) {
+      throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'snapshot size mismatch' } });
+    }
+    return bytes;
   }
 
   evaluate(keyId: string, blindedElements: string[]): Promise<Evaluated> {

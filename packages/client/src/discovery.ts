@@ -65,16 +65,25 @@ interface Cache {
   elements: Record<string, string>;
 }
 
-interface FilterState {
+interface StoredFilter {
   keyId: string;
   version: number;
-  filter: string;
+  /** The filter in its binary encoding (stores keep Uint8Array values as bytes). */
+  data: Uint8Array;
+}
+
+export interface HeldFilter {
+  keyId: string;
+  version: number;
+  filter: MembershipFilter;
 }
 
 const CACHE = 'discoveryCache';
 const FILTER = 'directoryFilter';
 
 export class DiscoveryEngine {
+  private held: HeldFilter | undefined;
+
   constructor(
     private readonly store: ClientStore,
     private readonly api: ApiClient,
@@ -82,32 +91,71 @@ export class DiscoveryEngine {
     private readonly oprf: () => Promise<Oprf>,
   ) {}
 
-  /** Brings the local filter up to date: a delta when the server has one, else a snapshot. */
-  async syncFilter(): Promise<{ keyId: string; version: number; filter: MembershipFilter }> {
-    const held = await this.store.get<FilterState>(FILTER);
-    const response = await this.api.directory(held?.keyId, held?.version);
-    let filter: MembershipFilter;
-    if (response.type === 'snapshot') {
-      filter = MembershipFilter.decode(decode(response.filter));
-    } else {
-      if (!held || held.keyId !== response.keyId) {
-        throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'unexpected delta' } });
-      }
-      filter = MembershipFilter.decode(decode(held.filter));
-      filter.apply({ added: response.added.map(decode), removed: response.removed.map(decode) });
-      if (filter.needsResize()) {
-        // The delta grew the set past the snapshot's false-positive bound: fetch a new one.
-        await this.store.delete(FILTER);
-        return this.syncFilter();
+  /**
+   * Brings the local filter up to date: a delta coded at the held filter's width when the server
+   * has one, else a binary snapshot. The decoded filter stays in memory between runs.
+   */
+  async syncFilter(): Promise<HeldFilter> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.syncFilterOnce();
+      } catch (error) {
+        // A snapshot superseded between the two requests: ask again.
+        const stale = error instanceof ParleyError && error.code === 'DIRECTORY_SNAPSHOT_STALE';
+        if (!stale || attempt >= 2) throw error;
       }
     }
-    const state = {
-      keyId: response.keyId,
-      version: response.version,
-      filter: toBase64Url(filter.encode()),
-    };
-    await this.store.set(FILTER, state);
-    return { keyId: state.keyId, version: state.version, filter };
+  }
+
+  private async syncFilterOnce(): Promise<HeldFilter> {
+    let held = this.held;
+    if (!held) {
+      const stored = await this.store.get<StoredFilter>(FILTER);
+      if (stored) {
+        held = {
+          keyId: stored.keyId,
+          version: stored.version,
+          filter: MembershipFilter.decode(stored.data),
+        };
+      }
+    }
+    const response = await this.api.directory(
+      held ? { keyId: held.keyId, version: held.version, bits: held.filter.bits } : undefined,
+    );
+    if (response.type === 'snapshot') {
+      const data = await this.api.snapshot(response.path, response.bytes);
+      const filter = MembershipFilter.decode(data);
+      await this.store.set<StoredFilter>(FILTER, {
+        keyId: response.keyId,
+        version: response.version,
+        data,
+      });
+      this.held = { keyId: response.keyId, version: response.version, filter };
+      return this.held;
+    }
+    if (!held || held.keyId !== response.keyId || held.filter.bits !== response.bits) {
+      throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'unexpected delta' } });
+    }
+    const added = MembershipFilter.decode(decode(response.added));
+    const removed = MembershipFilter.decode(decode(response.removed));
+    if (added.size + removed.size > 0) {
+      held.filter.apply({ added: added.toFingerprints(), removed: removed.toFingerprints() });
+      if (held.filter.needsResize()) {
+        // The delta grew the set past the snapshot's false-positive bound: fetch a new one.
+        this.held = undefined;
+        await this.store.delete(FILTER);
+        return this.syncFilterOnce();
+      }
+    }
+    if (added.size + removed.size > 0 || held.version !== response.version) {
+      await this.store.set<StoredFilter>(FILTER, {
+        keyId: held.keyId,
+        version: response.version,
+        data: held.filter.encode(),
+      });
+    }
+    this.held = { keyId: held.keyId, version: response.version, filter: held.filter };
+    return this.held;
   }
 
   async run(phoneNumbers: string[], options: RunOptions = {}): Promise<DiscoveryReport> {
@@ -252,6 +300,7 @@ export class DiscoveryEngine {
 
   /** Erases the discovery cache and the filter copy (consent withdrawn). */
   async clear(): Promise<void> {
+    this.held = undefined;
     await this.store.delete(CACHE);
     await this.store.delete(FILTER);
   }

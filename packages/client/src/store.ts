@@ -1,7 +1,8 @@
 /**
  * Where the SDK keeps its local state: credentials, consent, the imported address book, the
  * discovery cache and the transparency log. One small async key-value interface with a memory
- * implementation here, a file in Node (`@parley/client/node`) and IndexedDB in browsers.
+ * implementation here, files in Node (`@parley/client/node`) and IndexedDB in browsers. Values are
+ * structured-clonable: JSON-like data and Uint8Array (the membership filter is kept as bytes).
  */
 
 export interface ClientStore {
@@ -11,16 +12,16 @@ export interface ClientStore {
 }
 
 export class MemoryStore implements ClientStore {
-  private readonly data = new Map<string, string>();
+  private readonly data = new Map<string, unknown>();
 
   async get<T>(key: string): Promise<T | undefined> {
-    const raw = this.data.get(key);
-    return raw === undefined ? undefined : (JSON.parse(raw) as T);
+    const value = this.data.get(key);
+    return value === undefined ? undefined : (structuredClone(value) as T);
   }
 
   async set<T>(key: string, value: T): Promise<void> {
-    // Stored as JSON so callers cannot mutate what is stored by holding a reference.
-    this.data.set(key, JSON.stringify(value));
+    // Cloned so callers cannot mutate what is stored by holding a reference.
+    this.data.set(key, structuredClone(value));
   }
 
   async delete(key: string): Promise<void> {

@@ -74,6 +74,10 @@ export const ERROR_CATALOG = {
     message:
       'The directory key has changed since this client last synchronised; fetch the filter again.',
   },
+  DIRECTORY_SNAPSHOT_STALE: {
+    status: 410,
+    message: 'This filter snapshot has been superseded; ask /v1/directory for the current one.',
+  },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },

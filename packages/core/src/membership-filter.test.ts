@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import {
   encodeFilter,
   expectedFalsePositiveRate,
@@ -399,5 +399,22 @@ describe('malformed input', () => {
 
   test('decode rejects non-bytes with TypeError', () => {
     assert.throws(() => MembershipFilter.decode('PGCS' as unknown as Uint8Array), TypeError);
+  });
+});
+
+describe('membership filter: deltas sent as filters', () => {
+  it('a delta list encoded at the receiver’s bits applies exactly as the raw fingerprints', () => {
+    const base = Array.from({ length: 5000 }, () => new Uint8Array(randomBytes(8)));
+    const added = Array.from({ length: 300 }, () => new Uint8Array(randomBytes(8)));
+    const bits = filterBitsFor(6000);
+    const viaRaw = MembershipFilter.decode(encodeFilter(base, bits));
+    viaRaw.apply({ added, removed: base.slice(0, 100) });
+    const viaDelta = MembershipFilter.decode(encodeFilter(base, bits));
+    viaDelta.apply({
+      added: MembershipFilter.decode(encodeFilter(added, bits)).toFingerprints(),
+      removed: MembershipFilter.decode(encodeFilter(base.slice(0, 100), bits)).toFingerprints(),
+    });
+    assert.deepEqual(viaDelta.encode(), viaRaw.encode());
+    assert.ok(added.every((fp) => viaDelta.has(fp)));
   });
 });

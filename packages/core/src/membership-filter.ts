@@ -651,4 +651,21 @@ export class MembershipFilter {
   encode(): Uint8Array {
     return encodeSorted(this.bits, this.#hi, this.#lo);
   }
+
+  /**
+   * The entries as 8-byte fingerprints: each truncated value moved back to the top `bits` bits,
+   * low bits zero. Truncating them again gives the same values, so a delta list sent as a filter
+   * at the receiver's `bits` can be applied to the receiver's filter.
+   */
+  toFingerprints(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const shift = 64 - this.bits;
+    for (let i = 0; i < this.#hi.length; i++) {
+      const value = (BigInt(this.#hi[i]!) << 32n) | BigInt(this.#lo[i]!);
+      const fp = new Uint8Array(8);
+      new DataView(fp.buffer).setBigUint64(0, value << BigInt(shift));
+      out.push(fp);
+    }
+    return out;
+  }
 }

@@ -109,8 +109,10 @@ export const AccountUpdateRequest = Type.Object({ discoverable: Type.Boolean() }
 export const DirectoryQuery = Type.Object(
   {
     keyId: Type.Optional(KeyId),
-    /** A directory version, as decimal digits (query strings are not coerced). */
+    /** The directory version the client holds, as decimal digits (query strings are not coerced). */
     since: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    /** The truncation width of the client's filter, so a delta can be coded at that width. */
+    bits: Type.Optional(Type.String({ pattern: '^[0-9]{2}$' })),
   },
   strict,
 );
@@ -121,8 +123,10 @@ export const DirectorySnapshot = Type.Object(
     keyId: KeyId,
     version: Type.Integer({ minimum: 0 }),
     count: Type.Integer({ minimum: 0 }),
-    /** The membership filter (membership-filter.ts encoding), base64url. */
-    filter: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
+    bits: Type.Integer({ minimum: 32, maximum: 64 }),
+    /** Size of the binary filter (membership-filter.ts encoding) to fetch from `path`. */
+    bytes: Type.Integer({ minimum: 0 }),
+    path: Type.String({ pattern: '^/v1/directory/snapshots/[a-z0-9]+/[0-9]+$' }),
   },
   strict,
 );
@@ -133,9 +137,19 @@ export const DirectoryDelta = Type.Object(
     keyId: KeyId,
     fromVersion: Type.Integer({ minimum: 0 }),
     version: Type.Integer({ minimum: 0 }),
-    added: Type.Array(Fingerprint),
-    removed: Type.Array(Fingerprint),
+    bits: Type.Integer({ minimum: 32, maximum: 64 }),
+    /**
+     * Fingerprints added and removed since `fromVersion`, each list coded as a membership filter
+     * at the client's `bits` (Golomb–Rice: about bits − log₂(count) + 2 bits per entry), base64url.
+     */
+    added: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
+    removed: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
   },
+  strict,
+);
+
+export const DirectorySnapshotParams = Type.Object(
+  { keyId: KeyId, version: Type.String({ pattern: '^[0-9]{1,15}$' }) },
   strict,
 );
 
@@ -230,6 +244,7 @@ export type DirectoryQuery = Static<typeof DirectoryQuery>;
 export type DirectorySnapshot = Static<typeof DirectorySnapshot>;
 export type DirectoryDelta = Static<typeof DirectoryDelta>;
 export type DirectoryResponse = Static<typeof DirectoryResponse>;
+export type DirectorySnapshotParams = Static<typeof DirectorySnapshotParams>;
 export type Budget = Static<typeof Budget>;
 export type EvaluateRequest = Static<typeof EvaluateRequest>;
 export type EvaluateResponse = Static<typeof EvaluateResponse>;

@@ -5,7 +5,7 @@
 
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LIMITS, toBase64Url } from '@parley/core';
+import { fromBase64Url, LIMITS, MembershipFilter, toBase64Url } from '@parley/core';
 import { testServer } from './testing.js';
 
 describe('HTTP API edge cases', () => {
@@ -241,14 +241,41 @@ describe('HTTP API edge cases', () => {
   it('discoverability can be changed later and shows in the directory', async () => {
     const before = await t.call('GET', '/v1/directory', { token });
     assert.equal(before.json.type, 'snapshot');
-    const version = before.json.version as number;
+    const { version, bits, path, bytes } = before.json as {
+      version: number;
+      bits: number;
+      path: string;
+      bytes: number;
+    };
+    const snapshot = await fetch(new URL(path, t.server.url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(snapshot.headers.get('content-type'), 'application/octet-stream');
+    const filter = MembershipFilter.decode(new Uint8Array(await snapshot.arrayBuffer()));
+    assert.equal(filter.bits, bits);
+    assert.equal(filter.size, 2);
+    assert.equal(filter.encode().length, bytes);
+
     const off = await t.call('PATCH', '/v1/account', { token, body: { discoverable: false } });
     assert.equal(off.json.discoverable, false);
-    const delta = await t.call('GET', `/v1/directory?keyId=${keyId}&since=${version}`, { token });
+    const delta = await t.call(
+      'GET',
+      `/v1/directory?keyId=${keyId}&since=${version}&bits=${bits}`,
+      { token },
+    );
     assert.equal(delta.json.type, 'delta');
-    assert.equal((delta.json.removed as string[]).length, 1);
-    assert.equal((delta.json.added as string[]).length, 0);
-    const bad = await t.call('GET', '/v1/directory?since=abc', { token });
-    assert.equal(bad.json.code, 'VALIDATION_FAILED');
+    const removed = MembershipFilter.decode(fromBase64Url(delta.json.removed as string)!);
+    const added = MembershipFilter.decode(fromBase64Url(delta.json.added as string)!);
+    assert.equal(removed.size, 1);
+    assert.equal(added.size, 0);
+    assert.equal(removed.bits, bits);
+
+    const stale = await t.call('GET', path, { token });
+    assert.equal(stale.status, 410);
+    assert.equal(stale.json.code, 'DIRECTORY_SNAPSHOT_STALE');
+    for (const query of ['since=abc', 'bits=99&since=1&keyId=abc', 'bits=12&since=1&keyId=abc']) {
+      const bad = await t.call('GET', `/v1/directory?${query}`, { token });
+      assert.equal(bad.json.code, 'VALIDATION_FAILED', query);
+    }
   });
 });

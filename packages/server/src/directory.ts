@@ -39,22 +39,38 @@ export interface DirectoryEntry {
 }
 
 export type DirectoryPayload =
-  | { type: 'snapshot'; keyId: string; version: number; count: number; filter: Uint8Array }
+  | {
+      type: 'snapshot';
+      keyId: string;
+      version: number;
+      count: number;
+      bits: number;
+      bytes: number;
+      path: string;
+    }
   | {
       type: 'delta';
       keyId: string;
       fromVersion: number;
       version: number;
-      added: Uint8Array[];
-      removed: Uint8Array[];
+      bits: number;
+      added: Uint8Array;
+      removed: Uint8Array;
     };
+
+interface Snapshot {
+  keyId: string;
+  version: number;
+  count: number;
+  bits: number;
+  filter: Uint8Array;
+}
 
 export class Directory {
   /** Serialises account writes against key rotation. */
   readonly writeLock = new Mutex();
   private keyId = '';
-  private snapshot: { keyId: string; version: number; count: number; filter: Uint8Array } | null =
-    null;
+  private snapshot: Snapshot | null = null;
 
   constructor(
     private readonly db: Db,
@@ -142,9 +158,13 @@ export class Directory {
     return this.version(this.db);
   }
 
-  /** The filter for a client that holds (keyId, since), or a full snapshot when that is cheaper. */
-  async payload(keyId?: string, since?: number): Promise<DirectoryPayload> {
-    if (keyId === this.keyId && since !== undefined) {
+  /**
+   * What a client holding (keyId, since, bits) should fetch: the net delta since its version,
+   * coded at its filter's width, or — when the key changed, the client is ahead, or a delta would
+   * not be smaller — a pointer to the current binary snapshot.
+   */
+  async payload(keyId?: string, since?: number, bits?: number): Promise<DirectoryPayload> {
+    if (keyId === this.keyId && since !== undefined && bits !== undefined) {
       const delta = await this.db.transaction().execute(async (trx) => {
         const version = await this.version(trx);
         if (since > version) return null;
@@ -173,16 +193,35 @@ export class Directory {
             keyId: this.keyId,
             fromVersion: since,
             version: delta.version,
-            added,
-            removed,
+            bits,
+            added: encodeFilter(added, bits),
+            removed: encodeFilter(removed, bits),
           };
         }
       }
     }
-    return { type: 'snapshot', ...(await this.currentSnapshot()) };
+    const snapshot = await this.currentSnapshot();
+    return {
+      type: 'snapshot',
+      keyId: snapshot.keyId,
+      version: snapshot.version,
+      count: snapshot.count,
+      bits: snapshot.bits,
+      bytes: snapshot.filter.length,
+      path: `/v1/directory/snapshots/${snapshot.keyId}/${snapshot.version}`,
+    };
   }
 
-  private async currentSnapshot() {
+  /** The binary snapshot named by payload(); DIRECTORY_SNAPSHOT_STALE once superseded. */
+  async snapshotBytes(keyId: string, version: number): Promise<Uint8Array> {
+    const snapshot = await this.currentSnapshot();
+    if (snapshot.keyId !== keyId || snapshot.version !== version) {
+      throw new ParleyError('DIRECTORY_SNAPSHOT_STALE');
+    }
+    return snapshot.filter;
+  }
+
+  private async currentSnapshot(): Promise<Snapshot> {
     if (this.snapshot && this.snapshot.keyId === this.keyId) return this.snapshot;
     const keyId = this.keyId;
     const built = await this.db.transaction().execute(async (trx) => {
@@ -195,13 +234,15 @@ export class Directory {
       const version = await this.version(trx);
       return { rows, version };
     });
-    const snapshot = {
+    const bits = snapshotBits(built.rows.length);
+    const snapshot: Snapshot = {
       keyId,
       version: built.version,
       count: built.rows.length,
+      bits,
       filter: encodeFilter(
         built.rows.map((r) => r.fingerprint),
-        snapshotBits(built.rows.length),
+        bits,
       ),
     };
     this.snapshot = snapshot;

@@ -37,7 +37,7 @@ async function readLine(prompt: string): Promise<string> {
 export async function clientCommand(command: string, args: string[]): Promise<number> {
   const { values, positionals } = parse(args, OPTIONS);
   const statePath = resolve(
-    values.state ?? process.env.PARLEY_CLI_STATE ?? join(homedir(), '.parley', 'state.json'),
+    values.state ?? process.env.PARLEY_CLI_STATE ?? join(homedir(), '.parley'),
   );
   const store = new FileStore(statePath);
   const session = await store.get<{ serverUrl: string }>('session');

@@ -21,7 +21,7 @@ interface Result {
 describe('parley CLI (real server process)', () => {
   let server: ServerProcess;
   const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
-  const state = (name: string) => join(dir, `${name}.json`);
+  const state = (name: string) => join(dir, name);
 
   /** Runs parley; when `answerCode` is set, types the code the server printed at the prompt. */
   function parley(args: string[], answerCode = false): Promise<Result> {

@@ -3,8 +3,11 @@
 import {
   DirectoryQuery,
   type DirectoryQuery as DirectoryQueryType,
+  DirectorySnapshotParams,
+  type DirectorySnapshotParams as DirectorySnapshotParamsType,
   type EvaluateRequest as EvaluateBody,
   EvaluateRequest,
+  ParleyError,
   type ResolveRequest as ResolveBody,
   ResolveRequest,
   type TranslateRequest as TranslateBody,
@@ -19,17 +22,39 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
     '/v1/directory',
     { schema: { querystring: DirectoryQuery } },
     async (request) => {
-      const { keyId, since } = request.query;
+      const { keyId, since, bits } = request.query;
+      const clientBits = bits === undefined ? undefined : Number(bits);
+      if (clientBits !== undefined && (clientBits < 32 || clientBits > 64)) {
+        throw new ParleyError('VALIDATION_FAILED', {
+          details: [{ field: 'querystring/bits', problem: 'must be from 32 to 64' }],
+        });
+      }
       const payload = await services.directory.payload(
         keyId,
         since === undefined ? undefined : Number(since),
+        clientBits,
       );
-      if (payload.type === 'snapshot') return { ...payload, filter: toBase64Url(payload.filter) };
+      if (payload.type === 'snapshot') return payload;
       return {
         ...payload,
-        added: payload.added.map(toBase64Url),
-        removed: payload.removed.map(toBase64Url),
+        added: toBase64Url(payload.added),
+        removed: toBase64Url(payload.removed),
       };
+    },
+  );
+
+  app.get<{ Params: DirectorySnapshotParamsType }>(
+    '/v1/directory/snapshots/:keyId/:version',
+    { schema: { params: DirectorySnapshotParams } },
+    async (request, reply) => {
+      const bytes = await services.directory.snapshotBytes(
+        request.params.keyId,
+        Number(request.params.version),
+      );
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     },
   );
 
