@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it, test } from 'node:test';
 import {
   encodeFilter,
+  encodeFilterPacked,
   expectedFalsePositiveRate,
   FINGERPRINT_LENGTH,
   filterBitsFor,
@@ -416,5 +417,17 @@ describe('membership filter: deltas sent as filters', () => {
     });
     assert.deepEqual(viaDelta.encode(), viaRaw.encode());
     assert.ok(added.every((fp) => viaDelta.has(fp)));
+  });
+});
+
+describe('membership filter: packed input', () => {
+  it('encodeFilterPacked gives the same bytes as encodeFilter', () => {
+    const packed = new Uint8Array(randomBytes(20_000 * 8));
+    packed.set(packed.subarray(0, 8), 8); // a duplicate
+    const list = Array.from({ length: 20_000 }, (_, i) => packed.subarray(i * 8, i * 8 + 8));
+    for (const bits of [undefined, 40, 64]) {
+      assert.deepEqual(encodeFilterPacked(packed, bits), encodeFilter(list, bits));
+    }
+    assert.throws(() => encodeFilterPacked(new Uint8Array(7)), RangeError);
   });
 });

@@ -10,11 +10,13 @@ import {
   directoryFingerprint,
   directoryToken,
   encodeFilter,
+  encodeFilterPacked,
   filterBitsFor,
   type Oprf,
   ParleyError,
   type RotateKeyResponse,
 } from '@parley/core';
+import { sql } from 'kysely';
 import type { Db, Executor } from './db/database.js';
 import { Mutex } from './mutex.js';
 import type { KeyStore } from './oprf/key-store.js';
@@ -69,6 +71,8 @@ interface Snapshot {
 export class Directory {
   /** Serialises account writes against key rotation. */
   readonly writeLock = new Mutex();
+  /** One rotation at a time. */
+  private readonly rotationLock = new Mutex();
   private keyId = '';
   private snapshot: Snapshot | null = null;
 
@@ -224,26 +228,45 @@ export class Directory {
   private async currentSnapshot(): Promise<Snapshot> {
     if (this.snapshot && this.snapshot.keyId === this.keyId) return this.snapshot;
     const keyId = this.keyId;
+    // One read transaction, so the version matches the content; fingerprints are copied page by
+    // page into one buffer rather than held as millions of row objects.
     const built = await this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('accounts')
-        .select('fingerprint')
-        .where('discoverable', '=', 1)
-        .where('key_id', '=', keyId)
-        .execute();
       const version = await this.version(trx);
-      return { rows, version };
+      const chunks: Uint8Array[] = [];
+      let count = 0;
+      let after = '';
+      for (;;) {
+        const rows = await trx
+          .selectFrom('accounts')
+          .select(['id', 'fingerprint'])
+          .where('discoverable', '=', 1)
+          .where('key_id', '=', keyId)
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(65_536)
+          .execute();
+        if (rows.length === 0) break;
+        const chunk = new Uint8Array(rows.length * 8);
+        for (const [i, row] of rows.entries()) chunk.set(row.fingerprint, i * 8);
+        chunks.push(chunk);
+        count += rows.length;
+        after = rows.at(-1)!.id;
+      }
+      const packed = new Uint8Array(count * 8);
+      let offset = 0;
+      for (const chunk of chunks) {
+        packed.set(chunk, offset);
+        offset += chunk.length;
+      }
+      return { version, count, packed };
     });
-    const bits = snapshotBits(built.rows.length);
+    const bits = snapshotBits(built.count);
     const snapshot: Snapshot = {
       keyId,
       version: built.version,
-      count: built.rows.length,
+      count: built.count,
       bits,
-      filter: encodeFilter(
-        built.rows.map((r) => r.fingerprint),
-        bits,
-      ),
+      filter: encodeFilterPacked(built.packed, bits),
     };
     this.snapshot = snapshot;
     return snapshot;
@@ -251,43 +274,48 @@ export class Directory {
 
   /**
    * Rotates the OPRF key: every account's element becomes (k'/k)·element, computed in the worker
-   * pool, and the switch happens in one transaction. Nobody verifies again; clients see the new key
-   * id, re-key their caches through translate (free) and download the new filter.
+   * pool. The new entries are staged beside the current ones in batches while the server keeps
+   * serving under the old key; then, under the write lock, stragglers (accounts created meanwhile)
+   * are staged too and one transaction switches every row and the current key id. Nobody verifies
+   * again; clients see the new key id, re-key their caches through translate (free) and download
+   * the new filter.
    */
   async rotate(): Promise<RotateKeyResponse> {
+    return this.rotationLock.run(() => this.rotateOnce());
+  }
+
+  private async rotateOnce(): Promise<RotateKeyResponse> {
+    const started = performance.now();
+    const previousKeyId = this.keyId;
+    const next = this.keys.add(this.oprf.generateSecretKey());
+    await this.loadKeysIntoPool();
+    await this.db
+      .updateTable('accounts')
+      .set({ next_key_id: null, next_element: null, next_fingerprint: null, next_token: null })
+      .where('next_key_id', 'is not', null)
+      .execute();
+    await this.stage(previousKeyId, next.id);
     return this.writeLock.run(async () => {
-      const started = performance.now();
-      const previousKeyId = this.keyId;
-      const next = this.keys.add(this.oprf.generateSecretKey());
-      await this.loadKeysIntoPool();
-      const accounts = await this.db
-        .selectFrom('accounts')
-        .select(['id', 'element'])
-        .where('key_id', '=', previousKeyId)
-        .execute();
-      const packed = new Uint8Array(accounts.length * 32);
-      for (const [i, a] of accounts.entries()) packed.set(a.element, i * 32);
-      const rekeyed =
-        accounts.length > 0
-          ? await this.pool.translate(previousKeyId, next.id, packed)
-          : new Uint8Array(0);
-      await this.db.transaction().execute(async (trx) => {
-        for (let i = 0; i < accounts.length; i++) {
-          const entry = this.derive(next.id, rekeyed.slice(i * 32, i * 32 + 32));
-          await trx
-            .updateTable('accounts')
-            .set({
-              element: entry.element,
-              fingerprint: entry.fingerprint,
-              token: entry.token,
-              key_id: next.id,
-            })
-            .where('id', '=', accounts[i]!.id)
-            .execute();
-        }
+      await this.stage(previousKeyId, next.id);
+      const switched = await this.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('accounts')
+          .set((eb) => ({
+            element: eb.ref('next_element').$castTo<Uint8Array>(),
+            fingerprint: eb.ref('next_fingerprint').$castTo<Uint8Array>(),
+            token: eb.ref('next_token').$castTo<Uint8Array>(),
+            key_id: next.id,
+            next_key_id: null,
+            next_element: null,
+            next_fingerprint: null,
+            next_token: null,
+          }))
+          .where('next_key_id', '=', next.id)
+          .executeTakeFirst();
         await this.setCurrentKey(trx, next.id);
         // The old key's log is of no use to anyone once clients move to the new key.
         await trx.deleteFrom('directory_log').where('key_id', '!=', next.id).execute();
+        return Number(result.numUpdatedRows);
       });
       this.keyId = next.id;
       this.snapshot = null;
@@ -296,9 +324,68 @@ export class Directory {
       return {
         keyId: next.id,
         previousKeyId,
-        accountsRekeyed: accounts.length,
+        accountsRekeyed: switched,
         durationMs: Math.round(performance.now() - started),
       };
+    });
+  }
+
+  /**
+   * Stages the entry under `toKeyId` for every account still on `fromKeyId` without one, in
+   * batches by id. The next batch is re-keyed in the workers while this one is written.
+   */
+  private async stage(fromKeyId: string, toKeyId: string): Promise<void> {
+    const batch = 4096;
+    const load = async (after: string) => {
+      const rows = await this.db
+        .selectFrom('accounts')
+        .select(['id', 'element'])
+        .where('key_id', '=', fromKeyId)
+        .where('id', '>', after)
+        .where((eb) => eb.or([eb('next_key_id', 'is', null), eb('next_key_id', '!=', toKeyId)]))
+        .orderBy('id')
+        .limit(batch)
+        .execute();
+      const packed = new Uint8Array(rows.length * 32);
+      for (const [i, row] of rows.entries()) packed.set(row.element, i * 32);
+      const rekeyed = rows.length > 0 ? this.pool.translate(fromKeyId, toKeyId, packed) : null;
+      // Unhandled until awaited below; mark it handled so a failure surfaces there, once.
+      rekeyed?.catch(() => {});
+      return { rows, rekeyed };
+    };
+    let current = await load('');
+    while (current.rows.length > 0) {
+      const last = current.rows.at(-1)!.id;
+      const upcoming = current.rows.length === batch ? load(last) : null;
+      const elements = await current.rekeyed!;
+      await this.writeStaged(current.rows, elements, toKeyId);
+      current = upcoming ? await upcoming : { rows: [], rekeyed: null };
+    }
+  }
+
+  private async writeStaged(
+    rows: { id: string }[],
+    elements: Uint8Array,
+    keyId: string,
+  ): Promise<void> {
+    const perStatement = 256;
+    await this.db.transaction().execute(async (trx) => {
+      for (let start = 0; start < rows.length; start += perStatement) {
+        const values = rows.slice(start, start + perStatement).map((row, j) => {
+          const i = start + j;
+          const entry = this.derive(keyId, elements.slice(i * 32, i * 32 + 32));
+          return sql`(${row.id}, ${entry.element}, ${entry.fingerprint}, ${entry.token})`;
+        });
+        // UPDATE … FROM (VALUES …): one statement per batch, in SQLite and PostgreSQL alike.
+        await sql`
+          update accounts set
+            next_key_id = ${keyId},
+            next_element = v.column2,
+            next_fingerprint = v.column3,
+            next_token = v.column4
+          from (values ${sql.join(values)}) as v
+          where accounts.id = v.column1`.execute(trx);
+      }
     });
   }
 

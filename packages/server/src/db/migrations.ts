@@ -57,6 +57,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002-staged-rotation': {
+    // A rotation writes each account's entry under the new key here, in small batches while
+    // the server keeps serving, and then switches all rows in one statement.
+    async up(db: Kysely<unknown>) {
+      for (const column of ['next_element', 'next_fingerprint', 'next_token']) {
+        await db.schema.alterTable('accounts').addColumn(column, 'blob').execute();
+      }
+      await db.schema.alterTable('accounts').addColumn('next_key_id', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

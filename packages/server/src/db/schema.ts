@@ -19,6 +19,11 @@ export interface AccountsTable {
   /** Leaky bucket of discovery evaluations: level at budget_at (ms since epoch). */
   budget_level: number;
   budget_at: number;
+  /** Staged during a key rotation: the entry under `next_key_id`. */
+  next_key_id: string | null;
+  next_element: Uint8Array | null;
+  next_fingerprint: Uint8Array | null;
+  next_token: Uint8Array | null;
 }
 
 export interface DevicesTable {
