@@ -278,4 +278,26 @@ describe('HTTP API edge cases', () => {
       assert.equal(bad.json.code, 'VALIDATION_FAILED', query);
     }
   });
+
+  it('a delta carries net changes only: added then removed since v is in neither list', async () => {
+    const now = await t.call('GET', '/v1/directory', { token });
+    const { version, bits } = now.json as { version: number; bits: number };
+    const transient = await t.register('+13052221111', true);
+    await t.call('PATCH', '/v1/account', {
+      token: transient.credential,
+      body: { discoverable: false },
+    });
+    const back = await t.call('PATCH', '/v1/account', { token, body: { discoverable: true } });
+    assert.equal(back.json.discoverable, true);
+    const delta = await t.call(
+      'GET',
+      `/v1/directory?keyId=${keyId}&since=${version}&bits=${bits}`,
+      { token },
+    );
+    assert.equal(delta.json.type, 'delta');
+    const added = MembershipFilter.decode(fromBase64Url(delta.json.added as string)!);
+    const removed = MembershipFilter.decode(fromBase64Url(delta.json.removed as string)!);
+    assert.equal(added.size, 1, 'only the account that came back');
+    assert.equal(removed.size, 0);
+  });
 });

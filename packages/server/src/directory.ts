@@ -182,16 +182,25 @@ export class Directory {
         return { version, rows };
       });
       if (delta) {
-        // The last operation on a fingerprint decides; clients apply both lists idempotently.
-        const last = new Map<string, { fp: Uint8Array; op: 'add' | 'remove' }>();
+        // Net effect per fingerprint: present at `since` iff its first logged change removed it,
+        // present now iff its last one added it. Anything added and removed again is left out.
+        const touched = new Map<string, { fp: Uint8Array; first: string; last: string }>();
         for (const r of delta.rows) {
-          last.set(Buffer.from(r.fingerprint).toString('hex'), { fp: r.fingerprint, op: r.op });
+          const key = Buffer.from(r.fingerprint).toString('hex');
+          const seen = touched.get(key);
+          if (seen) seen.last = r.op;
+          else touched.set(key, { fp: r.fingerprint, first: r.op, last: r.op });
         }
         const snapshot = await this.currentSnapshot();
-        if (last.size * 2 <= Math.max(16, snapshot.count)) {
+        if (touched.size * 2 <= Math.max(16, snapshot.count)) {
           const added: Uint8Array[] = [];
           const removed: Uint8Array[] = [];
-          for (const { fp, op } of last.values()) (op === 'add' ? added : removed).push(fp);
+          for (const { fp, first, last } of touched.values()) {
+            const before = first === 'remove';
+            const now = last === 'add';
+            if (!before && now) added.push(fp);
+            else if (before && !now) removed.push(fp);
+          }
           return {
             type: 'delta',
             keyId: this.keyId,
