@@ -139,8 +139,11 @@ export class DiscoveryEngine {
     const added = MembershipFilter.decode(decode(response.added));
     const removed = MembershipFilter.decode(decode(response.removed));
     if (added.size + removed.size > 0) {
-      held.filter.apply({ added: added.toFingerprints(), removed: removed.toFingerprints() });
-      if (held.filter.needsResize()) {
+      // Removals come as prefixes of entries this filter holds; an ambiguous one (rare) means
+      // the delta cannot be applied safely, so a fresh snapshot is fetched instead.
+      const applied = held.filter.removeByPrefix(removed);
+      if (applied) held.filter.apply({ added: added.toFingerprints(), removed: [] });
+      if (!applied || held.filter.needsResize()) {
         // The delta grew the set past the snapshot's false-positive bound: fetch a new one.
         this.held = undefined;
         await this.store.delete(FILTER);

@@ -431,3 +431,30 @@ describe('membership filter: packed input', () => {
     assert.throws(() => encodeFilterPacked(new Uint8Array(7)), RangeError);
   });
 });
+
+describe('membership filter: removal by prefix', () => {
+  it('removes exactly the entries named by 16-bit-shorter prefixes', () => {
+    const base = randomFingerprints(50_000);
+    const bits = filterBitsFor(60_000);
+    const gone = base.slice(0, 500);
+    const expected = MembershipFilter.decode(encodeFilter(base, bits));
+    expected.apply({ added: [], removed: gone });
+    const filter = MembershipFilter.decode(encodeFilter(base, bits));
+    const absent = randomFingerprints(50);
+    const prefixes = MembershipFilter.decode(encodeFilter([...gone, ...absent], bits - 16));
+    assert.equal(filter.removeByPrefix(prefixes), true);
+    assert.deepEqual(filter.encode(), expected.encode());
+  });
+
+  it('refuses an ambiguous prefix and changes nothing', () => {
+    const a = new Uint8Array([1, 2, 3, 4, 5, 6, 0, 1]);
+    const b = new Uint8Array([1, 2, 3, 4, 5, 6, 255, 1]); // same top 48 bits as a
+    const filter = MembershipFilter.decode(encodeFilter([a, b], 64));
+    const before = filter.encode();
+    assert.equal(filter.removeByPrefix(MembershipFilter.decode(encodeFilter([a], 48))), false);
+    assert.deepEqual(filter.encode(), before);
+    assert.equal(filter.removeByPrefix(MembershipFilter.decode(encodeFilter([a], 64))), true);
+    assert.equal(filter.size, 1);
+    assert.ok(filter.has(b));
+  });
+});

@@ -97,6 +97,15 @@ export function filterBitsFor(count: number): number {
   return Math.min(MAX_BITS, ceilLog2(count) + 32);
 }
 
+/**
+ * Width of the prefixes a delta uses to name removals from a filter of `bits` bits: 16 bits
+ * fewer (at least 32), so a prefix names one entry except with probability about 2^-16.
+ */
+export function removalPrefixBits(bits: number): number {
+  checkBits(bits);
+  return Math.max(32, bits - 16);
+}
+
 /** Probability that a random fingerprint not in the set matches: size / 2^bits. */
 export function expectedFalsePositiveRate(size: number, bits: number): number {
   checkBits(bits);
@@ -220,6 +229,9 @@ function truncatedSorted(
   const m = dedupPairs(hi, lo, n);
   return { hi: hi.subarray(0, m), lo: lo.subarray(0, m) };
 }
+
+const hiOf = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+const loOf = (v: bigint) => Number(v & 0xffffffffn);
 
 /** The first index in [from, to) whose pair is ≥ (h, l), or `to`. */
 function lowerBound(
@@ -676,6 +688,38 @@ export class MembershipFilter {
   /** The canonical encoding of the current set (what encodeFilter gives for it at these bits). */
   encode(): Uint8Array {
     return encodeSorted(this.bits, this.#hi, this.#lo);
+  }
+
+  /**
+   * Removes, for each value of `prefixes` (a filter at fewer bits), the one entry whose top bits
+   * equal it. Deltas send removals this way: the receiver already holds the full value, so a
+   * prefix about 16 bits longer than log₂(size) names it, at half the cost of sending it whole.
+   * Returns false, changing nothing, when a prefix matches two entries (probability about
+   * size / 2^prefixBits each); the caller then fetches a new snapshot. A prefix matching nothing
+   * is ignored, as removing an absent entry is.
+   */
+  removeByPrefix(prefixes: MembershipFilter): boolean {
+    const shift = BigInt(this.bits - prefixes.bits);
+    if (shift < 0n) throw new RangeError('membership filter: prefixes are wider than entries');
+    const n = this.#hi.length;
+    const removed: Uint8Array[] = [];
+    for (let i = 0; i < prefixes.#hi.length; i++) {
+      const prefix = (BigInt(prefixes.#hi[i]!) << 32n) | BigInt(prefixes.#lo[i]!);
+      const low = prefix << shift;
+      const high = (prefix + 1n) << shift;
+      const from = lowerBound(this.#hi, this.#lo, hiOf(low), loOf(low), 0, n);
+      const to =
+        high >> 64n > 0n ? n : lowerBound(this.#hi, this.#lo, hiOf(high), loOf(high), from, n);
+      if (to - from > 1) return false;
+      if (to - from === 1) {
+        const fp = new Uint8Array(8);
+        const value = (BigInt(this.#hi[from]!) << 32n) | BigInt(this.#lo[from]!);
+        new DataView(fp.buffer).setBigUint64(0, value << BigInt(64 - this.bits));
+        removed.push(fp);
+      }
+    }
+    if (removed.length > 0) this.apply({ added: [], removed });
+    return true;
   }
 
   /**

@@ -139,8 +139,9 @@ export const DirectoryDelta = Type.Object(
     version: Type.Integer({ minimum: 0 }),
     bits: Type.Integer({ minimum: 32, maximum: 64 }),
     /**
-     * Fingerprints added and removed since `fromVersion`, each list coded as a membership filter
-     * at the client's `bits` (Golomb–Rice: about bits − log₂(count) + 2 bits per entry), base64url.
+     * Net changes since `fromVersion`, each list coded as a membership filter (Golomb–Rice,
+     * base64url): added fingerprints at the client's `bits`; removed ones as prefixes at
+     * removalPrefixBits(bits), enough to name the entry the client holds.
      */
     added: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
     removed: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
@@ -229,6 +230,8 @@ export const StatsResponse = Type.Object(
     pendingVerifications: Type.Integer({ minimum: 0 }),
     evaluations: Type.Integer({ minimum: 0 }),
     retainedKeys: Type.Array(KeyId),
+    /** Which libsodium does the server's OPRF group operations (PARLEY_OPRF_BACKEND). */
+    oprfBackend: Type.Union([Type.Literal('native'), Type.Literal('wasm')]),
     uptimeSeconds: Type.Number({ minimum: 0 }),
   },
   strict,

@@ -15,6 +15,7 @@ import {
   type Oprf,
   ParleyError,
   type RotateKeyResponse,
+  removalPrefixBits,
 } from '@parley/core';
 import { sql } from 'kysely';
 import type { Db, Executor } from './db/database.js';
@@ -208,7 +209,7 @@ export class Directory {
             version: delta.version,
             bits,
             added: encodeFilter(added, bits),
-            removed: encodeFilter(removed, bits),
+            removed: encodeFilter(removed, removalPrefixBits(bits)),
           };
         }
       }

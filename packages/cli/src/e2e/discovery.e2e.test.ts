@@ -91,6 +91,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
   let server: ServerProcess;
   let dave: ParleyClient;
   let daveStore: MemoryStore;
+  let aliceClient: ParleyClient;
   const traffic: Traffic[] = [];
   const contactNumbers = syntheticNumbers(994, 7);
   const added = syntheticNumbers(1, 99)[0]!;
@@ -127,6 +128,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
 
   it('registers two discoverable users and one who is not discoverable', async () => {
     const alice = await registerUser(server, ALICE, true);
+    aliceClient = alice.client;
     const bob = await registerUser(server, BOB, true);
     const carol = await registerUser(server, CAROL, false);
     assert.equal(alice.client.account?.discoverable, true);
@@ -260,6 +262,24 @@ describe('blind contact discovery, end to end (real server process)', () => {
     await dave.contacts.add('Another friend', syntheticNumbers(1, 12345)[0]!);
     const next = await dave.discover();
     assert.equal(next.report.budget?.remaining, 5000 - (contactNumbers.length + 4) - 1);
+  });
+
+  it('a user who stops being discoverable disappears through a delta', async () => {
+    await aliceClient.setDiscoverable(false);
+    const before = traffic.length;
+    const { contacts } = await dave.discover();
+    assert.deepEqual(
+      traffic
+        .slice(before)
+        .filter((t) => t.path === '/v1/directory')
+        .map((t) => t.directory),
+      ['delta'],
+    );
+    assert.equal(contacts.find((c) => c.phoneNumber === ALICE)?.status, 'not-on-parley');
+    assert.equal(evaluatedIn(before), 0);
+    await aliceClient.setDiscoverable(true);
+    const again = await dave.discover();
+    assert.equal(again.contacts.find((c) => c.phoneNumber === ALICE)?.status, 'on-parley');
   });
 
   it('the transparency log lists every upload, and nothing else left the device', async () => {
