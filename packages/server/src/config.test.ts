@@ -9,6 +9,7 @@ describe('configuration', () => {
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.sms.provider, 'console');
     assert.equal(config.oprfWorkers, 2);
+    assert.equal(config.oprfBackend, 'auto');
     assert.ok(config.dataDir.endsWith('/data'));
   });
 
@@ -22,6 +23,7 @@ describe('configuration', () => {
     [{ PARLEY_SMS_PROVIDER: 'http', PARLEY_SMS_HTTP_URL: 'ftp://x' }, /PARLEY_SMS_HTTP_URL/],
     [{ PARLEY_PROT: '80' }, /Unknown setting PARLEY_PROT/],
     [{ PARLEY_HOST: 'a b' }, /PARLEY_HOST/],
+    [{ PARLEY_OPRF_BACKEND: 'gpu' }, /PARLEY_OPRF_BACKEND must be one of auto, native, wasm/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${JSON.stringify(env)} with a clear message`, () => {

@@ -11,6 +11,8 @@ export interface ServerConfig {
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   oprfWorkers: number;
+  /** Which library does the OPRF group operations: `auto` takes the native addon when built. */
+  oprfBackend: 'auto' | 'native' | 'wasm';
   sms:
     | { provider: 'console' }
     | { provider: 'http'; url: string; token: string | undefined; timeoutMs: number };
@@ -67,6 +69,7 @@ const KNOWN = new Set([
   'PARLEY_DATA_DIR',
   'PARLEY_LOG_LEVEL',
   'PARLEY_OPRF_WORKERS',
+  'PARLEY_OPRF_BACKEND',
   'PARLEY_SMS_PROVIDER',
   'PARLEY_SMS_HTTP_URL',
   'PARLEY_SMS_HTTP_TOKEN',
@@ -127,6 +130,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       'silent',
     ] as const),
     oprfWorkers: integer(env, 'PARLEY_OPRF_WORKERS', Math.max(1, cpuCount), 1, 64),
+    oprfBackend: oneOf(env, 'PARLEY_OPRF_BACKEND', 'auto', ['auto', 'native', 'wasm'] as const),
     sms,
     verification: {
       codeTtlMs: integer(env, 'PARLEY_VERIFICATION_CODE_TTL_SECONDS', 600, 30, 3600) * 1000,

@@ -12,7 +12,7 @@ import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
 import { KeyStore } from './oprf/key-store.js';
-import { OprfPool } from './oprf/oprf-pool.js';
+import { OprfPool, resolveOprfBackend } from './oprf/oprf-pool.js';
 import type { Services } from './services.js';
 import { ConsoleSmsProvider } from './sms/console-provider.js';
 import { HttpSmsProvider } from './sms/http-provider.js';
@@ -44,10 +44,12 @@ export async function startServer(
   config: ServerConfig,
   options: { sms?: SmsProvider } = {},
 ): Promise<RunningServer> {
+  // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
+  const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const adminToken = ensureAdminToken(config.dataDir);
   const db = await openDatabase(config.dataDir);
-  const pool = new OprfPool(config.oprfWorkers);
+  const pool = new OprfPool(config.oprfWorkers, { backend });
   try {
     const oprf = await loadOprf();
     const keys = KeyStore.open(config.dataDir);
@@ -63,6 +65,7 @@ export async function startServer(
       verification,
       accounts: new Accounts(db, directory),
       discovery: new Discovery(db, pool, directory, config.discovery),
+      pool,
     };
     const app = buildApp(services, {
       adminToken,
@@ -72,6 +75,7 @@ export async function startServer(
       },
     });
     const url = await app.listen({ host: config.host, port: config.port });
+    app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');
     return {
       app,
       url,

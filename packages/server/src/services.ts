@@ -4,6 +4,7 @@ import type { Accounts } from './accounts.js';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
+import type { OprfPool } from './oprf/oprf-pool.js';
 import type { VerificationService } from './verification.js';
 
 export interface Services {
@@ -12,4 +13,6 @@ export interface Services {
   directory: Directory;
   discovery: Discovery;
   verification: VerificationService;
+  /** The OPRF worker pool; `pool.backend` says whether it runs native or WASM. */
+  pool: OprfPool;
 }

@@ -1,11 +1,36 @@
 /**
  * A pool of worker threads (one per core by default) that does every OPRF group operation for the
  * server. Big batches are split across workers so a 1,024-element evaluation uses every core, and
- * the event loop only moves buffers.
+ * the event loop only moves buffers. The workers use the native addon (@parley/oprf-native, system
+ * libsodium) when it was built, else libsodium's WASM build; both give identical results.
  */
 
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, ParleyError } from '@parley/core';
+import { loadNativeOprf, nativeOprfUnavailableReason } from '@parley/oprf-native';
+import { ConfigError } from '../config.js';
+
+/** What PARLEY_OPRF_BACKEND asks for. */
+export type OprfBackendSetting = 'auto' | 'native' | 'wasm';
+/** What the workers actually use. */
+export type OprfBackend = 'native' | 'wasm';
+
+/** Data every worker starts with. */
+export interface WorkerInit {
+  backend: OprfBackend;
+}
+
+/** `auto` takes the native addon when it loads; `native` without it is a configuration error. */
+export function resolveOprfBackend(setting: OprfBackendSetting): OprfBackend {
+  if (setting === 'wasm') return 'wasm';
+  if (loadNativeOprf()) return 'native';
+  if (setting === 'auto') return 'wasm';
+  throw new ConfigError(
+    `PARLEY_OPRF_BACKEND=native, but the native OPRF addon cannot load (${nativeOprfUnavailableReason()}). ` +
+      'It is built by `npm ci` when a C compiler and libsodium-dev are installed (then `npm rebuild @parley/oprf-native`); ' +
+      'or set PARLEY_OPRF_BACKEND=auto to fall back to WASM.',
+  );
+}
 
 export type WorkerRequest = { id: number } & (
   | { op: 'keys'; keys: Record<string, Uint8Array> }
@@ -34,13 +59,17 @@ export class OprfPool {
   private nextId = 1;
   private keys: Record<string, Uint8Array> = {};
   private closed = false;
+  /** The library the workers do group operations with; admin stats report it. */
+  readonly backend: OprfBackend;
 
-  constructor(size: number) {
+  constructor(size: number, options: { backend?: OprfBackendSetting } = {}) {
+    this.backend = resolveOprfBackend(options.backend ?? 'auto');
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./oprf-worker.js', import.meta.url));
+    const workerData: WorkerInit = { backend: this.backend };
+    const worker = new Worker(new URL('./oprf-worker.js', import.meta.url), { workerData });
     const pending: Slot['pending'] = new Map();
     let markReady!: () => void;
     const ready = new Promise<void>((resolve) => {

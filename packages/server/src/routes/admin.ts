@@ -40,6 +40,7 @@ export function adminRoutes(app: FastifyInstance, services: Services, adminToken
       pendingVerifications: services.verification.size,
       evaluations: services.discovery.evaluations,
       retainedKeys: directory.retainedKeyIds(),
+      oprfBackend: services.pool.backend,
       uptimeSeconds: Math.round(process.uptime()),
     };
   });

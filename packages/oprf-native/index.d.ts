@@ -1,0 +1,27 @@
+/** The native addon (build/Release/oprf_native.node), system libsodium underneath. */
+export interface NativeOprf {
+  /**
+   * scalar·E for every packed 32-byte element, in one call. The scalar must already be checked
+   * (canonical, non-zero). Throws an Error with `code: 'INVALID_ELEMENT'`, the failing element's
+   * `index` within `packed` and a `reason` (the same strings as @parley/core's WASM checks) for
+   * the identity, a non-canonical encoding, or an identity result.
+   */
+  scalarmultBatch(scalar: Uint8Array, packed: Uint8Array): Uint8Array;
+  /** crypto_core_ristretto255_from_hash: 64 uniform bytes to an element (HashToGroup's map). */
+  fromHash(uniform: Uint8Array): Uint8Array;
+  /** The linked libsodium's version string. */
+  readonly sodiumVersion: string;
+}
+
+/** The error scalarmultBatch throws for a bad element. */
+export interface NativeInvalidElementError extends Error {
+  code: 'INVALID_ELEMENT';
+  index: number;
+  reason: string;
+}
+
+/** The addon, or undefined when it was not built or cannot load; never throws. */
+export function loadNativeOprf(): NativeOprf | undefined;
+
+/** Why loadNativeOprf() returns undefined (the loader's message), or undefined when it loads. */
+export function nativeOprfUnavailableReason(): string | undefined;
