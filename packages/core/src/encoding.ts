@@ -1,11 +1,34 @@
 /**
  * base64url (RFC 4648 §5, no padding): how binary values (elements, tokens, fingerprints,
- * filters) travel in JSON. Written against atob/btoa so the same code runs in browsers and Node.
+ * filters) travel in JSON. Node uses its native Buffer coder; browsers a portable atob/btoa one.
  */
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+/**
+ * Node's Buffer codes base64url natively, an order of magnitude faster than atob/btoa; the server
+ * codes thousands of elements per discovery request on its event loop. Browsers use the fallback.
+ */
+interface NodeBuffer {
+  from(
+    buffer: ArrayBufferLike,
+    byteOffset: number,
+    length: number,
+  ): { toString(e: string): string };
+  from(text: string, encoding: string): Uint8Array;
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
+function nodeBase64Url(bytes: Uint8Array): string {
+  return NodeBuffer!.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
+}
+
 export function toBase64Url(bytes: Uint8Array): string {
+  return NodeBuffer ? nodeBase64Url(bytes) : portableToBase64Url(bytes);
+}
+
+/** The browser path of toBase64Url (exported so tests can hold both paths to one standard). */
+export function portableToBase64Url(bytes: Uint8Array): string {
   let binary = '';
   const chunk = 0x8000;
   for (let i = 0; i < bytes.length; i += chunk) {
@@ -16,6 +39,16 @@ export function toBase64Url(bytes: Uint8Array): string {
 
 /** Decodes base64url; returns undefined for anything that is not canonical base64url. */
 export function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!BASE64URL.test(text) || text.length % 4 === 1) return undefined;
+  if (!NodeBuffer) return portableFromBase64Url(text);
+  // A plain Uint8Array copy, so callers never hold a view into Node's shared buffer pool.
+  const out = new Uint8Array(NodeBuffer.from(text, 'base64url'));
+  // Reject non-canonical encodings (stray low bits), so one value has exactly one spelling.
+  return nodeBase64Url(out) === text ? out : undefined;
+}
+
+/** The browser path of fromBase64Url. */
+export function portableFromBase64Url(text: string): Uint8Array | undefined {
   if (!BASE64URL.test(text) || text.length % 4 === 1) return undefined;
   const padded =
     text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4);
@@ -28,7 +61,7 @@ export function fromBase64Url(text: string): Uint8Array | undefined {
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   // Reject non-canonical encodings (stray low bits), so one value has exactly one spelling.
-  if (toBase64Url(out) !== text) return undefined;
+  if (portableToBase64Url(out) !== text) return undefined;
   return out;
 }
 
