@@ -202,9 +202,15 @@ export class DiscoveryEngine {
         blinded.map((b) => toBase64Url(b.blindedElement)),
       );
       budget = response.budget;
+      if (response.evaluatedElements.length !== batch.length) {
+        throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'element count' } });
+      }
+      const unblinded = oprf.unblindAll(
+        blinded.map((b) => b.blind),
+        response.evaluatedElements.map(decode),
+      );
       batch.forEach((n, i) => {
-        const evaluated = decode(response.evaluatedElements[i]!);
-        cache.elements[n] = toBase64Url(oprf.unblind(blinded[i]!.blind, evaluated));
+        cache.elements[n] = toBase64Url(unblinded[i]!);
       });
       // Saved per batch: an interrupted run keeps what it already paid for.
       await this.store.set(CACHE, cache);
@@ -277,8 +283,9 @@ export class DiscoveryEngine {
       const blinded = batch.map(([, e], i) => toBase64Url(oprf.scalarMult(blinds[i]!, decode(e))));
       try {
         const { translatedElements } = await this.api.translate(cache.keyId, keyId, blinded);
+        const unblinded = oprf.unblindAll(blinds, translatedElements.map(decode));
         batch.forEach(([n], i) => {
-          next.elements[n] = toBase64Url(oprf.unblind(blinds[i]!, decode(translatedElements[i]!)));
+          next.elements[n] = toBase64Url(unblinded[i]!);
         });
       } catch (error) {
         if (

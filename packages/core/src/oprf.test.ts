@@ -306,3 +306,38 @@ describe('scalar arithmetic for key rotation', () => {
     assert.equal(seen.size, 100);
   });
 });
+
+describe('batch unblinding and pooled randomness', () => {
+  test('unblindAll equals unblind element by element (one inversion for the batch)', () => {
+    const key = oprf.generateSecretKey();
+    const inputs = Array.from({ length: 300 }, (_, i) => new TextEncoder().encode(`+1415${i}`));
+    const blinded = inputs.map((x) => oprf.blind(x));
+    const evaluated = blinded.map((b) => oprf.blindEvaluate(key, b.blindedElement));
+    const all = oprf.unblindAll(
+      blinded.map((b) => b.blind),
+      evaluated,
+    );
+    blinded.forEach((b, i) => {
+      assert.deepEqual(all[i], oprf.unblind(b.blind, evaluated[i]!));
+      assert.deepEqual(oprf.finalizeUnblinded(inputs[i]!, all[i]!), oprf.evaluate(key, inputs[i]!));
+    });
+    assert.deepEqual(oprf.unblindAll([], []), []);
+    assert.throws(() => oprf.unblindAll([blinded[0]!.blind], []), RangeError);
+    assert.throws(
+      () => oprf.unblindAll([blinded[0]!.blind], [new Uint8Array(32)]),
+      (e: unknown) => e instanceof ParleyError && e.code === 'INVALID_ELEMENT',
+    );
+  });
+
+  test('pooled random scalars are canonical, non-zero and distinct across pool refills', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const s = oprf.generateSecretKey();
+      assert.equal(s.length, 32);
+      assert.ok(s[31]! < 0x10, 'reduced modulo L (top bits clear)');
+      assert.ok(s.some((b) => b !== 0));
+      seen.add(Buffer.from(s).toString('hex'));
+    }
+    assert.equal(seen.size, 1000);
+  });
+});

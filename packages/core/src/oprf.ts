@@ -37,6 +37,8 @@ export interface Oprf {
   blindEvaluate(secretKey: Uint8Array, blindedElement: Uint8Array): Uint8Array;
   /** blind^-1 * evaluatedElement, serialized: the "unblindedElement" Finalize hashes. */
   unblind(blind: Uint8Array, evaluatedElement: Uint8Array): Uint8Array;
+  /** unblind() for many elements at once, with a single scalar inversion. */
+  unblindAll(blinds: Uint8Array[], evaluatedElements: Uint8Array[]): Uint8Array[];
   /** Finalize(input, blind, evaluatedElement): 64 bytes. */
   finalize(input: Uint8Array, blind: Uint8Array, evaluatedElement: Uint8Array): Uint8Array;
   /** The Finalize hash given the already unblinded element. */
@@ -202,11 +204,34 @@ function mult(scalar: Uint8Array, element: Uint8Array): Uint8Array {
   }
 }
 
+/**
+ * Random scalars drawn 256 at a time: one getRandomValues call for 64 bytes each, reduced modulo L
+ * (a 512-bit wide reduction, bias < 2^-250, as RFC 9496's from-uniform-bytes does). libsodium.js's
+ * scalar_random makes a JS round trip for its randomness on every call, which is most of the cost
+ * of blinding a thousand numbers.
+ */
+function pooledRandomScalars(): () => Uint8Array {
+  const batch = 256;
+  let pool = new Uint8Array(0);
+  let next = 0;
+  return () => {
+    if (next >= pool.length) {
+      pool = new Uint8Array(64 * batch);
+      globalThis.crypto.getRandomValues(pool);
+      next = 0;
+    }
+    const wide = pool.subarray(next, next + 64);
+    next += 64;
+    const scalar = sodium.crypto_core_ristretto255_scalar_reduce(wide);
+    wide.fill(0);
+    return scalar;
+  };
+}
+
 export async function loadOprf(options: { randomScalar?: () => Uint8Array } = {}): Promise<Oprf> {
   await sodium.ready;
   const sha512 = (data: Uint8Array): Uint8Array => sodium.crypto_hash_sha512(data);
-  const nextRandom =
-    options.randomScalar ?? (() => sodium.crypto_core_ristretto255_scalar_random());
+  const nextRandom = options.randomScalar ?? pooledRandomScalars();
 
   /** RFC 9497 §2.1 RandomScalar: uniformly random, non-zero. */
   function randomScalar(): Uint8Array {
@@ -244,6 +269,36 @@ export async function loadOprf(options: { randomScalar?: () => Uint8Array } = {}
     );
   }
 
+  /**
+   * unblind() for a batch, with one scalar inversion for all (Montgomery's trick: invert the
+   * product, then peel each inverse off with two multiplications) instead of one per element.
+   */
+  function unblindAll(blinds: Uint8Array[], evaluatedElements: Uint8Array[]): Uint8Array[] {
+    if (blinds.length !== evaluatedElements.length) {
+      throw new RangeError('unblindAll needs one blind per evaluated element');
+    }
+    const n = blinds.length;
+    if (n === 0) return [];
+    const prefix: Uint8Array[] = new Array(n);
+    prefix[0] = checkScalar(blinds[0]!, 'blind');
+    for (let i = 1; i < n; i++) {
+      prefix[i] = sodium.crypto_core_ristretto255_scalar_mul(
+        prefix[i - 1]!,
+        checkScalar(blinds[i]!, 'blind'),
+      );
+    }
+    let inverse = sodium.crypto_core_ristretto255_scalar_invert(prefix[n - 1]!);
+    const out: Uint8Array[] = new Array(n);
+    for (let i = n - 1; i >= 0; i--) {
+      // inverse = (b_0 ⋯ b_i)⁻¹, so b_i⁻¹ = inverse · (b_0 ⋯ b_{i-1}).
+      const blindInverse =
+        i === 0 ? inverse : sodium.crypto_core_ristretto255_scalar_mul(inverse, prefix[i - 1]!);
+      out[i] = mult(blindInverse, checkElement(evaluatedElements[i]!, 'evaluatedElement'));
+      if (i > 0) inverse = sodium.crypto_core_ristretto255_scalar_mul(inverse, blinds[i]!);
+    }
+    return out;
+  }
+
   function unblind(blind: Uint8Array, evaluatedElement: Uint8Array): Uint8Array {
     checkElement(evaluatedElement, 'evaluatedElement');
     // Finalize: N = G.ScalarInverse(blind) * evaluatedElement
@@ -271,6 +326,7 @@ export async function loadOprf(options: { randomScalar?: () => Uint8Array } = {}
       return mult(secretKey, checkElement(blindedElement, 'blindedElement'));
     },
     unblind,
+    unblindAll,
     finalize(input, blind, evaluatedElement) {
       return finalizeUnblinded(input, unblind(blind, evaluatedElement));
     },
