@@ -20,8 +20,8 @@
 
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { emit, formatNumber, progress } from './lib/measure.mjs';
 
@@ -52,6 +52,8 @@ async function child({ dataDir, mode }) {
     sms: { name: 'bench', sendVerification: async () => {} },
   });
   const directory = server.services.directory;
+  // The parent gone (killed by bench/run.mjs's timeout, say): do not rotate on as an orphan.
+  process.on('disconnect', () => process.exit(1));
   const send = (message) => process.send(message);
   try {
     const before = directory.currentKeyId;
@@ -104,6 +106,9 @@ async function child({ dataDir, mode }) {
     });
   } finally {
     await server.close();
+    // The IPC channel would keep this process alive: close it, so the parent sees it exit.
+    process.removeAllListeners('disconnect');
+    process.disconnect?.();
   }
 }
 
@@ -217,9 +222,10 @@ function memoryRows(r, label) {
 }
 
 async function main() {
-  const { createSyntheticDirectory } = await import('./lib/synthetic-directory.mjs');
+  const { benchWorkDir, createSyntheticDirectory } = await import('./lib/synthetic-directory.mjs');
   const count = 2 ** LOG2;
-  const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-rebuild-'));
+  const work = benchWorkDir('rebuild');
+  const dataDir = work.dir;
   try {
     const synthetic = await createSyntheticDirectory({ dataDir, count });
     const total = count + synthetic.realNumbers.length;
@@ -320,7 +326,7 @@ async function main() {
     if (LOG2 < 24) notes.push(`BENCH_MAX_LOG2=${LOG2}: measured at 2^${LOG2}, not 2^24.`);
     emit({ section: 'rebuild', title: `Directory rebuild at 2^${LOG2} users`, rows, notes });
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    work.remove();
   }
 }
 
