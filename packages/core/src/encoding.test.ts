@@ -35,3 +35,22 @@ describe('base64url (RFC 4648 §5)', () => {
     }
   });
 });
+
+describe('base64url canonical check', () => {
+  it('accepts exactly the canonical spelling of every 1- and 2-byte tail', () => {
+    for (let n = 1; n <= 3; n++) {
+      for (let trial = 0; trial < 200; trial++) {
+        const bytes = new Uint8Array(randomBytes(n + 30));
+        const text = toBase64Url(bytes);
+        const last = text.at(-1)!;
+        for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') {
+          const variant = text.slice(0, -1) + c;
+          const node = fromBase64Url(variant);
+          const portable = portableFromBase64Url(variant);
+          assert.deepEqual(node, portable, variant);
+          if (c === last) assert.deepEqual(node, bytes);
+        }
+      }
+    }
+  });
+});
