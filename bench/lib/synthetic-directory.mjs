@@ -101,6 +101,46 @@ function schemaHash(sqlite) {
   return shortHash(JSON.stringify(rows));
 }
 
+const workDirs = new Set();
+let signalsHandled = false;
+
+/**
+ * A fresh temporary data directory for a section's server, <os tmpdir>/parley-bench-<kind>-<pid>-*
+ * (a copy of a cached directory: 5 GB at 2^24). Directories of earlier runs whose process is gone
+ * (bench/run.mjs kills a section that overruns) are deleted first, and this one is deleted when
+ * the process is interrupted; call the returned remove() when done.
+ */
+export function benchWorkDir(kind) {
+  const prefix = `parley-bench-${kind}-`;
+  for (const entry of readdirSync(tmpdir())) {
+    const pid = Number(/^(\d+)-/.exec(entry.slice(prefix.length))?.[1]);
+    if (!entry.startsWith(prefix) || !pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}${process.pid}-`));
+  if (!signalsHandled) {
+    signalsHandled = true;
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+      process.once(signal, () => {
+        for (const d of workDirs) rmSync(d, { recursive: true, force: true });
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      });
+    }
+  }
+  workDirs.add(dir);
+  return {
+    dir,
+    remove() {
+      workDirs.delete(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Deletes scratch directories left by builds that were killed (their builder is gone). */
 function removeAbandonedBuilds(root) {
   for (const entry of readdirSync(root)) {
