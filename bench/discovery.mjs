@@ -25,8 +25,8 @@
 
 import { availableParallelism } from 'node:os';
 import { MemoryStore, ParleyClient } from '@parley/client';
-import { loadConfig, startServer } from '@parley/server';
 import { emit, formatNumber, median, progress } from './lib/measure.mjs';
+import { startServerOn } from './lib/parley-server.mjs';
 import { loadPsi, psiDiscover, psiServer, psiSetupCached } from './lib/psi-directory.mjs';
 import {
   BENCH_REAL_NUMBERS,
@@ -68,27 +68,8 @@ function vcard(numbers) {
     .join('');
 }
 
-async function startBenchServer(dataDir) {
-  const cores = availableParallelism();
-  const config = loadConfig(
-    {
-      PARLEY_DATA_DIR: dataDir,
-      PARLEY_PORT: '0',
-      PARLEY_LOG_LEVEL: 'silent',
-      PARLEY_OPRF_WORKERS: String(cores),
-      PARLEY_DISCOVERY_BUDGET: '1000000',
-    },
-    cores,
-  );
-  const codes = new Map();
-  const sms = {
-    name: 'bench',
-    sendVerification: async (s) => {
-      codes.set(s.verificationId, s.code);
-    },
-  };
-  const server = await startServer(config, { sms });
-  return { server, codes };
+function startBenchServer(dataDir) {
+  return startServerOn(dataDir, { PARLEY_DISCOVERY_BUDGET: '1000000' });
 }
 
 /** A registered client (not discoverable itself) with consent granted and no contacts. */

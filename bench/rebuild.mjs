@@ -36,21 +36,9 @@ const sectionStarted = performance.now();
 // --- child: the server, rotated and rebuilt ------------------------------------------------------
 
 async function child({ dataDir, mode }) {
-  const { loadConfig, startServer } = await import('@parley/server');
+  const { startServerOn } = await import('./lib/parley-server.mjs');
   const core = await import('@parley/core');
-  const cores = availableParallelism();
-  const config = loadConfig(
-    {
-      PARLEY_DATA_DIR: dataDir,
-      PARLEY_PORT: '0',
-      PARLEY_LOG_LEVEL: 'silent',
-      PARLEY_OPRF_WORKERS: String(cores),
-    },
-    cores,
-  );
-  const server = await startServer(config, {
-    sms: { name: 'bench', sendVerification: async () => {} },
-  });
+  const { server } = await startServerOn(dataDir);
   const directory = server.services.directory;
   // The parent gone (killed by bench/run.mjs's timeout, say): do not rotate on as an orphan.
   process.on('disconnect', () => process.exit(1));

@@ -13,8 +13,31 @@ const serverDist = new URL('../../packages/server/dist/index.js', import.meta.ur
  * @returns {Promise<{ url, credential, keyId, server, close }>}
  */
 export async function startBenchServer({ env = {}, phoneNumber = '+14152223344' } = {}) {
-  const { loadConfig, startServer } = await import(serverDist.href);
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-server-'));
+  const { server, codes } = await startServerOn(dataDir, env);
+  const close = async () => {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const credential = await register(server.url, codes, phoneNumber);
+    const directory = await call(server.url, 'GET', '/v1/directory', undefined, credential);
+    return { url: server.url, credential, keyId: directory.keyId, server, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * A server in this process on `dataDir` (random port, silent logs, one OPRF worker per core), with
+ * an SMS provider that keeps the codes it is asked to send, so a section can register accounts.
+ * @param {string} dataDir
+ * @param {Record<string,string>} env extra PARLEY_* settings
+ * @returns {Promise<{ server, codes: Map<string,string> }>}
+ */
+export async function startServerOn(dataDir, env = {}) {
+  const { loadConfig, startServer } = await import(serverDist.href);
   const cores = availableParallelism();
   const config = loadConfig(
     {
@@ -33,19 +56,7 @@ export async function startBenchServer({ env = {}, phoneNumber = '+14152223344' 
       codes.set(message.verificationId, message.code);
     },
   };
-  const server = await startServer(config, { sms });
-  const close = async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
-    const credential = await register(server.url, codes, phoneNumber);
-    const directory = await call(server.url, 'GET', '/v1/directory', undefined, credential);
-    return { url: server.url, credential, keyId: directory.keyId, server, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
+  return { server: await startServer(config, { sms }), codes };
 }
 
 async function register(url, codes, phoneNumber) {
