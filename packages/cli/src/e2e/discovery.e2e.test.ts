@@ -83,6 +83,10 @@ function vcard(entries: { name: string; tel: string }[]): string {
     .join('');
 }
 
+function onParleyNumbers(contacts: { phoneNumber: string; status: string }[]): string[] {
+  return [...new Set(contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber))];
+}
+
 const ALICE = '+14152223344';
 const BOB = '+447911123456';
 const CAROL = '+4915123456789';
@@ -95,6 +99,12 @@ describe('blind contact discovery, end to end (real server process)', () => {
   const traffic: Traffic[] = [];
   const contactNumbers = syntheticNumbers(994, 7);
   const added = syntheticNumbers(1, 99)[0]!;
+  /** What kind of filter download ('snapshot' or 'delta') each directory request since `from` got. */
+  const directoryDownloads = (from: number) =>
+    traffic
+      .slice(from)
+      .filter((t) => t.path === '/v1/directory')
+      .map((t) => t.directory);
   const evaluatedIn = (from: number) =>
     traffic
       .slice(from)
@@ -179,9 +189,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
     assert.ok(result.duplicates >= 1);
 
     const { contacts, report } = await dave.discover();
-    const onParley = [
-      ...new Set(contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber)),
-    ];
+    const onParley = onParleyNumbers(contacts);
     assert.deepEqual(onParley.sort(), [ALICE, BOB].sort());
     assert.equal(
       contacts.find((c) => c.phoneNumber === CAROL)?.status,
@@ -215,15 +223,8 @@ describe('blind contact discovery, end to end (real server process)', () => {
     const before = traffic.length;
     const { contacts, report } = await dave.discover();
     assert.equal(evaluatedIn(before), 0);
-    assert.deepEqual(
-      traffic
-        .slice(before)
-        .filter((t) => t.path === '/v1/directory')
-        .map((t) => t.directory),
-      ['delta'],
-    );
-    const onParley = contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber);
-    assert.deepEqual([...new Set(onParley)].sort(), [ALICE, BOB, eve].sort());
+    assert.deepEqual(directoryDownloads(before), ['delta']);
+    assert.deepEqual(onParleyNumbers(contacts).sort(), [ALICE, BOB, eve].sort());
     assert.equal(report.stats.resolved, 3);
   });
 
@@ -252,9 +253,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
     assert.equal(report.keyId, rotated.keyId);
     assert.equal(evaluatedIn(before), 0, 'rotation costs no evaluations');
     assert.equal(report.stats.rekeyed, contactNumbers.length + 4);
-    const onParley = [
-      ...new Set(contacts.filter((c) => c.status === 'on-parley').map((c) => c.phoneNumber)),
-    ];
+    const onParley = onParleyNumbers(contacts);
     assert.deepEqual(onParley.sort(), [ALICE, BOB, contactNumbers[10]!].sort());
     assert.equal(server.output.match(/verification code/g)?.length ?? 0, codesBefore);
 
@@ -268,13 +267,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
     await aliceClient.setDiscoverable(false);
     const before = traffic.length;
     const { contacts } = await dave.discover();
-    assert.deepEqual(
-      traffic
-        .slice(before)
-        .filter((t) => t.path === '/v1/directory')
-        .map((t) => t.directory),
-      ['delta'],
-    );
+    assert.deepEqual(directoryDownloads(before), ['delta']);
     assert.equal(contacts.find((c) => c.phoneNumber === ALICE)?.status, 'not-on-parley');
     assert.equal(evaluatedIn(before), 0);
     await aliceClient.setDiscoverable(true);
