@@ -76,6 +76,12 @@ export class Directory {
   private readonly rotationLock = new Mutex();
   private keyId = '';
   private snapshot: Snapshot | null = null;
+  /**
+   * Discoverable accounts, kept up to date by logChange, so choosing between a delta and a
+   * snapshot never rebuilds the snapshot (seconds of work at 2^24). Only a heuristic: a change
+   * whose transaction rolls back leaves it off by one.
+   */
+  private discoverableCount: number | undefined;
 
   constructor(
     private readonly db: Db,
@@ -149,6 +155,7 @@ export class Directory {
   async logChange(trx: Executor, fingerprint: Uint8Array, op: 'add' | 'remove'): Promise<void> {
     await trx.insertInto('directory_log').values({ key_id: this.keyId, fingerprint, op }).execute();
     this.snapshot = null;
+    if (this.discoverableCount !== undefined) this.discoverableCount += op === 'add' ? 1 : -1;
   }
 
   private async version(db: Executor): Promise<number> {
@@ -192,8 +199,8 @@ export class Directory {
           if (seen) seen.last = r.op;
           else touched.set(key, { fp: r.fingerprint, first: r.op, last: r.op });
         }
-        const snapshot = await this.currentSnapshot();
-        if (touched.size * 2 <= Math.max(16, snapshot.count)) {
+        const count = this.discoverableCount ?? (await this.currentSnapshot()).count;
+        if (touched.size * 2 <= Math.max(16, count)) {
           const added: Uint8Array[] = [];
           const removed: Uint8Array[] = [];
           for (const { fp, first, last } of touched.values()) {
@@ -279,6 +286,7 @@ export class Directory {
       filter: encodeFilterPacked(built.packed, bits),
     };
     this.snapshot = snapshot;
+    this.discoverableCount = snapshot.count;
     return snapshot;
   }
 
