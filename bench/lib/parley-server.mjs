@@ -65,6 +65,7 @@ async function register(url, codes, phoneNumber) {
     verificationId,
     code: codes.get(verificationId),
     discoverable: true,
+    presence: 'nobody',
     deviceName: 'bench',
   });
   return account.credential;

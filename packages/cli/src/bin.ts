@@ -20,13 +20,14 @@ Server
       --data DIR (default ./data)  --server URL (default http://127.0.0.1:8787)
 
 Client (state in the directory --state DIR, default ~/.parley)
-  parley register NUMBER --discoverable yes|no [--name DEVICE] [--code CODE] [--server URL]
+  parley register NUMBER --discoverable yes|no --presence nobody|contacts
+                       [--name DEVICE] [--code CODE] [--server URL]
   parley consent show|grant|withdraw
   parley import FILE [--region US]     import a vCard (.vcf) or CSV contacts export
   parley add NAME NUMBER               add one contact by hand
   parley discover [--json] [--lazy]    find which contacts are on Parley
   parley log [--json]                  the transparency log: every upload made
-  parley account [--discoverable yes|no]
+  parley account [--discoverable yes|no] [--presence nobody|contacts]
 `;
 
 async function main(argv: string[]): Promise<number> {

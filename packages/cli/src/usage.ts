@@ -26,3 +26,11 @@ export function yesNo(value: string | undefined, flag: string): boolean {
     `${flag} must be 'yes' or 'no'${value === undefined ? ' (it has no default: choose)' : ''}`,
   );
 }
+
+/** `--presence`: who sees when this user is online. Required where it is asked: no default. */
+export function presenceOf(value: string | undefined): 'nobody' | 'contacts' {
+  if (value === 'nobody' || value === 'contacts') return value;
+  throw new UsageError(
+    `--presence must be 'nobody' or 'contacts' (people who have your number and found you)${value === undefined ? '; choose one' : ` (got '${value}')`}.`,
+  );
+}

@@ -7,18 +7,27 @@
 import {
   type AccountResponse as Account,
   AccountResponse,
+  type AccountUpdateRequest as AccountUpdate,
+  type KeyPackageClaimResponse as Claimed,
+  type CommitRequest,
   type DirectoryResponse as Directory,
   DirectoryResponse,
   ErrorResponse,
   type EvaluateResponse as Evaluated,
   EvaluateResponse,
+  type GroupResponse as Group,
+  GroupResponse,
   isErrorCode,
+  KeyPackageClaimResponse,
+  KeyPackageStock,
+  type KeyPackageUpload,
   ParleyError,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
   RegisterResponse,
   type ResolveResponse as Resolved,
   ResolveResponse,
+  type KeyPackageStock as Stock,
   type TranslateResponse as Translated,
   TranslateResponse,
   type TSchema,
@@ -40,7 +49,7 @@ export class ApiClient {
   ) {}
 
   private async request<T>(
-    method: 'GET' | 'POST' | 'PATCH',
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     schema: TSchema,
     body?: { kind: UploadKind; items: number; json: unknown },
@@ -111,11 +120,11 @@ export class ApiClient {
     return this.request('GET', '/v1/account', AccountResponse);
   }
 
-  updateAccount(discoverable: boolean): Promise<Account> {
+  updateAccount(change: AccountUpdate): Promise<Account> {
     return this.request('PATCH', '/v1/account', AccountResponse, {
       kind: 'account-settings',
       items: 1,
-      json: { discoverable },
+      json: change,
     });
   }
 
@@ -176,5 +185,37 @@ export class ApiClient {
       items: tokens.length,
       json: { keyId, tokens },
     });
+  }
+
+  uploadKeyPackages(body: KeyPackageUpload): Promise<Stock> {
+    return this.request('POST', '/v1/keys/packages', KeyPackageStock, {
+      kind: 'mls-key-packages',
+      items: body.keyPackages.length + (body.lastResort ? 1 : 0),
+      json: body,
+    });
+  }
+
+  keyPackageStock(): Promise<Stock> {
+    return this.request('GET', '/v1/keys/packages', KeyPackageStock);
+  }
+
+  claimKeyPackages(accountIds: string[]): Promise<Claimed> {
+    return this.request('POST', '/v1/keys/claim', KeyPackageClaimResponse, {
+      kind: 'conversation-members',
+      items: accountIds.length,
+      json: { accountIds },
+    });
+  }
+
+  commit(groupId: string, body: CommitRequest): Promise<Group> {
+    return this.request('POST', `/v1/groups/${groupId}/commits`, GroupResponse, {
+      kind: 'mls-commit',
+      items: 1,
+      json: body,
+    });
+  }
+
+  group(groupId: string): Promise<Group> {
+    return this.request('GET', `/v1/groups/${groupId}`, GroupResponse);
   }
 }

@@ -6,7 +6,9 @@
  * @example
  * const client = await ParleyClient.open({ serverUrl: 'http://127.0.0.1:8787', store });
  * const { verificationId } = await client.requestCode('+14155550123');
- * await client.register({ verificationId, code: '123456', discoverable: true, deviceName: 'laptop' });
+ * await client.register({
+ *   verificationId, code: '123456', discoverable: true, presence: 'contacts', deviceName: 'laptop',
+ * });
  * await client.consent.grant(client.consent.disclosure());
  * await client.contacts.importFile(vcardText);
  * const report = await client.discover();
@@ -14,16 +16,20 @@
 
 import {
   type AccountResponse,
+  type AccountUpdateRequest,
   loadOprf,
   normalizePhoneNumber,
   type Oprf,
   ParleyError,
+  type PresenceVisibility,
   type VerificationResponse,
 } from '@parley/core';
 import { ApiClient, type Fetch } from './api.js';
 import { Consent } from './consent.js';
 import { ContactsBook } from './contacts-book.js';
 import { DiscoveryEngine, type DiscoveryProgress, type DiscoveryReport } from './discovery.js';
+import type { SocketFactory } from './messaging/connection.js';
+import { Messenger } from './messaging/messenger.js';
 import type { ClientStore } from './store.js';
 import { TransparencyLog, type UploadRecord } from './transparency-log.js';
 
@@ -33,6 +39,7 @@ export interface Session {
   deviceId: string;
   credential: string;
   discoverable: boolean;
+  presence: PresenceVisibility;
 }
 
 export interface ClientOptions {
@@ -41,6 +48,8 @@ export interface ClientOptions {
   /** Region for numbers written without a country code, e.g. 'US' (ISO 3166-1 alpha-2). */
   defaultRegion?: string;
   fetch?: Fetch;
+  /** Opens the device's WebSocket; browsers' own WebSocket by default (Node: '@parley/client/node'). */
+  socket?: SocketFactory;
 }
 
 export interface ContactResult {
@@ -53,6 +62,16 @@ export interface ContactResult {
 
 const SESSION = 'session';
 
+const browserSocket: SocketFactory = (url) => {
+  const WebSocketImpl = (globalThis as { WebSocket?: new (url: string) => unknown }).WebSocket;
+  if (!WebSocketImpl) {
+    throw new ParleyError('NETWORK_ERROR', {
+      message: 'No WebSocket here; in Node import ParleyClient from @parley/client/node.',
+    });
+  }
+  return new WebSocketImpl(url) as ReturnType<SocketFactory>;
+};
+
 export class ParleyClient {
   readonly consent: Consent;
   readonly contacts: ContactsBook;
@@ -60,6 +79,7 @@ export class ParleyClient {
   private readonly api: ApiClient;
   private readonly discovery: DiscoveryEngine;
   private oprfPromise: Promise<Oprf> | undefined;
+  private messengerInstance: Messenger | undefined;
 
   private constructor(
     private readonly options: ClientOptions,
@@ -114,6 +134,7 @@ export class ParleyClient {
     verificationId: string;
     code: string;
     discoverable: boolean;
+    presence: PresenceVisibility;
     deviceName: string;
   }): Promise<Session> {
     const result = await this.api.register(input);
@@ -123,11 +144,26 @@ export class ParleyClient {
       deviceId: result.deviceId,
       credential: result.credential,
       discoverable: result.discoverable,
+      presence: result.presence,
     };
     await this.options.store.set(SESSION, session);
     this.session = session;
     this.api.credential = session.credential;
+    // Others can start a conversation with this device as soon as it exists.
+    await this.messenger.ensureKeyPackages();
     return session;
+  }
+
+  /** Conversations, messages, receipts and presence; call `messenger.start()` to connect. */
+  get messenger(): Messenger {
+    const session = this.requireSession();
+    this.messengerInstance ??= new Messenger(this.options.store, this.api, {
+      serverUrl: this.options.serverUrl,
+      credential: session.credential,
+      device: { accountId: session.accountId, deviceId: session.deviceId },
+      socketFactory: this.options.socket ?? browserSocket,
+    });
+    return this.messengerInstance;
   }
 
   private requireSession(): Session {
@@ -140,10 +176,11 @@ export class ParleyClient {
     return this.api.account();
   }
 
-  async setDiscoverable(discoverable: boolean): Promise<AccountResponse> {
+  /** Changes who can find this account by number and who sees it online. */
+  async updateAccount(change: AccountUpdateRequest): Promise<AccountResponse> {
     const session = this.requireSession();
-    const account = await this.api.updateAccount(discoverable);
-    this.session = { ...session, discoverable: account.discoverable };
+    const account = await this.api.updateAccount(change);
+    this.session = { ...session, discoverable: account.discoverable, presence: account.presence };
     await this.options.store.set(SESSION, this.session);
     return account;
   }
@@ -180,6 +217,11 @@ export class ParleyClient {
 
   async uploads(): Promise<UploadRecord[]> {
     return this.transparencyLog.list();
+  }
+
+  /** Closes the messaging connection, if open. */
+  close(): void {
+    this.messengerInstance?.stop();
   }
 
   private async eraseAddressBookData(): Promise<void> {

@@ -15,5 +15,15 @@ export {
   type ImportResult,
   parseContactsFile,
 } from './import/contacts-file.js';
+export type { SocketFactory, SocketLike } from './messaging/connection.js';
+export {
+  type ChatMessage,
+  type Conversation,
+  KEY_PACKAGE_TARGET,
+  type MessageStatus,
+  Messenger,
+  type MessengerEvents,
+} from './messaging/messenger.js';
+export { inviteText, smsFallback, smsLink } from './messaging/sms.js';
 export { type ClientStore, IndexedDbStore, MemoryStore } from './store.js';
 export { UPLOAD_DESCRIPTIONS, type UploadKind, type UploadRecord } from './transparency-log.js';

@@ -7,7 +7,13 @@
 
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { SocketFactory } from './messaging/connection.js';
 import type { ClientStore } from './store.js';
+
+/** Opens the device's WebSocket with the `ws` package (Node 20 has no global WebSocket). */
+export const nodeSocket: SocketFactory = (url) =>
+  new WebSocket(url, { maxPayload: 4 * 1024 * 1024 }) as unknown as ReturnType<SocketFactory>;
 
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
 

@@ -12,7 +12,10 @@ export type UploadKind =
   | 'account-settings'
   | 'blinded-contact-numbers'
   | 'blinded-rekey-elements'
-  | 'match-lookup-tokens';
+  | 'match-lookup-tokens'
+  | 'mls-key-packages'
+  | 'conversation-members'
+  | 'mls-commit';
 
 export interface UploadRecord {
   at: string;
@@ -50,6 +53,20 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'Tokens for contacts the filter matched: the server learns which of its users they are.',
+  },
+  'mls-key-packages': {
+    blinded: false,
+    description:
+      'Public encryption keys of this device, so others can start conversations with it.',
+  },
+  'conversation-members': {
+    blinded: false,
+    description: 'The accounts you start a conversation with, to fetch their devices’ public keys.',
+  },
+  'mls-commit': {
+    blinded: false,
+    description:
+      'An encrypted change to a conversation; the server sees only which devices join or leave.',
   },
 };
 

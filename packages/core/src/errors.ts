@@ -78,6 +78,49 @@ export const ERROR_CATALOG = {
     status: 410,
     message: 'This filter snapshot has been superseded; ask /v1/directory for the current one.',
   },
+  // --- messaging ---
+  KEY_PACKAGE_INVALID: {
+    status: 400,
+    message:
+      'A KeyPackage is not a valid MLS KeyPackage for cipher suite 1 with this device as its identity.',
+  },
+  KEY_PACKAGE_STOCK_FULL: {
+    status: 409,
+    message: 'This device already holds as many KeyPackages as the server keeps; upload fewer.',
+  },
+  ACCOUNT_NOT_FOUND: {
+    status: 404,
+    message: 'No such account, or it has no device that can be added to a conversation.',
+  },
+  GROUP_NOT_FOUND: {
+    status: 404,
+    message: 'No such conversation on this server; it may have been deleted.',
+  },
+  NOT_GROUP_MEMBER: {
+    status: 403,
+    message: 'This device is not a member of that conversation.',
+  },
+  EPOCH_CONFLICT: {
+    status: 409,
+    message:
+      'The conversation moved to a newer epoch first; process the pending messages and try again.',
+  },
+  MESSAGE_ID_REUSED: {
+    status: 409,
+    message: 'This message id was used before for a different message; use a new random id.',
+  },
+  FRAME_INVALID: {
+    status: 400,
+    message: 'A WebSocket frame is not valid JSON of a known type; see `details` for the field.',
+  },
+  FRAME_TOO_LARGE: {
+    status: 413,
+    message: 'The WebSocket frame is larger than the server accepts; send a smaller message.',
+  },
+  WEBSOCKET_AUTH_REQUIRED: {
+    status: 401,
+    message: 'The first frame on a WebSocket must be {"t":"auth"} with a valid device credential.',
+  },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
@@ -99,6 +142,19 @@ export const ERROR_CATALOG = {
   INVALID_RESPONSE: {
     status: 0,
     message: 'The server answered with something this client does not understand.',
+  },
+  MLS_FAILED: {
+    status: 0,
+    message: 'An MLS message could not be created or processed; the conversation state is kept.',
+  },
+  CONVERSATION_NOT_FOUND: {
+    status: 0,
+    message: 'This device has no conversation with that id.',
+  },
+  CONNECTION_CLOSED: {
+    status: 0,
+    message:
+      'The connection to the server closed before the answer came; it is retried on reconnect.',
   },
   IMPORT_FAILED: {
     status: 0,

@@ -3,6 +3,7 @@ export * from './encoding.js';
 export * from './error-docs.js';
 export * from './errors.js';
 export * from './membership-filter.js';
+export * from './messaging-schemas.js';
 export * from './oprf.js';
 export * from './phone.js';
 export * from './schemas.js';

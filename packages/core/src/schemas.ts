@@ -53,6 +53,12 @@ export const ErrorResponse = Type.Object(
 
 // --- registration ---
 
+/**
+ * Who may see that a user is online: nobody, or people who have the user's number and have
+ * resolved it in discovery (the server records that link, keyed, when they resolve).
+ */
+export const PresenceVisibility = Type.Union([Type.Literal('nobody'), Type.Literal('contacts')]);
+
 export const VerificationRequest = Type.Object({ phoneNumber: E164 }, strict);
 export const VerificationResponse = Type.Object(
   {
@@ -69,6 +75,8 @@ export const RegisterRequest = Type.Object(
     code: Type.String({ pattern: '^[0-9]{4,10}$' }),
     /** No default: the user must choose (DESIGN.md promise 1). */
     discoverable: Type.Boolean(),
+    /** Who sees when this user is online; no default either. */
+    presence: PresenceVisibility,
     deviceName: Type.String({ minLength: 1, maxLength: LIMITS.deviceNameLength }),
   },
   strict,
@@ -81,6 +89,7 @@ export const RegisterResponse = Type.Object(
     /** Sent once; the server keeps only its hash. Use as `Authorization: Bearer <credential>`. */
     credential: Type.String(),
     discoverable: Type.Boolean(),
+    presence: PresenceVisibility,
     /** True when this number already had an account and this device joined it. */
     existingAccount: Type.Boolean(),
   },
@@ -96,13 +105,17 @@ export const AccountResponse = Type.Object(
   {
     accountId: Id,
     discoverable: Type.Boolean(),
+    presence: PresenceVisibility,
     createdAt: Type.String(),
     devices: Type.Array(Device),
   },
   strict,
 );
 
-export const AccountUpdateRequest = Type.Object({ discoverable: Type.Boolean() }, strict);
+export const AccountUpdateRequest = Type.Object(
+  { discoverable: Type.Optional(Type.Boolean()), presence: Type.Optional(PresenceVisibility) },
+  { ...strict, minProperties: 1 },
+);
 
 // --- directory and discovery ---
 
@@ -243,6 +256,7 @@ export type RegisterRequest = Static<typeof RegisterRequest>;
 export type RegisterResponse = Static<typeof RegisterResponse>;
 export type AccountResponse = Static<typeof AccountResponse>;
 export type AccountUpdateRequest = Static<typeof AccountUpdateRequest>;
+export type PresenceVisibility = Static<typeof PresenceVisibility>;
 export type DirectoryQuery = Static<typeof DirectoryQuery>;
 export type DirectorySnapshot = Static<typeof DirectorySnapshot>;
 export type DirectoryDelta = Static<typeof DirectoryDelta>;

@@ -4,9 +4,16 @@
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type AccountResponse, ParleyError, type RegisterResponse } from '@parley/core';
+import {
+  type AccountResponse,
+  type AccountUpdateRequest,
+  ParleyError,
+  type PresenceVisibility,
+  type RegisterResponse,
+} from '@parley/core';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
+import type { Hub } from './messaging/hub.js';
 
 export interface DeviceIdentity {
   accountId: string;
@@ -20,6 +27,7 @@ export class Accounts {
   constructor(
     private readonly db: Db,
     private readonly directory: Directory,
+    private readonly hub: Hub,
   ) {}
 
   /**
@@ -29,6 +37,7 @@ export class Accounts {
   async register(
     phoneNumber: string,
     discoverable: boolean,
+    presence: PresenceVisibility,
     deviceName: string,
   ): Promise<RegisterResponse> {
     return this.directory.writeLock.run(async () => {
@@ -45,6 +54,7 @@ export class Accounts {
         let accountId: string;
         if (existing) {
           accountId = existing.id;
+          await trx.updateTable('accounts').set({ presence }).where('id', '=', accountId).execute();
           if (Boolean(existing.discoverable) !== discoverable) {
             await trx
               .updateTable('accounts')
@@ -64,6 +74,7 @@ export class Accounts {
               fingerprint: entry.fingerprint,
               token: entry.token,
               discoverable: discoverable ? 1 : 0,
+              presence,
               created_at: now,
               budget_level: 0,
               budget_at: Date.now(),
@@ -86,6 +97,7 @@ export class Accounts {
           deviceId,
           credential: `${deviceId}.${secret}`,
           discoverable,
+          presence,
           existingAccount: existing !== undefined,
         };
       });
@@ -111,7 +123,7 @@ export class Accounts {
   async get(accountId: string): Promise<AccountResponse> {
     const account = await this.db
       .selectFrom('accounts')
-      .select(['id', 'discoverable', 'created_at'])
+      .select(['id', 'discoverable', 'presence', 'created_at'])
       .where('id', '=', accountId)
       .executeTakeFirst();
     if (!account) throw new ParleyError('UNAUTHENTICATED');
@@ -124,28 +136,41 @@ export class Accounts {
     return {
       accountId: account.id,
       discoverable: Boolean(account.discoverable),
+      presence: account.presence,
       createdAt: account.created_at,
       devices: devices.map((d) => ({ deviceId: d.id, name: d.name, createdAt: d.created_at })),
     };
   }
 
-  async setDiscoverable(accountId: string, discoverable: boolean): Promise<AccountResponse> {
-    await this.directory.writeLock.run(() =>
-      this.db.transaction().execute(async (trx) => {
-        const account = await trx
-          .selectFrom('accounts')
-          .select(['discoverable', 'fingerprint'])
-          .where('id', '=', accountId)
-          .executeTakeFirstOrThrow();
-        if (Boolean(account.discoverable) === discoverable) return;
-        await trx
-          .updateTable('accounts')
-          .set({ discoverable: discoverable ? 1 : 0 })
-          .where('id', '=', accountId)
-          .execute();
-        await this.directory.logChange(trx, account.fingerprint, discoverable ? 'add' : 'remove');
-      }),
-    );
+  async update(accountId: string, change: AccountUpdateRequest): Promise<AccountResponse> {
+    if (change.presence !== undefined) {
+      await this.db
+        .updateTable('accounts')
+        .set({ presence: change.presence })
+        .where('id', '=', accountId)
+        .execute();
+      // Watchers were admitted under the old setting; a narrower one takes effect at once.
+      if (change.presence === 'nobody') this.hub.unwatchAccount(accountId);
+    }
+    if (change.discoverable !== undefined) {
+      const discoverable = change.discoverable;
+      await this.directory.writeLock.run(() =>
+        this.db.transaction().execute(async (trx) => {
+          const account = await trx
+            .selectFrom('accounts')
+            .select(['discoverable', 'fingerprint'])
+            .where('id', '=', accountId)
+            .executeTakeFirstOrThrow();
+          if (Boolean(account.discoverable) === discoverable) return;
+          await trx
+            .updateTable('accounts')
+            .set({ discoverable: discoverable ? 1 : 0 })
+            .where('id', '=', accountId)
+            .execute();
+          await this.directory.logChange(trx, account.fingerprint, discoverable ? 'add' : 'remove');
+        }),
+      );
+    }
     return this.get(accountId);
   }
 }

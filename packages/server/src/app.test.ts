@@ -119,6 +119,7 @@ describe('HTTP API edge cases', () => {
           verificationId: 'abcdefghijkl',
           code: '123456',
           discoverable: true,
+          presence: 'nobody',
           deviceName: 'x',
         },
       },
@@ -202,7 +203,13 @@ describe('HTTP API edge cases', () => {
     const verificationId = v.json.verificationId as string;
     const right = t.inbox.codeFor(verificationId);
     const wrong = right === '000000' ? '111111' : '000000';
-    const body = { verificationId, code: wrong, discoverable: false, deviceName: 'x' };
+    const body = {
+      verificationId,
+      code: wrong,
+      discoverable: false,
+      presence: 'nobody',
+      deviceName: 'x',
+    };
     const first = await t.call('POST', '/v1/accounts', { body });
     assert.equal(first.json.code, 'VERIFICATION_CODE_INCORRECT');
     assert.deepEqual(first.json.details, { attemptsLeft: 2 });
@@ -223,6 +230,7 @@ describe('HTTP API edge cases', () => {
       verificationId,
       code: t.inbox.codeFor(verificationId),
       discoverable: true,
+      presence: 'contacts',
       deviceName: 'x',
     };
     assert.equal((await t.call('POST', '/v1/accounts', { body })).status, 201);

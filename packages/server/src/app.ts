@@ -4,13 +4,16 @@
  * carry no request bodies and no credentials.
  */
 
+import websocket from '@fastify/websocket';
 import { LIMITS } from '@parley/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { DeviceIdentity } from './accounts.js';
 import { installErrorHandling } from './http-errors.js';
+import type { SocketOptions } from './messaging/socket.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { registrationRoutes } from './routes/registration.js';
 import type { Services } from './services.js';
 
@@ -22,7 +25,11 @@ declare module 'fastify' {
 
 export function buildApp(
   services: Services,
-  options: { adminToken: string; logger: FastifyServerOptions['logger'] },
+  options: {
+    adminToken: string;
+    logger: FastifyServerOptions['logger'];
+    socket?: Partial<SocketOptions>;
+  },
 ): FastifyInstance {
   const app = Fastify({
     logger: options.logger,
@@ -45,7 +52,16 @@ export function buildApp(
     }
   });
 
+  // ws closes frames above maxPayload itself (1009); frames between the messaging limit and this
+  // get a typed FRAME_TOO_LARGE and the connection stays.
+  app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   app.register(async (open) => registrationRoutes(open, services));
+  app.register(async (open) =>
+    socketRoute(open, services, {
+      authTimeoutMs: options.socket?.authTimeoutMs ?? 10_000,
+      heartbeatMs: options.socket?.heartbeatMs ?? 30_000,
+    }),
+  );
   app.register(async (authed) => {
     authed.decorateRequest('device', null as unknown as DeviceIdentity);
     authed.addHook('onRequest', async (request) => {
@@ -53,6 +69,7 @@ export function buildApp(
     });
     accountRoutes(authed, services);
     discoveryRoutes(authed, services);
+    messagingRoutes(authed, services);
   });
   app.register(async (admin) => adminRoutes(admin, services, options.adminToken));
   return app;

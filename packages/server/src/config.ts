@@ -33,6 +33,8 @@ export interface ServerConfig {
   };
   /** Old OPRF keys stay usable for re-keying (translate) this long after a rotation. */
   keyRetentionMs: number;
+  /** Queued messages not delivered by then are deleted. */
+  messageTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +84,7 @@ const KNOWN = new Set([
   'PARLEY_DISCOVERY_BUDGET',
   'PARLEY_DISCOVERY_REFILL_PER_HOUR',
   'PARLEY_KEY_RETENTION_DAYS',
+  'PARLEY_MESSAGE_TTL_SECONDS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -144,5 +147,6 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       budgetRefillPerHour: integer(env, 'PARLEY_DISCOVERY_REFILL_PER_HOUR', 100, 0, 10_000_000),
     },
     keyRetentionMs: integer(env, 'PARLEY_KEY_RETENTION_DAYS', 30, 0, 3650) * 86_400_000,
+    messageTtlMs: integer(env, 'PARLEY_MESSAGE_TTL_SECONDS', 30 * 86_400, 1, 365 * 86_400) * 1000,
   };
 }

@@ -14,6 +14,7 @@ import {
 import type { ServerConfig } from './config.js';
 import type { Db, Executor } from './db/database.js';
 import type { Directory } from './directory.js';
+import type { ContactLinks } from './messaging/contact-links.js';
 import type { OprfPool } from './oprf/oprf-pool.js';
 import { TokenBuckets } from './rate-limit.js';
 
@@ -28,6 +29,7 @@ export class Discovery {
     private readonly pool: OprfPool,
     private readonly directory: Directory,
     private readonly config: ServerConfig['discovery'],
+    private readonly links: ContactLinks,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -182,6 +184,11 @@ export class Discovery {
       .where('key_id', '=', keyId)
       .execute();
     if (rows.length === 0) return { matches: [] };
+    // Whoever resolved a number has it: that is who may see the account online (if it allows).
+    await this.links.record(
+      accountId,
+      rows.map((r) => r.id),
+    );
     const devices = await this.db
       .selectFrom('devices')
       .select(['id', 'account_id'])

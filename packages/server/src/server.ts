@@ -11,6 +11,11 @@ import type { ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
+import { ContactLinks } from './messaging/contact-links.js';
+import { Groups } from './messaging/groups.js';
+import { Hub } from './messaging/hub.js';
+import { KeyPackages } from './messaging/key-packages.js';
+import { Mailbox } from './messaging/mailbox.js';
 import { KeyStore } from './oprf/key-store.js';
 import { OprfPool, resolveOprfBackend } from './oprf/oprf-pool.js';
 import type { Services } from './services.js';
@@ -31,8 +36,8 @@ export function adminTokenPath(dataDir: string): string {
   return join(dataDir, 'admin-token');
 }
 
-function ensureAdminToken(dataDir: string): string {
-  const path = adminTokenPath(dataDir);
+/** A random secret in a file beside the data, created once, readable by the operator only. */
+function ensureSecretFile(path: string): string {
   if (!existsSync(path)) {
     writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
   }
@@ -47,7 +52,9 @@ export async function startServer(
   // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
   const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const adminToken = ensureAdminToken(config.dataDir);
+  const adminToken = ensureSecretFile(adminTokenPath(config.dataDir));
+  // Keys the contact-link digests; outside the database so a dump shows no social graph.
+  const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
   const db = await openDatabase(config.dataDir);
   const pool = new OprfPool(config.oprfWorkers, { backend });
   try {
@@ -59,13 +66,21 @@ export async function startServer(
       options.sms ??
       (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
     const verification = new VerificationService(config.verification, sms);
+    const hub = new Hub();
+    const mailbox = new Mailbox(db, hub, config.messageTtlMs);
+    const links = new ContactLinks(db, linkKey);
     const services: Services = {
       db,
       directory,
       verification,
-      accounts: new Accounts(db, directory),
-      discovery: new Discovery(db, pool, directory, config.discovery),
+      accounts: new Accounts(db, directory, hub),
+      discovery: new Discovery(db, pool, directory, config.discovery, links),
       pool,
+      hub,
+      mailbox,
+      links,
+      keyPackages: new KeyPackages(db, hub),
+      groups: new Groups(db, mailbox, hub),
     };
     const app = buildApp(services, {
       adminToken,
@@ -75,12 +90,18 @@ export async function startServer(
       },
     });
     const url = await app.listen({ host: config.host, port: config.port });
+    // Expired queue entries go within a minute of their time.
+    const sweeper = setInterval(() => {
+      mailbox.sweep().catch((err: unknown) => app.log.error({ err }, 'queue sweep failed'));
+    }, 60_000);
+    sweeper.unref();
     app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');
     return {
       app,
       url,
       services,
       async close() {
+        clearInterval(sweeper);
         await app.close();
         verification.close();
         await pool.close();

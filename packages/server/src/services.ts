@@ -4,6 +4,11 @@ import type { Accounts } from './accounts.js';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
+import type { ContactLinks } from './messaging/contact-links.js';
+import type { Groups } from './messaging/groups.js';
+import type { Hub } from './messaging/hub.js';
+import type { KeyPackages } from './messaging/key-packages.js';
+import type { Mailbox } from './messaging/mailbox.js';
 import type { OprfPool } from './oprf/oprf-pool.js';
 import type { VerificationService } from './verification.js';
 
@@ -15,4 +20,9 @@ export interface Services {
   verification: VerificationService;
   /** The OPRF worker pool; `pool.backend` says whether it runs native or WASM. */
   pool: OprfPool;
+  hub: Hub;
+  keyPackages: KeyPackages;
+  mailbox: Mailbox;
+  groups: Groups;
+  links: ContactLinks;
 }

@@ -45,7 +45,11 @@ export async function testServer(env: Record<string, string> = {}) {
     const json = (await response.json()) as Record<string, unknown>;
     return { status: response.status, headers: response.headers, json };
   };
-  const register = async (phoneNumber: string, discoverable = true) => {
+  const register = async (
+    phoneNumber: string,
+    discoverable = true,
+    presence: 'nobody' | 'contacts' = 'nobody',
+  ) => {
     const v = await call('POST', '/v1/verifications', { body: { phoneNumber } });
     const verificationId = v.json.verificationId as string;
     const r = await call('POST', '/v1/accounts', {
@@ -53,6 +57,7 @@ export async function testServer(env: Record<string, string> = {}) {
         verificationId,
         code: inbox.codeFor(verificationId),
         discoverable,
+        presence,
         deviceName: 'test',
       },
     });

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/client';
 import { FileStore } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
-import { parse, UsageError, yesNo } from '../usage.js';
+import { parse, presenceOf, UsageError, yesNo } from '../usage.js';
 import { progressBar, table } from './output.js';
 
 const OPTIONS = {
@@ -15,6 +15,7 @@ const OPTIONS = {
   server: { type: 'string' },
   region: { type: 'string' },
   discoverable: { type: 'string' },
+  presence: { type: 'string' },
   name: { type: 'string' },
   code: { type: 'string' },
   json: { type: 'boolean' },
@@ -56,6 +57,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       const number = positionals[0];
       if (!number) throw new UsageError('register needs your phone number, e.g. +14155550123');
       const discoverable = yesNo(values.discoverable, '--discoverable');
+      const presence = presenceOf(values.presence);
       const { verificationId, codeLength } = await client.requestCode(number);
       const code =
         values.code ?? (await readLine(`Enter the ${codeLength}-digit code sent by SMS: `));
@@ -63,19 +65,20 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
         verificationId,
         code,
         discoverable,
+        presence,
         deviceName: values.name ?? 'terminal',
       });
       if (values.json)
         out(
           JSON.stringify(
             result.accountId
-              ? { accountId: result.accountId, deviceId: result.deviceId, discoverable }
+              ? { accountId: result.accountId, deviceId: result.deviceId, discoverable, presence }
               : {},
           ),
         );
       else
         out(
-          `Registered: account ${result.accountId}, device ${result.deviceId}. People who have your number ${discoverable ? 'can' : 'cannot'} find you.`,
+          `Registered: account ${result.accountId}, device ${result.deviceId}. People who have your number ${discoverable ? 'can' : 'cannot'} find you; ${presence === 'contacts' ? 'people who have your number and found you' : 'nobody'} can see when you are online.`,
         );
       return 0;
     }
@@ -200,14 +203,20 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       return 0;
     }
     case 'account': {
+      const change = {
+        ...(values.discoverable !== undefined
+          ? { discoverable: yesNo(values.discoverable, '--discoverable') }
+          : {}),
+        ...(values.presence !== undefined ? { presence: presenceOf(values.presence) } : {}),
+      };
       const account =
-        values.discoverable !== undefined
-          ? await client.setDiscoverable(yesNo(values.discoverable, '--discoverable'))
+        Object.keys(change).length > 0
+          ? await client.updateAccount(change)
           : await client.getAccount();
       out(
         values.json
           ? JSON.stringify(account)
-          : `Account ${account.accountId}: ${account.discoverable ? 'discoverable' : 'not discoverable'} by people who have your number; ${account.devices.length} device(s).`,
+          : `Account ${account.accountId}: ${account.discoverable ? 'discoverable' : 'not discoverable'} by people who have your number; online status shown to ${account.presence === 'contacts' ? 'people who found you' : 'nobody'}; ${account.devices.length} device(s).`,
       );
       return 0;
     }

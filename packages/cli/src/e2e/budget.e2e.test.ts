@@ -31,6 +31,7 @@ describe('discovery budget (real server process)', () => {
       verificationId,
       code: await server.codeFor(verificationId),
       discoverable: true,
+      presence: 'nobody',
       deviceName: 'scraper',
     });
     await client.consent.grant();

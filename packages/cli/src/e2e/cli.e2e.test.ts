@@ -60,13 +60,22 @@ describe('parley CLI (real server process)', () => {
     );
 
     const alice = await parley(
-      ['register', '+14152223344', '--discoverable', 'yes', '--state', state('alice')],
+      [
+        'register',
+        '+14152223344',
+        '--discoverable',
+        'yes',
+        '--presence',
+        'contacts',
+        '--state',
+        state('alice'),
+      ],
       true,
     );
     assert.equal(alice.code, 0, alice.stderr);
     assert.match(
       alice.stdout,
-      /Registered: account \S+, device \S+\. People who have your number can find you\./,
+      /Registered: account \S+, device \S+\. People who have your number can find you; people who have your number and found you can see when you are online\./,
     );
     const bob = await parley(
       [
@@ -74,6 +83,8 @@ describe('parley CLI (real server process)', () => {
         '+12125551234',
         '--discoverable',
         'no',
+        '--presence',
+        'nobody',
         '--state',
         state('bob'),
         '--name',
@@ -130,6 +141,8 @@ describe('parley CLI (real server process)', () => {
       [
         ['own-phone-number', 1, false],
         ['verification-code', 1, false],
+        // This device's public MLS keys (40 one-time and one last-resort KeyPackage).
+        ['mls-key-packages', 41, false],
         ['blinded-contact-numbers', 2, true],
         ['match-lookup-tokens', 1, false],
         ['match-lookup-tokens', 1, false],
@@ -169,6 +182,8 @@ describe('parley CLI (real server process)', () => {
       'not-a-number',
       '--discoverable',
       'yes',
+      '--presence',
+      'nobody',
       '--state',
       state('x'),
     ]);

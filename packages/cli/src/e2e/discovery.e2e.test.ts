@@ -52,7 +52,13 @@ async function registerUser(server: ServerProcess, phoneNumber: string, discover
   });
   const { verificationId } = await client.requestCode(phoneNumber);
   const code = await server.codeFor(verificationId);
-  await client.register({ verificationId, code, discoverable, deviceName: 'test device' });
+  await client.register({
+    verificationId,
+    code,
+    discoverable,
+    presence: 'nobody',
+    deviceName: 'test device',
+  });
   return { client, traffic };
 }
 
@@ -148,6 +154,7 @@ describe('blind contact discovery, end to end (real server process)', () => {
     await dave.register({
       verificationId,
       code: await server.codeFor(verificationId),
+      presence: 'nobody',
       discoverable: false,
       deviceName: 'dave laptop',
     });
@@ -264,13 +271,13 @@ describe('blind contact discovery, end to end (real server process)', () => {
   });
 
   it('a user who stops being discoverable disappears through a delta', async () => {
-    await aliceClient.setDiscoverable(false);
+    await aliceClient.updateAccount({ discoverable: false });
     const before = traffic.length;
     const { contacts } = await dave.discover();
     assert.deepEqual(directoryDownloads(before), ['delta']);
     assert.equal(contacts.find((c) => c.phoneNumber === ALICE)?.status, 'not-on-parley');
     assert.equal(evaluatedIn(before), 0);
-    await aliceClient.setDiscoverable(true);
+    await aliceClient.updateAccount({ discoverable: true });
     const again = await dave.discover();
     assert.equal(again.contacts.find((c) => c.phoneNumber === ALICE)?.status, 'on-parley');
   });

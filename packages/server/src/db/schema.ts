@@ -4,7 +4,7 @@
  * which reveals nothing without the key (docs/design.md).
  */
 
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface AccountsTable {
   id: string;
@@ -15,6 +15,8 @@ export interface AccountsTable {
   fingerprint: Uint8Array;
   token: Uint8Array;
   discoverable: number;
+  /** Who may see this account online: 'nobody' or 'contacts' (those with a contact link). */
+  presence: ColumnType<'nobody' | 'contacts', 'nobody' | 'contacts' | undefined>;
   created_at: string;
   /** Leaky bucket of discovery evaluations: level at budget_at (ms since epoch). */
   budget_level: number;
@@ -55,10 +57,70 @@ export interface MetaTable {
   value: string;
 }
 
+export interface KeyPackagesTable {
+  device_id: string;
+  /** Chosen by the device, so a Welcome can name the KeyPackage it was made for. */
+  id: string;
+  data: Uint8Array;
+  last_resort: number;
+  created_at: number;
+}
+
+export interface GroupsTable {
+  id: string;
+  /** The MLS epoch the next Commit must be made in; the first Commit for it wins. */
+  epoch: number;
+  created_at: number;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  device_id: string;
+  account_id: string;
+}
+
+export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt';
+
+export interface QueueTable {
+  seq: Generated<number>;
+  device_id: string;
+  kind: QueueKind;
+  message_id: string;
+  group_id: string;
+  sender_account: string;
+  sender_device: string;
+  epoch: number;
+  /** The MLS message as sent (ciphertext); null for receipts. */
+  payload: Uint8Array | null;
+  key_package_id: string | null;
+  sent_at: number;
+  expires_at: number;
+}
+
+export interface SentMessagesTable {
+  sender_device: string;
+  message_id: string;
+  /** SHA-256 of the payload: the same id with other content is refused, not deduplicated. */
+  digest: Uint8Array;
+  expires_at: number;
+}
+
+export interface ContactLinksTable {
+  /** HMAC(link key, viewer account ‖ subject account): the viewer resolved the subject's number. */
+  digest: Uint8Array;
+  created_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
   directory_log: DirectoryLogTable;
   key_usage: KeyUsageTable;
   meta: MetaTable;
+  key_packages: KeyPackagesTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  queue: QueueTable;
+  sent_messages: SentMessagesTable;
+  contact_links: ContactLinksTable;
 }

@@ -10,7 +10,6 @@ export function accountRoutes(app: FastifyInstance, services: Services): void {
   app.patch<{ Body: UpdateBody }>(
     '/v1/account',
     { schema: { body: AccountUpdateRequest } },
-    async (request) =>
-      services.accounts.setDiscoverable(request.device.accountId, request.body.discoverable),
+    async (request) => services.accounts.update(request.device.accountId, request.body),
   );
 }

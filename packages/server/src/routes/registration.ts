@@ -35,9 +35,14 @@ export function registrationRoutes(app: FastifyInstance, services: Services): vo
     '/v1/accounts',
     { schema: { body: RegisterRequest } },
     async (request, reply) => {
-      const { verificationId, code, discoverable, deviceName } = request.body;
+      const { verificationId, code, discoverable, presence, deviceName } = request.body;
       const phoneNumber = services.verification.confirm(verificationId, code);
-      const result = await services.accounts.register(phoneNumber, discoverable, deviceName);
+      const result = await services.accounts.register(
+        phoneNumber,
+        discoverable,
+        presence,
+        deviceName,
+      );
       return reply.status(201).send(result);
     },
   );

@@ -1,0 +1,58 @@
+/**
+ * Contact links: "viewer resolved subject's number in discovery". Presence set to 'contacts' is
+ * shown to exactly those viewers. A link is stored as HMAC(link key, viewer ‖ subject) under a key
+ * kept beside the data (not in the database), so a database dump does not reveal who has whose
+ * number, yet the server can answer "may this viewer see that subject?".
+ */
+
+import { createHmac } from 'node:crypto';
+import type { Db } from '../db/database.js';
+
+export class ContactLinks {
+  constructor(
+    private readonly db: Db,
+    private readonly key: Uint8Array,
+  ) {}
+
+  private digest(viewer: string, subject: string): Buffer {
+    return createHmac('sha256', this.key).update(`${viewer}\n${subject}`).digest();
+  }
+
+  async record(viewer: string, subjects: readonly string[]): Promise<void> {
+    const rows = subjects
+      .filter((s) => s !== viewer)
+      .map((s) => ({ digest: this.digest(viewer, s), created_at: Date.now() }));
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto('contact_links')
+      .values(rows)
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+  }
+
+  /** The subjects whose online status `viewer` may see: its own account, and linked 'contacts'. */
+  async visibleTo(viewer: string, subjects: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(subjects)];
+    const others = unique.filter((s) => s !== viewer);
+    const visible = unique.filter((s) => s === viewer);
+    if (others.length === 0) return visible;
+    const open = await this.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('id', 'in', others)
+      .where('presence', '=', 'contacts')
+      .execute();
+    if (open.length === 0) return visible;
+    const digests = open.map((a) => this.digest(viewer, a.id));
+    const linked = await this.db
+      .selectFrom('contact_links')
+      .select('digest')
+      .where('digest', 'in', digests)
+      .execute();
+    const have = new Set(linked.map((l) => Buffer.from(l.digest).toString('hex')));
+    for (const [i, a] of open.entries()) {
+      if (have.has(digests[i]!.toString('hex'))) visible.push(a.id);
+    }
+    return visible;
+  }
+}

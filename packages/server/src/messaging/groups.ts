@@ -1,0 +1,177 @@
+/**
+ * Conversations as MLS groups, sequenced by the server. The server cannot read a Commit, so the
+ * committing device states the epoch it committed in and the devices it added and removed; the
+ * server accepts the first Commit for the group's current epoch and refuses any later one for the
+ * same epoch (EPOCH_CONFLICT), so every member sees one linear history. The Commit goes to the
+ * members as they were before it (the removed ones learn they are out), the Welcome to the added
+ * devices, all through the same ordered queues as the messages.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
+import type { DeviceIdentity } from '../accounts.js';
+import type { Db, Executor } from '../db/database.js';
+import type { Hub } from './hub.js';
+import type { Mailbox, QueueEntry } from './mailbox.js';
+
+const newMessageId = () => randomBytes(16).toString('base64url');
+
+export class Groups {
+  constructor(
+    private readonly db: Db,
+    private readonly mailbox: Mailbox,
+    private readonly hub: Hub,
+  ) {}
+
+  async commit(
+    device: DeviceIdentity,
+    groupId: string,
+    body: CommitRequest,
+  ): Promise<GroupResponse> {
+    const commit = fromBase64Url(body.commit);
+    const welcome = body.welcome === undefined ? undefined : fromBase64Url(body.welcome);
+    if (!commit || (body.welcome !== undefined && !welcome)) {
+      throw new ParleyError('VALIDATION_FAILED', { details: [{ field: 'body/commit' }] });
+    }
+    if (body.add.length > 0 && !welcome) {
+      throw new ParleyError('VALIDATION_FAILED', {
+        details: [{ field: 'body/welcome', problem: 'adding devices needs a Welcome' }],
+      });
+    }
+    const now = Date.now();
+    const result = await this.db.transaction().execute(async (trx) => {
+      let group = await trx
+        .selectFrom('groups')
+        .select('epoch')
+        .where('id', '=', groupId)
+        .executeTakeFirst();
+      if (!group) {
+        if (body.epoch !== 0) throw new ParleyError('GROUP_NOT_FOUND');
+        await trx.insertInto('groups').values({ id: groupId, epoch: 0, created_at: now }).execute();
+        await trx
+          .insertInto('group_members')
+          .values({ group_id: groupId, device_id: device.deviceId, account_id: device.accountId })
+          .execute();
+        group = { epoch: 0 };
+      }
+      const before = await this.members(trx, groupId);
+      if (!before.some((m) => m.deviceId === device.deviceId)) {
+        throw new ParleyError('NOT_GROUP_MEMBER');
+      }
+      if (body.epoch !== group.epoch) {
+        throw new ParleyError('EPOCH_CONFLICT', { details: { epoch: group.epoch } });
+      }
+      const added = body.add.filter((a) => !before.some((m) => m.deviceId === a.deviceId));
+      const addedDevices =
+        added.length === 0
+          ? []
+          : await trx
+              .selectFrom('devices')
+              .select(['id', 'account_id'])
+              .where(
+                'id',
+                'in',
+                added.map((a) => a.deviceId),
+              )
+              .execute();
+      if (addedDevices.length !== added.length) {
+        throw new ParleyError('ACCOUNT_NOT_FOUND', {
+          details: {
+            deviceIds: added
+              .map((a) => a.deviceId)
+              .filter((id) => !addedDevices.some((d) => d.id === id)),
+          },
+        });
+      }
+      const entries: QueueEntry[] = before
+        .filter((m) => m.deviceId !== device.deviceId)
+        .map((m) => ({
+          deviceId: m.deviceId,
+          kind: 'commit' as const,
+          messageId: newMessageId(),
+          groupId,
+          sender: device,
+          epoch: body.epoch,
+          payload: commit,
+        }));
+      for (const a of added) {
+        entries.push({
+          deviceId: a.deviceId,
+          kind: 'welcome',
+          messageId: newMessageId(),
+          groupId,
+          sender: device,
+          epoch: body.epoch + 1,
+          payload: welcome ?? null,
+          keyPackageId: a.keyPackageId,
+        });
+      }
+      await this.mailbox.enqueue(trx, entries, now);
+      if (body.remove.length > 0) {
+        await trx
+          .deleteFrom('group_members')
+          .where('group_id', '=', groupId)
+          .where('device_id', 'in', body.remove)
+          .execute();
+      }
+      if (addedDevices.length > 0) {
+        await trx
+          .insertInto('group_members')
+          .values(
+            addedDevices.map((d) => ({
+              group_id: groupId,
+              device_id: d.id,
+              account_id: d.account_id,
+            })),
+          )
+          .execute();
+      }
+      await trx
+        .updateTable('groups')
+        .set({ epoch: body.epoch + 1 })
+        .where('id', '=', groupId)
+        .execute();
+      const members = await this.members(trx, groupId);
+      if (members.length === 0) {
+        await trx.deleteFrom('groups').where('id', '=', groupId).execute();
+      }
+      return { epoch: body.epoch + 1, members, wake: entries.map((e) => e.deviceId) };
+    });
+    this.hub.wake(result.wake);
+    return { groupId, epoch: result.epoch, members: result.members };
+  }
+
+  async get(device: DeviceIdentity, groupId: string): Promise<GroupResponse> {
+    const group = await this.db
+      .selectFrom('groups')
+      .select('epoch')
+      .where('id', '=', groupId)
+      .executeTakeFirst();
+    if (!group) throw new ParleyError('GROUP_NOT_FOUND');
+    const members = await this.members(this.db, groupId);
+    if (!members.some((m) => m.deviceId === device.deviceId)) {
+      throw new ParleyError('NOT_GROUP_MEMBER');
+    }
+    return { groupId, epoch: group.epoch, members };
+  }
+
+  /** The connected devices of the group's other members, for ephemeral signals. */
+  async otherMemberDevices(device: DeviceIdentity, groupId: string): Promise<string[]> {
+    const members = await this.members(this.db, groupId);
+    if (!members.some((m) => m.deviceId === device.deviceId)) {
+      throw new ParleyError('NOT_GROUP_MEMBER');
+    }
+    return members.map((m) => m.deviceId).filter((d) => d !== device.deviceId);
+  }
+
+  private async members(trx: Executor, groupId: string) {
+    const rows = await trx
+      .selectFrom('group_members')
+      .select(['device_id', 'account_id'])
+      .where('group_id', '=', groupId)
+      .orderBy('account_id')
+      .orderBy('device_id')
+      .execute();
+    return rows.map((r) => ({ accountId: r.account_id, deviceId: r.device_id }));
+  }
+}

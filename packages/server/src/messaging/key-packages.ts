@@ -1,0 +1,183 @@
+/**
+ * KeyPackages: each device uploads a stock of one-time KeyPackages and one last-resort KeyPackage.
+ * A claim hands each one-time KeyPackage out exactly once (deleted in the same transaction) and
+ * falls back to the last-resort one, which stays. The server checks that every KeyPackage is an
+ * MLS KeyPackage for cipher suite 1 naming the uploading device, so nobody can plant keys for
+ * another device.
+ */
+
+import {
+  type ClaimedKeyPackage,
+  fromBase64Url,
+  type KeyPackageItem,
+  type KeyPackageStock,
+  type KeyPackageUpload,
+  MESSAGING_LIMITS,
+  ParleyError,
+  toBase64Url,
+} from '@parley/core';
+import { decodeMlsMessage } from 'ts-mls';
+import type { DeviceIdentity } from '../accounts.js';
+import type { Db } from '../db/database.js';
+import type { Hub } from './hub.js';
+
+export const CIPHER_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
+
+/** The MLS credential identity of a device: "<accountId>/<deviceId>" in UTF-8. */
+export function deviceIdentity(device: DeviceIdentity): string {
+  return `${device.accountId}/${device.deviceId}`;
+}
+
+export function checkKeyPackage(item: KeyPackageItem, device: DeviceIdentity): Uint8Array {
+  const bytes = fromBase64Url(item.keyPackage);
+  const fail = (reason: string) =>
+    new ParleyError('KEY_PACKAGE_INVALID', { details: { id: item.id, reason } });
+  if (!bytes) throw fail('not base64url');
+  let decoded: ReturnType<typeof decodeMlsMessage>;
+  try {
+    decoded = decodeMlsMessage(bytes, 0);
+  } catch {
+    throw fail('not an MLS message');
+  }
+  if (!decoded || decoded[1] !== bytes.length) throw fail('not an MLS message');
+  const message = decoded[0];
+  if (message.wireformat !== 'mls_key_package') throw fail('not a KeyPackage');
+  const { keyPackage } = message;
+  if (keyPackage.cipherSuite !== CIPHER_SUITE) throw fail(`cipher suite must be ${CIPHER_SUITE}`);
+  const credential = keyPackage.leafNode.credential;
+  if (
+    credential.credentialType !== 'basic' ||
+    new TextDecoder().decode(credential.identity) !== deviceIdentity(device)
+  ) {
+    throw fail('the credential must name this device');
+  }
+  return bytes;
+}
+
+export class KeyPackages {
+  constructor(
+    private readonly db: Db,
+    private readonly hub: Hub,
+  ) {}
+
+  async upload(device: DeviceIdentity, body: KeyPackageUpload): Promise<KeyPackageStock> {
+    const oneTime = body.keyPackages.map((item) => ({
+      item,
+      bytes: checkKeyPackage(item, device),
+    }));
+    const lastResort = body.lastResort
+      ? { item: body.lastResort, bytes: checkKeyPackage(body.lastResort, device) }
+      : undefined;
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      const { count } = await trx
+        .selectFrom('key_packages')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('device_id', '=', device.deviceId)
+        .where('last_resort', '=', 0)
+        .executeTakeFirstOrThrow();
+      if (Number(count) + oneTime.length > MESSAGING_LIMITS.keyPackageStock) {
+        throw new ParleyError('KEY_PACKAGE_STOCK_FULL', {
+          details: { held: Number(count), max: MESSAGING_LIMITS.keyPackageStock },
+        });
+      }
+      if (lastResort) {
+        await trx
+          .deleteFrom('key_packages')
+          .where('device_id', '=', device.deviceId)
+          .where('last_resort', '=', 1)
+          .execute();
+      }
+      const rows = [...oneTime.map((p) => ({ ...p, last: 0 }))];
+      if (lastResort) rows.push({ ...lastResort, last: 1 });
+      if (rows.length > 0) {
+        await trx
+          .insertInto('key_packages')
+          .values(
+            rows.map(({ item, bytes, last }) => ({
+              device_id: device.deviceId,
+              id: item.id,
+              data: bytes,
+              last_resort: last,
+              created_at: now,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['device_id', 'id']).doNothing())
+          .execute();
+      }
+    });
+    return this.stock(device.deviceId);
+  }
+
+  async stock(deviceId: string): Promise<KeyPackageStock> {
+    const rows = await this.db
+      .selectFrom('key_packages')
+      .select(['last_resort', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('device_id', '=', deviceId)
+      .groupBy('last_resort')
+      .execute();
+    const oneTime = Number(rows.find((r) => r.last_resort === 0)?.count ?? 0);
+    return {
+      oneTime,
+      lastResort: rows.some((r) => r.last_resort === 1),
+      low: oneTime < MESSAGING_LIMITS.keyPackageLowWater,
+    };
+  }
+
+  /**
+   * One KeyPackage for every device of each account (the requesting device excepted), so every
+   * device of every member joins the group. An account with no device to add is an error: the
+   * caller would otherwise create a conversation its peer never receives.
+   */
+  async claim(requester: DeviceIdentity, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
+    const unique = [...new Set(accountIds)];
+    const claimed: ClaimedKeyPackage[] = [];
+    const touched = new Set<string>();
+    await this.db.transaction().execute(async (trx) => {
+      const devices = await trx
+        .selectFrom('devices')
+        .select(['id', 'account_id'])
+        .where('account_id', 'in', unique)
+        .where('id', '!=', requester.deviceId)
+        .orderBy('created_at')
+        .execute();
+      for (const device of devices) {
+        const row =
+          (await trx
+            .selectFrom('key_packages')
+            .select(['id', 'data', 'last_resort'])
+            .where('device_id', '=', device.id)
+            .orderBy('last_resort')
+            .orderBy('created_at')
+            .limit(1)
+            .executeTakeFirst()) ?? undefined;
+        if (!row) continue;
+        if (row.last_resort === 0) {
+          await trx
+            .deleteFrom('key_packages')
+            .where('device_id', '=', device.id)
+            .where('id', '=', row.id)
+            .execute();
+          touched.add(device.id);
+        }
+        claimed.push({
+          accountId: device.account_id,
+          deviceId: device.id,
+          keyPackageId: row.id,
+          keyPackage: toBase64Url(row.data),
+        });
+      }
+      const missing = unique.filter(
+        (id) => id !== requester.accountId && !claimed.some((c) => c.accountId === id),
+      );
+      if (missing.length > 0) {
+        throw new ParleyError('ACCOUNT_NOT_FOUND', { details: { accountIds: missing } });
+      }
+    });
+    for (const deviceId of touched) {
+      const stock = await this.stock(deviceId);
+      if (stock.low) this.hub.relay([deviceId], { t: 'keypackages', stock });
+    }
+    return claimed;
+  }
+}

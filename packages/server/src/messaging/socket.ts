@@ -1,0 +1,240 @@
+/**
+ * One WebSocket per device. The first frame authenticates (browsers cannot set headers on a
+ * WebSocket); then the server pushes the device's queue in order, a window at a time, and each
+ * entry stays queued until the device acknowledges its `seq`, so a dropped connection or a crashed
+ * server redelivers instead of losing. Frames from the client are handled one after another, so
+ * sends are stored in the order they were sent. A bad frame gets a typed error frame and the
+ * connection stays open; only a failed authentication closes it.
+ */
+
+import {
+  ClientFrame,
+  type ClientFrame as ClientFrameType,
+  MESSAGING_LIMITS,
+  ParleyError,
+  type ServerFrame,
+} from '@parley/core';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { DeviceIdentity } from '../accounts.js';
+import type { Services } from '../services.js';
+import type { DeviceConnection } from './hub.js';
+
+const checkFrame = TypeCompiler.Compile(ClientFrame);
+const FRAME_TYPES = new Set(['auth', 'send', 'ack', 'signal', 'presence']);
+
+/** Close codes in the application range (4000–4999). */
+export const CLOSE = { authFailed: 4401, authTimeout: 4408, serverClosing: 1001 } as const;
+
+export interface SocketOptions {
+  authTimeoutMs: number;
+  heartbeatMs: number;
+}
+
+export class DeviceSocket implements DeviceConnection {
+  private device: DeviceIdentity | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private lastSent = 0;
+  private readonly inflight = new Set<number>();
+  private pumping = false;
+  private again = false;
+  private alive = true;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly services: Services,
+    private readonly log: FastifyBaseLogger,
+    options: SocketOptions,
+  ) {
+    this.timers.push(
+      setTimeout(() => {
+        if (!this.device) this.close(CLOSE.authTimeout, 'authenticate first');
+      }, options.authTimeoutMs),
+    );
+    const heartbeat = setInterval(() => {
+      if (!this.alive) return this.socket.terminate();
+      this.alive = false;
+      this.socket.ping();
+    }, options.heartbeatMs);
+    this.timers.push(heartbeat);
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('message', (data, isBinary) => {
+      const size = Array.isArray(data)
+        ? data.reduce((n, b) => n + b.length, 0)
+        : (data as ArrayBuffer | Buffer).byteLength;
+      this.chain = this.chain
+        .then(() => this.onMessage(data, isBinary, size))
+        .catch((error: unknown) => this.log.error({ err: error }, 'socket frame failed'));
+    });
+    socket.on('close', () => this.closed());
+    socket.on('error', (error) => this.log.warn({ err: error }, 'socket error'));
+  }
+
+  get accountId(): string {
+    return this.device!.accountId;
+  }
+
+  get deviceId(): string {
+    return this.device!.deviceId;
+  }
+
+  push(frame: ServerFrame): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  wake(): void {
+    void this.pump();
+  }
+
+  private close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  private closed(): void {
+    for (const t of this.timers) clearTimeout(t);
+    if (this.device) this.services.hub.detach(this);
+  }
+
+  private error(error: unknown, ref?: string): void {
+    if (!(error instanceof ParleyError)) this.log.error({ err: error }, 'socket request failed');
+    const e = error instanceof ParleyError ? error : new ParleyError('INTERNAL');
+    this.push({
+      t: 'error',
+      ...(ref !== undefined ? { ref } : {}),
+      code: e.code,
+      message: e.message,
+      ...(e.details !== undefined ? { details: e.details } : {}),
+    });
+  }
+
+  private async onMessage(
+    data: Buffer | ArrayBuffer | Buffer[],
+    isBinary: boolean,
+    size: number,
+  ): Promise<void> {
+    if (size > MESSAGING_LIMITS.frameBytes) {
+      return this.error(
+        new ParleyError('FRAME_TOO_LARGE', { details: { max: MESSAGING_LIMITS.frameBytes } }),
+      );
+    }
+    if (isBinary) {
+      return this.error(new ParleyError('FRAME_INVALID', { details: { reason: 'binary frame' } }));
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+    } catch {
+      return this.error(new ParleyError('FRAME_INVALID', { details: { reason: 'not JSON' } }));
+    }
+    const ref = (json as { id?: unknown } | null)?.id;
+    const refText = typeof ref === 'string' ? ref : undefined;
+    if (!checkFrame.Check(json)) {
+      const type = (json as { t?: unknown } | null)?.t;
+      const first = checkFrame.Errors(json).First();
+      return this.error(
+        new ParleyError('FRAME_INVALID', {
+          details:
+            typeof type === 'string' && FRAME_TYPES.has(type)
+              ? { type, field: first?.path ?? '', problem: first?.message ?? 'invalid' }
+              : { reason: 'unknown frame type', type: typeof type === 'string' ? type : null },
+        }),
+        refText,
+      );
+    }
+    const frame = json as ClientFrameType;
+    if (!this.device) {
+      if (frame.t !== 'auth') {
+        this.error(new ParleyError('WEBSOCKET_AUTH_REQUIRED'));
+        return this.close(CLOSE.authFailed, 'authenticate first');
+      }
+      return this.authenticate(frame.credential);
+    }
+    try {
+      await this.handle(frame);
+    } catch (error) {
+      this.error(error, refText);
+    }
+  }
+
+  private async authenticate(credential: string): Promise<void> {
+    try {
+      this.device = await this.services.accounts.authenticate(`Bearer ${credential}`);
+    } catch {
+      this.error(new ParleyError('WEBSOCKET_AUTH_REQUIRED'));
+      return this.close(CLOSE.authFailed, 'invalid credential');
+    }
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.services.hub.attach(this);
+    const stock = await this.services.keyPackages.stock(this.device.deviceId);
+    this.push({ t: 'ready', ...this.device, keyPackages: stock });
+    await this.pump();
+  }
+
+  private async handle(frame: ClientFrameType): Promise<void> {
+    const device = this.device!;
+    switch (frame.t) {
+      case 'auth':
+        throw new ParleyError('FRAME_INVALID', { details: { reason: 'already authenticated' } });
+      case 'send': {
+        const { duplicate } = await this.services.mailbox.store(device, frame);
+        return this.push({ t: 'stored', id: frame.id, duplicate });
+      }
+      case 'ack': {
+        await this.services.mailbox.ack(device, frame.seqs);
+        for (const seq of frame.seqs) this.inflight.delete(seq);
+        return this.pump();
+      }
+      case 'signal': {
+        const devices = await this.services.groups.otherMemberDevices(device, frame.groupId);
+        this.services.hub.relay(devices, {
+          t: 'signal',
+          groupId: frame.groupId,
+          from: device,
+          payload: frame.payload,
+        });
+        return;
+      }
+      case 'presence': {
+        const visible = await this.services.links.visibleTo(device.accountId, frame.accountIds);
+        this.services.hub.watch(this, visible);
+        return;
+      }
+    }
+  }
+
+  /** Sends queued entries after the last one sent, keeping at most a window unacknowledged. */
+  private async pump(): Promise<void> {
+    if (!this.device) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const room = MESSAGING_LIMITS.deliveryWindow - this.inflight.size;
+        if (room <= 0 || this.socket.readyState !== this.socket.OPEN) break;
+        const frames = await this.services.mailbox.pending(
+          this.device.deviceId,
+          this.lastSent,
+          room,
+        );
+        for (const frame of frames) {
+          this.inflight.add(frame.seq);
+          this.lastSent = frame.seq;
+          this.push(frame);
+        }
+        if (frames.length === room) this.again = true;
+      } while (this.again);
+    } catch (error) {
+      this.log.error({ err: error }, 'delivery failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
