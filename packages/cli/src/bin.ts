@@ -28,6 +28,14 @@ Client (state in the directory --state DIR, default ~/.parley)
   parley discover [--json] [--lazy]    find which contacts are on Parley
   parley log [--json]                  the transparency log: every upload made
   parley account [--discoverable yes|no] [--presence nobody|contacts]
+
+Messages (end-to-end encrypted; CONTACT is a phone number or account:ID)
+  parley send CONTACT TEXT             send; for someone not on Parley, print an sms: link
+  parley send --conversation ID TEXT   send to a conversation or group
+  parley group create CONTACT...       start a group
+  parley listen [--count N] [--timeout S] [--json]
+                                       print messages as they arrive
+  parley conversations [--json]        list conversations
 `;
 
 async function main(argv: string[]): Promise<number> {

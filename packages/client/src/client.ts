@@ -106,6 +106,10 @@ export class ParleyClient {
     return new ParleyClient(options, session);
   }
 
+  get serverUrl(): string {
+    return this.options.serverUrl;
+  }
+
   get registered(): boolean {
     return this.session !== undefined;
   }

@@ -11,6 +11,8 @@ describe('configuration', () => {
     assert.equal(config.oprfWorkers, 2);
     assert.equal(config.oprfBackend, 'auto');
     assert.ok(config.dataDir.endsWith('/data'));
+    assert.equal(config.messageTtlMs, 30 * 86_400_000, 'queued messages live 30 days');
+    assert.equal(loadConfig({ PARLEY_MESSAGE_TTL_SECONDS: '60' }).messageTtlMs, 60_000);
   });
 
   const bad: [Record<string, string>, RegExp][] = [
@@ -23,6 +25,7 @@ describe('configuration', () => {
     [{ PARLEY_SMS_PROVIDER: 'http', PARLEY_SMS_HTTP_URL: 'ftp://x' }, /PARLEY_SMS_HTTP_URL/],
     [{ PARLEY_PROT: '80' }, /Unknown setting PARLEY_PROT/],
     [{ PARLEY_HOST: 'a b' }, /PARLEY_HOST/],
+    [{ PARLEY_MESSAGE_TTL_SECONDS: '0' }, /PARLEY_MESSAGE_TTL_SECONDS must be an integer from 1/],
     [{ PARLEY_OPRF_BACKEND: 'gpu' }, /PARLEY_OPRF_BACKEND must be one of auto, native, wasm/],
   ];
   for (const [env, message] of bad) {

@@ -5,9 +5,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/client';
-import { FileStore } from '@parley/client/node';
+import { FileStore, nodeSocket } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
 import { parse, presenceOf, UsageError, yesNo } from '../usage.js';
+import { messagingCommand } from './messaging.js';
 import { progressBar, table } from './output.js';
 
 const OPTIONS = {
@@ -21,6 +22,10 @@ const OPTIONS = {
   json: { type: 'boolean' },
   lazy: { type: 'boolean' },
   all: { type: 'boolean' },
+  conversation: { type: 'string' },
+  count: { type: 'string' },
+  timeout: { type: 'string' },
+  'app-url': { type: 'string' },
 } as const;
 
 async function readLine(prompt: string): Promise<string> {
@@ -48,6 +53,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
   const client = await ParleyClient.open({
     serverUrl,
     store,
+    socket: nodeSocket,
     ...(region ? { defaultRegion: region.toUpperCase() } : {}),
   });
   const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -220,6 +226,16 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       );
       return 0;
     }
+    case 'send':
+    case 'group':
+    case 'listen':
+    case 'conversations':
+      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+      try {
+        return await messagingCommand(command, { client, positionals, values, out });
+      } finally {
+        client.close();
+      }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }

@@ -191,4 +191,80 @@ describe('parley CLI (real server process)', () => {
     assert.match(badNumber.stderr, /INVALID_PHONE_NUMBER/);
     assert.doesNotMatch(badNumber.stderr, /\n\s+at /);
   });
+
+  it('sends, listens and lists conversations; a non-user gets an sms: link', async () => {
+    for (const [name, number] of [
+      ['carl', '+14155550188'],
+      ['dana', '+14155550189'],
+    ] as const) {
+      const r = await parley(
+        [
+          'register',
+          number,
+          '--discoverable',
+          'yes',
+          '--presence',
+          'nobody',
+          '--state',
+          state(name),
+        ],
+        true,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal((await parley(['consent', 'grant', '--state', state('carl')])).code, 0);
+    const sent = await parley([
+      'send',
+      '+14155550189',
+      'hello dana',
+      '--json',
+      '--state',
+      state('carl'),
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    const receipt = JSON.parse(sent.stdout) as { sent: boolean; conversationId: string };
+    assert.equal(receipt.sent, true);
+    const heard = await parley([
+      'listen',
+      '--count',
+      '1',
+      '--timeout',
+      '20',
+      '--json',
+      '--state',
+      state('dana'),
+    ]);
+    assert.equal(heard.code, 0, heard.stderr);
+    const message = JSON.parse(heard.stdout.trim()) as { conversationId: string; text: string };
+    assert.deepEqual(
+      [message.conversationId, message.text],
+      [receipt.conversationId, 'hello dana'],
+    );
+    const listed = await parley(['conversations', '--json', '--state', state('dana')]);
+    const conversations = JSON.parse(listed.stdout) as Array<{ id: string; messages: number }>;
+    assert.deepEqual(
+      conversations.map((c) => [c.id, c.messages]),
+      [[receipt.conversationId, 1]],
+    );
+    const reply = await parley([
+      'send',
+      '--conversation',
+      receipt.conversationId,
+      'hi carl',
+      '--state',
+      state('dana'),
+    ]);
+    assert.match(reply.stdout, /^Sent \((stored|delivered)\) in conversation /);
+
+    const outsider = await parley([
+      'send',
+      '+14155550198',
+      'dinner at 8?',
+      '--state',
+      state('carl'),
+    ]);
+    assert.equal(outsider.code, 0, outsider.stderr);
+    assert.match(outsider.stdout, /is not on Parley/);
+    assert.match(outsider.stdout, /^sms:\+14155550198\?body=dinner%20at%208%3F%0A%0A/m);
+  });
 });

@@ -76,10 +76,15 @@ export class ServerProcess {
     return readFileSync(join(this.dataDir, 'admin-token'), 'utf8').trim();
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
+    this.child.kill(signal);
     await exited;
+  }
+
+  /** The port it listens on, to start a successor at the same address. */
+  get port(): string {
+    return new URL(this.url).port;
   }
 }

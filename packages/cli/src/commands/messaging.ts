@@ -1,0 +1,224 @@
+/**
+ * Messaging from the terminal: send to a contact (or, for someone not on Parley, print the `sms:`
+ * link for the user's own phone), create a group, listen, and list conversations. Every command
+ * connects the device's WebSocket for as long as it needs and closes it before exiting.
+ */
+
+import {
+  type ChatMessage,
+  type Conversation,
+  type ParleyClient,
+  ParleyError,
+  smsFallback,
+} from '@parley/client';
+import { UsageError } from '../usage.js';
+import { table } from './output.js';
+
+export interface MessagingArgs {
+  client: ParleyClient;
+  positionals: string[];
+  values: {
+    json?: boolean;
+    conversation?: string;
+    count?: string;
+    timeout?: string;
+    'app-url'?: string;
+  };
+  out: (text: string) => void;
+}
+
+const PERSON = /^[A-Za-z0-9_-]{8,64}$/;
+
+function seconds(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n <= 0) {
+    throw new UsageError(`${flag} must be a positive number of seconds (got '${value}')`);
+  }
+  return n;
+}
+
+/**
+ * A contact given as a phone number is resolved through discovery (blinded, budgeted, and only
+ * with the address-book consent); `account:<id>` names an account directly.
+ */
+async function resolvePerson(
+  client: ParleyClient,
+  contact: string,
+): Promise<{ accountId: string } | { notOnParley: string }> {
+  if (contact.startsWith('account:')) {
+    const id = contact.slice('account:'.length);
+    if (!PERSON.test(id)) throw new UsageError(`'${contact}' is not an account id`);
+    return { accountId: id };
+  }
+  const found = await client.resolveContact(contact);
+  if (found.status === 'on-parley' && found.accountId) return { accountId: found.accountId };
+  return { notOnParley: found.phoneNumber };
+}
+
+async function directConversation(client: ParleyClient, accountId: string): Promise<Conversation> {
+  const me = client.account!.accountId;
+  const existing = (await client.messenger.conversations()).find((c) => {
+    const accounts = new Set(c.members.map((m) => m.accountId));
+    return c.active && accounts.size === 2 && accounts.has(me) && accounts.has(accountId);
+  });
+  return existing ?? client.messenger.createConversation([accountId]);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new ParleyError('CONNECTION_CLOSED', {
+            message: `${what} did not finish within ${ms / 1000} s; it stays queued on this device and goes out with the next command that connects.`,
+          }),
+        ),
+      ms,
+    );
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+function line(m: ChatMessage, json: boolean | undefined): string {
+  return json
+    ? JSON.stringify({
+        conversationId: m.conversationId,
+        id: m.id,
+        from: m.from,
+        text: m.text,
+        sentAt: m.sentAt,
+      })
+    : `[${m.conversationId.slice(0, 8)}] ${m.from.accountId.slice(0, 8)}: ${m.text}`;
+}
+
+export async function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
+  const { client, positionals, values, out } = args;
+  const timeoutMs = seconds(values.timeout, '--timeout', 30) * 1000;
+  switch (command) {
+    case 'send': {
+      const text = values.conversation ? positionals[0] : positionals[1];
+      const contact = values.conversation ? undefined : positionals[0];
+      if (text === undefined || (!values.conversation && !contact)) {
+        throw new UsageError('send needs a contact and a text: parley send +14155550123 "Hi"');
+      }
+      let conversationId = values.conversation;
+      if (contact) {
+        const person = await resolvePerson(client, contact);
+        if ('notOnParley' in person) {
+          const link = smsFallback(person.notOnParley, text, {
+            appUrl: values['app-url'] ?? client.serverUrl,
+          });
+          out(
+            values.json
+              ? JSON.stringify({ sent: false, notOnParley: true, sms: link })
+              : `${contact} is not on Parley. Send it as an SMS from your own phone (with an invitation):\n${link}`,
+          );
+          return 0;
+        }
+        await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
+        conversationId = (await directConversation(client, person.accountId)).id;
+      } else {
+        await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
+      }
+      const message = await withTimeout(
+        client.messenger.send(conversationId!, text),
+        timeoutMs,
+        'Sending',
+      );
+      out(
+        values.json
+          ? JSON.stringify({ sent: true, conversationId, id: message.id, status: message.status })
+          : `Sent (${message.status}) in conversation ${conversationId}.`,
+      );
+      return 0;
+    }
+    case 'group': {
+      if (positionals[0] !== 'create' || positionals.length < 2) {
+        throw new UsageError('usage: parley group create CONTACT [CONTACT...]');
+      }
+      const accounts: string[] = [];
+      for (const contact of positionals.slice(1)) {
+        const person = await resolvePerson(client, contact);
+        if ('notOnParley' in person) throw new UsageError(`${contact} is not on Parley`);
+        accounts.push(person.accountId);
+      }
+      await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
+      const conversation = await client.messenger.createConversation(accounts);
+      out(
+        values.json
+          ? JSON.stringify(conversation)
+          : `Group ${conversation.id} with ${conversation.members.length} devices.`,
+      );
+      return 0;
+    }
+    case 'listen': {
+      const count = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
+      if (!(count > 0) || (values.count !== undefined && !/^\d+$/.test(values.count))) {
+        throw new UsageError(`--count must be a positive integer (got '${values.count}')`);
+      }
+      let seen = 0;
+      const done = new Promise<void>((resolve) => {
+        client.messenger.on('message', (m) => {
+          out(line(m, values.json));
+          if (++seen >= count) resolve();
+        });
+        process.once('SIGINT', () => resolve());
+        if (values.timeout !== undefined) setTimeout(resolve, timeoutMs).unref();
+      });
+      client.messenger.on('error', (e) =>
+        process.stderr.write(`parley: ${e.code}: ${e.message}\n`),
+      );
+      await withTimeout(client.messenger.start(), 30_000, 'Connecting');
+      await done;
+      return 0;
+    }
+    case 'conversations': {
+      const list = await client.messenger.conversations();
+      const me = client.account!.accountId;
+      const rows = await Promise.all(
+        list.map(async (c) => {
+          const history = await client.messenger.history(c.id);
+          return { conversation: c, last: history.at(-1), count: history.length };
+        }),
+      );
+      if (values.json) {
+        out(
+          JSON.stringify(
+            rows.map((r) => ({
+              ...r.conversation,
+              messages: r.count,
+              last: r.last ? { text: r.last.text, status: r.last.status } : null,
+            })),
+          ),
+        );
+        return 0;
+      }
+      out(
+        table(
+          ['conversation', 'people', 'messages', 'last'],
+          rows.map((r) => [
+            r.conversation.id,
+            String(
+              new Set(r.conversation.members.map((m) => m.accountId).filter((a) => a !== me)).size,
+            ),
+            String(r.count),
+            r.last ? `${r.last.text.slice(0, 40)} (${r.last.status})` : '',
+          ]),
+        ),
+      );
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}

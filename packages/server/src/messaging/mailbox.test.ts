@@ -1,0 +1,86 @@
+import * as assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { testServer } from '../testing.js';
+
+describe('device queues', () => {
+  let t: Awaited<ReturnType<typeof testServer>>;
+  const device = (r: { accountId: string; deviceId: string }) => ({
+    accountId: r.accountId,
+    deviceId: r.deviceId,
+  });
+
+  before(async () => {
+    t = await testServer({ PARLEY_MESSAGE_TTL_SECONDS: '1' });
+  });
+  after(async () => t.server.close());
+
+  it('stores once per id, refuses a reused id, and lets queued entries expire', async () => {
+    const a = device(await t.register('+14155550201'));
+    const b = device(await t.register('+14155550202'));
+    const { groups, mailbox } = t.server.services;
+    const groupId = 'G'.repeat(22);
+    const created = await groups.commit(a, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000001' }],
+      remove: [],
+    });
+    assert.equal(created.epoch, 1);
+    assert.deepEqual(
+      created.members.map((m) => m.deviceId).sort(),
+      [a.deviceId, b.deviceId].sort(),
+    );
+    const frame = { t: 'send' as const, id: 'M'.repeat(22), groupId, epoch: 1, payload: 'AQID' };
+    assert.deepEqual(await mailbox.store(a, frame), { duplicate: false });
+    assert.deepEqual(await mailbox.store(a, frame), { duplicate: true });
+    await assert.rejects(mailbox.store(a, { ...frame, payload: 'BAUG' }), {
+      code: 'MESSAGE_ID_REUSED',
+    });
+    await assert.rejects(mailbox.store(a, { ...frame, id: 'N'.repeat(22), epoch: 0 }), {
+      code: 'EPOCH_CONFLICT',
+    });
+    const queued = await mailbox.pending(b.deviceId, 0, 10);
+    assert.deepEqual(
+      queued.map((f) => f.kind),
+      ['welcome', 'application'],
+    );
+    assert.equal(queued[1]!.payload, 'AQID');
+    // An ack for another device's entries deletes nothing.
+    assert.equal(await mailbox.ack(a, [queued[1]!.seq]), 0);
+    assert.equal(await mailbox.depth(b.deviceId), 2);
+
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(await mailbox.pending(b.deviceId, 0, 10), [], 'expired entries are not sent');
+    assert.equal(await mailbox.sweep(), 2);
+    assert.equal(await mailbox.depth(b.deviceId), 0);
+  });
+
+  it('an acknowledged message becomes a delivery receipt for its sender', async () => {
+    const a = device(await t.register('+14155550203'));
+    const b = device(await t.register('+14155550204'));
+    const { groups, mailbox } = t.server.services;
+    const groupId = 'H'.repeat(22);
+    await groups.commit(a, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000002' }],
+      remove: [],
+    });
+    await mailbox.store(a, { t: 'send', id: 'R'.repeat(22), groupId, epoch: 1, payload: 'AQID' });
+    const queued = await mailbox.pending(b.deviceId, 0, 10);
+    assert.equal(
+      await mailbox.ack(
+        b,
+        queued.map((f) => f.seq),
+      ),
+      2,
+    );
+    const receipts = await mailbox.pending(a.deviceId, 0, 10);
+    assert.deepEqual(
+      receipts.map((r) => [r.kind, r.id, r.from.deviceId]),
+      [['receipt', 'R'.repeat(22), b.deviceId]],
+    );
+  });
+});
