@@ -20,9 +20,13 @@ export class ServerProcess {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(env: Record<string, string> = {}, dataDir?: string): Promise<ServerProcess> {
+  static async start(
+    env: Record<string, string> = {},
+    dataDir?: string,
+    nodeArgs: string[] = [],
+  ): Promise<ServerProcess> {
     const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
-    const child = spawn(process.execPath, [BIN, 'serve'], {
+    const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], {
       env: {
         PATH: process.env.PATH ?? '',
         PARLEY_PORT: '0',
@@ -81,6 +85,10 @@ export class ServerProcess {
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill(signal);
     await exited;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** The port it listens on, to start a successor at the same address. */

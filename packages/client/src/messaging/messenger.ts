@@ -169,6 +169,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Closes the connection; unsent messages stay in the outbox for the next start. */
   stop(): void {
+    this.flushAcks();
     this.connection?.stop();
     this.connection = undefined;
   }
@@ -602,8 +603,24 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   // --- receiving ---
 
+  private readonly acks: number[] = [];
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Acknowledgements go out together, a few milliseconds after the entries were saved. */
   private ack(seq: number): void {
-    this.connection?.send({ t: 'ack', seqs: [seq] });
+    this.acks.push(seq);
+    if (this.acks.length >= MESSAGING_LIMITS.deliveryWindow) this.flushAcks();
+    else this.ackTimer ??= setTimeout(() => this.flushAcks(), 5);
+  }
+
+  private flushAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    while (this.acks.length > 0) {
+      const seqs = this.acks.splice(0, MESSAGING_LIMITS.deliveryWindow);
+      // Unsent acks are harmless: the entries come again and are recognised as seen.
+      this.connection?.send({ t: 'ack', seqs });
+    }
   }
 
   private async receive(frame: DeliverFrame): Promise<void> {

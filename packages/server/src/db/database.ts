@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, Migrator, type SqliteDatabase, SqliteDialect, type Transaction } from 'kysely';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -24,11 +24,37 @@ export async function openDatabase(dataDir: string): Promise<Db> {
   // Deleted rows are overwritten, not left readable in free pages (no number is stored, but
   // account elements of deleted accounts should not linger either).
   sqlite.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
     throw error;
   }
   return db;
+}
+
+/**
+ * Kysely prepares every statement anew; preparing costs about as much as running a small one.
+ * The hot statements (queue reads, acks, inserts) repeat the same SQL, so the last 256 prepared
+ * statements are kept. Safe because Kysely runs each statement to completion before the next
+ * (nothing here streams).
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 256): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
 }

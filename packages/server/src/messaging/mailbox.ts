@@ -29,6 +29,26 @@ export interface QueueEntry {
   keyPackageId?: string;
 }
 
+interface PendingAck {
+  device: DeviceIdentity;
+  seqs: number[];
+  resolve: (count: number) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingStore {
+  sender: DeviceIdentity;
+  frame: SendFrame;
+  payload: Uint8Array;
+  digest: Buffer;
+  resolve: (result: { duplicate: boolean }) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
+const STORE_BATCH = 512;
+const INSERT_CHUNK = 500;
+
 export class Mailbox {
   constructor(
     private readonly db: Db,
@@ -61,68 +81,159 @@ export class Mailbox {
 
   /**
    * Stores an application message for every other member device of the group. A retried send
-   * (same id, same bytes) is acknowledged again without a second copy.
+   * (same id, same bytes) is acknowledged again without a second copy. Sends that arrive while a
+   * batch is being written go into the next one: one transaction for many messages, in arrival
+   * order (group commit), which is what keeps a durable queue near a bare relay's throughput.
    */
-  async store(sender: DeviceIdentity, frame: SendFrame): Promise<{ duplicate: boolean }> {
+  store(sender: DeviceIdentity, frame: SendFrame): Promise<{ duplicate: boolean }> {
     const payload = fromBase64Url(frame.payload);
-    if (!payload) throw new ParleyError('FRAME_INVALID', { details: { field: 'payload' } });
+    if (!payload) {
+      return Promise.reject(new ParleyError('FRAME_INVALID', { details: { field: 'payload' } }));
+    }
     const digest = createHash('sha256').update(payload).digest();
+    return new Promise((resolve, reject) => {
+      this.pendingStores.push({ sender, frame, payload, digest, resolve, reject });
+      this.write();
+    });
+  }
+
+  /**
+   * Deletes acknowledged entries of this device's own queue (other devices' seqs match nothing)
+   * and queues a delivery receipt for each application message's sender. Batched like stores.
+   */
+  ack(device: DeviceIdentity, seqs: number[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.pendingAcks.push({ device, seqs, resolve, reject });
+      this.write();
+    });
+  }
+
+  private readonly pendingStores: PendingStore[] = [];
+  private readonly pendingAcks: PendingAck[] = [];
+  private writing = false;
+
+  /** One writer: whatever queued up while the last transaction ran goes into the next one. */
+  private write(): void {
+    if (this.writing) return;
+    this.writing = true;
+    // Starting on the next turn lets the frames already read from the sockets join this batch.
+    setImmediate(async () => {
+      try {
+        while (this.pendingStores.length > 0 || this.pendingAcks.length > 0) {
+          const stores = this.pendingStores.splice(0, STORE_BATCH);
+          const acks = this.pendingAcks.splice(0, STORE_BATCH);
+          let result: Awaited<ReturnType<Mailbox['writeBatch']>> & { counts: number[] };
+          try {
+            result = await this.db.transaction().execute(async (trx) => {
+              const written = await this.writeBatch(trx, stores);
+              const acked = await this.applyAcks(trx, acks);
+              for (const d of acked.wake) written.wake.add(d);
+              return { ...written, counts: acked.counts };
+            });
+          } catch (error) {
+            for (const item of [...stores, ...acks]) item.reject(error);
+            continue;
+          }
+          this.hub.wake(result.wake);
+          stores.forEach((item, i) => {
+            const outcome = result.outcome[i]!;
+            if (outcome instanceof ParleyError) item.reject(outcome);
+            else item.resolve(outcome);
+          });
+          acks.forEach((item, i) => {
+            item.resolve(result.counts[i]!);
+          });
+        }
+      } finally {
+        this.writing = false;
+      }
+    });
+  }
+
+  private async writeBatch(
+    trx: Executor,
+    batch: PendingStore[],
+  ): Promise<{
+    outcome: Array<{ duplicate: boolean } | ParleyError>;
+    wake: Set<string>;
+  }> {
+    if (batch.length === 0) return { outcome: [], wake: new Set() };
     const now = Date.now();
-    const result = await this.db.transaction().execute(async (trx) => {
-      const seen = await trx
-        .selectFrom('sent_messages')
-        .select('digest')
-        .where('sender_device', '=', sender.deviceId)
-        .where('message_id', '=', frame.id)
-        .executeTakeFirst();
-      if (seen) {
-        if (!Buffer.from(seen.digest).equals(digest)) throw new ParleyError('MESSAGE_ID_REUSED');
-        return { duplicate: true, recipients: [] as string[] };
+    const senders = [...new Set(batch.map((b) => b.sender.deviceId))];
+    const groupIds = [...new Set(batch.map((b) => b.frame.groupId))];
+    const seenRows = await trx
+      .selectFrom('sent_messages')
+      .select(['sender_device', 'message_id', 'digest'])
+      .where('sender_device', 'in', senders)
+      .where(
+        'message_id',
+        'in',
+        batch.map((b) => b.frame.id),
+      )
+      .execute();
+    const seen = new Map<string, Buffer>(
+      seenRows.map((r) => [`${r.sender_device}/${r.message_id}`, Buffer.from(r.digest)]),
+    );
+    const groups = new Map(
+      (
+        await trx.selectFrom('groups').select(['id', 'epoch']).where('id', 'in', groupIds).execute()
+      ).map((g) => [g.id, g.epoch]),
+    );
+    const members = new Map<string, string[]>();
+    for (const m of await trx
+      .selectFrom('group_members')
+      .select(['group_id', 'device_id'])
+      .where('group_id', 'in', groupIds)
+      .execute()) {
+      const list = members.get(m.group_id) ?? [];
+      list.push(m.device_id);
+      members.set(m.group_id, list);
+    }
+    const entries: QueueEntry[] = [];
+    const sent: Array<{ sender_device: string; message_id: string; digest: Buffer }> = [];
+    const wake = new Set<string>();
+    const outcome = batch.map(({ sender, frame, payload, digest }) => {
+      const key = `${sender.deviceId}/${frame.id}`;
+      const earlier = seen.get(key);
+      if (earlier) {
+        return earlier.equals(digest) ? { duplicate: true } : new ParleyError('MESSAGE_ID_REUSED');
       }
-      const group = await trx
-        .selectFrom('groups')
-        .select('epoch')
-        .where('id', '=', frame.groupId)
-        .executeTakeFirst();
-      if (!group) throw new ParleyError('GROUP_NOT_FOUND');
-      const members = await trx
-        .selectFrom('group_members')
-        .select('device_id')
-        .where('group_id', '=', frame.groupId)
-        .execute();
-      if (!members.some((m) => m.device_id === sender.deviceId)) {
-        throw new ParleyError('NOT_GROUP_MEMBER');
+      const epoch = groups.get(frame.groupId);
+      if (epoch === undefined) return new ParleyError('GROUP_NOT_FOUND');
+      const devices = members.get(frame.groupId) ?? [];
+      if (!devices.includes(sender.deviceId)) return new ParleyError('NOT_GROUP_MEMBER');
+      if (frame.epoch !== epoch) {
+        return new ParleyError('EPOCH_CONFLICT', { details: { epoch } });
       }
-      if (frame.epoch !== group.epoch) {
-        throw new ParleyError('EPOCH_CONFLICT', { details: { epoch: group.epoch } });
-      }
-      const recipients = members.map((m) => m.device_id).filter((d) => d !== sender.deviceId);
-      await this.enqueue(
-        trx,
-        recipients.map((deviceId) => ({
+      for (const deviceId of devices) {
+        if (deviceId === sender.deviceId) continue;
+        entries.push({
           deviceId,
-          kind: 'application' as const,
+          kind: 'application',
           messageId: frame.id,
           groupId: frame.groupId,
           sender,
           epoch: frame.epoch,
           payload,
-        })),
-        now,
-      );
+        });
+        wake.add(deviceId);
+      }
+      seen.set(key, digest);
+      sent.push({ sender_device: sender.deviceId, message_id: frame.id, digest });
+      return { duplicate: false };
+    });
+    for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+      await this.enqueue(trx, entries.slice(i, i + INSERT_CHUNK), now);
+    }
+    for (let i = 0; i < sent.length; i += INSERT_CHUNK) {
       await trx
         .insertInto('sent_messages')
-        .values({
-          sender_device: sender.deviceId,
-          message_id: frame.id,
-          digest,
-          expires_at: now + this.ttlMs,
-        })
+        .values(
+          sent.slice(i, i + INSERT_CHUNK).map((r) => ({ ...r, expires_at: now + this.ttlMs })),
+        )
         .execute();
-      return { duplicate: false, recipients };
-    });
-    this.hub.wake(result.recipients);
-    return { duplicate: result.duplicate };
+    }
+    return { outcome, wake };
   }
 
   /** The device's queue after `afterSeq`, oldest first, unexpired. */
@@ -150,47 +261,48 @@ export class Mailbox {
     }));
   }
 
-  /**
-   * Deletes acknowledged entries of this device's own queue (other devices' seqs match nothing)
-   * and queues a delivery receipt for each application message's sender.
-   */
-  async ack(device: DeviceIdentity, seqs: number[]): Promise<number> {
-    const now = Date.now();
-    const result = await this.db.transaction().execute(async (trx) => {
+  private async applyAcks(
+    trx: Executor,
+    acks: PendingAck[],
+  ): Promise<{ counts: number[]; wake: Set<string> }> {
+    const wake = new Set<string>();
+    const counts: number[] = [];
+    const receipts: QueueEntry[] = [];
+    for (const { device, seqs } of acks) {
       const rows = await trx
         .deleteFrom('queue')
         .where('device_id', '=', device.deviceId)
         .where('seq', 'in', seqs)
         .returning(['kind', 'message_id', 'group_id', 'sender_device', 'epoch'])
         .execute();
-      const receipts = rows.filter((r) => r.kind === 'application');
-      if (receipts.length > 0) {
-        const senders = await trx
-          .selectFrom('devices')
-          .select('id')
-          .where('id', 'in', [...new Set(receipts.map((r) => r.sender_device))])
-          .execute();
-        const alive = new Set(senders.map((s) => s.id));
-        await this.enqueue(
-          trx,
-          receipts
-            .filter((r) => alive.has(r.sender_device))
-            .map((r) => ({
-              deviceId: r.sender_device,
-              kind: 'receipt' as const,
-              messageId: r.message_id,
-              groupId: r.group_id,
-              sender: device,
-              epoch: r.epoch,
-              payload: null,
-            })),
-          now,
-        );
+      counts.push(rows.length);
+      for (const r of rows) {
+        if (r.kind !== 'application') continue;
+        receipts.push({
+          deviceId: r.sender_device,
+          kind: 'receipt',
+          messageId: r.message_id,
+          groupId: r.group_id,
+          sender: device,
+          epoch: r.epoch,
+          payload: null,
+        });
       }
-      return { count: rows.length, wake: receipts.map((r) => r.sender_device) };
-    });
-    this.hub.wake(new Set(result.wake));
-    return result.count;
+    }
+    if (receipts.length > 0) {
+      const senders = await trx
+        .selectFrom('devices')
+        .select('id')
+        .where('id', 'in', [...new Set(receipts.map((r) => r.deviceId))])
+        .execute();
+      const alive = new Set(senders.map((d) => d.id));
+      const live = receipts.filter((r) => alive.has(r.deviceId));
+      for (let i = 0; i < live.length; i += INSERT_CHUNK) {
+        await this.enqueue(trx, live.slice(i, i + INSERT_CHUNK));
+      }
+      for (const r of live) wake.add(r.deviceId);
+    }
+    return { counts, wake };
   }
 
   async depth(deviceId: string): Promise<number> {

@@ -39,6 +39,8 @@ export class DeviceSocket implements DeviceConnection {
   private readonly inflight = new Set<number>();
   private pumping = false;
   private again = false;
+  /** Entries may be queued beyond `lastSent`: set by wake(), cleared by a short read. */
+  private dirty = true;
   private alive = true;
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -87,6 +89,7 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   wake(): void {
+    this.dirty = true;
     void this.pump();
   }
 
@@ -180,8 +183,13 @@ export class DeviceSocket implements DeviceConnection {
       case 'auth':
         throw new ParleyError('FRAME_INVALID', { details: { reason: 'already authenticated' } });
       case 'send': {
-        const { duplicate } = await this.services.mailbox.store(device, frame);
-        return this.push({ t: 'stored', id: frame.id, duplicate });
+        // Not awaited: store() takes its place in the write queue now, so order is kept, and the
+        // next frames go on while this batch is written (a window of sends, not one at a time).
+        this.services.mailbox.store(device, frame).then(
+          ({ duplicate }) => this.push({ t: 'stored', id: frame.id, duplicate }),
+          (error: unknown) => this.error(error, frame.id),
+        );
+        return;
       }
       case 'ack': {
         await this.services.mailbox.ack(device, frame.seqs);
@@ -218,7 +226,8 @@ export class DeviceSocket implements DeviceConnection {
       do {
         this.again = false;
         const room = MESSAGING_LIMITS.deliveryWindow - this.inflight.size;
-        if (room <= 0 || this.socket.readyState !== this.socket.OPEN) break;
+        if (!this.dirty || room <= 0 || this.socket.readyState !== this.socket.OPEN) break;
+        this.dirty = false;
         const frames = await this.services.mailbox.pending(
           this.device.deviceId,
           this.lastSent,
@@ -229,8 +238,9 @@ export class DeviceSocket implements DeviceConnection {
           this.lastSent = frame.seq;
           this.push(frame);
         }
-        if (frames.length === room) this.again = true;
-      } while (this.again);
+        // A full window may have left more behind it.
+        if (frames.length === room) this.dirty = true;
+      } while (this.again || this.dirty);
     } catch (error) {
       this.log.error({ err: error }, 'delivery failed');
     } finally {
