@@ -67,7 +67,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('accounts').addColumn('next_key_id', 'text').execute();
     },
   },
-  '0003-messaging': {
+  '0004-messaging': {
     // Messaging: KeyPackages, groups and one durable queue per device. A queue row is deleted when
     // its device acknowledges it; `sent_messages` remembers message ids so a retried send is not
     // stored twice. Contact links are keyed digests, so a database dump shows no social graph.
