@@ -10,12 +10,20 @@ import {
   directoryFingerprint,
   directoryToken,
   encodeFilter,
-  encodeFilterPacked,
-  filterBitsFor,
+  encodeFilterPrefixes,
+  encodeSortedFingerprints,
+  filterCapacity,
+  filterRangeFor,
+  filterValue,
+  fingerprintRank,
   type Oprf,
   ParleyError,
+  pairValue,
+  REMOVAL_PREFIX_SHIFT,
   type RotateKeyResponse,
-  removalPrefixBits,
+  type SortedPairs,
+  sortFingerprints,
+  updateFingerprints,
 } from '@parley/core';
 import { sql } from 'kysely';
 import type { Db, Executor } from './db/database.js';
@@ -26,13 +34,16 @@ import type { OprfPool } from './oprf/oprf-pool.js';
 export const sha512 = (data: Uint8Array): Uint8Array =>
   new Uint8Array(createHash('sha512').update(data).digest());
 
+/** Room for 1/8 more entries than a snapshot holds (at least 1,024 in all). */
+const HEADROOM = 1.125;
+
 /**
- * Truncation width for a snapshot: room for 1/8 more entries (at least 1,024) before clients'
- * copies outgrow the 2⁻³² bound and must fetch a new snapshot instead of deltas. Costs about
- * 0.17 bits per entry.
+ * The range of a snapshot of `count` entries: capacity for 1/8 more (at least 1,024) before
+ * clients' copies outgrow the 2⁻³² bound and must fetch a new snapshot instead of deltas. Costs
+ * log2(1.125) ≈ 0.17 bits per entry.
  */
-export function snapshotBits(count: number): number {
-  return filterBitsFor(Math.max(1024, Math.ceil(count * 1.125)));
+export function snapshotRange(count: number): bigint {
+  return filterRangeFor(Math.max(1024, Math.ceil(count * HEADROOM)));
 }
 
 export interface DirectoryEntry {
@@ -47,7 +58,7 @@ export type DirectoryPayload =
       keyId: string;
       version: number;
       count: number;
-      bits: number;
+      range: bigint;
       bytes: number;
       path: string;
     }
@@ -56,18 +67,29 @@ export type DirectoryPayload =
       keyId: string;
       fromVersion: number;
       version: number;
-      bits: number;
+      range: bigint;
       added: Uint8Array;
       removed: Uint8Array;
+      removedFull: Uint8Array;
     };
 
 interface Snapshot {
   keyId: string;
   version: number;
   count: number;
-  bits: number;
+  range: bigint;
   filter: Uint8Array;
 }
+
+/** The sorted fingerprints of the discoverable accounts under `keyId` at directory `version`. */
+interface Members {
+  keyId: string;
+  version: number;
+  set: SortedPairs;
+}
+
+/** Whether a removal can be sent as a short prefix, only at full width, or not at all. */
+type RemovalForm = 'prefix' | 'full' | 'keep';
 
 export class Directory {
   /** Serialises account writes against key rotation. */
@@ -76,6 +98,14 @@ export class Directory {
   private readonly rotationLock = new Mutex();
   private keyId = '';
   private snapshot: Snapshot | null = null;
+  private snapshotBuilding: Promise<Snapshot> | null = null;
+  /**
+   * The member set at some version, kept between snapshots (8 bytes per member): with the log it
+   * gives the set at any later version without reading every account again, and it tells which
+   * removal prefixes a client's filter would find ambiguous.
+   */
+  private members: Members | null = null;
+  private membersLoading: Promise<Members> | null = null;
   /**
    * Discoverable accounts, kept up to date by logChange, so choosing between a delta and a
    * snapshot never rebuilds the snapshot (seconds of work at 2^24). Only a heuristic: a change
@@ -171,55 +201,15 @@ export class Directory {
   }
 
   /**
-   * What a client holding (keyId, since, bits) should fetch: the net delta since its version,
-   * coded at its filter's width, or — when the key changed, the client is ahead, or a delta would
-   * not be smaller — a pointer to the current binary snapshot.
+   * What a client holding (keyId, since, range) should fetch: the net delta since its version,
+   * coded for its filter's range, or — when the key changed, the client is ahead, its filter could
+   * not hold the current set within the 2⁻³² bound, or a delta would not be smaller — a pointer to
+   * the current binary snapshot.
    */
-  async payload(keyId?: string, since?: number, bits?: number): Promise<DirectoryPayload> {
-    if (keyId === this.keyId && since !== undefined && bits !== undefined) {
-      const delta = await this.db.transaction().execute(async (trx) => {
-        const version = await this.version(trx);
-        if (since > version) return null;
-        const rows = await trx
-          .selectFrom('directory_log')
-          .select(['fingerprint', 'op'])
-          .where('key_id', '=', this.keyId)
-          .where('version', '>', since)
-          .orderBy('version')
-          .execute();
-        return { version, rows };
-      });
-      if (delta) {
-        // Net effect per fingerprint: present at `since` iff its first logged change removed it,
-        // present now iff its last one added it. Anything added and removed again is left out.
-        const touched = new Map<string, { fp: Uint8Array; first: string; last: string }>();
-        for (const r of delta.rows) {
-          const key = Buffer.from(r.fingerprint).toString('hex');
-          const seen = touched.get(key);
-          if (seen) seen.last = r.op;
-          else touched.set(key, { fp: r.fingerprint, first: r.op, last: r.op });
-        }
-        const count = this.discoverableCount ?? (await this.currentSnapshot()).count;
-        if (touched.size * 2 <= Math.max(16, count)) {
-          const added: Uint8Array[] = [];
-          const removed: Uint8Array[] = [];
-          for (const { fp, first, last } of touched.values()) {
-            const before = first === 'remove';
-            const now = last === 'add';
-            if (!before && now) added.push(fp);
-            else if (before && !now) removed.push(fp);
-          }
-          return {
-            type: 'delta',
-            keyId: this.keyId,
-            fromVersion: since,
-            version: delta.version,
-            bits,
-            added: encodeFilter(added, bits),
-            removed: encodeFilter(removed, removalPrefixBits(bits)),
-          };
-        }
-      }
+  async payload(keyId?: string, since?: number, range?: bigint): Promise<DirectoryPayload> {
+    if (keyId === this.keyId && since !== undefined && range !== undefined) {
+      const delta = await this.delta(since, range);
+      if (delta) return delta;
     }
     const snapshot = await this.currentSnapshot();
     return {
@@ -227,9 +217,81 @@ export class Directory {
       keyId: snapshot.keyId,
       version: snapshot.version,
       count: snapshot.count,
-      bits: snapshot.bits,
+      range: snapshot.range,
       bytes: snapshot.filter.length,
       path: `/v1/directory/snapshots/${snapshot.keyId}/${snapshot.version}`,
+    };
+  }
+
+  /**
+   * The delta from `since` to now for a filter of `range`, or null when a snapshot is the better
+   * answer. Additions are coded at the client's range. Removals are coded as prefixes
+   * (REMOVAL_PREFIX_SHIFT bits shorter), which the client resolves against the full values it
+   * holds — but only where the prefix names one entry of the client's filter: the server checks
+   * each against every fingerprint that can be in that filter (the member set it keeps plus every
+   * fingerprint logged since, a superset of the set at `since`) and sends the others at full
+   * width. A removed fingerprint whose full value another member shares is not sent at all:
+   * removing the value would hide that member (a leftover value costs one possible false match,
+   * which resolve catches).
+   */
+  private async delta(since: number, range: bigint): Promise<DirectoryPayload | null> {
+    const keyId = this.keyId;
+    const members = await this.loadMembers();
+    if (members.keyId !== keyId) return null;
+    const logged = await this.db.transaction().execute(async (trx) => {
+      const version = await this.version(trx);
+      if (since > version) return null;
+      const rows = await trx
+        .selectFrom('directory_log')
+        .select(['version', 'fingerprint', 'op'])
+        .where('key_id', '=', keyId)
+        .where('version', '>', Math.min(since, members.version))
+        .orderBy('version')
+        .execute();
+      return { version, rows };
+    });
+    if (!logged) return null;
+    // Net effect per fingerprint: present at `since` iff its first logged change removed it,
+    // present now iff its last one added it. Anything added and removed again is left out.
+    const touched = new Map<string, { fp: Uint8Array; first: string; last: string }>();
+    for (const r of logged.rows) {
+      if (r.version <= since) continue;
+      const key = Buffer.from(r.fingerprint).toString('hex');
+      const seen = touched.get(key);
+      if (seen) seen.last = r.op;
+      else touched.set(key, { fp: r.fingerprint, first: r.op, last: r.op });
+    }
+    const count = this.discoverableCount ?? members.set.hi.length;
+    if (touched.size * 2 > Math.max(16, count) || count > filterCapacity(range)) return null;
+    const added: Uint8Array[] = [];
+    const removed: Uint8Array[] = [];
+    for (const { fp, first, last } of touched.values()) {
+      const before = first === 'remove';
+      const now = last === 'add';
+      if (!before && now) added.push(fp);
+      else if (before && !now) removed.push(fp);
+    }
+    const prefixed: Uint8Array[] = [];
+    const full: Uint8Array[] = [];
+    if (removed.length > 0) {
+      const packed = new Uint8Array(logged.rows.length * 8);
+      for (const [i, r] of logged.rows.entries()) packed.set(r.fingerprint, i * 8);
+      const sets = [members.set, sortFingerprints(packed)];
+      for (const fp of removed) {
+        const form = removalForm(fp, range, sets);
+        if (form === 'prefix') prefixed.push(fp);
+        else if (form === 'full') full.push(fp);
+      }
+    }
+    return {
+      type: 'delta',
+      keyId,
+      fromVersion: since,
+      version: logged.version,
+      range,
+      added: encodeFilter(added, range),
+      removed: encodeFilterPrefixes(prefixed, range, REMOVAL_PREFIX_SHIFT),
+      removedFull: encodeFilter(full, range),
     };
   }
 
@@ -244,10 +306,76 @@ export class Directory {
 
   private async currentSnapshot(): Promise<Snapshot> {
     if (this.snapshot && this.snapshot.keyId === this.keyId) return this.snapshot;
+    if (!this.snapshotBuilding) {
+      this.snapshotBuilding = this.buildSnapshot().finally(() => {
+        this.snapshotBuilding = null;
+      });
+    }
+    return this.snapshotBuilding;
+  }
+
+  /** The member set brought up to date from the log, encoded at snapshotRange(its size). */
+  private async buildSnapshot(): Promise<Snapshot> {
     const keyId = this.keyId;
+    const members = await this.loadMembers();
+    const current = await this.db.transaction().execute(async (trx) => {
+      const version = await this.version(trx);
+      const rows = await trx
+        .selectFrom('directory_log')
+        .select(['fingerprint', 'op'])
+        .where('key_id', '=', keyId)
+        .where('version', '>', members.version)
+        .orderBy('version')
+        .execute();
+      return { version, rows };
+    });
+    let set = members.set;
+    if (current.rows.length > 0) {
+      const last = new Map<string, { fp: Uint8Array; op: string }>();
+      for (const r of current.rows) {
+        last.set(Buffer.from(r.fingerprint).toString('hex'), { fp: r.fingerprint, op: r.op });
+      }
+      const added: Uint8Array[] = [];
+      const removed: Uint8Array[] = [];
+      for (const { fp, op } of last.values()) (op === 'add' ? added : removed).push(fp);
+      set = updateFingerprints(set, { added, removed });
+    }
+    if (members.keyId === keyId && this.members === members) {
+      this.members = { keyId, version: current.version, set };
+    }
+    const count = set.hi.length;
+    const range = snapshotRange(count);
+    const snapshot: Snapshot = {
+      keyId,
+      version: current.version,
+      count,
+      range,
+      filter: encodeSortedFingerprints(set, range),
+    };
+    if (this.keyId === keyId) {
+      this.snapshot = snapshot;
+      this.discoverableCount = count;
+    }
+    return snapshot;
+  }
+
+  /** The member set for the current key (read from the accounts once per key and process). */
+  private async loadMembers(): Promise<Members> {
+    if (this.members && this.members.keyId === this.keyId) return this.members;
+    if (!this.membersLoading) {
+      this.membersLoading = this.readMembers(this.keyId).finally(() => {
+        this.membersLoading = null;
+      });
+    }
+    const members = await this.membersLoading;
+    if (members.keyId === this.keyId) this.members = members;
+    return members;
+  }
+
+  private async readMembers(keyId: string): Promise<Members> {
     // One read transaction, so the version matches the content; fingerprints are copied page by
     // page into one buffer rather than held as millions of row objects.
-    const built = await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const version = await this.version(trx);
       const chunks: Uint8Array[] = [];
       let count = 0;
@@ -275,19 +403,8 @@ export class Directory {
         packed.set(chunk, offset);
         offset += chunk.length;
       }
-      return { version, count, packed };
+      return { keyId, version, set: sortFingerprints(packed) };
     });
-    const bits = snapshotBits(built.count);
-    const snapshot: Snapshot = {
-      keyId,
-      version: built.version,
-      count: built.count,
-      bits,
-      filter: encodeFilterPacked(built.packed, bits),
-    };
-    this.snapshot = snapshot;
-    this.discoverableCount = snapshot.count;
-    return snapshot;
   }
 
   /**
@@ -337,6 +454,8 @@ export class Directory {
       });
       this.keyId = next.id;
       this.snapshot = null;
+      this.members = null;
+      this.discoverableCount = undefined;
       this.keys.retireAllBut(next.id, this.keyRetentionMs);
       await this.loadKeysIntoPool();
       return {
@@ -413,4 +532,30 @@ export class Directory {
       throw new ParleyError('KEY_ID_UNKNOWN', { details: { currentKeyId: this.keyId } });
     }
   }
+}
+
+/**
+ * How a delta names the removal of `fp` from a client filter of `range` whose entries all come
+ * from the sorted sets `sets`: by its prefix when no other fingerprint there shares it, else at
+ * full width when none shares the full value, else not at all. Values and prefixes are monotone
+ * in the fingerprint, so only each set's nearest neighbours below and above `fp` can share them.
+ */
+export function removalForm(fp: Uint8Array, range: bigint, sets: SortedPairs[]): RemovalForm {
+  const shift = BigInt(REMOVAL_PREFIX_SHIFT);
+  const value = filterValue(fp, range);
+  const self = new DataView(fp.buffer, fp.byteOffset, 8).getBigUint64(0);
+  let form: RemovalForm = 'prefix';
+  for (const set of sets) {
+    const n = set.hi.length;
+    let at = fingerprintRank(set, fp);
+    const below = at - 1;
+    if (at < n && pairValue(set, at) === self) at++;
+    for (const i of [below, at]) {
+      if (i < 0 || i >= n) continue;
+      const other = (pairValue(set, i) * range) >> 64n;
+      if (other === value) return 'keep';
+      if (other >> shift === value >> shift) form = 'full';
+    }
+  }
+  return form;
 }
