@@ -83,10 +83,6 @@ describe('deltas over many changes', () => {
         created_at: new Date().toISOString(),
         budget_level: 0,
         budget_at: 0,
-        next_key_id: null,
-        next_element: null,
-        next_fingerprint: null,
-        next_token: null,
       };
     });
     for (let i = 0; i < rows.length; i += 1000) {
