@@ -20,6 +20,8 @@ export async function openDatabase(dataDir: string): Promise<Db> {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
+  // Off while migrating (better-sqlite3 turns them on by default): see below.
+  sqlite.pragma('foreign_keys = OFF');
   // Deleted rows are overwritten, not left readable in free pages (no number is stored, but
   // account elements of deleted accounts should not linger either).
   sqlite.pragma('secure_delete = ON');
