@@ -224,18 +224,19 @@ class RangeMap {
     const a3 = h >>> 16;
     // Column sums of the 4 × 4 limb product (each < 2^34), carried upwards; only the top four
     // limbs are kept, but the lower columns' carries reach them.
-    let c = Math.floor((a0 * b0) / 65536);
-    c = Math.floor((a0 * b1 + a1 * b0 + c) / 65536);
-    c = Math.floor((a0 * b2 + a1 * b1 + a2 * b0 + c) / 65536);
-    c = Math.floor((a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0 + c) / 65536);
+    // Every sum is below 2^35 and non-negative, so `(t / 65536) >>> 0` is floor(t / 2^16).
+    let c = ((a0 * b0) / 65536) >>> 0;
+    c = ((a0 * b1 + a1 * b0 + c) / 65536) >>> 0;
+    c = ((a0 * b2 + a1 * b1 + a2 * b0 + c) / 65536) >>> 0;
+    c = ((a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0 + c) / 65536) >>> 0;
     let t = a1 * b3 + a2 * b2 + a3 * b1 + c;
-    c = Math.floor(t / 65536);
+    c = (t / 65536) >>> 0;
     const r4 = t - c * 65536;
     t = a2 * b3 + a3 * b2 + c;
-    c = Math.floor(t / 65536);
+    c = (t / 65536) >>> 0;
     const r5 = t - c * 65536;
     t = a3 * b3 + c;
-    c = Math.floor(t / 65536);
+    c = (t / 65536) >>> 0;
     const r6 = t - c * 65536;
     this.h = c * 65536 + r6;
     this.l = r5 * 65536 + r4;
