@@ -85,7 +85,7 @@ async function child({ dataDir, mode }) {
         accountsRekeyed: rotated?.accountsRekeyed,
         count: payload.count,
         bytes: payload.bytes,
-        bits: payload.bits,
+        range: String(payload.range),
         idleRss,
         maxRss,
         realNumberFound: filter.has(core.directoryFingerprint(sha512, keyId, element)),
@@ -168,15 +168,16 @@ function runChild(dataDir, mode, limitMs) {
   });
 }
 
-/** Accounts staged under a new key so far (servers that stage rotation beside the live entry). */
+/** Accounts staged under a new key so far (servers that stage a rotation in rotation_stage). */
 async function stagedAccounts(dataDir) {
   const Database = (await import('better-sqlite3')).default;
   const sqlite = new Database(join(dataDir, 'parley.sqlite'), { readonly: true });
   try {
-    const columns = sqlite.pragma('table_info(accounts)').map((c) => c.name);
-    if (!columns.includes('next_key_id')) return undefined;
-    return sqlite.prepare('SELECT count(*) AS n FROM accounts WHERE next_key_id IS NOT NULL').get()
-      .n;
+    const stage = sqlite
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'rotation_stage'")
+      .get();
+    if (!stage) return undefined;
+    return sqlite.prepare('SELECT count(*) AS n FROM rotation_stage').get().n;
   } finally {
     sqlite.close();
   }
@@ -252,7 +253,7 @@ async function main() {
           unit: 's',
         },
         {
-          what: `first snapshot build after rotation (${r.bits} bits, ${mib(r.bytes).toFixed(1)} MiB)`,
+          what: `first snapshot build after rotation (range 2^${Math.log2(Number(r.range)).toFixed(2)}, ${mib(r.bytes).toFixed(1)} MiB)`,
           value: r.snapshotMs / 1000,
           unit: 's',
         },
@@ -290,7 +291,7 @@ async function main() {
       }
       rows.push(
         {
-          what: `first snapshot build (current key, separate server; ${s.bits} bits, ${mib(s.bytes).toFixed(1)} MiB)`,
+          what: `first snapshot build (current key, separate server; range 2^${Math.log2(Number(s.range)).toFixed(2)}, ${mib(s.bytes).toFixed(1)} MiB)`,
           value: s.snapshotMs / 1000,
           unit: 's',
         },
@@ -304,7 +305,7 @@ async function main() {
       notes.push(
         `The rotation was stopped (SIGKILL) after ${stoppedMin.toFixed(1)} min to stay inside the section's time (BENCH_SECTION_TIMEOUT_MS ${SECTION_MS / 60_000} min; BENCH_REBUILD_LIMIT_MIN overrides). ${
           staged === undefined
-            ? 'This server does not stage rotations in the accounts table, so progress is unknown.'
+            ? 'No rotation_stage table was found, so progress is unknown.'
             : staged >= total
               ? `Every account had been staged under the new key by then: the rotation was in its final switch (moving the staged entries into place), so the whole rotation takes longer than ${stoppedMin.toFixed(1)} min by an unknown amount.`
               : `${formatNumber(staged)} of ${formatNumber(total)} accounts (${((staged / total) * 100).toFixed(1)} %) were staged under the new key by then; the extrapolation assumes the same rate for the rest and leaves out the final switch.`

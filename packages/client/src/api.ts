@@ -128,12 +128,12 @@ export class ApiClient {
     });
   }
 
-  directory(held?: { keyId: string; version: number; bits: number }): Promise<Directory> {
+  directory(held?: { keyId: string; version: number; range: bigint }): Promise<Directory> {
     const query = new URLSearchParams();
     if (held) {
       query.set('keyId', held.keyId);
       query.set('since', String(held.version));
-      query.set('bits', String(held.bits));
+      query.set('range', String(held.range));
     }
     const qs = query.toString();
     return this.request('GET', `/v1/directory${qs ? `?${qs}` : ''}`, DirectoryResponse);

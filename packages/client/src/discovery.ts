@@ -17,6 +17,7 @@ import {
   type Oprf,
   ParleyError,
   phoneNumberInput,
+  removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
 import type { ApiClient } from './api.js';
@@ -120,7 +121,7 @@ export class DiscoveryEngine {
       }
     }
     const response = await this.api.directory(
-      held ? { keyId: held.keyId, version: held.version, bits: held.filter.bits } : undefined,
+      held ? { keyId: held.keyId, version: held.version, range: held.filter.range } : undefined,
     );
     if (response.type === 'snapshot') {
       const data = await this.api.snapshot(response.path, response.bytes);
@@ -133,24 +134,37 @@ export class DiscoveryEngine {
       this.held = { keyId: response.keyId, version: response.version, filter };
       return this.held;
     }
-    if (!held || held.keyId !== response.keyId || held.filter.bits !== response.bits) {
+    if (!held || held.keyId !== response.keyId || String(held.filter.range) !== response.range) {
       throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'unexpected delta' } });
     }
     const added = MembershipFilter.decode(decode(response.added));
     const removed = MembershipFilter.decode(decode(response.removed));
-    if (added.size + removed.size > 0) {
-      // Removals come as prefixes of entries this filter holds; an ambiguous one (rare) means
-      // the delta cannot be applied safely, so a fresh snapshot is fetched instead.
-      const applied = held.filter.removeByPrefix(removed);
-      if (applied) held.filter.apply({ added: added.toFingerprints(), removed: [] });
+    const removedFull = MembershipFilter.decode(decode(response.removedFull));
+    const range = held.filter.range;
+    if (
+      added.range !== range ||
+      removed.range !== removalPrefixRange(range) ||
+      removedFull.range !== range
+    ) {
+      throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'delta range' } });
+    }
+    const changes = added.size + removed.size + removedFull.size;
+    if (changes > 0) {
+      // Removals come as prefixes of entries this filter holds (and the few the server found
+      // ambiguous at full width); an ambiguous one all the same (the filter holds something the
+      // server did not expect) means the delta cannot be applied safely, so the filter is dropped
+      // and a fresh snapshot fetched instead.
+      const applied =
+        held.filter.removeByPrefix(removed) && held.filter.removeByPrefix(removedFull);
+      if (applied) held.filter.merge(added);
       if (!applied || held.filter.needsResize()) {
-        // The delta grew the set past the snapshot's false-positive bound: fetch a new one.
+        // The delta grew the set past the filter's false-positive bound: fetch a new one.
         this.held = undefined;
         await this.store.delete(FILTER);
         return this.syncFilterOnce();
       }
     }
-    if (added.size + removed.size > 0 || held.version !== response.version) {
+    if (changes > 0 || held.version !== response.version) {
       await this.store.set<StoredFilter>(FILTER, {
         keyId: held.keyId,
         version: response.version,

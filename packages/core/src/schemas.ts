@@ -119,13 +119,19 @@ export const AccountUpdateRequest = Type.Object(
 
 // --- directory and discovery ---
 
+/**
+ * A membership filter's range M (membership-filter.ts: fingerprints map to floor(f · M / 2^64)),
+ * as decimal digits because it can exceed 2^53: from 2^32 to 2^64 (parseFilterRange checks).
+ */
+export const FilterRange = Type.String({ pattern: '^[1-9][0-9]{9,19}$' });
+
 export const DirectoryQuery = Type.Object(
   {
     keyId: Type.Optional(KeyId),
     /** The directory version the client holds, as decimal digits (query strings are not coerced). */
     since: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
-    /** The truncation width of the client's filter, so a delta can be coded at that width. */
-    bits: Type.Optional(Type.String({ pattern: '^[0-9]{2}$' })),
+    /** The range of the client's filter, so a delta can be coded for it. */
+    range: Type.Optional(FilterRange),
   },
   strict,
 );
@@ -136,7 +142,7 @@ export const DirectorySnapshot = Type.Object(
     keyId: KeyId,
     version: Type.Integer({ minimum: 0 }),
     count: Type.Integer({ minimum: 0 }),
-    bits: Type.Integer({ minimum: 32, maximum: 64 }),
+    range: FilterRange,
     /** Size of the binary filter (membership-filter.ts encoding) to fetch from `path`. */
     bytes: Type.Integer({ minimum: 0 }),
     path: Type.String({ pattern: '^/v1/directory/snapshots/[a-z0-9]+/[0-9]+$' }),
@@ -150,14 +156,17 @@ export const DirectoryDelta = Type.Object(
     keyId: KeyId,
     fromVersion: Type.Integer({ minimum: 0 }),
     version: Type.Integer({ minimum: 0 }),
-    bits: Type.Integer({ minimum: 32, maximum: 64 }),
+    /** The client's range, echoed. */
+    range: FilterRange,
     /**
      * Net changes since `fromVersion`, each list coded as a membership filter (Golomb–Rice,
-     * base64url): added fingerprints at the client's `bits`; removed ones as prefixes at
-     * removalPrefixBits(bits), enough to name the entry the client holds.
+     * base64url): `added` at the client's range; `removed` as prefixes at
+     * removalPrefixRange(range), each naming exactly one entry of the client's filter;
+     * `removedFull` at the range, for the few removals whose prefix would name two.
      */
     added: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
     removed: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
+    removedFull: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
   },
   strict,
 );

@@ -9,15 +9,16 @@ import {
   fromBase64Url,
   LIMITS,
   MembershipFilter,
-  removalPrefixBits,
+  removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
+import { snapshotRange } from './directory.js';
 import { testServer } from './testing.js';
 
 /** The added and removed lists of a delta response, decoded as the filters they are sent as. */
 function deltaLists(json: Record<string, unknown>) {
   const decode = (field: string) => MembershipFilter.decode(fromBase64Url(json[field] as string)!);
-  return { added: decode('added'), removed: decode('removed') };
+  return { added: decode('added'), removed: decode('removed'), removedFull: decode('removedFull') };
 }
 
 describe('HTTP API edge cases', () => {
@@ -261,9 +262,9 @@ describe('HTTP API edge cases', () => {
   it('discoverability can be changed later and shows in the directory', async () => {
     const before = await t.call('GET', '/v1/directory', { token });
     assert.equal(before.json.type, 'snapshot');
-    const { version, bits, path, bytes } = before.json as {
+    const { version, range, path, bytes } = before.json as {
       version: number;
-      bits: number;
+      range: string;
       path: string;
       bytes: number;
     };
@@ -272,7 +273,8 @@ describe('HTTP API edge cases', () => {
     });
     assert.equal(snapshot.headers.get('content-type'), 'application/octet-stream');
     const filter = MembershipFilter.decode(new Uint8Array(await snapshot.arrayBuffer()));
-    assert.equal(filter.bits, bits);
+    assert.equal(String(filter.range), range);
+    assert.equal(filter.range, snapshotRange(2), 'capacity for 1,024 entries');
     assert.equal(filter.size, 2);
     assert.equal(filter.encode().length, bytes);
 
@@ -280,19 +282,30 @@ describe('HTTP API edge cases', () => {
     assert.equal(off.json.discoverable, false);
     const delta = await t.call(
       'GET',
-      `/v1/directory?keyId=${keyId}&since=${version}&bits=${bits}`,
+      `/v1/directory?keyId=${keyId}&since=${version}&range=${range}`,
       { token },
     );
     assert.equal(delta.json.type, 'delta');
-    const { added, removed } = deltaLists(delta.json);
+    assert.equal(delta.json.range, range);
+    const { added, removed, removedFull } = deltaLists(delta.json);
     assert.equal(removed.size, 1);
+    assert.equal(removedFull.size, 0);
     assert.equal(added.size, 0);
-    assert.equal(removed.bits, removalPrefixBits(bits));
+    assert.equal(removed.range, removalPrefixRange(BigInt(range)));
+    assert.equal(removedFull.range, BigInt(range));
+    assert.equal(filter.removeByPrefix(removed), true);
+    assert.equal(filter.size, 1, 'the prefix names the entry that went');
 
     const stale = await t.call('GET', path, { token });
     assert.equal(stale.status, 410);
     assert.equal(stale.json.code, 'DIRECTORY_SNAPSHOT_STALE');
-    for (const query of ['since=abc', 'bits=99&since=1&keyId=abc', 'bits=12&since=1&keyId=abc']) {
+    for (const query of [
+      'since=abc',
+      'bits=40&since=1&keyId=abc',
+      'range=4294967295&since=1&keyId=abc',
+      'range=18446744073709551617&since=1&keyId=abc',
+      'range=0123456789012&since=1&keyId=abc',
+    ]) {
       const bad = await t.call('GET', `/v1/directory?${query}`, { token });
       assert.equal(bad.json.code, 'VALIDATION_FAILED', query);
     }
@@ -300,7 +313,7 @@ describe('HTTP API edge cases', () => {
 
   it('a delta carries net changes only: added then removed since v is in neither list', async () => {
     const now = await t.call('GET', '/v1/directory', { token });
-    const { version, bits } = now.json as { version: number; bits: number };
+    const { version, range } = now.json as { version: number; range: string };
     const transient = await t.register('+13052221111', true);
     await t.call('PATCH', '/v1/account', {
       token: transient.credential,
@@ -310,12 +323,12 @@ describe('HTTP API edge cases', () => {
     assert.equal(back.json.discoverable, true);
     const delta = await t.call(
       'GET',
-      `/v1/directory?keyId=${keyId}&since=${version}&bits=${bits}`,
+      `/v1/directory?keyId=${keyId}&since=${version}&range=${range}`,
       { token },
     );
     assert.equal(delta.json.type, 'delta');
-    const { added, removed } = deltaLists(delta.json);
+    const { added, removed, removedFull } = deltaLists(delta.json);
     assert.equal(added.size, 1, 'only the account that came back');
-    assert.equal(removed.size, 0);
+    assert.equal(removed.size + removedFull.size, 0);
   });
 });

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOprf, MembershipFilter, type Oprf } from '@parley/core';
+import { sql } from 'kysely';
 import { testServer } from './testing.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -36,10 +37,6 @@ describe('key rotation over many accounts', () => {
         created_at: new Date().toISOString(),
         budget_level: 0,
         budget_at: 0,
-        next_key_id: null,
-        next_element: null,
-        next_fingerprint: null,
-        next_token: null,
       };
     });
     for (let i = 0; i < rows.length; i += 1000) {
@@ -68,8 +65,38 @@ describe('key rotation over many accounts', () => {
         r.element,
       ]),
     );
+    // Hold the write lock so that the rotation's first pass ends before its switch, and change
+    // rows in between: an account created meanwhile (a larger row id, staged by the second pass)
+    // and a row id reused by another account after a deletion (staged for the wrong account: the
+    // switch must see that and re-key the new one on its own).
+    let release!: () => void;
+    const held = directory.writeLock.run(() => new Promise<void>((r) => (release = r)));
     const rotation = directory.rotate();
-    const late = await t.register('+14152223344'); // waits for the write lock if it must
+    for (;;) {
+      const staged = await sql<{ n: number }>`select count(*) as n from rotation_stage`
+        .execute(db)
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      if (staged.rows[0]!.n === count) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const newRow = (id: string, rowid?: number) => {
+      const entry = directory.derive(oldKeyId, oprf.hashToGroup(randomBytes(16)));
+      before.set(id, entry.element);
+      return sql`insert into accounts (rowid, id, element, key_id, fingerprint, token,
+          discoverable, created_at, budget_level, budget_at)
+        values (${rowid ?? null}, ${id}, ${entry.element}, ${oldKeyId}, ${entry.fingerprint},
+          ${entry.token}, 1, ${new Date().toISOString()}, 0, 0)`.execute(db);
+    };
+    const { rows: victim } = await sql<{
+      rowid: number;
+    }>`select rowid from accounts where id = 'synthetic00000007'`.execute(db);
+    await db.deleteFrom('accounts').where('id', '=', 'synthetic00000007').execute();
+    before.delete('synthetic00000007');
+    await newRow('reused', victim[0]!.rowid);
+    await newRow('straggler');
+    release();
+    await held;
+    const late = await t.register('+14152223344'); // queued behind the rotation: new key
     const result = await rotation;
     assert.equal(result.previousKeyId, oldKeyId);
     assert.equal(result.accountsRekeyed, count + 1);
@@ -77,10 +104,10 @@ describe('key rotation over many accounts', () => {
     const keys = secrets();
     const factor = oprf.scalarMul(keys.get(result.keyId)!, oprf.scalarInvert(keys.get(oldKeyId)!));
     const after = await db.selectFrom('accounts').selectAll().execute();
-    assert.equal(after.length, count + 1);
+    assert.equal(after.length, count + 2);
+    assert.ok(after.some((r) => r.id === 'reused') && after.some((r) => r.id === 'straggler'));
     for (const row of after) {
       assert.equal(row.key_id, result.keyId);
-      assert.equal(row.next_key_id, null);
       const old = before.get(row.id);
       if (old) assert.equal(hex(row.element), hex(oprf.scalarMult(factor, old)));
       const entry = directory.derive(result.keyId, row.element);
@@ -102,6 +129,20 @@ describe('key rotation over many accounts', () => {
     );
     const discoverable = after.filter((r) => r.discoverable === 1);
     assert.equal(filter.size, discoverable.length);
+
+    // The switch rebuilt the unique indexes it dropped, and the stage is gone.
+    const schema = await sql<{ name: string }>`select name from sqlite_master`.execute(db);
+    const names = schema.rows.map((r) => r.name);
+    assert.ok(names.includes('accounts_element') && names.includes('accounts_token'));
+    assert.ok(!names.includes('rotation_stage'));
+    await assert.rejects(
+      db
+        .insertInto('accounts')
+        .values({ ...after[0]!, id: 'duplicate' })
+        .execute(),
+      /UNIQUE/,
+      'element and token are unique again',
+    );
     assert.ok(discoverable.every((r) => filter.has(r.fingerprint)));
   });
 });

@@ -19,8 +19,9 @@ export async function openDatabase(dataDir: string): Promise<Db> {
   const sqlite = new SQLite(join(dataDir, 'parley.sqlite'));
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Off while migrating (better-sqlite3 turns them on by default): see below.
+  sqlite.pragma('foreign_keys = OFF');
   // Deleted rows are overwritten, not left readable in free pages (no number is stored, but
   // account elements of deleted accounts should not linger either).
   sqlite.pragma('secure_delete = ON');
@@ -32,6 +33,14 @@ export async function openDatabase(dataDir: string): Promise<Db> {
     await db.destroy();
     throw error;
   }
+  // Foreign keys on only after migrating: a migration that rebuilds a table (SQLite's procedure
+  // for schema changes ALTER TABLE cannot make) must not cascade its drop to child tables.
+  const violations = sqlite.pragma('foreign_key_check') as unknown[];
+  if (violations.length > 0) {
+    await db.destroy();
+    throw new Error(`database: ${violations.length} foreign key violations after migrating`);
+  }
+  sqlite.pragma('foreign_keys = ON');
   return db;
 }
 

@@ -21,11 +21,18 @@ export interface AccountsTable {
   /** Leaky bucket of discovery evaluations: level at budget_at (ms since epoch). */
   budget_level: number;
   budget_at: number;
-  /** Staged during a key rotation: the entry under `next_key_id`. */
-  next_key_id: string | null;
-  next_element: Uint8Array | null;
-  next_fingerprint: Uint8Array | null;
-  next_token: Uint8Array | null;
+}
+
+/**
+ * Exists only while a key rotation runs: each account's entry under the new key, by the
+ * account's row id (directory.ts).
+ */
+export interface RotationStageTable {
+  account_rowid: number;
+  id: string;
+  element: Uint8Array;
+  fingerprint: Uint8Array;
+  token: Uint8Array;
 }
 
 export interface DevicesTable {
@@ -117,6 +124,7 @@ export interface Database {
   directory_log: DirectoryLogTable;
   key_usage: KeyUsageTable;
   meta: MetaTable;
+  rotation_stage: RotationStageTable;
   key_packages: KeyPackagesTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;

@@ -36,6 +36,7 @@ export type WorkerRequest = { id: number } & (
   | { op: 'keys'; keys: Record<string, Uint8Array> }
   | { op: 'evaluate'; keyId: string; data: Uint8Array; offset: number }
   | { op: 'translate'; fromKeyId: string; toKeyId: string; data: Uint8Array; offset: number }
+  | { op: 'rekey'; fromKeyId: string; toKeyId: string; data: Uint8Array; offset: number }
   | { op: 'hashAndEvaluate'; keyId: string; data: Uint8Array }
 );
 
@@ -53,6 +54,8 @@ interface Slot {
 }
 
 const CHUNK_ELEMENTS = 128;
+/** Bytes per re-keyed directory entry: element (32), fingerprint (8), token (32). */
+export const REKEYED_ENTRY = 72;
 
 export class OprfPool {
   private readonly slots: Slot[] = [];
@@ -140,6 +143,20 @@ export class OprfPool {
     }));
   }
 
+  /**
+   * Key rotation's work for a batch of directory elements: (k_to/k_from)·E and the fingerprint
+   * and token under `toKeyId`, REKEYED_ENTRY bytes per element. Larger chunks than a client's
+   * batch: a rotation is throughput, not latency.
+   */
+  rekey(fromKeyId: string, toKeyId: string, packed: Uint8Array): Promise<Uint8Array> {
+    return this.chunked(
+      packed,
+      (data, offset) => ({ op: 'rekey', fromKeyId, toKeyId, data, offset }),
+      REKEYED_ENTRY,
+      1024,
+    );
+  }
+
   /** k·HashToGroup(input): the directory element of a number, computed at verification. */
   hashAndEvaluate(keyId: string, input: Uint8Array): Promise<Uint8Array> {
     return this.send(this.leastBusy(), { op: 'hashAndEvaluate', keyId, data: input.slice() });
@@ -148,17 +165,19 @@ export class OprfPool {
   private async chunked(
     packed: Uint8Array,
     task: (data: Uint8Array, offset: number) => Task,
+    outPerElement = 32,
+    chunk = CHUNK_ELEMENTS,
   ): Promise<Uint8Array> {
     const count = packed.length / 32;
     const parts: Promise<Uint8Array>[] = [];
-    for (let start = 0; start < count; start += CHUNK_ELEMENTS) {
-      const end = Math.min(count, start + CHUNK_ELEMENTS);
+    for (let start = 0; start < count; start += chunk) {
+      const end = Math.min(count, start + chunk);
       // A copy, because the buffer is transferred to the worker.
       const data = packed.slice(start * 32, end * 32);
       parts.push(this.send(this.leastBusy(), task(data, start)));
     }
     const results = await Promise.all(parts);
-    const out = new Uint8Array(packed.length);
+    const out = new Uint8Array(count * outPerElement);
     let offset = 0;
     for (const part of results) {
       out.set(part, offset);

@@ -8,11 +8,22 @@
  * libsodium WASM. Scalar arithmetic (translate's factor) and scalar checks stay in WASM either way.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import { expandMessageXmd, loadOprf, ParleyError } from '@parley/core';
+import {
+  directoryFingerprint,
+  directoryToken,
+  expandMessageXmd,
+  loadOprf,
+  ParleyError,
+} from '@parley/core';
 import { loadNativeOprf, type NativeInvalidElementError } from '@parley/oprf-native';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './oprf-pool.js';
+import {
+  REKEYED_ENTRY,
+  type WorkerInit,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './oprf-pool.js';
 
 const oprf = await loadOprf();
 const keys = new Map<string, Uint8Array>();
@@ -128,6 +139,28 @@ function translateFactor(fromKeyId: string, toKeyId: string): Uint8Array {
   return factor;
 }
 
+/** One-shot SHA-512 (Node ≥ 20.12), cheaper than a createHash object per call. */
+const sha512 = (data: Uint8Array): Uint8Array => hash('sha512', data, 'buffer');
+
+/**
+ * Key rotation's per-account work, all of it off the event loop: each element re-keyed by
+ * k_to/k_from, then its fingerprint and token under `toKeyId` derived. Packed REKEYED_ENTRY bytes
+ * per element: element (32) ‖ fingerprint (8) ‖ token (32).
+ */
+function rekeyEntries(fromKeyId: string, toKeyId: string, packed: Uint8Array, offset: number) {
+  const elements = multiplyAll(translateFactor(fromKeyId, toKeyId), packed, offset);
+  const count = elements.length / 32;
+  const out = new Uint8Array(count * REKEYED_ENTRY);
+  for (let i = 0; i < count; i++) {
+    const element = elements.subarray(i * 32, i * 32 + 32);
+    const at = i * REKEYED_ENTRY;
+    out.set(element, at);
+    out.set(directoryFingerprint(sha512, toKeyId, element), at + 32);
+    out.set(directoryToken(sha512, toKeyId, element), at + 40);
+  }
+  return out;
+}
+
 function handle(req: WorkerRequest): Uint8Array {
   switch (req.op) {
     case 'keys':
@@ -139,6 +172,8 @@ function handle(req: WorkerRequest): Uint8Array {
       return multiplyAll(key(req.keyId), req.data, req.offset);
     case 'translate':
       return multiplyAll(translateFactor(req.fromKeyId, req.toKeyId), req.data, req.offset);
+    case 'rekey':
+      return rekeyEntries(req.fromKeyId, req.toKeyId, req.data, req.offset);
     case 'hashAndEvaluate':
       if (native) return nativeHashAndEvaluate(key(req.keyId), req.data);
       return oprf.scalarMult(key(req.keyId), oprf.hashToGroup(req.data));

@@ -8,6 +8,7 @@ import {
   type EvaluateRequest as EvaluateBody,
   EvaluateRequest,
   ParleyError,
+  parseFilterRange,
   type ResolveRequest as ResolveBody,
   ResolveRequest,
   type TranslateRequest as TranslateBody,
@@ -22,23 +23,25 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
     '/v1/directory',
     { schema: { querystring: DirectoryQuery } },
     async (request) => {
-      const { keyId, since, bits } = request.query;
-      const clientBits = bits === undefined ? undefined : Number(bits);
-      if (clientBits !== undefined && (clientBits < 32 || clientBits > 64)) {
+      const { keyId, since, range } = request.query;
+      const clientRange = range === undefined ? undefined : parseFilterRange(range);
+      if (range !== undefined && clientRange === undefined) {
         throw new ParleyError('VALIDATION_FAILED', {
-          details: [{ field: 'querystring/bits', problem: 'must be from 32 to 64' }],
+          details: [{ field: 'querystring/range', problem: 'must be from 2^32 to 2^64' }],
         });
       }
       const payload = await services.directory.payload(
         keyId,
         since === undefined ? undefined : Number(since),
-        clientBits,
+        clientRange,
       );
-      if (payload.type === 'snapshot') return payload;
+      if (payload.type === 'snapshot') return { ...payload, range: String(payload.range) };
       return {
         ...payload,
+        range: String(payload.range),
         added: toBase64Url(payload.added),
         removed: toBase64Url(payload.removed),
+        removedFull: toBase64Url(payload.removedFull),
       };
     },
   );
