@@ -21,6 +21,8 @@ import {
   KeyPackageClaimResponse,
   KeyPackageStock,
   type KeyPackageUpload,
+  type LeaveResponse,
+  LeaveResponse as LeaveResponseSchema,
   ParleyError,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
@@ -213,6 +215,10 @@ export class ApiClient {
       items: 1,
       json: body,
     });
+  }
+
+  leaveGroup(groupId: string): Promise<LeaveResponse> {
+    return this.request('POST', `/v1/groups/${groupId}/leave`, LeaveResponseSchema);
   }
 
   group(groupId: string): Promise<Group> {

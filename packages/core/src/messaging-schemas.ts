@@ -122,6 +122,8 @@ export const GroupResponse = Type.Object(
   strict,
 );
 
+export const LeaveResponse = Type.Object({ groupId: GroupId, left: Type.Literal(true) }, strict);
+
 // --- WebSocket frames: client to server ---
 
 export const AuthFrame = Type.Object(
@@ -184,11 +186,14 @@ export const DeliveryKind = Type.Union([
   Type.Literal('commit'),
   Type.Literal('welcome'),
   Type.Literal('receipt'),
+  Type.Literal('leave'),
 ]);
 
 /**
  * One entry of the device's queue, in order. It stays queued until acknowledged by `seq`.
- * `receipt` entries say that `id` (sent by this device) reached `from`.
+ * `receipt` entries say that `id` (sent by this device) reached `from`; `leave` entries that the
+ * account of `from` left the group (the server no longer delivers to its devices; a remaining
+ * member commits their removal).
  */
 export const DeliverFrame = Type.Object(
   {
@@ -269,6 +274,7 @@ export type AddedDevice = Static<typeof AddedDevice>;
 export type CommitRequest = Static<typeof CommitRequest>;
 export type GroupMember = Static<typeof GroupMember>;
 export type GroupResponse = Static<typeof GroupResponse>;
+export type LeaveResponse = Static<typeof LeaveResponse>;
 export type ClientFrame = Static<typeof ClientFrame>;
 export type SendFrame = Static<typeof SendFrame>;
 export type ServerFrame = Static<typeof ServerFrame>;

@@ -550,4 +550,25 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     await bob.client.messenger.send(direct, 'bob is fine');
     await until('alice hears bob', () => texts(alice2.inbox, direct).includes('bob is fine'));
   });
+
+  it('a member who leaves gets nothing more and is removed from the MLS group', async () => {
+    const before = (await alice1.client.messenger.conversation(direct)).epoch;
+    const left = await bob.client.messenger.leave(direct);
+    assert.equal(left.active, false);
+    await until('a remaining device to commit the removal', async () => {
+      const c = await alice1.client.messenger.conversation(direct);
+      return c.epoch === before + 1 && !c.members.some((m) => m.accountId === accountOf(bob));
+    });
+    await until('alice2 to follow', async () => {
+      return (await alice2.client.messenger.conversation(direct)).epoch === before + 1;
+    });
+    await alice1.client.messenger.send(direct, 'after bob left');
+    await until('alice2 hears it', () => texts(alice2.inbox, direct).includes('after bob left'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(texts(bob.inbox, direct).includes('after bob left'), false);
+    await assert.rejects(bob.client.messenger.send(direct, 'let me back in'), {
+      code: 'NOT_GROUP_MEMBER',
+    });
+    assert.deepEqual([...alice1.errors, ...alice2.errors], []);
+  });
 });

@@ -388,6 +388,22 @@ export class Messenger extends Emitter<MessengerEvents> {
     });
   }
 
+  /**
+   * Leaves the conversation with all of this account's devices: the server stops delivering at
+   * once, and a remaining member removes them in MLS. The history stays on this device.
+   */
+  async leave(conversationId: string): Promise<Conversation> {
+    await this.api.leaveGroup(conversationId);
+    return this.lane.run(async () => {
+      const stored = await this.load(conversationId);
+      if (!stored) throw new ParleyError('CONVERSATION_NOT_FOUND', { details: { conversationId } });
+      const left = { ...stored, active: false };
+      await this.save(left);
+      this.emit('conversation', publicView(left));
+      return publicView(left);
+    });
+  }
+
   /** Commits a change, and if another member's Commit won the epoch, catches up and retries. */
   private async commitChange(
     conversationId: string,
@@ -644,6 +660,8 @@ export class Messenger extends Emitter<MessengerEvents> {
         return this.applyMessage(frame);
       case 'receipt':
         return this.applyReceipt(frame);
+      case 'leave':
+        return this.applyLeave(frame);
     }
   }
 
@@ -696,6 +714,32 @@ export class Messenger extends Emitter<MessengerEvents> {
     await this.saveHistory(frame.groupId, [...history, message]);
     await this.save({ ...stored, state: await mls.encodeState(state) });
     this.emit('message', message);
+  }
+
+  /**
+   * Another account left: the remaining device with the lowest id commits their removal (one
+   * device, to avoid a burst of competing Commits; a conflict would be retried anyway).
+   */
+  private async applyLeave(frame: DeliverFrame): Promise<void> {
+    const stored = await this.load(frame.groupId);
+    if (!stored?.active) return;
+    const leaver = frame.from.accountId;
+    if (leaver === this.device.accountId) {
+      // Another device of this account left: so did this one.
+      const left = { ...stored, active: false };
+      await this.save(left);
+      this.emit('conversation', publicView(left));
+      return;
+    }
+    const remaining = stored.members.filter((m) => m.accountId !== leaver).map((m) => m.deviceId);
+    if (!stored.members.some((m) => m.accountId === leaver)) return; // already removed
+    if (remaining.sort()[0] !== this.device.deviceId) return;
+    // Outside the lane: this entry is being processed inside it.
+    setTimeout(() => {
+      this.removeMembers(frame.groupId, [leaver]).catch((error: unknown) =>
+        this.emit('error', asParleyError(error)),
+      );
+    }, 0);
   }
 
   private async applyReceipt(frame: DeliverFrame): Promise<void> {

@@ -86,7 +86,7 @@ export interface GroupMembersTable {
   account_id: string;
 }
 
-export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt';
+export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt' | 'leave';
 
 export interface QueueTable {
   seq: Generated<number>;

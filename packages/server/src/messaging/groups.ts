@@ -141,6 +141,51 @@ export class Groups {
     return { groupId, epoch: result.epoch, members: result.members };
   }
 
+  /**
+   * The caller's account leaves: the server stops delivering to all its devices at once and tells
+   * the remaining devices, one of which commits the removal in MLS (so later epochs' keys are
+   * unknown to the leaver).
+   */
+  async leave(device: DeviceIdentity, groupId: string): Promise<void> {
+    const wake = await this.db.transaction().execute(async (trx) => {
+      const members = await this.members(trx, groupId);
+      if (!members.some((m) => m.deviceId === device.deviceId)) {
+        throw new ParleyError('NOT_GROUP_MEMBER');
+      }
+      const group = await trx
+        .selectFrom('groups')
+        .select('epoch')
+        .where('id', '=', groupId)
+        .executeTakeFirstOrThrow();
+      await trx
+        .deleteFrom('group_members')
+        .where('group_id', '=', groupId)
+        .where('account_id', '=', device.accountId)
+        .execute();
+      const remaining = members.filter((m) => m.accountId !== device.accountId);
+      if (remaining.length === 0) {
+        await trx.deleteFrom('groups').where('id', '=', groupId).execute();
+        return [];
+      }
+      // The remaining devices, and the leaver's other devices (so they know too).
+      const told = members.filter((m) => m.deviceId !== device.deviceId);
+      await this.mailbox.enqueue(
+        trx,
+        told.map((m) => ({
+          deviceId: m.deviceId,
+          kind: 'leave' as const,
+          messageId: newMessageId(),
+          groupId,
+          sender: device,
+          epoch: group.epoch,
+          payload: null,
+        })),
+      );
+      return told.map((m) => m.deviceId);
+    });
+    this.hub.wake(wake);
+  }
+
   async get(device: DeviceIdentity, groupId: string): Promise<GroupResponse> {
     const group = await this.db
       .selectFrom('groups')

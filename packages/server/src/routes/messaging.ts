@@ -39,6 +39,15 @@ export function messagingRoutes(app: FastifyInstance, services: Services): void 
     async (request) => services.groups.commit(request.device, request.params.groupId, request.body),
   );
 
+  app.post<{ Params: GroupParamsType }>(
+    '/v1/groups/:groupId/leave',
+    { schema: { params: GroupParams } },
+    async (request) => {
+      await services.groups.leave(request.device, request.params.groupId);
+      return { groupId: request.params.groupId, left: true as const };
+    },
+  );
+
   app.get<{ Params: GroupParamsType }>(
     '/v1/groups/:groupId',
     { schema: { params: GroupParams } },
