@@ -192,9 +192,15 @@ export class DeviceSocket implements DeviceConnection {
         return;
       }
       case 'ack': {
-        await this.services.mailbox.ack(device, frame.seqs);
-        for (const seq of frame.seqs) this.inflight.delete(seq);
-        return this.pump();
+        // Not awaited either: sends behind an ack need not wait for its transaction.
+        this.services.mailbox.ack(device, frame.seqs).then(
+          () => {
+            for (const seq of frame.seqs) this.inflight.delete(seq);
+            return this.pump();
+          },
+          (error: unknown) => this.error(error),
+        );
+        return;
       }
       case 'signal': {
         const devices = await this.services.groups.otherMemberDevices(device, frame.groupId);
