@@ -29,6 +29,11 @@ const PEAK_MS = Number(process.env.BENCH_MIN_MS || 3000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 10_000);
 const PAYLOAD_BYTES = 334; // a 100-byte text as an MLS PrivateMessage (measured below)
 const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
+/** A WebSocket message from Parley holds one or more JSON frames, one per line. */
+const framesOf = (data) =>
+  String(data)
+    .split('\n')
+    .map((line) => JSON.parse(line));
 
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -46,8 +51,8 @@ function openSocket(url) {
 function nextFrame(ws, test) {
   return new Promise((resolve) => {
     const on = (data) => {
-      const frame = JSON.parse(String(data));
-      if (test(frame)) {
+      const frame = framesOf(data).find(test);
+      if (frame) {
         ws.off('message', on);
         resolve(frame);
       }
@@ -134,8 +139,7 @@ async function parleyRelay() {
   const ackReceived = acker(receiver);
   const ackReceipt = acker(sender);
   sender.on('message', (data) => {
-    const frame = JSON.parse(String(data));
-    if (frame.t === 'deliver') ackReceipt(frame.seq);
+    for (const frame of framesOf(data)) if (frame.t === 'deliver') ackReceipt(frame.seq);
   });
   return {
     name: 'Parley (stored in SQLite before "stored")',
@@ -210,20 +214,23 @@ async function drive(relay, ms, rate) {
   let stopSending = false;
   let wake;
   const onReceive = (data) => {
-    const frame = JSON.parse(String(data));
-    if (frame.t !== 'deliver') return;
-    relay.onDeliver(frame);
-    const t0 = sentAt.get(frame.id);
-    if (t0 === undefined) return;
-    sentAt.delete(frame.id);
-    latencies.push(performance.now() - t0);
-    delivered++;
+    const now = performance.now();
+    for (const frame of framesOf(data)) {
+      if (frame.t !== 'deliver') continue;
+      relay.onDeliver(frame);
+      const t0 = sentAt.get(frame.id);
+      if (t0 === undefined) continue;
+      sentAt.delete(frame.id);
+      latencies.push(now - t0);
+      delivered++;
+    }
   };
   const onAnswer = (data) => {
-    const frame = JSON.parse(String(data));
-    if (frame.t === 'stored' || frame.t === 'error') {
-      inflight--;
-      wake?.();
+    for (const frame of framesOf(data)) {
+      if (frame.t === 'stored' || frame.t === 'error') {
+        inflight--;
+        wake?.();
+      }
     }
   };
   relay.receiver.on('message', onReceive);

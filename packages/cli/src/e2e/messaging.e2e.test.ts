@@ -271,14 +271,18 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
       inner.onclose = (e) => outer.onclose?.(e);
       inner.onerror = (e) => outer.onerror?.(e);
       inner.onmessage = (e) => {
-        const frame = JSON.parse(String(e.data)) as { t: string; id: string; duplicate: boolean };
-        if (frame.t === 'stored') answers.push({ id: frame.id, duplicate: frame.duplicate });
-        if (frame.t === 'stored' && !dropped) {
-          dropped = true;
-          inner.close(4000, 'the test drops this answer');
-          return;
+        const kept: string[] = [];
+        for (const line of String(e.data).split('\n')) {
+          const frame = JSON.parse(line) as { t: string; id: string; duplicate: boolean };
+          if (frame.t === 'stored') answers.push({ id: frame.id, duplicate: frame.duplicate });
+          if (frame.t === 'stored' && !dropped) {
+            dropped = true;
+            inner.close(4000, 'the test drops this answer');
+            return;
+          }
+          kept.push(line);
         }
-        outer.onmessage?.(e);
+        outer.onmessage?.({ data: kept.join('\n') });
       };
       return outer;
     };
@@ -412,7 +416,11 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     url.protocol = 'ws:';
     const frames = (ws: WebSocket) => {
       const got: Array<Record<string, unknown>> = [];
-      ws.on('message', (d) => got.push(JSON.parse(String(d)) as Record<string, unknown>));
+      // One WebSocket message may carry several frames, one JSON text per line.
+      ws.on('message', (d) => {
+        for (const line of String(d).split('\n'))
+          got.push(JSON.parse(line) as Record<string, unknown>);
+      });
       return got;
     };
     const opened = async () => {

@@ -99,7 +99,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     const socket = this.factory(url.toString());
     this.socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ t: 'auth', credential: this.credential }));
-    socket.onmessage = (event) => this.onFrame(event.data);
+    socket.onmessage = (event) => this.onMessage(event.data);
     socket.onerror = () => {};
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
@@ -123,12 +123,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.pending.clear();
   }
 
-  private onFrame(data: unknown): void {
+  /** One WebSocket message carries one or more frames, one JSON text per line. */
+  private onMessage(data: unknown): void {
+    const text = typeof data === 'string' ? data : new TextDecoder().decode(data as Uint8Array);
+    for (const line of text.split('\n')) this.onFrame(line);
+  }
+
+  private onFrame(line: string): void {
     let frame: unknown;
     try {
-      frame = JSON.parse(
-        typeof data === 'string' ? data : new TextDecoder().decode(data as Uint8Array),
-      );
+      frame = JSON.parse(line);
     } catch {
       return;
     }

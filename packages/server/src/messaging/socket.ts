@@ -24,6 +24,9 @@ import type { DeviceConnection } from './hub.js';
 const checkFrame = TypeCompiler.Compile(ClientFrame);
 const FRAME_TYPES = new Set(['auth', 'send', 'ack', 'signal', 'presence']);
 
+/** A batch of outgoing frames is sent at once when it reaches this size. */
+const OUTGOING_FLUSH_BYTES = 256 * 1024;
+
 /** Close codes in the application range (4000–4999). */
 export const CLOSE = { authFailed: 4401, authTimeout: 4408, serverClosing: 1001 } as const;
 
@@ -84,8 +87,33 @@ export class DeviceSocket implements DeviceConnection {
     return this.device!.deviceId;
   }
 
+  /**
+   * Frames pushed in one turn of the event loop leave as one WebSocket message, one JSON frame
+   * per line (JSON text never contains a raw newline): one write instead of one per frame.
+   */
   push(frame: ServerFrame): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const text = JSON.stringify(frame);
+    this.outgoing.push(text);
+    this.outgoingBytes += text.length + 1;
+    if (this.outgoingBytes >= OUTGOING_FLUSH_BYTES) this.flushOutgoing();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushOutgoing());
+    }
+  }
+
+  private outgoing: string[] = [];
+  private outgoingBytes = 0;
+  private flushScheduled = false;
+
+  private flushOutgoing(): void {
+    this.flushScheduled = false;
+    if (this.outgoing.length === 0) return;
+    const message = this.outgoing.join('\n');
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(message);
   }
 
   wake(): void {
@@ -94,6 +122,7 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   private close(code: number, reason: string): void {
+    this.flushOutgoing();
     this.socket.close(code, reason);
   }
 
