@@ -171,6 +171,36 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     assert.deepEqual(bob.errors, []);
   });
 
+  it('typing and read receipts arrive end-to-end encrypted, live only', async () => {
+    const typing: string[] = [];
+    bob.client.messenger.on('typing', (t) => {
+      if (t.conversationId === direct) typing.push(t.from.deviceId);
+    });
+    await alice1.client.messenger.typing(direct);
+    await until('bob sees alice typing', () => typing.length > 0);
+    assert.deepEqual(typing, [alice1.client.account!.deviceId]);
+    const mine = (await alice1.client.messenger.history(direct)).filter(
+      (m) => m.from.deviceId === alice1.client.account!.deviceId,
+    );
+    await bob.client.messenger.markRead(
+      direct,
+      mine.map((m) => m.id),
+    );
+    await until('alice sees them read', async () =>
+      (await alice1.client.messenger.history(direct))
+        .filter((m) => mine.some((x) => x.id === m.id))
+        .every((m) => m.status === 'read' && m.readBy.includes(accountOf(bob))),
+    );
+    // Never stored: a signal sent while Bob is offline never reaches him.
+    bob.client.close();
+    await alice1.client.messenger.typing(direct);
+    bob = await restart(bob);
+    const late: string[] = [];
+    bob.client.messenger.on('typing', (t) => late.push(t.from.deviceId));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(late, []);
+  });
+
   it('a group of three: everyone gets everyone else’s messages once, in one order', async () => {
     const conversation = await bob.client.messenger.createConversation([
       accountOf(alice1),
