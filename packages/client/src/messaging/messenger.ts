@@ -164,7 +164,16 @@ export class Messenger extends Emitter<MessengerEvents> {
     connection.on('frame', (frame) => this.onFrame(frame));
     const ready = connection.next('ready', () => true, 15_000);
     connection.start();
-    await ready;
+    try {
+      await ready;
+    } catch (cause) {
+      // It keeps trying in the background; the caller learns that it is not connected yet.
+      throw new ParleyError('NETWORK_ERROR', {
+        cause,
+        message: 'The messaging connection did not open within 15 s; it keeps retrying.',
+        details: { server: this.options.serverUrl },
+      });
+    }
   }
 
   /** Closes the connection; unsent messages stay in the outbox for the next start. */
@@ -450,7 +459,15 @@ export class Messenger extends Emitter<MessengerEvents> {
   private async waitForEpoch(conversationId: string, epoch: number): Promise<void> {
     const current = await this.load(conversationId);
     if (current && current.epoch >= epoch) return;
-    await this.next('conversation', (c) => c.id === conversationId && c.epoch >= epoch, 20_000);
+    try {
+      await this.next('conversation', (c) => c.id === conversationId && c.epoch >= epoch, 20_000);
+    } catch (cause) {
+      throw new ParleyError('CONNECTION_CLOSED', {
+        cause,
+        message: `The conversation's newer epoch (${epoch}) did not arrive within 20 s; try again when connected.`,
+        details: { conversationId, epoch },
+      });
+    }
   }
 
   // --- sending ---
