@@ -21,7 +21,7 @@
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { emit, formatNumber, progress } from './lib/measure.mjs';
 
@@ -48,16 +48,28 @@ async function child({ dataDir, mode }) {
     const idleRss = process.memoryUsage.rss();
     let rotated;
     let rotateMs = 0;
+    let rotateCpuMs = 0;
+    // CPU time of this process, every thread (event loop, OPRF workers, SQLite), in ms.
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const loadStart = loadavg()[0];
     if (mode === 'rotate') {
       send({ phase: 'rotate' });
       const t0 = performance.now();
+      const c0 = cpuMs();
       rotated = await directory.rotate();
       rotateMs = performance.now() - t0;
+      rotateCpuMs = cpuMs() - c0;
     }
     send({ phase: 'snapshot' });
     const t1 = performance.now();
+    const c1 = cpuMs();
     const payload = await directory.payload();
     const snapshotMs = performance.now() - t1;
+    const snapshotCpuMs = cpuMs() - c1;
+    const loadEnd = loadavg()[0];
     send({ phase: 'done' });
     const maxRss = process.resourceUsage().maxRSS * 1024;
 
@@ -82,6 +94,10 @@ async function child({ dataDir, mode }) {
       result: {
         rotateMs,
         snapshotMs,
+        rotateCpuMs,
+        snapshotCpuMs,
+        loadStart,
+        loadEnd,
         accountsRekeyed: rotated?.accountsRekeyed,
         count: payload.count,
         bytes: payload.bytes,
@@ -257,9 +273,16 @@ async function main() {
           value: r.snapshotMs / 1000,
           unit: 's',
         },
+        {
+          what: 'CPU time of the server process (all threads) during rotation + snapshot',
+          value: (r.rotateCpuMs + r.snapshotCpuMs) / 1000,
+          unit: 'core-s',
+          baseline: `${(((r.rotateCpuMs + r.snapshotCpuMs) / wallMs / availableParallelism()) * 100).toFixed(0)} % of ${availableParallelism()} cores over the wall time`,
+        },
         ...memoryRows(r, ''),
       ];
       notes.push(
+        `Machine load (1-minute load average, all processes) when the rotation started: ${r.loadStart.toFixed(2)}; when the snapshot was built: ${r.loadEnd.toFixed(2)}. Above ${availableParallelism()}, other processes were competing for the cores and the wall time is longer than on a quiet machine.`,
         `Backend ${r.backend}. RSS before rotating (server started, idle): ${mib(r.idleRss).toFixed(0)} MiB; ${r.samples.count} RSS samples from /proc${existsSync('/proc/self/status') ? '' : ' (none: no /proc here, only the kernel peak)'}.`,
         'Checked: every account re-keyed, the new snapshot counts them all, and a registered number evaluated under the new key is in the new filter.',
       );

@@ -113,11 +113,17 @@ export class DiscoveryEngine {
     if (!held) {
       const stored = await this.store.get<StoredFilter>(FILTER);
       if (stored) {
-        held = {
-          keyId: stored.keyId,
-          version: stored.version,
-          filter: MembershipFilter.decode(stored.data),
-        };
+        try {
+          held = {
+            keyId: stored.keyId,
+            version: stored.version,
+            filter: MembershipFilter.decode(stored.data),
+          };
+        } catch (error) {
+          // Saved by an older client in an earlier filter format (or damaged): start afresh.
+          if (!(error instanceof RangeError)) throw error;
+          await this.store.delete(FILTER);
+        }
       }
     }
     const response = await this.api.directory(
