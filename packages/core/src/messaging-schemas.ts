@@ -205,6 +205,8 @@ export const DeliverFrame = Type.Object(
     from: Sender,
     epoch: Epoch,
     payload: Type.Optional(Type.String()),
+    /** A receipt for several messages names them all (`id` is the first). */
+    ids: Type.Optional(Type.Array(MessageId, { maxItems: MESSAGING_LIMITS.deliveryWindow })),
     keyPackageId: Type.Optional(Id),
     sentAt: Type.String(),
   },

@@ -614,6 +614,26 @@ export class Messenger extends Emitter<MessengerEvents> {
     }
   }
 
+  /** Changes several messages with one write; returns the changed ones. */
+  private async updateMessages(
+    conversationId: string,
+    ids: readonly string[],
+    change: (m: ChatMessage) => void,
+  ): Promise<ChatMessage[]> {
+    const wanted = new Set(ids);
+    const history = await this.loadHistory(conversationId);
+    const changed: ChatMessage[] = [];
+    const next = history.map((m) => {
+      if (!wanted.has(m.id)) return m;
+      const updated = { ...m, deliveredTo: [...m.deliveredTo], readBy: [...m.readBy] };
+      change(updated);
+      changed.push(updated);
+      return updated;
+    });
+    if (changed.length > 0) await this.saveHistory(conversationId, next);
+    return changed;
+  }
+
   private async updateMessage(
     conversationId: string,
     id: string,
@@ -761,14 +781,14 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   private async applyReceipt(frame: DeliverFrame): Promise<void> {
     const conversation = await this.load(frame.groupId);
-    const updated = await this.updateMessage(frame.groupId, frame.id, (m) => {
+    const others = otherAccounts(conversation, this.device.accountId);
+    const changed = await this.updateMessages(frame.groupId, frame.ids ?? [frame.id], (m) => {
       if (!m.deliveredTo.includes(frame.from.accountId)) m.deliveredTo.push(frame.from.accountId);
-      const others = otherAccounts(conversation, this.device.accountId);
       if (m.status !== 'read' && others.every((a) => m.deliveredTo.includes(a))) {
         m.status = 'delivered';
       }
     });
-    if (updated) this.emit('status', updated);
+    for (const m of changed) this.emit('status', m);
   }
 
   // --- signals: typing and read receipts, end-to-end encrypted, never stored ---

@@ -4,13 +4,19 @@
  * scale-out work puts a shared bus behind the same methods.
  */
 
-import type { ServerFrame } from '@parley/core';
+import type { DeliverFrame, ServerFrame } from '@parley/core';
+import type { Addressed } from './mailbox.js';
 
 export interface DeviceConnection {
   readonly accountId: string;
   readonly deviceId: string;
   /** The device's queue has new entries: deliver them. */
   wake(): void;
+  /**
+   * These entries were just committed to the device's queue, in order: send them without
+   * reading the queue back, if nothing older is still unsent (else it reads, as on wake).
+   */
+  offer(frames: DeliverFrame[]): void;
   /** Sends a frame that is not stored (signals, presence, notices). */
   push(frame: ServerFrame): void;
 }
@@ -46,6 +52,20 @@ export class Hub {
 
   wake(deviceIds: Iterable<string>): void {
     for (const id of deviceIds) for (const conn of this.byDevice.get(id) ?? []) conn.wake();
+  }
+
+  /** Entries just written by the mailbox, handed to the connected devices they are for. */
+  offer(entries: Addressed[]): void {
+    const byDevice = new Map<string, DeliverFrame[]>();
+    for (const { deviceId, frame } of entries) {
+      const list = byDevice.get(deviceId) ?? [];
+      list.push(frame);
+      byDevice.set(deviceId, list);
+    }
+    for (const [deviceId, list] of byDevice) {
+      list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
+      for (const conn of this.byDevice.get(deviceId) ?? []) conn.offer(list);
+    }
   }
 
   /** Sends an unstored frame to whichever of these devices are connected now. */

@@ -83,4 +83,34 @@ describe('device queues', () => {
       [['receipt', 'R'.repeat(22), b.deviceId]],
     );
   });
+
+  it('one acknowledgement of several messages comes back as one receipt naming them all', async () => {
+    const a = device(await t.register('+14155550205'));
+    const b = device(await t.register('+14155550206'));
+    const { groups, mailbox } = t.server.services;
+    const groupId = 'J'.repeat(22);
+    await groups.commit(a, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000003' }],
+      remove: [],
+    });
+    const ids = ['X', 'Y', 'Z'].map((c) => c.repeat(22));
+    await Promise.all(
+      ids.map((id) => mailbox.store(a, { t: 'send', id, groupId, epoch: 1, payload: 'AQID' })),
+    );
+    const queued = await mailbox.pending(b.deviceId, 0, 10);
+    assert.equal(
+      await mailbox.ack(
+        b,
+        queued.map((f) => f.seq),
+      ),
+      4,
+    );
+    const receipts = await mailbox.pending(a.deviceId, 0, 10);
+    assert.equal(receipts.length, 1);
+    assert.equal(receipts[0]!.kind, 'receipt');
+    assert.deepEqual([...(receipts[0]!.ids ?? [])].sort(), ids); // RETURNING has no order
+  });
 });

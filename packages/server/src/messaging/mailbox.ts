@@ -13,9 +13,10 @@ import {
   type SendFrame,
   toBase64Url,
 } from '@parley/core';
+import type { Selectable } from 'kysely';
 import type { DeviceIdentity } from '../accounts.js';
 import type { Db, Executor } from '../db/database.js';
-import type { QueueKind } from '../db/schema.js';
+import type { QueueKind, QueueTable } from '../db/schema.js';
 import type { Hub } from './hub.js';
 
 export interface QueueEntry {
@@ -47,6 +48,31 @@ interface PendingStore {
 
 /** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
 const STORE_BATCH = 512;
+
+/** A queue entry as it will be delivered, and the device it is for. */
+export interface Addressed {
+  deviceId: string;
+  frame: DeliverFrame;
+}
+
+function toFrame(r: Selectable<QueueTable>): DeliverFrame {
+  return {
+    t: 'deliver',
+    seq: r.seq,
+    kind: r.kind,
+    id: r.message_id,
+    groupId: r.group_id,
+    from: { accountId: r.sender_account, deviceId: r.sender_device },
+    epoch: r.epoch,
+    ...(r.payload
+      ? r.kind === 'receipt'
+        ? { ids: JSON.parse(new TextDecoder().decode(r.payload)) as string[] }
+        : { payload: toBase64Url(r.payload) }
+      : {}),
+    ...(r.key_package_id ? { keyPackageId: r.key_package_id } : {}),
+    sentAt: new Date(r.sent_at).toISOString(),
+  };
+}
 const INSERT_CHUNK = 500;
 
 export class Mailbox {
@@ -58,25 +84,40 @@ export class Mailbox {
 
   /** Adds entries inside the caller's transaction; wake the devices after it commits. */
   async enqueue(trx: Executor, entries: QueueEntry[], now = Date.now()): Promise<void> {
-    if (entries.length === 0) return;
-    await trx
-      .insertInto('queue')
-      .values(
-        entries.map((e) => ({
-          device_id: e.deviceId,
-          kind: e.kind,
-          message_id: e.messageId,
-          group_id: e.groupId,
-          sender_account: e.sender.accountId,
-          sender_device: e.sender.deviceId,
-          epoch: e.epoch,
-          payload: e.payload,
-          key_package_id: e.keyPackageId ?? null,
-          sent_at: now,
-          expires_at: now + this.ttlMs,
-        })),
-      )
-      .execute();
+    await this.insert(trx, entries, now, false);
+  }
+
+  /** Inserts entries; with `returning`, gives back the frames to deliver (with their seq). */
+  private async insert(
+    trx: Executor,
+    entries: QueueEntry[],
+    now: number,
+    returning: boolean,
+  ): Promise<Addressed[]> {
+    if (entries.length === 0) return [];
+    const query = trx.insertInto('queue').values(
+      entries.map((e) => ({
+        device_id: e.deviceId,
+        kind: e.kind,
+        message_id: e.messageId,
+        group_id: e.groupId,
+        sender_account: e.sender.accountId,
+        sender_device: e.sender.deviceId,
+        epoch: e.epoch,
+        payload: e.payload,
+        key_package_id: e.keyPackageId ?? null,
+        sent_at: now,
+        expires_at: now + this.ttlMs,
+      })),
+    );
+    if (!returning) {
+      await query.execute();
+      return [];
+    }
+    return (await query.returningAll().execute()).map((r) => ({
+      deviceId: r.device_id,
+      frame: toFrame(r),
+    }));
   }
 
   /**
@@ -122,19 +163,26 @@ export class Mailbox {
         while (this.pendingStores.length > 0 || this.pendingAcks.length > 0) {
           const stores = this.pendingStores.splice(0, STORE_BATCH);
           const acks = this.pendingAcks.splice(0, STORE_BATCH);
-          let result: Awaited<ReturnType<Mailbox['writeBatch']>> & { counts: number[] };
+          let result: {
+            outcome: Array<{ duplicate: boolean } | ParleyError>;
+            frames: Addressed[];
+            counts: number[];
+          };
           try {
             result = await this.db.transaction().execute(async (trx) => {
               const written = await this.writeBatch(trx, stores);
               const acked = await this.applyAcks(trx, acks);
-              for (const d of acked.wake) written.wake.add(d);
-              return { ...written, counts: acked.counts };
+              return {
+                outcome: written.outcome,
+                frames: [...written.frames, ...acked.frames],
+                counts: acked.counts,
+              };
             });
           } catch (error) {
             for (const item of [...stores, ...acks]) item.reject(error);
             continue;
           }
-          this.hub.wake(result.wake);
+          this.hub.offer(result.frames);
           stores.forEach((item, i) => {
             const outcome = result.outcome[i]!;
             if (outcome instanceof ParleyError) item.reject(outcome);
@@ -153,11 +201,8 @@ export class Mailbox {
   private async writeBatch(
     trx: Executor,
     batch: PendingStore[],
-  ): Promise<{
-    outcome: Array<{ duplicate: boolean } | ParleyError>;
-    wake: Set<string>;
-  }> {
-    if (batch.length === 0) return { outcome: [], wake: new Set() };
+  ): Promise<{ outcome: Array<{ duplicate: boolean } | ParleyError>; frames: Addressed[] }> {
+    if (batch.length === 0) return { outcome: [], frames: [] };
     const now = Date.now();
     const senders = [...new Set(batch.map((b) => b.sender.deviceId))];
     const groupIds = [...new Set(batch.map((b) => b.frame.groupId))];
@@ -191,7 +236,6 @@ export class Mailbox {
     }
     const entries: QueueEntry[] = [];
     const sent: Array<{ sender_device: string; message_id: string; digest: Buffer }> = [];
-    const wake = new Set<string>();
     const outcome = batch.map(({ sender, frame, payload, digest }) => {
       const key = `${sender.deviceId}/${frame.id}`;
       const earlier = seen.get(key);
@@ -216,14 +260,14 @@ export class Mailbox {
           epoch: frame.epoch,
           payload,
         });
-        wake.add(deviceId);
       }
       seen.set(key, digest);
       sent.push({ sender_device: sender.deviceId, message_id: frame.id, digest });
       return { duplicate: false };
     });
+    const frames: Addressed[] = [];
     for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-      await this.enqueue(trx, entries.slice(i, i + INSERT_CHUNK), now);
+      frames.push(...(await this.insert(trx, entries.slice(i, i + INSERT_CHUNK), now, true)));
     }
     for (let i = 0; i < sent.length; i += INSERT_CHUNK) {
       await trx
@@ -233,7 +277,7 @@ export class Mailbox {
         )
         .execute();
     }
-    return { outcome, wake };
+    return { outcome, frames };
   }
 
   /** The device's queue after `afterSeq`, oldest first, unexpired. */
@@ -247,27 +291,18 @@ export class Mailbox {
       .orderBy('seq')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      t: 'deliver' as const,
-      seq: r.seq,
-      kind: r.kind,
-      id: r.message_id,
-      groupId: r.group_id,
-      from: { accountId: r.sender_account, deviceId: r.sender_device },
-      epoch: r.epoch,
-      ...(r.payload ? { payload: toBase64Url(r.payload) } : {}),
-      ...(r.key_package_id ? { keyPackageId: r.key_package_id } : {}),
-      sentAt: new Date(r.sent_at).toISOString(),
-    }));
+    return rows.map(toFrame);
   }
 
   private async applyAcks(
     trx: Executor,
     acks: PendingAck[],
-  ): Promise<{ counts: number[]; wake: Set<string> }> {
-    const wake = new Set<string>();
+  ): Promise<{ counts: number[]; frames: Addressed[] }> {
+    const frames: Addressed[] = [];
     const counts: number[] = [];
-    const receipts: QueueEntry[] = [];
+    // One receipt entry per (sender device, conversation) per acknowledgement, naming all the
+    // messages it covers: a window of messages costs one queue row back, not one each.
+    const receipts = new Map<string, QueueEntry & { ids: string[] }>();
     for (const { device, seqs } of acks) {
       const rows = await trx
         .deleteFrom('queue')
@@ -278,31 +313,42 @@ export class Mailbox {
       counts.push(rows.length);
       for (const r of rows) {
         if (r.kind !== 'application') continue;
-        receipts.push({
-          deviceId: r.sender_device,
-          kind: 'receipt',
-          messageId: r.message_id,
-          groupId: r.group_id,
-          sender: device,
-          epoch: r.epoch,
-          payload: null,
-        });
+        const key = `${device.deviceId}/${r.sender_device}/${r.group_id}`;
+        const receipt = receipts.get(key);
+        if (receipt) receipt.ids.push(r.message_id);
+        else {
+          receipts.set(key, {
+            deviceId: r.sender_device,
+            kind: 'receipt',
+            messageId: r.message_id,
+            groupId: r.group_id,
+            sender: device,
+            epoch: r.epoch,
+            payload: null,
+            ids: [r.message_id],
+          });
+        }
       }
     }
-    if (receipts.length > 0) {
+    if (receipts.size > 0) {
+      const all = [...receipts.values()];
       const senders = await trx
         .selectFrom('devices')
         .select('id')
-        .where('id', 'in', [...new Set(receipts.map((r) => r.deviceId))])
+        .where('id', 'in', [...new Set(all.map((r) => r.deviceId))])
         .execute();
       const alive = new Set(senders.map((d) => d.id));
-      const live = receipts.filter((r) => alive.has(r.deviceId));
+      const live = all
+        .filter((r) => alive.has(r.deviceId))
+        .map(({ ids, ...entry }) => ({
+          ...entry,
+          payload: ids.length > 1 ? new TextEncoder().encode(JSON.stringify(ids)) : null,
+        }));
       for (let i = 0; i < live.length; i += INSERT_CHUNK) {
-        await this.enqueue(trx, live.slice(i, i + INSERT_CHUNK));
+        frames.push(...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), Date.now(), true)));
       }
-      for (const r of live) wake.add(r.deviceId);
     }
-    return { counts, wake };
+    return { counts, frames };
   }
 
   async depth(deviceId: string): Promise<number> {

@@ -10,6 +10,7 @@
 import {
   ClientFrame,
   type ClientFrame as ClientFrameType,
+  type DeliverFrame,
   MESSAGING_LIMITS,
   ParleyError,
   type ServerFrame,
@@ -119,6 +120,25 @@ export class DeviceSocket implements DeviceConnection {
   wake(): void {
     this.dirty = true;
     void this.pump();
+  }
+
+  offer(frames: DeliverFrame[]): void {
+    const fresh = frames.filter((f) => f.seq > this.lastSent);
+    // Only when caught up: nothing older unsent (dirty), no read in flight, and room for all.
+    if (
+      !this.device ||
+      this.dirty ||
+      this.pumping ||
+      this.inflight.size + fresh.length > MESSAGING_LIMITS.deliveryWindow
+    ) {
+      this.wake();
+      return;
+    }
+    for (const frame of fresh) {
+      this.inflight.add(frame.seq);
+      this.lastSent = frame.seq;
+      this.push(frame);
+    }
   }
 
   private close(code: number, reason: string): void {
