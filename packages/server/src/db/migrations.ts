@@ -160,7 +160,8 @@ const migrations: Record<string, Migration> = {
         .on('queue')
         .columns(['device_id', 'seq'])
         .execute();
-      await db.schema.createIndex('queue_expiry').on('queue').column('expires_at').execute();
+      // No index on expires_at: every insert and delete would pay for it, and expired entries
+      // are a prefix of the table in seq order (Mailbox.sweep).
       await db.schema
         .createTable('sent_messages')
         .addColumn('sender_device', 'text', (c) => c.notNull())

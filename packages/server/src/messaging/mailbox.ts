@@ -362,10 +362,21 @@ export class Mailbox {
 
   /** Deletes expired queue entries and idempotency records; returns how many entries went. */
   async sweep(now = Date.now()): Promise<number> {
-    const gone = await this.db
-      .deleteFrom('queue')
-      .where('expires_at', '<=', now)
+    // Every entry lives the same time from when it was written, so the expired ones are the
+    // oldest seqs: find the first live one by walking seq (the row id) from the start, which
+    // costs about as many rows as are deleted, without an index on expires_at. (An entry written
+    // under a shorter lifetime after a restart waits for the prefix; it is never delivered late,
+    // as pending() checks expires_at.)
+    const firstLive = await this.db
+      .selectFrom('queue')
+      .select('seq')
+      .where('expires_at', '>', now)
+      .orderBy('seq')
+      .limit(1)
       .executeTakeFirst();
+    let expired = this.db.deleteFrom('queue').where('expires_at', '<=', now);
+    if (firstLive) expired = expired.where('seq', '<', firstLive.seq);
+    const gone = await expired.executeTakeFirst();
     await this.db.deleteFrom('sent_messages').where('expires_at', '<=', now).execute();
     return Number(gone.numDeletedRows);
   }
