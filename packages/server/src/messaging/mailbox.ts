@@ -28,6 +28,10 @@ export interface QueueEntry {
   epoch: number;
   payload: Uint8Array | null;
   keyPackageId?: string;
+  /** What a receipt names (all the messages one acknowledgement covered). */
+  ids?: string[];
+  /** The payload as the sender sent it, to deliver without encoding it again. */
+  payloadB64?: string;
 }
 
 interface PendingAck {
@@ -114,10 +118,37 @@ export class Mailbox {
       await query.execute();
       return [];
     }
-    return (await query.returningAll().execute()).map((r) => ({
-      deviceId: r.device_id,
-      frame: toFrame(r),
-    }));
+    // Only the new seqs come back (RETURNING has no defined order, so rows are matched by a key
+    // unique within a batch: the stored ids are unique per sender device); the frames are built
+    // from what is in memory already.
+    const key = (device: string, kind: string, sender: string, id: string) =>
+      `${device} ${kind} ${sender} ${id}`;
+    const byKey = new Map(
+      entries.map((e) => [key(e.deviceId, e.kind, e.sender.deviceId, e.messageId), e]),
+    );
+    const sentAt = new Date(now).toISOString();
+    const rows = await query
+      .returning(['seq', 'device_id', 'kind', 'sender_device', 'message_id'])
+      .execute();
+    return rows.map((r) => {
+      const e = byKey.get(key(r.device_id, r.kind, r.sender_device, r.message_id))!;
+      const frame: DeliverFrame = {
+        t: 'deliver',
+        seq: r.seq,
+        kind: e.kind,
+        id: e.messageId,
+        groupId: e.groupId,
+        from: { accountId: e.sender.accountId, deviceId: e.sender.deviceId },
+        epoch: e.epoch,
+        ...(e.ids && e.ids.length > 1 ? { ids: e.ids } : {}),
+        ...(e.kind !== 'receipt' && e.payload
+          ? { payload: e.payloadB64 ?? toBase64Url(e.payload) }
+          : {}),
+        ...(e.keyPackageId ? { keyPackageId: e.keyPackageId } : {}),
+        sentAt,
+      };
+      return { deviceId: r.device_id, frame };
+    });
   }
 
   /**
@@ -259,6 +290,7 @@ export class Mailbox {
           sender,
           epoch: frame.epoch,
           payload,
+          payloadB64: frame.payload,
         });
       }
       seen.set(key, digest);
@@ -340,9 +372,10 @@ export class Mailbox {
       const alive = new Set(senders.map((d) => d.id));
       const live = all
         .filter((r) => alive.has(r.deviceId))
-        .map(({ ids, ...entry }) => ({
+        .map((entry) => ({
           ...entry,
-          payload: ids.length > 1 ? new TextEncoder().encode(JSON.stringify(ids)) : null,
+          payload:
+            entry.ids.length > 1 ? new TextEncoder().encode(JSON.stringify(entry.ids)) : null,
         }));
       for (let i = 0; i < live.length; i += INSERT_CHUNK) {
         frames.push(...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), Date.now(), true)));
