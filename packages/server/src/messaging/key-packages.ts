@@ -19,6 +19,7 @@ import {
 import { decodeMlsMessage } from 'ts-mls';
 import type { DeviceIdentity } from '../accounts.js';
 import type { Db } from '../db/database.js';
+import { TokenBuckets } from '../rate-limit.js';
 import type { Hub } from './hub.js';
 
 export const CIPHER_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
@@ -54,11 +55,23 @@ export function checkKeyPackage(item: KeyPackageItem, device: DeviceIdentity): U
   return bytes;
 }
 
+/**
+ * Accounts one account may claim KeyPackages of per hour. Each claim takes a one-time package
+ * from every device of the accounts named, so without a limit anyone could drain someone's stock
+ * down to the last-resort package (which then loses forward secrecy across conversations).
+ */
+export const CLAIMS_PER_HOUR = 1000;
+
 export class KeyPackages {
+  private readonly claims: TokenBuckets;
+
   constructor(
     private readonly db: Db,
     private readonly hub: Hub,
-  ) {}
+    options: { claimsPerHour?: number } = {},
+  ) {
+    this.claims = new TokenBuckets(options.claimsPerHour ?? CLAIMS_PER_HOUR, 3_600_000);
+  }
 
   async upload(device: DeviceIdentity, body: KeyPackageUpload): Promise<KeyPackageStock> {
     const oneTime = body.keyPackages.map((item) => ({
@@ -131,6 +144,8 @@ export class KeyPackages {
    */
   async claim(requester: DeviceIdentity, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
     const unique = [...new Set(accountIds)];
+    const limit = this.claims.take(requester.accountId, unique.length);
+    if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
     const claimed: ClaimedKeyPackage[] = [];
     const touched = new Set<string>();
     await this.db.transaction().execute(async (trx) => {
