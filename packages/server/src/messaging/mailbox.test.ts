@@ -10,23 +10,31 @@ describe('device queues', () => {
     deviceId: r.deviceId,
   });
 
+  /** Two registered devices, A and B, in a group A created (epoch 1 after the Commit). */
+  async function pairInGroup(numbers: [string, string], letter: string) {
+    const a = device(await t.register(numbers[0]));
+    const b = device(await t.register(numbers[1]));
+    const groupId = letter.repeat(22);
+    const created = await t.server.services.groups.commit(a, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: b.deviceId, keyPackageId: `kp-${letter}-0001` }],
+      remove: [],
+    });
+    return { a, b, groupId, created, ...t.server.services };
+  }
+
   before(async () => {
     t = await testServer({ PARLEY_MESSAGE_TTL_SECONDS: '1' });
   });
   after(async () => t.server.close());
 
   it('stores once per id, refuses a reused id, and lets queued entries expire', async () => {
-    const a = device(await t.register('+14155550201'));
-    const b = device(await t.register('+14155550202'));
-    const { groups, mailbox } = t.server.services;
-    const groupId = 'G'.repeat(22);
-    const created = await groups.commit(a, groupId, {
-      epoch: 0,
-      commit: 'AAAA',
-      welcome: 'AAAA',
-      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000001' }],
-      remove: [],
-    });
+    const { a, b, groupId, created, mailbox } = await pairInGroup(
+      ['+14155550201', '+14155550202'],
+      'G',
+    );
     assert.equal(created.epoch, 1);
     assert.deepEqual(
       created.members.map((m) => m.deviceId).sort(),
@@ -58,17 +66,7 @@ describe('device queues', () => {
   });
 
   it('an acknowledged message becomes a delivery receipt for its sender', async () => {
-    const a = device(await t.register('+14155550203'));
-    const b = device(await t.register('+14155550204'));
-    const { groups, mailbox } = t.server.services;
-    const groupId = 'H'.repeat(22);
-    await groups.commit(a, groupId, {
-      epoch: 0,
-      commit: 'AAAA',
-      welcome: 'AAAA',
-      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000002' }],
-      remove: [],
-    });
+    const { a, b, groupId, mailbox } = await pairInGroup(['+14155550203', '+14155550204'], 'H');
     await mailbox.store(a, { t: 'send', id: 'R'.repeat(22), groupId, epoch: 1, payload: 'AQID' });
     const queued = await mailbox.pending(b.deviceId, 0, 10);
     assert.equal(
@@ -86,17 +84,7 @@ describe('device queues', () => {
   });
 
   it('one acknowledgement of several messages comes back as one receipt naming them all', async () => {
-    const a = device(await t.register('+14155550205'));
-    const b = device(await t.register('+14155550206'));
-    const { groups, mailbox } = t.server.services;
-    const groupId = 'J'.repeat(22);
-    await groups.commit(a, groupId, {
-      epoch: 0,
-      commit: 'AAAA',
-      welcome: 'AAAA',
-      add: [{ deviceId: b.deviceId, keyPackageId: 'kp-000003' }],
-      remove: [],
-    });
+    const { a, b, groupId, mailbox } = await pairInGroup(['+14155550205', '+14155550206'], 'J');
     const ids = ['X', 'Y', 'Z'].map((c) => c.repeat(22));
     await Promise.all(
       ids.map((id) => mailbox.store(a, { t: 'send', id, groupId, epoch: 1, payload: 'AQID' })),
