@@ -157,15 +157,15 @@ export class KeyPackages {
         .orderBy('created_at')
         .execute();
       for (const device of devices) {
-        const row =
-          (await trx
-            .selectFrom('key_packages')
-            .select(['id', 'data', 'last_resort'])
-            .where('device_id', '=', device.id)
-            .orderBy('last_resort')
-            .orderBy('created_at')
-            .limit(1)
-            .executeTakeFirst()) ?? undefined;
+        // One-time packages first (last_resort 0), oldest first; the last-resort one otherwise.
+        const row = await trx
+          .selectFrom('key_packages')
+          .select(['id', 'data', 'last_resort'])
+          .where('device_id', '=', device.id)
+          .orderBy('last_resort')
+          .orderBy('created_at')
+          .limit(1)
+          .executeTakeFirst();
         if (!row) continue;
         if (row.last_resort === 0) {
           await trx

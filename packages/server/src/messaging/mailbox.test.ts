@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testServer } from '../testing.js';
-import { KeyPackages } from './key-packages.js';
 
 describe('device queues', () => {
   let t: Awaited<ReturnType<typeof testServer>>;
@@ -101,19 +100,5 @@ describe('device queues', () => {
     assert.equal(receipts.length, 1);
     assert.equal(receipts[0]!.kind, 'receipt');
     assert.deepEqual([...(receipts[0]!.ids ?? [])].sort(), ids); // RETURNING has no order
-  });
-
-  it('claiming KeyPackages is limited per account, with a time to retry', async () => {
-    const a = device(await t.register('+14155550207'));
-    const { db, hub } = t.server.services;
-    const keyPackages = new KeyPackages(db, hub, { claimsPerHour: 2 });
-    // An account with no KeyPackages: each claim fails, and still counts.
-    for (let i = 0; i < 2; i++) {
-      await assert.rejects(keyPackages.claim(a, ['nosuchaccount1']), { code: 'ACCOUNT_NOT_FOUND' });
-    }
-    await assert.rejects(keyPackages.claim(a, ['nosuchaccount1']), (e: unknown) => {
-      const error = e as { code: string; retryAfterMs: number };
-      return error.code === 'RATE_LIMITED' && error.retryAfterMs > 0;
-    });
   });
 });
