@@ -404,6 +404,19 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(strangerSaw, []);
     watcher.client.close();
+    // Switching to 'nobody' takes effect at once for those already watching.
+    await until('alice sees bob back online', () =>
+      seen.some((p, i) => i > 1 && p.accountId === accountOf(bob) && p.online),
+    );
+    const before = seen.length;
+    await bob.client.updateAccount({ presence: 'nobody' });
+    await until('alice told bob is hidden', () =>
+      seen.slice(before).some((p) => p.accountId === accountOf(bob) && !p.online),
+    );
+    const hidden = seen.length;
+    bob = await restart(bob);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seen.length, hidden, 'no presence updates once hidden');
   });
 
   it('one-time KeyPackages go out once, and a device refills its stock when told it is low', async () => {
