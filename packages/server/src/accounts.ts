@@ -55,6 +55,7 @@ export class Accounts {
         if (existing) {
           accountId = existing.id;
           await trx.updateTable('accounts').set({ presence }).where('id', '=', accountId).execute();
+          if (presence === 'nobody') this.hub.unwatchAccount(accountId);
           if (Boolean(existing.discoverable) !== discoverable) {
             await trx
               .updateTable('accounts')

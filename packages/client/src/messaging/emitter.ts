@@ -1,5 +1,7 @@
 /** A minimal typed event emitter that runs in browsers and Node alike. */
 
+import { ParleyError } from '@parley/core';
+
 export class Emitter<Events extends Record<string, unknown>> {
   private readonly listeners = new Map<keyof Events, Set<(value: never) => void>>();
 
@@ -22,7 +24,11 @@ export class Emitter<Events extends Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`timed out waiting for ${String(event)}`));
+        reject(
+          new ParleyError('NETWORK_ERROR', {
+            message: `Timed out after ${timeoutMs} ms waiting for ${String(event)}.`,
+          }),
+        );
       }, timeoutMs);
       const off = this.on(event, (value) => {
         if (!test(value)) return;

@@ -586,7 +586,11 @@ export class Messenger extends Emitter<MessengerEvents> {
             this.waiters.delete(id);
           }
         });
-        if (offline) return;
+        // A reconnect that came while this round ran asked for another round: do it now.
+        if (offline) {
+          if (this.flushAgain) continue;
+          return;
+        }
         if (stale.length > 0) {
           for (const entry of stale) {
             const server = await this.api.group(entry.conversationId);
@@ -680,9 +684,11 @@ export class Messenger extends Emitter<MessengerEvents> {
     try {
       await this.apply(frame);
     } catch (error) {
-      // An entry this device can never process (corrupt, or for keys it no longer has) would
-      // block the queue forever: report it and let it go.
       this.emit('error', asParleyError(error));
+      // An entry this device can never process (corrupt, or for keys it no longer has) would
+      // block the queue forever: it is let go. Anything else (the store failed) stays
+      // unacknowledged, so the server delivers it again on the next connection.
+      if (!(error instanceof ParleyError)) return;
     }
     this.ack(frame.seq);
   }

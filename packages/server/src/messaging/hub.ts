@@ -85,6 +85,8 @@ export class Hub {
 
   /** Replaces what `conn` watches with `accountIds` (the caller has checked each is allowed). */
   watch(conn: DeviceConnection, accountIds: readonly string[]): void {
+    // A connection that closed while its subscription was being checked is not added back.
+    if (!this.byDevice.get(conn.deviceId)?.has(conn)) return;
     this.unwatchAll(conn);
     const mine = new Set(accountIds);
     this.watching.set(conn, mine);

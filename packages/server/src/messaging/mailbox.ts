@@ -78,6 +78,8 @@ function toFrame(r: Selectable<QueueTable>): DeliverFrame {
   };
 }
 const INSERT_CHUNK = 500;
+/** Expired entries deleted per statement by the sweep. */
+const SWEEP_CHUNK = 2000;
 
 export class Mailbox {
   constructor(
@@ -213,7 +215,7 @@ export class Mailbox {
             for (const item of [...stores, ...acks]) item.reject(error);
             continue;
           }
-          this.hub.offer(result.frames);
+          // Answers first: they are owed whatever happens to the delivery below.
           stores.forEach((item, i) => {
             const outcome = result.outcome[i]!;
             if (outcome instanceof ParleyError) item.reject(outcome);
@@ -222,9 +224,16 @@ export class Mailbox {
           acks.forEach((item, i) => {
             item.resolve(result.counts[i]!);
           });
+          try {
+            this.hub.offer(result.frames);
+          } catch {
+            // Committed entries are never lost: the devices read them from the queue instead.
+            this.hub.wake(new Set(result.frames.map((f) => f.deviceId)));
+          }
         }
       } finally {
         this.writing = false;
+        if (this.pendingStores.length > 0 || this.pendingAcks.length > 0) this.write();
       }
     });
   }
@@ -407,10 +416,25 @@ export class Mailbox {
       .orderBy('seq')
       .limit(1)
       .executeTakeFirst();
-    let expired = this.db.deleteFrom('queue').where('expires_at', '<=', now);
-    if (firstLive) expired = expired.where('seq', '<', firstLive.seq);
-    const gone = await expired.executeTakeFirst();
+    // In chunks, yielding between them: a long backlog must not stall the event loop.
+    let gone = 0;
+    for (;;) {
+      let chunk = this.db
+        .selectFrom('queue')
+        .select('seq')
+        .where('expires_at', '<=', now)
+        .orderBy('seq')
+        .limit(SWEEP_CHUNK);
+      if (firstLive) chunk = chunk.where('seq', '<', firstLive.seq);
+      const deleted = await this.db
+        .deleteFrom('queue')
+        .where('seq', 'in', chunk)
+        .executeTakeFirst();
+      gone += Number(deleted.numDeletedRows);
+      if (Number(deleted.numDeletedRows) < SWEEP_CHUNK) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await this.db.deleteFrom('sent_messages').where('expires_at', '<=', now).execute();
-    return Number(gone.numDeletedRows);
+    return gone;
   }
 }

@@ -41,6 +41,7 @@ export class DeviceSocket implements DeviceConnection {
   private chain: Promise<void> = Promise.resolve();
   private lastSent = 0;
   private readonly inflight = new Set<number>();
+  private readonly unanswered = new Set<Promise<void>>();
   private pumping = false;
   private again = false;
   /** Entries may be queued beyond `lastSent`: set by wake(), cleared by a short read. */
@@ -220,9 +221,11 @@ export class DeviceSocket implements DeviceConnection {
       return this.close(CLOSE.authFailed, 'invalid credential');
     }
     if (this.socket.readyState !== this.socket.OPEN) return;
-    this.services.hub.attach(this);
     const stock = await this.services.keyPackages.stock(this.device.deviceId);
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    // `ready` first: nothing may be delivered before the client knows it is connected.
     this.push({ t: 'ready', ...this.device, keyPackages: stock });
+    this.services.hub.attach(this);
     await this.pump();
   }
 
@@ -234,10 +237,17 @@ export class DeviceSocket implements DeviceConnection {
       case 'send': {
         // Not awaited: store() takes its place in the write queue now, so order is kept, and the
         // next frames go on while this batch is written (a window of sends, not one at a time).
-        this.services.mailbox.store(device, frame).then(
+        // Past a window of unanswered sends, this connection waits for the oldest: one client
+        // cannot queue unbounded work or memory.
+        if (this.unanswered.size >= MESSAGING_LIMITS.deliveryWindow) {
+          await this.unanswered.values().next().value;
+        }
+        const answered: Promise<void> = this.services.mailbox.store(device, frame).then(
           ({ duplicate }) => this.push({ t: 'stored', id: frame.id, duplicate }),
           (error: unknown) => this.error(error, frame.id),
         );
+        this.unanswered.add(answered);
+        void answered.finally(() => this.unanswered.delete(answered));
         return;
       }
       case 'ack': {
