@@ -27,7 +27,12 @@ import {
 import { ApiClient, type Fetch } from './api.js';
 import { Consent } from './consent.js';
 import { ContactsBook } from './contacts-book.js';
-import { DiscoveryEngine, type DiscoveryProgress, type DiscoveryReport } from './discovery.js';
+import {
+  type DiscoveredNumber,
+  DiscoveryEngine,
+  type DiscoveryProgress,
+  type DiscoveryReport,
+} from './discovery.js';
 import type { SocketFactory } from './messaging/connection.js';
 import { Messenger } from './messaging/messenger.js';
 import type { ClientStore } from './store.js';
@@ -217,6 +222,26 @@ export class ParleyClient {
     await this.consent.require();
     this.requireSession();
     return this.discovery.resolveOne(phoneNumber);
+  }
+
+  /**
+   * Looks up one number the user typed in (not from the address book, so no address-book consent
+   * is needed): blinded like any other, counted against the budget, and in the transparency log.
+   */
+  async lookupNumber(rawNumber: string): Promise<DiscoveredNumber> {
+    this.requireSession();
+    const normalized = normalizePhoneNumber(rawNumber, this.options.defaultRegion);
+    if (!normalized.ok) {
+      throw new ParleyError('INVALID_PHONE_NUMBER', {
+        message: normalized.message,
+        details: { reason: normalized.reason },
+      });
+    }
+    const report = await this.discovery.run([normalized.e164], {
+      resolve: 'eager',
+      typedByUser: true,
+    });
+    return report.numbers[0]!;
   }
 
   async uploads(): Promise<UploadRecord[]> {

@@ -58,6 +58,11 @@ export interface DiscoveryReport {
 export interface RunOptions {
   resolve?: 'eager' | 'lazy';
   onProgress?: (p: DiscoveryProgress) => void;
+  /**
+   * The numbers were typed in by the user, one by one, to reach those people: not read from the
+   * address book, so the address-book consent is not required. They still leave only blinded.
+   */
+  typedByUser?: boolean;
 }
 
 interface Cache {
@@ -195,7 +200,7 @@ export class DiscoveryEngine {
   }
 
   private async runOnce(phoneNumbers: string[], options: RunOptions): Promise<DiscoveryReport> {
-    await this.consent.require();
+    if (!options.typedByUser) await this.consent.require();
     const oprf = await this.oprf();
     const progress = options.onProgress ?? (() => {});
     const numbers = [...new Set(phoneNumbers)];

@@ -21,7 +21,13 @@
  * `ParleyError('INVALID_ELEMENT')` with `details.reason`.
  */
 
-import sodium from 'libsodium-wrappers-sumo';
+type Sodium = typeof import('libsodium-wrappers-sumo')['default'];
+/**
+ * libsodium (~1 MB with its WASM) is imported on first use, so a web page that never runs discovery
+ * never downloads it. Everything below that touches it runs after loadOprf has set it.
+ */
+let sodium: Sodium;
+
 import { ParleyError } from './errors.js';
 
 export const OPRF_SUITE = 'ristretto255-SHA512';
@@ -229,7 +235,9 @@ function pooledRandomScalars(): () => Uint8Array {
 }
 
 export async function loadOprf(options: { randomScalar?: () => Uint8Array } = {}): Promise<Oprf> {
-  await sodium.ready;
+  const loaded = await import('libsodium-wrappers-sumo');
+  await loaded.default.ready;
+  sodium = loaded.default;
   const sha512 = (data: Uint8Array): Uint8Array => sodium.crypto_hash_sha512(data);
   const nextRandom = options.randomScalar ?? pooledRandomScalars();
 

@@ -15,6 +15,14 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PARLEY_MESSAGE_TTL_SECONDS: '60' }).messageTtlMs, 60_000);
   });
 
+  it('serves the built web app unless told otherwise', () => {
+    const web = loadConfig({}, 2).web;
+    assert.ok(web !== 'off' && web.dir.endsWith('/apps/web/dist/') && !web.explicit);
+    assert.equal(loadConfig({ PARLEY_WEB_DIR: 'off' }).web, 'off');
+    const custom = loadConfig({ PARLEY_WEB_DIR: '/srv/parley-web' }).web;
+    assert.deepEqual(custom, { dir: '/srv/parley-web', explicit: true });
+  });
+
   const bad: [Record<string, string>, RegExp][] = [
     [{ PARLEY_PORT: 'eighty' }, /PARLEY_PORT must be an integer from 0 to 65535 \(got 'eighty'\)/],
     [{ PARLEY_PORT: '70000' }, /PARLEY_PORT/],

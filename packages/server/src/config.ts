@@ -4,6 +4,7 @@
  */
 
 import { resolve } from 'node:path';
+import { DEFAULT_WEB_DIR } from './web-app.js';
 
 export interface ServerConfig {
   host: string;
@@ -35,6 +36,11 @@ export interface ServerConfig {
   keyRetentionMs: number;
   /** Queued messages not delivered by then are deleted. */
   messageTtlMs: number;
+  /**
+   * The built web app to serve at `/`: the default build location unless PARLEY_WEB_DIR names
+   * another; `off` serves none (an API-only node).
+   */
+  web: { dir: string; explicit: boolean } | 'off';
 }
 
 export class ConfigError extends Error {
@@ -85,6 +91,7 @@ const KNOWN = new Set([
   'PARLEY_DISCOVERY_REFILL_PER_HOUR',
   'PARLEY_KEY_RETENTION_DAYS',
   'PARLEY_MESSAGE_TTL_SECONDS',
+  'PARLEY_WEB_DIR',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -148,5 +155,11 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     },
     keyRetentionMs: integer(env, 'PARLEY_KEY_RETENTION_DAYS', 30, 0, 3650) * 86_400_000,
     messageTtlMs: integer(env, 'PARLEY_MESSAGE_TTL_SECONDS', 30 * 86_400, 1, 365 * 86_400) * 1000,
+    web:
+      env.PARLEY_WEB_DIR === 'off'
+        ? 'off'
+        : env.PARLEY_WEB_DIR
+          ? { dir: resolve(env.PARLEY_WEB_DIR), explicit: true }
+          : { dir: DEFAULT_WEB_DIR, explicit: false },
   };
 }

@@ -7,7 +7,7 @@ import { loadOprf } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
 import { Accounts } from './accounts.js';
 import { buildApp } from './app.js';
-import type { ServerConfig } from './config.js';
+import { ConfigError, type ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
@@ -23,6 +23,7 @@ import { ConsoleSmsProvider } from './sms/console-provider.js';
 import { HttpSmsProvider } from './sms/http-provider.js';
 import type { SmsProvider } from './sms/sms-provider.js';
 import { VerificationService } from './verification.js';
+import { loadWebApp, webAppRoutes } from './web-app.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -89,6 +90,15 @@ export async function startServer(
         redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
       },
     });
+    if (config.web !== 'off') {
+      const web = await loadWebApp(config.web.dir);
+      if (web) webAppRoutes(app, web);
+      else if (config.web.explicit) {
+        throw new ConfigError(
+          `PARLEY_WEB_DIR has no built web app (no index.html in ${config.web.dir}); run \`npm run build\` or set PARLEY_WEB_DIR=off.`,
+        );
+      } else app.log.warn('the web app is not built (npm run build); serving the API only');
+    }
     const url = await app.listen({ host: config.host, port: config.port });
     // Expired queue entries go within a minute of their time.
     const sweeper = setInterval(() => {

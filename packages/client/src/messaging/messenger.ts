@@ -501,6 +501,8 @@ export class Messenger extends Emitter<MessengerEvents> {
         await this.saveHistory(conversationId, [...history, message]);
         const outbox = (await this.store.get<OutboxEntry[]>(KEYS.outbox)) ?? [];
         await this.store.set(KEYS.outbox, [...outbox, entry]);
+        // Shown at once as 'sending', also while offline; 'stored' follows when the server has it.
+        this.emit('status', message);
       });
     } catch (error) {
       this.waiters.delete(id);

@@ -1,0 +1,181 @@
+/** The app shell: onboarding until registered, then chats, contacts and privacy. */
+
+import type { CountryCode } from 'libphonenumber-js/max';
+import { useEffect, useState } from 'react';
+import { ChatList, ChatView, NewGroup } from './chats.js';
+import { ConsentScreen } from './consent.js';
+import { ContactsScreen } from './contacts.js';
+import { describeError } from './errors.js';
+import { type AppModel, useModel } from './model.js';
+import { Onboarding } from './onboarding.js';
+import { PrivacyScreen } from './privacy.js';
+
+type Route =
+  | { at: 'chats' }
+  | { at: 'chat'; id: string }
+  | { at: 'new-group' }
+  | { at: 'contacts' }
+  | { at: 'consent' }
+  | { at: 'privacy' };
+
+function parseRoute(hash: string): Route {
+  const [, at, id] = hash.replace(/^#/, '').split('/');
+  if (at === 'chat' && id) return { at: 'chat', id: decodeURIComponent(id) };
+  if (at === 'new-group' || at === 'contacts' || at === 'consent' || at === 'privacy')
+    return { at };
+  return { at: 'chats' };
+}
+
+const go = (path: string) => {
+  location.hash = `#/${path}`;
+};
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute(location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  return route;
+}
+
+export function App(props: { model: AppModel; region: CountryCode | undefined }) {
+  const model = useModel(props.model);
+  const route = useRoute();
+  const [startError, setStartError] = useState<string>();
+  const [everConnected, setEverConnected] = useState(false);
+
+  useEffect(() => {
+    if (model.connected) setEverConnected(true);
+  }, [model.connected]);
+
+  useEffect(() => {
+    const title = {
+      chats: 'Chats',
+      chat: 'Chat',
+      'new-group': 'New group',
+      contacts: 'Contacts',
+      consent: 'Your contacts',
+      privacy: 'Privacy',
+    }[route.at];
+    document.title = model.client.registered ? `${title} · Parley` : 'Welcome · Parley';
+  }, [route, model.client.registered]);
+
+  if (!model.client.registered) {
+    return (
+      <Onboarding
+        model={model}
+        onDone={() => {
+          go('contacts');
+          model.start().catch((e) => setStartError(describeError(e)));
+          model.changed();
+        }}
+      />
+    );
+  }
+
+  const unread = model.conversations.reduce((n, c) => n + c.unread, 0);
+  const tab =
+    route.at === 'chat' || route.at === 'new-group'
+      ? 'chats'
+      : route.at === 'consent'
+        ? 'contacts'
+        : route.at;
+  const openChatWith = async (accountId: string) => {
+    try {
+      const c = await model.conversationWith(accountId);
+      go(`chat/${encodeURIComponent(c.id)}`);
+    } catch (e) {
+      setStartError(describeError(e));
+    }
+  };
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <nav aria-label="Main" className="nav">
+        <span className="brand" aria-hidden="true">
+          Parley
+        </span>
+        <a href="#/chats" aria-current={tab === 'chats' ? 'page' : undefined}>
+          Chats
+          {unread > 0 && (
+            <span className="unread">
+              {unread}
+              <span className="visually-hidden"> unread</span>
+            </span>
+          )}
+        </a>
+        <a href="#/contacts" aria-current={tab === 'contacts' ? 'page' : undefined}>
+          Contacts
+        </a>
+        <a href="#/privacy" aria-current={tab === 'privacy' ? 'page' : undefined}>
+          Privacy
+        </a>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        {!model.connected && (
+          <p className="offline" role="status">
+            {everConnected
+              ? 'Offline — reconnecting. What you send now goes out when you are back online.'
+              : 'Connecting…'}
+          </p>
+        )}
+        {model.problem && (
+          <p className="field-error" role="alert">
+            {model.problem}
+          </p>
+        )}
+        {startError && (
+          <p className="field-error" role="alert">
+            {startError}
+          </p>
+        )}
+        {route.at === 'chats' && (
+          <ChatList
+            model={model}
+            onOpen={(id) => go(`chat/${encodeURIComponent(id)}`)}
+            onNewGroup={() => go('new-group')}
+          />
+        )}
+        {route.at === 'chat' && (
+          <ChatView
+            key={route.id}
+            model={model}
+            conversationId={route.id}
+            onBack={() => go('chats')}
+          />
+        )}
+        {route.at === 'new-group' && (
+          <NewGroup
+            model={model}
+            onCreated={(id) => go(`chat/${encodeURIComponent(id)}`)}
+            onCancel={() => go('chats')}
+          />
+        )}
+        {route.at === 'contacts' && (
+          <ContactsScreen
+            model={model}
+            region={props.region}
+            onAskConsent={() => go('consent')}
+            onOpenChat={(p) => p.accountId && void openChatWith(p.accountId)}
+          />
+        )}
+        {route.at === 'consent' && <ConsentScreen model={model} onDone={() => go('contacts')} />}
+        {route.at === 'privacy' && (
+          <PrivacyScreen
+            model={model}
+            onDeleted={() => {
+              model.stop();
+              location.hash = '';
+              location.reload();
+            }}
+          />
+        )}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,253 @@
+/**
+ * The app's state around the SDK: who the people behind account ids are, who is online, the
+ * conversations with their unread counts, and whether the connection is up. Screens read it through
+ * `useModel()` and re-render when it changes; everything durable lives in the SDK's IndexedDB store.
+ */
+
+import {
+  type ChatMessage,
+  type ClientStore,
+  type ConsentGrant,
+  type ContactResult,
+  type Conversation,
+  type ParleyClient,
+  ParleyError,
+} from '@parley/client';
+import { useSyncExternalStore } from 'react';
+
+export type Reachability = 'on-parley' | 'not-on-parley' | 'unresolved';
+
+export interface Person {
+  name: string;
+  phoneNumber: string;
+  status: Reachability;
+  accountId?: string;
+  /** 'address-book' entries are erased when consent is withdrawn; typed ones are the user's own. */
+  source: 'address-book' | 'typed';
+}
+
+export interface ConversationView extends Conversation {
+  title: string;
+  last: ChatMessage | undefined;
+  unread: number;
+}
+
+const KEYS = { people: 'web-people', seen: 'web-seen', region: 'web-region' };
+
+export class AppModel {
+  people: Person[] = [];
+  online = new Set<string>();
+  connected = false;
+  /** The last error the messenger reported that no screen asked for (e.g. a revoked device). */
+  problem: string | undefined;
+  consent: ConsentGrant | undefined;
+  conversations: ConversationView[] = [];
+  private seen: Record<string, number> = {};
+  private version = 0;
+  private readonly listeners = new Set<() => void>();
+  private started = false;
+
+  constructor(
+    readonly client: ParleyClient,
+    readonly store: ClientStore,
+  ) {}
+
+  static async regionOf(store: ClientStore): Promise<string | undefined> {
+    return store.get<string>(KEYS.region);
+  }
+
+  async setRegion(region: string): Promise<void> {
+    await this.store.set(KEYS.region, region);
+  }
+
+  // --- subscription (useSyncExternalStore) ---
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getVersion = (): number => this.version;
+
+  changed(): void {
+    this.version++;
+    for (const l of this.listeners) l();
+  }
+
+  // --- start-up ---
+
+  async load(): Promise<void> {
+    this.people = (await this.store.get<Person[]>(KEYS.people)) ?? [];
+    this.seen = (await this.store.get<Record<string, number>>(KEYS.seen)) ?? {};
+    this.consent = await this.client.consent.status();
+    this.changed();
+  }
+
+  /** Connects the messenger once registered; safe to call again. */
+  async start(): Promise<void> {
+    if (this.started || !this.client.registered) return;
+    this.started = true;
+    const m = this.client.messenger;
+    m.on('connected', () => {
+      this.connected = true;
+      this.watchPresence();
+      this.changed();
+    });
+    m.on('disconnected', () => {
+      this.connected = false;
+      this.online.clear();
+      this.changed();
+    });
+    m.on('presence', ({ accountId, online }) => {
+      if (online) this.online.add(accountId);
+      else this.online.delete(accountId);
+      this.changed();
+    });
+    m.on('error', (error) => {
+      this.problem = error.message;
+      this.changed();
+    });
+    const refresh = () => void this.refreshConversations();
+    m.on('message', refresh);
+    m.on('status', refresh);
+    m.on('conversation', refresh);
+    await this.refreshConversations();
+    try {
+      await m.start();
+    } catch (error) {
+      // Not connected within its wait: the connection keeps retrying and the banner says offline.
+      if (!(error instanceof ParleyError && error.code === 'NETWORK_ERROR')) throw error;
+    }
+  }
+
+  stop(): void {
+    this.client.close();
+  }
+
+  private watchPresence(): void {
+    if (!this.client.registered) return;
+    const ids = this.people.flatMap((p) => (p.accountId ? [p.accountId] : []));
+    if (ids.length > 0) this.client.messenger.watchPresence([...new Set(ids)]);
+  }
+
+  // --- people ---
+
+  nameOf(accountId: string): string {
+    if (accountId === this.client.account?.accountId) return 'You';
+    const person = this.people.find((p) => p.accountId === accountId);
+    return person?.name ?? `Unknown (${accountId.slice(0, 6)})`;
+  }
+
+  private async savePeople(people: Person[]): Promise<void> {
+    this.people = people.sort((a, b) => a.name.localeCompare(b.name));
+    await this.store.set(KEYS.people, this.people);
+    this.watchPresence();
+    // Conversation titles are the people's names.
+    await this.refreshConversations();
+    this.changed();
+  }
+
+  /** Merges discovery results for address-book contacts. */
+  async mergeDiscovered(results: ContactResult[]): Promise<void> {
+    const typed = this.people.filter((p) => p.source === 'typed');
+    const fromBook: Person[] = results.map((r) => ({
+      name: r.name || r.phoneNumber,
+      phoneNumber: r.phoneNumber,
+      status: r.status,
+      ...(r.accountId ? { accountId: r.accountId } : {}),
+      source: 'address-book',
+    }));
+    const typedNumbers = new Set(typed.map((p) => p.phoneNumber));
+    await this.savePeople([...typed, ...fromBook.filter((p) => !typedNumbers.has(p.phoneNumber))]);
+  }
+
+  /** Adds one typed-in contact after looking the number up (blinded, budgeted, logged). */
+  async addTyped(name: string, rawNumber: string): Promise<Person> {
+    const found = await this.client.lookupNumber(rawNumber);
+    const person: Person = {
+      name: name.trim() || found.phoneNumber,
+      phoneNumber: found.phoneNumber,
+      status: found.status,
+      ...(found.accountId ? { accountId: found.accountId } : {}),
+      source: 'typed',
+    };
+    await this.savePeople([
+      ...this.people.filter((p) => p.phoneNumber !== person.phoneNumber),
+      person,
+    ]);
+    return person;
+  }
+
+  // --- consent ---
+
+  async grantConsent(contactCount?: number): Promise<void> {
+    this.consent = await this.client.consent.grant(this.client.consent.disclosure(contactCount));
+    this.changed();
+  }
+
+  /** Withdraws consent: the SDK erases the book and discovery cache; we drop what came from it. */
+  async withdrawConsent(): Promise<void> {
+    await this.client.consent.withdraw();
+    this.consent = undefined;
+    await this.savePeople(this.people.filter((p) => p.source === 'typed'));
+  }
+
+  // --- conversations ---
+
+  async refreshConversations(): Promise<void> {
+    if (!this.client.registered) return;
+    const m = this.client.messenger;
+    const self = this.client.account!.accountId;
+    const views: ConversationView[] = [];
+    for (const c of await m.conversations()) {
+      const history = await m.history(c.id);
+      const others = [...new Set(c.members.map((d) => d.accountId))].filter((a) => a !== self);
+      const seen = this.seen[c.id] ?? 0;
+      views.push({
+        ...c,
+        title: others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you',
+        last: history.at(-1),
+        unread: history.slice(seen).filter((h) => h.from.accountId !== self).length,
+      });
+    }
+    views.sort((a, b) =>
+      (b.last?.sentAt ?? b.createdAt).localeCompare(a.last?.sentAt ?? a.createdAt),
+    );
+    this.conversations = views;
+    this.changed();
+  }
+
+  /** Marks a conversation's history as seen here and tells the senders it was read. */
+  async markSeen(conversationId: string, history: ChatMessage[]): Promise<void> {
+    const self = this.client.account?.accountId;
+    const before = this.seen[conversationId] ?? 0;
+    if (before >= history.length) return;
+    const unreadIds = history
+      .slice(before)
+      .filter((h) => h.from.accountId !== self)
+      .map((h) => h.id);
+    this.seen = { ...this.seen, [conversationId]: history.length };
+    await this.store.set(KEYS.seen, this.seen);
+    if (unreadIds.length > 0) {
+      await this.client.messenger.markRead(conversationId, unreadIds).catch(() => {});
+    }
+    await this.refreshConversations();
+  }
+
+  /** Finds the one-to-one conversation with an account, or starts one. */
+  async conversationWith(accountId: string): Promise<Conversation> {
+    const self = this.client.account!.accountId;
+    for (const c of await this.client.messenger.conversations()) {
+      const others = new Set(c.members.map((d) => d.accountId).filter((a) => a !== self));
+      if (c.active && others.size === 1 && others.has(accountId)) return c;
+    }
+    const created = await this.client.messenger.createConversation([accountId]);
+    await this.refreshConversations();
+    return created;
+  }
+}
+
+export function useModel(model: AppModel): AppModel {
+  useSyncExternalStore(model.subscribe, model.getVersion);
+  return model;
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vite';
+
+// The server (`parley serve`) serves dist/ with a strict Content-Security-Policy, so the build
+// emits no inline script or style. In development, API and WebSocket calls go to a local server.
+export default defineConfig({
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    // Reported by `npm run bench` (gzip); the crypto chunks are loaded on first use.
+    chunkSizeWarningLimit: 1500,
+    modulePreload: { polyfill: false },
+  },
+  server: {
+    proxy: { '/v1': { target: 'http://127.0.0.1:8787', ws: true } },
+  },
+});
