@@ -35,6 +35,12 @@ export interface ServerConfig {
   keyRetentionMs: number;
   /** Queued messages not delivered by then are deleted. */
   messageTtlMs: number;
+  /**
+   * How long the directory keeps a deleted account's removal (its fingerprint), so clients' filter
+   * deltas can remove it; clients that last synced before a forgotten removal fetch a snapshot.
+   * 0: forgotten at once (every earlier client fetches a snapshot).
+   */
+  deletionTombstoneMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +91,7 @@ const KNOWN = new Set([
   'PARLEY_DISCOVERY_REFILL_PER_HOUR',
   'PARLEY_KEY_RETENTION_DAYS',
   'PARLEY_MESSAGE_TTL_SECONDS',
+  'PARLEY_DELETION_TOMBSTONE_HOURS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -148,5 +155,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     },
     keyRetentionMs: integer(env, 'PARLEY_KEY_RETENTION_DAYS', 30, 0, 3650) * 86_400_000,
     messageTtlMs: integer(env, 'PARLEY_MESSAGE_TTL_SECONDS', 30 * 86_400, 1, 365 * 86_400) * 1000,
+    deletionTombstoneMs:
+      integer(env, 'PARLEY_DELETION_TOMBSTONE_HOURS', 72, 0, 30 * 24) * 3_600_000,
   };
 }
