@@ -28,6 +28,8 @@ Client (state in the directory --state DIR, default ~/.parley)
   parley discover [--json] [--lazy]    find which contacts are on Parley
   parley log [--json]                  the transparency log: every upload made
   parley account [--discoverable yes|no] [--presence nobody|contacts]
+  parley account delete --yes          delete the account everywhere and erase this device's data
+  parley export [--out FILE]           everything about you as JSON (no credential, no keys)
 
 Messages (end-to-end encrypted; CONTACT is a phone number or account:ID)
   parley send CONTACT TEXT             send; for someone not on Parley, print an sms: link

@@ -80,6 +80,8 @@ export class ApiClient {
     } catch (cause) {
       throw new ParleyError('NETWORK_ERROR', { cause, details: { server: this.serverUrl } });
     }
+    // No Content: the schema is not consulted (the callers that expect it declare `void`).
+    if (response.status === 204) return undefined as T;
     let json: unknown;
     try {
       json = await response.json();
@@ -128,6 +130,11 @@ export class ApiClient {
       items: 1,
       json: change,
     });
+  }
+
+  /** Deletes the account with all its devices: 204, nothing comes back. */
+  deleteAccount(): Promise<void> {
+    return this.request<void>('DELETE', '/v1/account', AccountResponse);
   }
 
   directory(held?: { keyId: string; version: number; range: bigint }): Promise<Directory> {

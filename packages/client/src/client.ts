@@ -27,6 +27,7 @@ import {
 import { ApiClient, type Fetch } from './api.js';
 import { Consent } from './consent.js';
 import { ContactsBook } from './contacts-book.js';
+import { DATA_EXPORT_FORMAT, type DataExport } from './data-export.js';
 import {
   type DiscoveredNumber,
   DiscoveryEngine,
@@ -192,6 +193,65 @@ export class ParleyClient {
     this.session = { ...session, discoverable: account.discoverable, presence: account.presence };
     await this.options.store.set(SESSION, this.session);
     return account;
+  }
+
+  /**
+   * Deletes the account on the server — every device of it, its conversations' memberships, its
+   * directory entry — and then erases everything of it on this device: session, consent,
+   * contacts, discovery cache and filter, transparency log, MLS keys, conversations, history and
+   * outbox. The messenger stops. If another device already deleted the account (the credential
+   * is refused), the local erasure still happens.
+   *
+   * @example
+   * await client.deleteAccount();
+   * client.registered; // false
+   */
+  async deleteAccount(): Promise<void> {
+    this.requireSession();
+    try {
+      await this.api.deleteAccount();
+    } catch (error) {
+      if (!(error instanceof ParleyError && error.code === 'UNAUTHENTICATED')) throw error;
+    }
+    await this.messenger.erase();
+    this.messengerInstance = undefined;
+    await this.consent.withdraw(); // also erases the contacts book, discovery cache and filter
+    await this.transparencyLog.clear();
+    await this.options.store.delete(SESSION);
+    this.session = undefined;
+    this.api.credential = undefined;
+  }
+
+  /**
+   * Everything about the user, as a JSON-serialisable object (`JSON.stringify` it to save):
+   * the account as the server returns it, the consent grant, the contacts book, discovery results,
+   * the transparency log, and every conversation with its history. No credential, no keys.
+   *
+   * @example
+   * const data = await client.exportData();
+   * download(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+   */
+  async exportData(): Promise<DataExport> {
+    this.requireSession();
+    const account = await this.api.account();
+    const consent = (await this.consent.status()) ?? null;
+    const conversations: DataExport['conversations'] = [];
+    for (const c of await this.messenger.conversations()) {
+      conversations.push({ ...c, messages: await this.messenger.history(c.id) });
+    }
+    return {
+      format: DATA_EXPORT_FORMAT,
+      version: 1,
+      exportedAt: new Date().toISOString(),
+      server: this.options.serverUrl,
+      account,
+      consent,
+      // Without consent there is no book: withdrawing erased it.
+      contacts: consent ? await this.contacts.list() : [],
+      discovery: await this.discovery.exportResults(),
+      transparencyLog: await this.transparencyLog.list(),
+      conversations,
+    };
   }
 
   /**

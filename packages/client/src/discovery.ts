@@ -65,6 +65,15 @@ export interface RunOptions {
   typedByUser?: boolean;
 }
 
+/** Discovery's local state, as exported (exportData). */
+export interface DiscoveryExport {
+  keyId: string;
+  /** The version of the filter copy the listing was read from; null without one. */
+  filterVersion: number | null;
+  /** Every number checked; `listed`: the filter copy has it (null without a copy). */
+  numbers: Array<{ phoneNumber: string; listed: boolean | null }>;
+}
+
 interface Cache {
   keyId: string;
   /** E.164 → unblinded element k·H(number), base64url. */
@@ -331,6 +340,34 @@ export class DiscoveryEngine {
   async resolveOne(phoneNumber: string): Promise<DiscoveredNumber> {
     const report = await this.run([phoneNumber], { resolve: 'eager' });
     return report.numbers[0]!;
+  }
+
+  /**
+   * What discovery keeps on this device, for an export: each number checked and whether the
+   * filter copy lists it (as of that copy's version; no request is made). Null before any run.
+   */
+  async exportResults(): Promise<DiscoveryExport | null> {
+    const cache = await this.store.get<Cache>(CACHE);
+    if (!cache) return null;
+    const stored = await this.store.get<StoredFilter>(FILTER);
+    let filter: MembershipFilter | undefined;
+    try {
+      if (stored?.keyId === cache.keyId) filter = MembershipFilter.decode(stored.data);
+    } catch {
+      filter = undefined; // an old format: report the numbers without the listing
+    }
+    const oprf = filter ? await this.oprf() : undefined;
+    return {
+      keyId: cache.keyId,
+      filterVersion: filter ? stored!.version : null,
+      numbers: Object.entries(cache.elements).map(([phoneNumber, element]) => ({
+        phoneNumber,
+        listed:
+          filter && oprf
+            ? filter.has(directoryFingerprint(oprf.sha512, cache.keyId, decode(element)))
+            : null,
+      })),
+    };
   }
 
   /** Erases the discovery cache and the filter copy (consent withdrawn). */

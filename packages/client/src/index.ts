@@ -8,7 +8,13 @@ export {
   type Disclosure,
   disclosureText,
 } from './consent.js';
-export type { DiscoveredNumber, DiscoveryProgress, DiscoveryReport } from './discovery.js';
+export { DATA_EXPORT_FORMAT, type DataExport } from './data-export.js';
+export type {
+  DiscoveredNumber,
+  DiscoveryExport,
+  DiscoveryProgress,
+  DiscoveryReport,
+} from './discovery.js';
 export {
   type ImportedContact,
   type ImportIssue,

@@ -82,4 +82,9 @@ export class TransparencyLog {
   async list(): Promise<UploadRecord[]> {
     return (await this.store.get<UploadRecord[]>(KEY)) ?? [];
   }
+
+  /** Erases the log (the account was deleted). */
+  async clear(): Promise<void> {
+    await this.store.delete(KEY);
+  }
 }

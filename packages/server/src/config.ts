@@ -41,6 +41,12 @@ export interface ServerConfig {
    * another; `off` serves none (an API-only node).
    */
   web: { dir: string; explicit: boolean } | 'off';
+  /**
+   * How long the directory keeps a deleted account's removal (its fingerprint), so clients' filter
+   * deltas can remove it; clients that last synced before a forgotten removal fetch a snapshot.
+   * 0: forgotten at once (every earlier client fetches a snapshot).
+   */
+  deletionTombstoneMs: number;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +98,7 @@ const KNOWN = new Set([
   'PARLEY_KEY_RETENTION_DAYS',
   'PARLEY_MESSAGE_TTL_SECONDS',
   'PARLEY_WEB_DIR',
+  'PARLEY_DELETION_TOMBSTONE_HOURS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -161,5 +168,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
         : env.PARLEY_WEB_DIR
           ? { dir: resolve(env.PARLEY_WEB_DIR), explicit: true }
           : { dir: DEFAULT_WEB_DIR, explicit: false },
+    deletionTombstoneMs:
+      integer(env, 'PARLEY_DELETION_TOMBSTONE_HOURS', 72, 0, 30 * 24) * 3_600_000,
   };
 }

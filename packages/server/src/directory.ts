@@ -119,6 +119,7 @@ export class Directory {
     private readonly keys: KeyStore,
     private readonly oprf: Oprf,
     private readonly keyRetentionMs: number,
+    private readonly tombstoneMs = 72 * 3_600_000,
   ) {}
 
   get currentKeyId(): string {
@@ -188,12 +189,102 @@ export class Directory {
     if (this.discoverableCount !== undefined) this.discoverableCount += op === 'add' ? 1 : -1;
   }
 
+  /**
+   * Forgets a deleted account's fingerprint, inside the transaction that deletes the account: its
+   * history in the log goes, and if any client may hold it (the account is discoverable, or was
+   * logged), one removal takes its place until `forget_at` (forgetTombstones), or — with a
+   * retention of 0 — is forgotten at once. Call `forgotten` after the transaction commits.
+   */
+  async forgetAccount(
+    trx: Executor,
+    fingerprint: Uint8Array,
+    discoverable: boolean,
+    now = Date.now(),
+  ): Promise<void> {
+    const history = await trx
+      .deleteFrom('directory_log')
+      .where('fingerprint', '=', fingerprint)
+      .executeTakeFirst();
+    if (!discoverable && Number(history.numDeletedRows) === 0) return;
+    const { version } = await trx
+      .insertInto('directory_log')
+      .values({
+        key_id: this.keyId,
+        fingerprint,
+        op: 'remove',
+        forget_at: now + this.tombstoneMs,
+      })
+      .returning('version')
+      .executeTakeFirstOrThrow();
+    if (this.tombstoneMs === 0) {
+      // The row only took a version number (AUTOINCREMENT never hands it out again).
+      await trx.deleteFrom('directory_log').where('version', '=', version).execute();
+      await this.raiseFloor(trx, version);
+    }
+    this.snapshot = null;
+    if (discoverable && this.discoverableCount !== undefined) this.discoverableCount--;
+  }
+
+  /**
+   * After the deleting transaction committed: the fingerprint leaves the member set held in
+   * memory too (a set read later from the accounts no longer has it).
+   */
+  async forgotten(fingerprint: Uint8Array): Promise<void> {
+    if (this.membersLoading) await this.membersLoading.catch(() => {});
+    const members = this.members;
+    if (members) {
+      this.members = {
+        ...members,
+        set: updateFingerprints(members.set, { added: [], removed: [fingerprint] }),
+      };
+    }
+    this.snapshot = null;
+  }
+
+  /**
+   * Deletes deleted accounts' removals whose time has come and raises the version floor past
+   * them: a client that synced before a forgotten removal gets a snapshot, not a delta.
+   * Returns how many were forgotten.
+   */
+  async forgetTombstones(now = Date.now()): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const due = await trx
+        .selectFrom('directory_log')
+        .select((eb) => [eb.fn.max('version').as('v'), eb.fn.countAll<number>().as('n')])
+        .where('forget_at', '<=', now)
+        .executeTakeFirst();
+      if (!due || due.v === null || Number(due.n) === 0) return 0;
+      await trx.deleteFrom('directory_log').where('forget_at', '<=', now).execute();
+      await this.raiseFloor(trx, Number(due.v));
+      return Number(due.n);
+    });
+  }
+
+  /** Deltas start at this version at the earliest: older clients fetch a snapshot. */
+  private async floor(db: Executor): Promise<number> {
+    const row = await db
+      .selectFrom('meta')
+      .select('value')
+      .where('name', '=', 'directory_floor')
+      .executeTakeFirst();
+    return Number(row?.value ?? 0);
+  }
+
+  private async raiseFloor(trx: Executor, version: number): Promise<void> {
+    const floor = Math.max(version, await this.floor(trx));
+    await trx
+      .insertInto('meta')
+      .values({ name: 'directory_floor', value: String(floor) })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value: String(floor) }))
+      .execute();
+  }
+
   private async version(db: Executor): Promise<number> {
     const row = await db
       .selectFrom('directory_log')
       .select((eb) => eb.fn.max('version').as('v'))
       .executeTakeFirst();
-    return Number(row?.v ?? 0);
+    return Math.max(Number(row?.v ?? 0), await this.floor(db));
   }
 
   async currentVersion(): Promise<number> {
@@ -240,7 +331,7 @@ export class Directory {
     if (members.keyId !== keyId) return null;
     const logged = await this.db.transaction().execute(async (trx) => {
       const version = await this.version(trx);
-      if (since > version) return null;
+      if (since > version || since < (await this.floor(trx))) return null;
       const rows = await trx
         .selectFrom('directory_log')
         .select(['version', 'fingerprint', 'op'])

@@ -24,6 +24,11 @@ export class Discovery {
   private readonly resolveLimit = new TokenBuckets(5_000, HOUR_MS);
   evaluations = 0;
 
+  /** A deleted account's resolve limit is forgotten with it (its budget goes with its row). */
+  forgetAccount(accountId: string): void {
+    this.resolveLimit.forget(accountId);
+  }
+
   constructor(
     private readonly db: Db,
     private readonly pool: OprfPool,

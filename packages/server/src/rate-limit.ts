@@ -34,6 +34,11 @@ export class TokenBuckets {
     return { allowed: true, retryAfterMs: 0 };
   }
 
+  /** Drops the bucket of `key` (its owner is gone; nothing about it is kept). */
+  forget(key: string): void {
+    this.buckets.delete(key);
+  }
+
   private sweep(now: number): void {
     for (const [key, b] of this.buckets) {
       if (b.tokens + (now - b.at) * this.ratePerMs >= this.capacity) this.buckets.delete(key);

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { loadOprf } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
+import { AccountDeletion } from './account-deletion.js';
 import { Accounts } from './accounts.js';
 import { buildApp } from './app.js';
 import { ConfigError, type ServerConfig } from './config.js';
@@ -61,7 +62,14 @@ export async function startServer(
   try {
     const oprf = await loadOprf();
     const keys = KeyStore.open(config.dataDir);
-    const directory = new Directory(db, pool, keys, oprf, config.keyRetentionMs);
+    const directory = new Directory(
+      db,
+      pool,
+      keys,
+      oprf,
+      config.keyRetentionMs,
+      config.deletionTombstoneMs,
+    );
     await directory.init();
     const sms =
       options.sms ??
@@ -70,17 +78,20 @@ export async function startServer(
     const hub = new Hub();
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
+    const discovery = new Discovery(db, pool, directory, config.discovery, links);
+    const keyPackages = new KeyPackages(db, hub);
     const services: Services = {
       db,
       directory,
       verification,
       accounts: new Accounts(db, directory, hub),
-      discovery: new Discovery(db, pool, directory, config.discovery, links),
+      deletion: new AccountDeletion(db, directory, mailbox, hub, keyPackages, discovery, links),
+      discovery,
       pool,
       hub,
       mailbox,
       links,
-      keyPackages: new KeyPackages(db, hub),
+      keyPackages,
       groups: new Groups(db, mailbox, hub),
     };
     const app = buildApp(services, {
@@ -100,9 +111,12 @@ export async function startServer(
       } else app.log.warn('the web app is not built (npm run build); serving the API only');
     }
     const url = await app.listen({ host: config.host, port: config.port });
-    // Expired queue entries go within a minute of their time.
+    // Expired queue entries, and deleted accounts' directory removals, go within a minute.
     const sweeper = setInterval(() => {
       mailbox.sweep().catch((err: unknown) => app.log.error({ err }, 'queue sweep failed'));
+      directory
+        .forgetTombstones()
+        .catch((err: unknown) => app.log.error({ err }, 'directory sweep failed'));
     }, 60_000);
     sweeper.unref();
     app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');

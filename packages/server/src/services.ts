@@ -1,5 +1,6 @@
 /** The server's services, wired once at start and handed to the routes. */
 
+import type { AccountDeletion } from './account-deletion.js';
 import type { Accounts } from './accounts.js';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
@@ -15,6 +16,7 @@ import type { VerificationService } from './verification.js';
 export interface Services {
   db: Db;
   accounts: Accounts;
+  deletion: AccountDeletion;
   directory: Directory;
   discovery: Discovery;
   verification: VerificationService;

@@ -1,6 +1,6 @@
 /** The terminal client: register, consent, import, discover, and the transparency log. */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,6 +26,8 @@ const OPTIONS = {
   count: { type: 'string' },
   timeout: { type: 'string' },
   'app-url': { type: 'string' },
+  yes: { type: 'boolean' },
+  out: { type: 'string' },
 } as const;
 
 async function readLine(prompt: string): Promise<string> {
@@ -209,6 +211,22 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       return 0;
     }
     case 'account': {
+      if (positionals[0] === 'delete') {
+        if (!values.yes) {
+          throw new UsageError(
+            'account delete erases the account on the server, with all its devices, and everything of it on this device; nothing can be recovered. Add --yes to do it.',
+          );
+        }
+        const { accountId } = client.account ?? {};
+        await client.deleteAccount();
+        out(
+          `Account ${accountId} deleted: the server holds nothing of it, and this device's Parley data was erased.`,
+        );
+        return 0;
+      }
+      if (positionals[0] !== undefined) {
+        throw new UsageError(`unknown account action '${positionals[0]}' (delete)`);
+      }
       const change = {
         ...(values.discoverable !== undefined
           ? { discoverable: yesNo(values.discoverable, '--discoverable') }
@@ -224,6 +242,20 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
           ? JSON.stringify(account)
           : `Account ${account.accountId}: ${account.discoverable ? 'discoverable' : 'not discoverable'} by people who have your number; online status shown to ${account.presence === 'contacts' ? 'people who found you' : 'nobody'}; ${account.devices.length} device(s).`,
       );
+      return 0;
+    }
+    case 'export': {
+      const data = await client.exportData();
+      const json = `${JSON.stringify(data, null, 2)}\n`;
+      if (values.out) {
+        // Contacts and messages: readable by the user only.
+        writeFileSync(values.out, json, { mode: 0o600 });
+        out(
+          `Exported to ${values.out}: ${data.contacts.length} contacts, ${data.conversations.length} conversations, ${data.transparencyLog.length} uploads.`,
+        );
+      } else {
+        process.stdout.write(json);
+      }
       return 0;
     }
     case 'send':

@@ -183,6 +183,31 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.connection = undefined;
   }
 
+  /**
+   * Stops, then erases everything the messenger keeps on this device: the signature key, the
+   * KeyPackages' private halves, every conversation's MLS state and history, and the outbox.
+   * After this the messenger is unusable (its account was deleted).
+   */
+  async erase(): Promise<void> {
+    this.stop();
+    await this.lane.run(async () => {
+      const ids = (await this.store.get<string[]>(KEYS.conversations)) ?? [];
+      for (const id of new Set([...ids, ...this.cache.keys()])) {
+        await this.store.delete(KEYS.conversation(id));
+        await this.store.delete(KEYS.history(id));
+      }
+      for (const key of [KEYS.conversations, KEYS.outbox, KEYS.keyPackages, KEYS.signature]) {
+        await this.store.delete(key);
+      }
+      this.cache.clear();
+      this.histories.clear();
+      for (const waiter of this.waiters.values()) {
+        waiter.reject(new ParleyError('NOT_REGISTERED', { message: 'The account was deleted.' }));
+      }
+      this.waiters.clear();
+    });
+  }
+
   private onFrame(frame: ServerFrame): void {
     switch (frame.t) {
       case 'deliver':

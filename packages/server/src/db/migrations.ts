@@ -182,6 +182,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005-account-deletion': {
+    // A deleted account's removal is kept in the log only until forget_at (the history of its
+    // fingerprint is deleted with the account); a version floor in meta then sends clients that
+    // synced before it to a snapshot.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('directory_log').addColumn('forget_at', 'integer').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -48,6 +48,8 @@ export interface DirectoryLogTable {
   key_id: string;
   fingerprint: Uint8Array;
   op: 'add' | 'remove';
+  /** Set on a deleted account's removal: when the directory forgets it (ms since epoch). */
+  forget_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface KeyUsageTable {

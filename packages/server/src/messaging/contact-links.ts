@@ -6,7 +6,10 @@
  */
 
 import { createHmac } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import type { Db, Executor } from '../db/database.js';
+
+/** Accounts read, and digests deleted, per statement when an account's links are forgotten. */
+const FORGET_CHUNK = 500;
 
 export class ContactLinks {
   constructor(
@@ -28,6 +31,32 @@ export class ContactLinks {
       .values(rows)
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
+  }
+
+  /**
+   * Deletes every link in which `accountId` is viewer or subject. A digest names nobody, so both
+   * digests are computed against every other account (two HMACs per account: about a second per
+   * 2^18 accounts; deletions are rare, and this is what keeps the social graph out of a dump).
+   */
+  async forget(trx: Executor, accountId: string): Promise<void> {
+    let after = '';
+    for (;;) {
+      const others = await trx
+        .selectFrom('accounts')
+        .select('id')
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(FORGET_CHUNK / 2)
+        .execute();
+      if (others.length === 0) return;
+      after = others[others.length - 1]!.id;
+      const digests = others
+        .filter((o) => o.id !== accountId)
+        .flatMap((o) => [this.digest(accountId, o.id), this.digest(o.id, accountId)]);
+      if (digests.length > 0) {
+        await trx.deleteFrom('contact_links').where('digest', 'in', digests).execute();
+      }
+    }
   }
 
   /** The subjects whose online status `viewer` may see: its own account, and linked 'contacts'. */

@@ -13,6 +13,7 @@ function connection(accountId: string, deviceId: string) {
     push(frame) {
       frames.push(frame);
     },
+    end() {},
   };
   return { conn, frames };
 }

@@ -19,6 +19,8 @@ export interface DeviceConnection {
   offer(frames: DeliverFrame[]): void;
   /** Sends a frame that is not stored (signals, presence, notices). */
   push(frame: ServerFrame): void;
+  /** Closes the connection with this WebSocket close code; it detaches itself when closed. */
+  end(code: number, reason: string): void;
 }
 
 export class Hub {
@@ -66,6 +68,12 @@ export class Hub {
       list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
       for (const conn of this.byDevice.get(deviceId) ?? []) conn.offer(list);
     }
+  }
+
+  /** Closes every connection of these devices (deleted devices: nothing more goes to them). */
+  disconnect(deviceIds: Iterable<string>, code: number, reason: string): void {
+    for (const id of deviceIds)
+      for (const conn of this.byDevice.get(id) ?? []) conn.end(code, reason);
   }
 
   /** Sends an unstored frame to whichever of these devices are connected now. */

@@ -73,6 +73,11 @@ export class KeyPackages {
     this.claims = new TokenBuckets(options.claimsPerHour ?? CLAIMS_PER_HOUR, 3_600_000);
   }
 
+  /** A deleted account's claim limit is forgotten with it. */
+  forgetAccount(accountId: string): void {
+    this.claims.forget(accountId);
+  }
+
   async upload(device: DeviceIdentity, body: KeyPackageUpload): Promise<KeyPackageStock> {
     const oneTime = body.keyPackages.map((item) => ({
       item,

@@ -29,7 +29,13 @@ const FRAME_TYPES = new Set(['auth', 'send', 'ack', 'signal', 'presence']);
 const OUTGOING_FLUSH_BYTES = 256 * 1024;
 
 /** Close codes in the application range (4000–4999). */
-export const CLOSE = { authFailed: 4401, authTimeout: 4408, serverClosing: 1001 } as const;
+export const CLOSE = {
+  authFailed: 4401,
+  authTimeout: 4408,
+  /** The device's account was deleted: its credential is refused from now on. */
+  accountDeleted: 4410,
+  serverClosing: 1001,
+} as const;
 
 export interface SocketOptions {
   authTimeoutMs: number;
@@ -140,6 +146,10 @@ export class DeviceSocket implements DeviceConnection {
       this.lastSent = frame.seq;
       this.push(frame);
     }
+  }
+
+  end(code: number, reason: string): void {
+    this.close(code, reason);
   }
 
   private close(code: number, reason: string): void {

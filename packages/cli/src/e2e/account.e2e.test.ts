@@ -1,0 +1,225 @@
+/**
+ * "Export my data" and "delete my account" from the terminal, against a real `parley serve`:
+ * the export holds the account, consent, contacts, discovery results, the transparency log and
+ * the conversation history, and no credential or key; deletion erases the device's state, the
+ * credential is refused, the other member is told and the filter no longer lists the number —
+ * and then, with the server stopped, not one byte of the account's ids, credential hash or
+ * directory entry is left in any file of its data directory.
+ */
+
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DataExport } from '@parley/client';
+import SQLite from 'better-sqlite3';
+import { BIN, ServerProcess } from '../testing/server-process.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Which of `needles` occur anywhere in the files under `dir`, by name. */
+function findInFiles(dir: string, needles: Record<string, Uint8Array>): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      found.push(...findInFiles(path, needles));
+      continue;
+    }
+    const bytes = readFileSync(path);
+    for (const [what, needle] of Object.entries(needles)) {
+      if (bytes.includes(Buffer.from(needle))) found.push(`${what} in ${name}`);
+    }
+  }
+  return found;
+}
+
+describe('parley export and parley account delete (real server process)', () => {
+  let server: ServerProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'parley-account-'));
+  const state = (name: string) => join(dir, name);
+
+  function parley(args: string[], answerCode = false): Promise<Result> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--server', server.url], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', async (d) => {
+        stderr += d;
+        if (answerCode && /Enter the 6-digit code/.test(stderr)) {
+          answerCode = false;
+          const ids = [...server.output.matchAll(/for verification (\S+)/g)];
+          child.stdin.write(`${await server.codeFor(ids.at(-1)![1]!)}\n`);
+        }
+      });
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  async function ok(args: string[], answerCode = false): Promise<string> {
+    const r = await parley(args, answerCode);
+    assert.equal(r.code, 0, `parley ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  // Removals are forgotten at once, so nothing at all is left when the others have their entries.
+  before(async () => {
+    server = await ServerProcess.start({ PARLEY_DELETION_TOMBSTONE_HOURS: '0' });
+  });
+  after(() => server?.stop());
+
+  it('exports everything but secrets, then deletes the account without a trace', async () => {
+    const erin = state('erin');
+    const finn = state('finn');
+    for (const [s, number] of [
+      [erin, '+14155550177'],
+      [finn, '+14155550178'],
+    ] as const) {
+      await ok(
+        ['register', number, '--discoverable', 'yes', '--presence', 'contacts', '--state', s],
+        true,
+      );
+    }
+    await ok(['consent', 'grant', '--state', finn]);
+    await ok(['add', 'Erin', '+14155550177', '--state', finn]);
+    const sent = JSON.parse(
+      await ok(['send', '+14155550177', 'hi erin', '--json', '--state', finn]),
+    ) as { conversationId: string };
+    await ok(['listen', '--count', '1', '--timeout', '20', '--state', erin]);
+    await ok(['consent', 'grant', '--state', erin]);
+    await ok(['add', 'Finn', '+14155550178', '--state', erin]);
+    await ok(['discover', '--json', '--state', erin]);
+    await ok(['send', '--conversation', sent.conversationId, 'hi finn', '--state', erin]);
+
+    // --- export ---
+    const file = join(dir, 'erin-export.json');
+    assert.match(
+      await ok(['export', '--out', file, '--state', erin]),
+      /^Exported to .*: 1 contacts, 1 conversations, \d+ uploads\./,
+    );
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const text = readFileSync(file, 'utf8');
+    const data = JSON.parse(text) as DataExport;
+    const session = JSON.parse(readFileSync(join(erin, 'session.json'), 'utf8')) as {
+      accountId: string;
+      deviceId: string;
+      credential: string;
+    };
+    assert.equal(data.format, 'parley-data-export');
+    assert.equal(data.server, server.url);
+    assert.ok(Date.parse(data.exportedAt) > 0);
+    assert.equal(data.account.accountId, session.accountId);
+    assert.deepEqual(
+      data.account.devices.map((d) => d.deviceId),
+      [session.deviceId],
+    );
+    assert.equal(data.account.discoverable, true);
+    assert.equal(data.consent?.server, server.url);
+    assert.deepEqual(
+      data.contacts.map((c) => [c.name, c.phoneNumbers]),
+      [['Finn', ['+14155550178']]],
+    );
+    assert.deepEqual(data.discovery?.numbers, [{ phoneNumber: '+14155550178', listed: true }]);
+    assert.ok(data.transparencyLog.some((e) => e.kind === 'blinded-contact-numbers'));
+    assert.equal(data.conversations.length, 1);
+    assert.equal(data.conversations[0]!.id, sent.conversationId);
+    assert.deepEqual(
+      data.conversations[0]!.messages.map((m) => m.text),
+      ['hi erin', 'hi finn'],
+    );
+    // No credential, no private key of any kind.
+    const signature = JSON.parse(readFileSync(join(erin, 'mls-signature.json'), 'utf8')) as {
+      signKey: string;
+    };
+    const packages = JSON.parse(readFileSync(join(erin, 'mls-key-packages.json'), 'utf8'));
+    const privateValues = [
+      session.credential,
+      session.credential.split('.')[1]!,
+      signature.signKey,
+      ...Object.values(packages as Record<string, { hpkePrivateKey: string }>).map(
+        (p) => p.hpkePrivateKey,
+      ),
+    ];
+    for (const secret of privateValues) assert.equal(text.includes(secret), false);
+    assert.doesNotMatch(text, /signKey|PrivateKey|credential|"state"/);
+    const toStdout = JSON.parse(await ok(['export', '--state', erin])) as DataExport;
+    assert.equal(toStdout.account.accountId, session.accountId);
+
+    // What identifies the account on the server, read from its database before deletion.
+    const db = new SQLite(join(server.dataDir, 'parley.sqlite'), { readonly: true });
+    const row = db
+      .prepare('select element, fingerprint, token from accounts where id = ?')
+      .get(session.accountId) as Record<string, Buffer>;
+    db.close();
+    const needles: Record<string, Uint8Array> = {
+      'account id': Buffer.from(session.accountId),
+      'device id': Buffer.from(session.deviceId),
+      'credential hash': createHash('sha256').update(session.credential.split('.')[1]!).digest(),
+      element: row.element!,
+      fingerprint: row.fingerprint!,
+      token: row.token!,
+    };
+    assert.ok(
+      findInFiles(server.dataDir, needles).length >= 4,
+      'the scan finds the account while it exists',
+    );
+
+    // --- delete ---
+    const unconfirmed = await parley(['account', 'delete', '--state', erin]);
+    assert.equal(unconfirmed.code, 64);
+    assert.match(unconfirmed.stderr, /Add --yes to do it/);
+    assert.ok(readdirSync(erin).includes('session.json'), 'nothing happened without --yes');
+    assert.match(
+      await ok(['account', 'delete', '--yes', '--state', erin]),
+      new RegExp(`^Account ${session.accountId} deleted`),
+    );
+    assert.deepEqual(readdirSync(erin), [], "this device's Parley state is erased");
+    const gone = await parley(['account', '--state', erin]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /NOT_REGISTERED/);
+    const refused = await fetch(new URL('/v1/account', server.url), {
+      headers: { authorization: `Bearer ${session.credential}` },
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { code: string }).code, 'UNAUTHENTICATED');
+
+    // While the server runs: its secrets and directory entry are off the disk already (the WAL
+    // was truncated, deleted cells zeroed); its ids remain only in the entry that tells Finn.
+    const { 'account id': _id, 'device id': _device, ...secrets } = needles;
+    assert.deepEqual(findInFiles(server.dataDir, secrets), []);
+
+    // The other member hears it left and commits its removal; the filter no longer lists it.
+    await ok(['listen', '--timeout', '4', '--state', finn]);
+    const [conversation] = JSON.parse(await ok(['conversations', '--json', '--state', finn])) as [
+      { id: string; members: Array<{ accountId: string }> },
+    ];
+    assert.equal(conversation.id, sent.conversationId);
+    assert.deepEqual(
+      conversation.members.map((m) => m.accountId).filter((a) => a === session.accountId),
+      [],
+    );
+    const discovered = JSON.parse(await ok(['discover', '--json', '--state', finn])) as {
+      contacts: Array<{ phoneNumber: string; status: string }>;
+    };
+    assert.deepEqual(
+      discovered.contacts.map((c) => [c.phoneNumber, c.status]),
+      [['+14155550177', 'not-on-parley']],
+    );
+
+    // Not a byte of it in any file of the data directory.
+    await server.stop();
+    assert.deepEqual(findInFiles(server.dataDir, needles), []);
+  });
+});

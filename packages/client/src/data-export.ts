@@ -1,0 +1,32 @@
+/**
+ * "Export my data": everything this device and the server hold about the user, as one
+ * JSON-serialisable object. What is left out on purpose: the device credential, MLS private keys
+ * and group secrets, and the discovery cache's OPRF elements — secrets, not data about the user.
+ */
+
+import type { AccountResponse } from '@parley/core';
+import type { ConsentGrant } from './consent.js';
+import type { DiscoveryExport } from './discovery.js';
+import type { ImportedContact } from './import/contacts-file.js';
+import type { ChatMessage, Conversation } from './messaging/messenger.js';
+import type { UploadRecord } from './transparency-log.js';
+
+export const DATA_EXPORT_FORMAT = 'parley-data-export';
+
+export interface DataExport {
+  format: typeof DATA_EXPORT_FORMAT;
+  version: 1;
+  /** ISO 8601 time of the export. */
+  exportedAt: string;
+  server: string;
+  /** The account as the server holds it (GET /v1/account): settings and devices. */
+  account: AccountResponse;
+  /** The address-book consent as agreed to, with the disclosure shown; null when not given. */
+  consent: ConsentGrant | null;
+  contacts: ImportedContact[];
+  /** Numbers checked by discovery and whether the filter copy lists them; null before any run. */
+  discovery: DiscoveryExport | null;
+  transparencyLog: UploadRecord[];
+  /** Conversations with their message history, oldest message first. */
+  conversations: Array<Conversation & { messages: ChatMessage[] }>;
+}

@@ -1,0 +1,118 @@
+/**
+ * Deleting an account: afterwards the server holds nothing of it. One transaction removes the
+ * account row (with its discovery budget), its devices and their credentials, KeyPackages, queues,
+ * sent-message ids, key usage and group memberships, and its directory history; then its sockets
+ * are closed and what memory held of it (rate-limit buckets, presence watchers, the member set)
+ * is dropped.
+ *
+ * Two things outlive the transaction, for others' sake, and both go by themselves: the `leave`
+ * entries that tell the other members of its groups that it left (and any entries it sent them
+ * before), deleted as those devices acknowledge them or expire; and one removal of its
+ * fingerprint in the directory log, so clients holding the filter can drop it by a delta,
+ * forgotten after PARLEY_DELETION_TOMBSTONE_HOURS (docs/design.md, "Deleting an account").
+ * Contact links are keyed digests that name nobody; they are found by recomputing them against
+ * every other account (ContactLinks.forget).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { DeviceIdentity } from './accounts.js';
+import type { Db } from './db/database.js';
+import type { Directory } from './directory.js';
+import type { Discovery } from './discovery.js';
+import type { ContactLinks } from './messaging/contact-links.js';
+import type { Hub } from './messaging/hub.js';
+import type { KeyPackages } from './messaging/key-packages.js';
+import type { Mailbox, QueueEntry } from './messaging/mailbox.js';
+import { CLOSE } from './messaging/socket.js';
+
+const newMessageId = () => randomBytes(16).toString('base64url');
+
+export class AccountDeletion {
+  constructor(
+    private readonly db: Db,
+    private readonly directory: Directory,
+    private readonly mailbox: Mailbox,
+    private readonly hub: Hub,
+    private readonly keyPackages: KeyPackages,
+    private readonly discovery: Discovery,
+    private readonly links: ContactLinks,
+  ) {}
+
+  /** Deletes the account of the calling device, with every device it has. */
+  async delete(caller: DeviceIdentity): Promise<void> {
+    const { accountId } = caller;
+    const done = await this.directory.writeLock.run(() =>
+      this.db.transaction().execute(async (trx) => {
+        const account = await trx
+          .selectFrom('accounts')
+          .select(['fingerprint', 'discoverable'])
+          .where('id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        const devices = (
+          await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
+        ).map((d) => d.id);
+
+        // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
+        const memberships = await trx
+          .selectFrom('group_members as mine')
+          .innerJoin('group_members as all', 'all.group_id', 'mine.group_id')
+          .innerJoin('groups', 'groups.id', 'mine.group_id')
+          .select(['all.group_id', 'all.device_id', 'all.account_id', 'groups.epoch'])
+          .where('mine.account_id', '=', accountId)
+          .distinct()
+          .execute();
+        const entries: QueueEntry[] = [];
+        const emptied = new Set(memberships.map((m) => m.group_id));
+        for (const m of memberships) {
+          if (m.account_id === accountId) continue;
+          emptied.delete(m.group_id);
+          entries.push({
+            deviceId: m.device_id,
+            kind: 'leave',
+            messageId: newMessageId(),
+            groupId: m.group_id,
+            sender: caller,
+            epoch: m.epoch,
+            payload: null,
+          });
+        }
+        await trx.deleteFrom('group_members').where('account_id', '=', accountId).execute();
+        if (emptied.size > 0) {
+          await trx
+            .deleteFrom('groups')
+            .where('id', 'in', [...emptied])
+            .execute();
+        }
+        await this.mailbox.enqueue(trx, entries);
+
+        if (devices.length > 0) {
+          await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();
+          await trx.deleteFrom('sent_messages').where('sender_device', 'in', devices).execute();
+          await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
+          await trx.deleteFrom('devices').where('id', 'in', devices).execute();
+        }
+        await this.links.forget(trx, accountId);
+        await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
+        await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
+        await this.directory.forgetAccount(trx, account.fingerprint, account.discoverable === 1);
+        // A key rotation running now may have staged the account's entry under the new key.
+        const staging = await sql<{ n: number }>`select count(*) as n from sqlite_master
+          where type = 'table' and name = 'rotation_stage'`.execute(trx);
+        if (Number(staging.rows[0]?.n) > 0) {
+          await trx.deleteFrom('rotation_stage').where('id', '=', accountId).execute();
+        }
+        return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };
+      }),
+    );
+    // Earlier versions of its rows stay in the write-ahead log until a checkpoint overwrites
+    // them; a truncating one removes them from disk now (secure_delete zeroes the main file).
+    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
+    this.hub.wake(done.told);
+    this.hub.unwatchAccount(accountId);
+    this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
+    this.keyPackages.forgetAccount(accountId);
+    this.discovery.forgetAccount(accountId);
+    await this.directory.forgotten(done.fingerprint);
+  }
+}
