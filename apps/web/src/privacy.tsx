@@ -88,6 +88,58 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
       )}
 
       <div className="panel">
+        <h2>Uploads from this device</h2>
+        <p className="hint">
+          Every request that carried data, newest first. Blinded items cannot be read by the server.
+        </p>
+        {log.length === 0 ? (
+          <p className="empty">Nothing uploaded yet.</p>
+        ) : (
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+          <section className="table-wrap" aria-label="Transparency log" tabIndex={0}>
+            <table className="uploads">
+              <caption className="visually-hidden">Transparency log</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">What</th>
+                  <th scope="col">Items</th>
+                  <th scope="col">Blinded</th>
+                </tr>
+              </thead>
+              <tbody>
+                {log.slice(0, 200).map((r, i) => (
+                  <tr key={`${r.at}-${i}`}>
+                    <td>{new Date(r.at).toLocaleString()}</td>
+                    <td>{r.description}</td>
+                    <td>{r.items}</td>
+                    <td>{r.blinded ? 'Yes' : 'No'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        )}
+      </div>
+
+      <div className="panel">
+        <h2>Address book</h2>
+        {model.consent ? (
+          <>
+            <p>
+              You agreed on {new Date(model.consent.grantedAt).toLocaleString()} to check your
+              contacts against {new URL(model.consent.server).host}.
+            </p>
+            <button type="button" onClick={() => void withdraw()}>
+              Withdraw consent and erase contacts
+            </button>
+          </>
+        ) : (
+          <p>You have not shared anything from your address book.</p>
+        )}
+      </div>
+
+      <div className="panel">
         <h2>Who can find you</h2>
         <fieldset>
           <legend>People who have your number</legend>
@@ -131,58 +183,6 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
             Nobody
           </label>
         </fieldset>
-      </div>
-
-      <div className="panel">
-        <h2>Address book</h2>
-        {model.consent ? (
-          <>
-            <p>
-              You agreed on {new Date(model.consent.grantedAt).toLocaleString()} to check your
-              contacts against {new URL(model.consent.server).host}.
-            </p>
-            <button type="button" onClick={() => void withdraw()}>
-              Withdraw consent and erase contacts
-            </button>
-          </>
-        ) : (
-          <p>You have not shared anything from your address book.</p>
-        )}
-      </div>
-
-      <div className="panel">
-        <h2>Uploads from this device</h2>
-        <p className="hint">
-          Every request that carried data, newest first. Blinded items cannot be read by the server.
-        </p>
-        {log.length === 0 ? (
-          <p className="empty">Nothing uploaded yet.</p>
-        ) : (
-          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
-          <section className="table-wrap" aria-label="Transparency log" tabIndex={0}>
-            <table className="uploads">
-              <caption className="visually-hidden">Transparency log</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Items</th>
-                  <th scope="col">Blinded</th>
-                </tr>
-              </thead>
-              <tbody>
-                {log.slice(0, 200).map((r, i) => (
-                  <tr key={`${r.at}-${i}`}>
-                    <td>{new Date(r.at).toLocaleString()}</td>
-                    <td>{r.description}</td>
-                    <td>{r.items}</td>
-                    <td>{r.blinded ? 'Yes' : 'No'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </section>
-        )}
       </div>
 
       <div className="panel">
