@@ -254,6 +254,17 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByRole('button', { name: 'See what this shares' }).waitFor();
     assert.equal(await b.getByText('Dave Example').count(), 0);
 
+    // Bob hides his presence: Alice, who found him by number, no longer sees him online.
+    await a.getByRole('link', { name: 'Contacts' }).click();
+    const bobForAlice = a.locator('.person', { hasText: 'Bob Example' });
+    await bobForAlice.getByText('Online now').waitFor();
+    await b.getByRole('link', { name: 'Privacy' }).click();
+    await b.getByLabel('Nobody').click();
+    await b.getByText('Nobody sees when you are online.').waitFor();
+    assert.ok(await b.getByLabel('Nobody').isChecked());
+    await bobForAlice.getByText('Online now').waitFor({ state: 'detached' });
+    await bobForAlice.getByText('On Parley').waitFor();
+
     // Carol deletes her account: she is back at the start, and it stays so after a reload.
     await c.getByRole('link', { name: 'Privacy' }).click();
     await c.getByRole('button', { name: 'Delete my account' }).click();
