@@ -21,16 +21,33 @@ export class ContactLinks {
     return createHmac('sha256', this.key).update(`${viewer}\n${subject}`).digest();
   }
 
+  /** Records that `viewer` resolved `subjects`; only between accounts that still exist. */
   async record(viewer: string, subjects: readonly string[]): Promise<void> {
-    const rows = subjects
-      .filter((s) => s !== viewer)
-      .map((s) => ({ digest: this.digest(viewer, s), created_at: Date.now() }));
-    if (rows.length === 0) return;
-    await this.db
-      .insertInto('contact_links')
-      .values(rows)
-      .onConflict((oc) => oc.column('digest').doNothing())
-      .execute();
+    const others = [...new Set(subjects)].filter((s) => s !== viewer);
+    if (others.length === 0) return;
+    // Checked in the same transaction as the insert: a link must not outlive an account deleted
+    // while the resolve that made it was under way.
+    await this.db.transaction().execute(async (trx) => {
+      const existing = new Set(
+        (
+          await trx
+            .selectFrom('accounts')
+            .select('id')
+            .where('id', 'in', [viewer, ...others])
+            .execute()
+        ).map((a) => a.id),
+      );
+      if (!existing.has(viewer)) return;
+      const rows = others
+        .filter((s) => existing.has(s))
+        .map((s) => ({ digest: this.digest(viewer, s), created_at: Date.now() }));
+      if (rows.length === 0) return;
+      await trx
+        .insertInto('contact_links')
+        .values(rows)
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+    });
   }
 
   /**
