@@ -27,6 +27,11 @@ export class MemoryStore implements ClientStore {
   async delete(key: string): Promise<void> {
     this.data.delete(key);
   }
+
+  /** The keys held, in insertion order: what an erasure left behind, for tests. */
+  keys(): string[] {
+    return [...this.data.keys()];
+  }
 }
 
 /** Browser store: one IndexedDB object store of JSON-compatible values. */

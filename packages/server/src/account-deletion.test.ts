@@ -322,6 +322,63 @@ describe('DELETE /v1/account', () => {
   });
 });
 
+describe('DELETE /v1/account racing other requests', () => {
+  let t: Server;
+  before(async () => {
+    t = await testServer();
+  });
+  after(async () => t.server.close());
+
+  const remove = (r: Registered) =>
+    fetch(new URL('/v1/account', t.server.url), {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${r.credential}` },
+    });
+
+  it('closes a socket that authenticated just before the deletion and attached after it', async () => {
+    const { keyPackages } = t.server.services;
+    const x = await t.register('+14155550321');
+    const stock = keyPackages.stock;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = () => {};
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    // The socket's authentication pauses after the credential check, until the account is gone.
+    keyPackages.stock = async (deviceId: string) => {
+      const answer = await stock.call(keyPackages, deviceId);
+      entered();
+      await held;
+      return answer;
+    };
+    try {
+      const socket = await connect(t, x.credential);
+      await inside;
+      assert.equal((await remove(x)).status, 204);
+      release();
+      assert.equal(await socket.closed, CLOSE.accountDeleted);
+    } finally {
+      keyPackages.stock = stock;
+    }
+  });
+
+  it('records no contact link for an account deleted while the resolve ran', async () => {
+    const { db, links } = t.server.services;
+    const x = await t.register('+14155550322');
+    const y = await t.register('+14155550323');
+    assert.equal((await remove(x)).status, 204);
+    await links.record(y.accountId, [x.accountId]);
+    await links.record(x.accountId, [y.accountId]);
+    assert.deepEqual(await db.selectFrom('contact_links').selectAll().execute(), []);
+    const z = await t.register('+14155550324');
+    await links.record(y.accountId, [x.accountId, z.accountId]);
+    assert.equal((await db.selectFrom('contact_links').selectAll().execute()).length, 1);
+  });
+});
+
 describe('DELETE /v1/account with PARLEY_DELETION_TOMBSTONE_HOURS=0', () => {
   let t: Server;
   before(async () => {

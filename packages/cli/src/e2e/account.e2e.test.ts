@@ -14,7 +14,14 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DataExport } from '@parley/client';
+import {
+  type Conversation,
+  type DataExport,
+  MemoryStore,
+  ParleyClient,
+  type ParleyError,
+} from '@parley/client';
+import { nodeSocket } from '@parley/client/node';
 import SQLite from 'better-sqlite3';
 import { BIN, ServerProcess } from '../testing/server-process.js';
 
@@ -221,5 +228,100 @@ describe('parley export and parley account delete (real server process)', () => 
     // Not a byte of it in any file of the data directory.
     await server.stop();
     assert.deepEqual(findInFiles(server.dataDir, needles), []);
+  });
+});
+
+describe('SDK: deleteAccount() and exportData() (real server process)', () => {
+  let server: ServerProcess;
+  const clients: ParleyClient[] = [];
+  before(async () => {
+    server = await ServerProcess.start();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await server?.stop();
+  });
+
+  async function device(phoneNumber: string) {
+    const store = new MemoryStore();
+    const client = await ParleyClient.open({ serverUrl: server.url, store, socket: nodeSocket });
+    clients.push(client);
+    const { verificationId } = await client.requestCode(phoneNumber);
+    await client.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'contacts',
+      deviceName: 'sdk test',
+    });
+    await client.messenger.start();
+    return { client, store };
+  }
+
+  it('exports the conversations, then deletes everywhere and erases every local key', async () => {
+    const gil = await device('+14155550166');
+    const gilPhone = await device('+14155550166');
+    const hal = await device('+14155550167');
+    const gilId = gil.client.account!.accountId;
+    const joined = new Promise<Conversation>((resolve) =>
+      hal.client.messenger.on('conversation', resolve),
+    );
+    const conversation = await gil.client.messenger.createConversation([
+      hal.client.account!.accountId,
+    ]);
+    await joined;
+    const heard = new Promise((resolve) => hal.client.messenger.on('message', resolve));
+    await gil.client.messenger.send(conversation.id, 'see you at noon');
+    await heard;
+
+    const data = await gil.client.exportData();
+    assert.deepEqual(JSON.parse(JSON.stringify(data)), data, 'JSON-serialisable as it is');
+    assert.equal(data.account.accountId, gilId);
+    assert.equal(data.account.devices.length, 2);
+    assert.equal(data.consent, null);
+    assert.deepEqual(data.contacts, []);
+    assert.equal(data.discovery, null);
+    assert.ok(data.transparencyLog.length > 0);
+    assert.deepEqual(
+      data.conversations.map((c) => [c.id, c.messages.map((m) => m.text)]),
+      [[conversation.id, ['see you at noon']]],
+    );
+    const text = JSON.stringify(data);
+    const session = await gil.store.get<{ credential: string }>('session');
+    const keys = await gil.store.get<{ signKey: string }>('mls-signature');
+    assert.equal(text.includes(session!.credential.split('.')[1]!), false);
+    assert.equal(text.includes(keys!.signKey), false);
+
+    // The account's other device is told at once and stops reconnecting.
+    const phoneError = new Promise<ParleyError>((resolve) =>
+      gilPhone.client.messenger.on('error', resolve),
+    );
+    const left = new Promise<Conversation>((resolve) =>
+      hal.client.messenger.on('conversation', (c) => {
+        if (!c.members.some((m) => m.accountId === gilId)) resolve(c);
+      }),
+    );
+    assert.ok(gil.store.keys().length > 5);
+    await gil.client.deleteAccount();
+    assert.deepEqual(gil.store.keys(), [], 'every key of the store is erased');
+    assert.equal(gil.client.registered, false);
+    assert.throws(() => gil.client.messenger, { code: 'NOT_REGISTERED' });
+    await assert.rejects(gil.client.getAccount(), { code: 'NOT_REGISTERED' });
+    const error = await phoneError;
+    assert.equal(error.code, 'UNAUTHENTICATED');
+    assert.deepEqual(error.details, { reason: 'account-deleted' });
+    assert.equal(gilPhone.client.messenger.connected, false);
+
+    // The other member removes it from the conversation (MLS Remove, committed by Hal).
+    const after = await left;
+    assert.equal(after.id, conversation.id);
+    assert.deepEqual(
+      after.members.map((m) => m.accountId),
+      [hal.client.account!.accountId],
+    );
+
+    // The other device deletes too: the server already forgot it, the erasure still happens.
+    await gilPhone.client.deleteAccount();
+    assert.deepEqual(gilPhone.store.keys(), []);
   });
 });

@@ -29,6 +29,8 @@ export type SocketFactory = (url: string) => SocketLike;
 
 const OPEN = 1;
 const AUTH_FAILED = 4401;
+/** The server closed the socket because the account was deleted (from any of its devices). */
+const ACCOUNT_DELETED = 4410;
 
 interface ConnectionEvents extends Record<string, unknown> {
   frame: ServerFrame;
@@ -107,9 +109,17 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.ready = false;
       this.failPending(new ParleyError('CONNECTION_CLOSED'));
       this.emit('down', { code: event.code, reason: event.reason });
-      if (event.code === AUTH_FAILED) {
+      if (event.code === AUTH_FAILED || event.code === ACCOUNT_DELETED) {
         this.stopped = true;
-        this.emit('fatal', new ParleyError('UNAUTHENTICATED'));
+        this.emit(
+          'fatal',
+          event.code === ACCOUNT_DELETED
+            ? new ParleyError('UNAUTHENTICATED', {
+                message: 'This account was deleted; register again to use Parley.',
+                details: { reason: 'account-deleted' },
+              })
+            : new ParleyError('UNAUTHENTICATED'),
+        );
         return;
       }
       if (this.stopped) return;

@@ -6,10 +6,11 @@
  */
 
 import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Db, Executor } from '../db/database.js';
 
-/** Accounts read, and digests deleted, per statement when an account's links are forgotten. */
-const FORGET_CHUNK = 500;
+/** Accounts read (ids are base64url: a space separates them) per query when forgetting links. */
+const FORGET_CHUNK = 16_384;
 
 export class ContactLinks {
   constructor(
@@ -21,41 +22,63 @@ export class ContactLinks {
     return createHmac('sha256', this.key).update(`${viewer}\n${subject}`).digest();
   }
 
+  /** Records that `viewer` resolved `subjects`; only between accounts that still exist. */
   async record(viewer: string, subjects: readonly string[]): Promise<void> {
-    const rows = subjects
-      .filter((s) => s !== viewer)
-      .map((s) => ({ digest: this.digest(viewer, s), created_at: Date.now() }));
-    if (rows.length === 0) return;
-    await this.db
-      .insertInto('contact_links')
-      .values(rows)
-      .onConflict((oc) => oc.column('digest').doNothing())
-      .execute();
+    const others = [...new Set(subjects)].filter((s) => s !== viewer);
+    if (others.length === 0) return;
+    // Checked in the same transaction as the insert: a link must not outlive an account deleted
+    // while the resolve that made it was under way.
+    await this.db.transaction().execute(async (trx) => {
+      const existing = new Set(
+        (
+          await trx
+            .selectFrom('accounts')
+            .select('id')
+            .where('id', 'in', [viewer, ...others])
+            .execute()
+        ).map((a) => a.id),
+      );
+      if (!existing.has(viewer)) return;
+      const rows = others
+        .filter((s) => existing.has(s))
+        .map((s) => ({ digest: this.digest(viewer, s), created_at: Date.now() }));
+      if (rows.length === 0) return;
+      await trx
+        .insertInto('contact_links')
+        .values(rows)
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+    });
   }
 
   /**
    * Deletes every link in which `accountId` is viewer or subject. A digest names nobody, so both
-   * digests are computed against every other account (two HMACs per account: about a second per
-   * 2^18 accounts; deletions are rare, and this is what keeps the social graph out of a dump).
+   * digests are computed against every other account: two HMACs per account, ~25 µs per account
+   * in all (minutes at 2^24; docs/design.md, "Deleting an account", has the figures and the way
+   * out). Accounts are read 16,384 at a time as one string, and each chunk's
+   * digests go to SQLite as one JSON array, so the cost is the hashing, not the queries.
    */
   async forget(trx: Executor, accountId: string): Promise<void> {
-    let after = '';
+    let after: number | undefined;
     for (;;) {
-      const others = await trx
-        .selectFrom('accounts')
-        .select('id')
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(FORGET_CHUNK / 2)
-        .execute();
-      if (others.length === 0) return;
-      after = others[others.length - 1]!.id;
-      const digests = others
-        .filter((o) => o.id !== accountId)
-        .flatMap((o) => [this.digest(accountId, o.id), this.digest(o.id, accountId)]);
-      if (digests.length > 0) {
-        await trx.deleteFrom('contact_links').where('digest', 'in', digests).execute();
+      const { rows } = await sql<{ last: number | null; n: number; ids: string | null }>`
+        select max(rowid) as last, count(*) as n, group_concat(id, ' ') as ids
+        from (select rowid, id from accounts
+          ${after === undefined ? sql`` : sql`where rowid > ${after}`}
+          order by rowid limit ${FORGET_CHUNK})`.execute(trx);
+      const chunk = rows[0];
+      if (!chunk || chunk.n === 0 || chunk.last === null) return;
+      after = chunk.last;
+      const digests: string[] = [];
+      for (const other of (chunk.ids ?? '').split(' ')) {
+        if (other === accountId || other === '') continue;
+        digests.push(this.digest(accountId, other).toString('hex'));
+        digests.push(this.digest(other, accountId).toString('hex'));
       }
+      await sql`delete from contact_links
+        where digest in (select unhex(value) from json_each(${JSON.stringify(digests)}))`.execute(
+        trx,
+      );
     }
   }
 

@@ -236,6 +236,14 @@ export class DeviceSocket implements DeviceConnection {
     // `ready` first: nothing may be delivered before the client knows it is connected.
     this.push({ t: 'ready', ...this.device, keyPackages: stock });
     this.services.hub.attach(this);
+    // An account deleted since the credential was checked closed the sockets attached then;
+    // this one was not yet, so it looks again now that it is (the deletion commits first).
+    const still = await this.services.db
+      .selectFrom('devices')
+      .select('id')
+      .where('id', '=', this.device.deviceId)
+      .executeTakeFirst();
+    if (!still) return this.close(CLOSE.accountDeleted, 'account deleted');
     await this.pump();
   }
 
