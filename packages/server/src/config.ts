@@ -35,6 +35,8 @@ export interface ServerConfig {
   keyRetentionMs: number;
   /** Queued messages not delivered by then are deleted. */
   messageTtlMs: number;
+  /** A graceful shutdown (SIGTERM/SIGINT) that takes longer than this is cut short. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +87,7 @@ const KNOWN = new Set([
   'PARLEY_DISCOVERY_REFILL_PER_HOUR',
   'PARLEY_KEY_RETENTION_DAYS',
   'PARLEY_MESSAGE_TTL_SECONDS',
+  'PARLEY_SHUTDOWN_TIMEOUT_SECONDS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -148,5 +151,6 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     },
     keyRetentionMs: integer(env, 'PARLEY_KEY_RETENTION_DAYS', 30, 0, 3650) * 86_400_000,
     messageTtlMs: integer(env, 'PARLEY_MESSAGE_TTL_SECONDS', 30 * 86_400, 1, 365 * 86_400) * 1000,
+    shutdownTimeoutMs: integer(env, 'PARLEY_SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
   };
 }

@@ -11,11 +11,13 @@ import type { ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
+import { loggerOptions } from './logging.js';
 import { ContactLinks } from './messaging/contact-links.js';
 import { Groups } from './messaging/groups.js';
 import { Hub } from './messaging/hub.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
+import { Metrics } from './metrics/metrics.js';
 import { KeyStore } from './oprf/key-store.js';
 import { OprfPool, resolveOprfBackend } from './oprf/oprf-pool.js';
 import type { Services } from './services.js';
@@ -28,6 +30,12 @@ export interface RunningServer {
   app: FastifyInstance;
   url: string;
   services: Services;
+  metrics: Metrics;
+  /**
+   * Graceful stop: no new connections or requests, in-flight requests answered, every socket
+   * drained (each send it handed over stored and answered) and closed with 1001, then the OPRF
+   * pool and the database closed. The caller bounds how long it may take.
+   */
   close(): Promise<void>;
 }
 
@@ -69,12 +77,14 @@ export async function startServer(
     const hub = new Hub();
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
+    const discovery = new Discovery(db, pool, directory, config.discovery, links);
+    const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const services: Services = {
       db,
       directory,
       verification,
       accounts: new Accounts(db, directory, hub),
-      discovery: new Discovery(db, pool, directory, config.discovery, links),
+      discovery,
       pool,
       hub,
       mailbox,
@@ -84,10 +94,8 @@ export async function startServer(
     };
     const app = buildApp(services, {
       adminToken,
-      logger: {
-        level: config.logLevel,
-        redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
-      },
+      logger: loggerOptions(config.logLevel),
+      metrics,
     });
     const url = await app.listen({ host: config.host, port: config.port });
     // Expired queue entries go within a minute of their time.
@@ -100,9 +108,12 @@ export async function startServer(
       app,
       url,
       services,
+      metrics,
       async close() {
         clearInterval(sweeper);
         await app.close();
+        // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
+        await mailbox.idle();
         verification.close();
         await pool.close();
         await db.destroy();
