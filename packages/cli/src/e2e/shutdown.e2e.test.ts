@@ -1,0 +1,147 @@
+/**
+ * Graceful shutdown, against a real `parley serve` process: a sender streams messages to a
+ * receiver, the server gets SIGTERM mid-stream, a new server starts on the same data directory and
+ * port, and the receiver ends up with every message exactly once, in order. The old server closed
+ * the sockets with 1001 (going away), exited 0, and said so.
+ */
+
+import * as assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  type ChatMessage,
+  FileStore,
+  nodeSocket,
+  ParleyClient,
+  type SocketFactory,
+  type SocketLike,
+} from '@parley/client/node';
+import { ServerProcess } from '../testing/server-process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
+
+async function until(what: string, test: () => boolean | Promise<boolean>, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A socket factory that records the close codes its sockets see and the `stored` answers. */
+function watched() {
+  const closes: number[] = [];
+  const stored: string[] = [];
+  const factory: SocketFactory = (url) => {
+    const inner = nodeSocket(url);
+    const outer: SocketLike = {
+      get readyState() {
+        return inner.readyState;
+      },
+      send: (data) => inner.send(data),
+      close: (code, reason) => inner.close(code, reason),
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+    };
+    inner.onopen = (e) => outer.onopen?.(e);
+    inner.onerror = (e) => outer.onerror?.(e);
+    inner.onclose = (e) => {
+      closes.push(e.code);
+      outer.onclose?.(e);
+    };
+    inner.onmessage = (e) => {
+      for (const line of String(e.data).split('\n')) {
+        const frame = JSON.parse(line) as { t: string; id?: string };
+        if (frame.t === 'stored') stored.push(frame.id!);
+      }
+      outer.onmessage?.(e);
+    };
+    return outer;
+  };
+  return { factory, closes, stored };
+}
+
+describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => {
+  let server: ServerProcess;
+  const clients: ParleyClient[] = [];
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await server?.stop('SIGKILL');
+  });
+
+  async function device(name: string, number: string, socket: SocketFactory) {
+    const client = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new FileStore(join(root, name)),
+      socket,
+    });
+    clients.push(client);
+    const { verificationId } = await client.requestCode(number);
+    await client.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName: name,
+    });
+    await client.messenger.start();
+    return client;
+  }
+
+  it('SIGTERM mid-stream: every message arrives once, in order, after a restart', async () => {
+    server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    const aliceSocket = watched();
+    const bobSocket = watched();
+    const alice = await device('alice', '+14155550411', aliceSocket.factory);
+    const bob = await device('bob', '+14155550422', bobSocket.factory);
+    const inbox: ChatMessage[] = [];
+    bob.messenger.on('message', (m) => inbox.push(m));
+    const conversation = await alice.messenger.createConversation([bob.account!.accountId]);
+
+    // The stream: one send every few milliseconds, whatever the server is doing.
+    const total = 400;
+    const sent = Array.from({ length: total }, (_, i) => `m${i}`);
+    const answered: Promise<ChatMessage>[] = [];
+    const stream = (async () => {
+      for (const text of sent) {
+        answered.push(alice.messenger.send(conversation.id, text));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+
+    await until('a part of the stream to be stored', () => aliceSocket.stored.length >= 100);
+    const port = server.port;
+    const dataDir = server.dataDir;
+    const old = server;
+    const signalledAt = Date.now();
+    await old.stop('SIGTERM');
+    const stoppedIn = Date.now() - signalledAt;
+    const storedBeforeStop = aliceSocket.stored.length;
+    assert.ok(storedBeforeStop < total, 'the stream was still going when the server stopped');
+    assert.equal(old.exitCode, 0, old.output);
+    assert.match(old.output, /"msg":"shutting down"/);
+    assert.match(old.output, /Parley server stopped \(SIGTERM, \d+ ms\)/);
+    assert.ok(stoppedIn < 10_000, `stopped in ${stoppedIn} ms`);
+    assert.ok(aliceSocket.closes.includes(1001), `alice saw ${aliceSocket.closes}`);
+    assert.ok(bobSocket.closes.includes(1001), `bob saw ${bobSocket.closes}`);
+
+    server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'warn', PARLEY_PORT: port }, dataDir);
+    await stream;
+    const messages = await Promise.all(answered);
+    assert.ok(messages.every((m) => ['stored', 'delivered'].includes(m.status)));
+    await until('every message at bob', () => inbox.length >= total, 60_000);
+    await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+    assert.deepEqual(
+      inbox.map((m) => m.text),
+      sent,
+    );
+    // Every answer the old server gave is among them (durable), and no id was stored twice.
+    const ids = new Set(messages.map((m) => m.id));
+    assert.ok(aliceSocket.stored.slice(0, storedBeforeStop).every((id) => ids.has(id)));
+  });
+});
