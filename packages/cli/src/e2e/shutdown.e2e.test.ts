@@ -7,6 +7,7 @@
 
 import * as assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -143,5 +144,28 @@ describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => 
     // Every answer the old server gave is among them (durable), and no id was stored twice.
     const ids = new Set(messages.map((m) => m.id));
     assert.ok(aliceSocket.stored.slice(0, storedBeforeStop).every((id) => ids.has(id)));
+  });
+
+  it('a request that never finishes cannot hold the shutdown past its time limit', async () => {
+    const stuck = await ServerProcess.start({
+      PARLEY_LOG_LEVEL: 'info',
+      PARLEY_SHUTDOWN_TIMEOUT_SECONDS: '1',
+    });
+    const { port } = new URL(stuck.url);
+    // Headers promise a body that never comes: the request stays in flight.
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 100\r\n\r\n{',
+    );
+    await until('the request to arrive', () => stuck.output.includes('incoming request'));
+    const signalledAt = Date.now();
+    await stuck.stop('SIGTERM');
+    const took = Date.now() - signalledAt;
+    socket.destroy();
+    assert.equal(stuck.exitCode, 1);
+    assert.match(stuck.output, /"reason":"not done after 1 s","msg":"shutdown cut short"/);
+    assert.ok(took >= 900 && took < 5_000, `stopped after ${took} ms`);
   });
 });

@@ -180,7 +180,7 @@ type Exported = Awaited<ReturnType<Histogram['get']>>;
 
 /**
  * A Prometheus histogram exported from plain `Buckets`: the message path observes into an array
- * (an addition) instead of prom-client's labelled map, which costs ~30× as much per message.
+ * (a comparison loop, no allocation) instead of prom-client's labelled map, 5–7× as costly.
  */
 class BucketHistogram extends Histogram {
   constructor(
