@@ -127,9 +127,9 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   offer(frames: DeliverFrame[]): void {
+    if (this.closing) return; // the entries stay queued for the next connection
     const fresh = frames.filter((f) => f.seq > this.lastSent);
     // Only when caught up: nothing older unsent (dirty), no read in flight, and room for all.
-    if (this.closing) return; // the entries stay queued for the next connection
     if (
       !this.device ||
       this.dirty ||

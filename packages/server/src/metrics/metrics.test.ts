@@ -195,6 +195,12 @@ describe('Prometheus metrics', () => {
     assert.equal(answer, 429);
     assert.equal(await kind('resolve'), 1);
     assert.equal(await kind('key_claim'), 0);
+    // The claim limit (1,000 accounts an hour) is too slow to reach here; its code and route are.
+    t.server.metrics.refused('RATE_LIMITED', '/v1/keys/claim');
+    assert.equal(await kind('key_claim'), 1);
+    t.server.metrics.refused('RATE_LIMITED', '/v1/some/new/limit');
+    assert.equal(await kind('other'), 1);
+    assert.equal(await kind('resolve'), 1);
   });
 
   it('times HTTP requests by route pattern and status class', async () => {
