@@ -47,6 +47,15 @@ export function buildApp(
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
   });
+  // Once closing, answers close their connection: a kept-alive one would hold the shutdown up.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
 

@@ -146,6 +146,35 @@ describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => 
     assert.ok(aliceSocket.stored.slice(0, storedBeforeStop).every((id) => ids.has(id)));
   });
 
+  it('a request in flight when SIGTERM comes is answered before the server exits', async () => {
+    const busy = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    const socket = connect(Number(new URL(busy.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let response = '';
+    socket.on('data', (d: Buffer) => {
+      response += d.toString();
+    });
+    const body = JSON.stringify({ phoneNumber: '+14155550433' });
+    socket.write(
+      'POST /v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await until('the request to arrive', () => busy.output.includes('incoming request'));
+    const exited = busy.stop('SIGTERM');
+    await until('the shutdown to begin', () => busy.output.includes('"msg":"shutting down"'));
+    socket.write(body.slice(5));
+    await exited;
+    assert.match(response, /^HTTP\/1\.1 201 /, response);
+    assert.match(response, /"verificationId"/);
+    assert.match(
+      response,
+      /\r\nconnection: close\r\n/i,
+      'the answer closes the kept-alive connection',
+    );
+    assert.equal(busy.exitCode, 0, busy.output);
+    socket.destroy();
+  });
+
   it('a request that never finishes cannot hold the shutdown past its time limit', async () => {
     const stuck = await ServerProcess.start({
       PARLEY_LOG_LEVEL: 'info',
