@@ -8,12 +8,14 @@ import websocket from '@fastify/websocket';
 import { LIMITS } from '@parley/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { DeviceIdentity } from './accounts.js';
-import { installErrorHandling } from './http-errors.js';
-import type { SocketOptions } from './messaging/socket.js';
+import { installErrorHandling, toParleyError } from './http-errors.js';
+import type { DeviceSocket, SocketOptions } from './messaging/socket.js';
+import type { Metrics } from './metrics/metrics.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
+import { metricsRoute } from './routes/metrics.js';
 import { registrationRoutes } from './routes/registration.js';
 import type { Services } from './services.js';
 
@@ -29,6 +31,7 @@ export function buildApp(
     adminToken: string;
     logger: FastifyServerOptions['logger'];
     socket?: Partial<SocketOptions>;
+    metrics: Metrics;
   },
 ): FastifyInstance {
   const app = Fastify({
@@ -37,6 +40,22 @@ export function buildApp(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   installErrorHandling(app);
+  const { metrics } = options;
+  app.addHook('onError', async (request, _reply, error) => {
+    metrics.refused(toParleyError(error).code, request.routeOptions.url);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+  });
+  // Once closing, answers close their connection: a kept-alive one would hold the shutdown up.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
 
@@ -54,13 +73,27 @@ export function buildApp(
 
   // ws closes frames above maxPayload itself (1009); frames between the messaging limit and this
   // get a typed FRAME_TOO_LARGE and the connection stays.
-  app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  const sockets = new Set<DeviceSocket>();
+  app.register(websocket, {
+    options: { maxPayload: 1024 * 1024 },
+    // On close (the plugin has stopped upgrades already): drain every socket, then close 1001.
+    preClose(done) {
+      Promise.allSettled([...sockets].map((socket) => socket.shutdown())).then(() =>
+        this.websocketServer.close(() => done()),
+      );
+    },
+  });
   app.register(async (open) => registrationRoutes(open, services));
   app.register(async (open) =>
-    socketRoute(open, services, {
-      authTimeoutMs: options.socket?.authTimeoutMs ?? 10_000,
-      heartbeatMs: options.socket?.heartbeatMs ?? 30_000,
-    }),
+    socketRoute(
+      open,
+      services,
+      {
+        authTimeoutMs: options.socket?.authTimeoutMs ?? 10_000,
+        heartbeatMs: options.socket?.heartbeatMs ?? 30_000,
+      },
+      sockets,
+    ),
   );
   app.register(async (authed) => {
     authed.decorateRequest('device', null as unknown as DeviceIdentity);
@@ -71,6 +104,9 @@ export function buildApp(
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
   });
-  app.register(async (admin) => adminRoutes(admin, services, options.adminToken));
+  app.register(async (admin) => {
+    adminRoutes(admin, services, options.adminToken);
+    metricsRoute(admin, metrics);
+  });
   return app;
 }

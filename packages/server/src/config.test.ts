@@ -13,6 +13,8 @@ describe('configuration', () => {
     assert.ok(config.dataDir.endsWith('/data'));
     assert.equal(config.messageTtlMs, 30 * 86_400_000, 'queued messages live 30 days');
     assert.equal(loadConfig({ PARLEY_MESSAGE_TTL_SECONDS: '60' }).messageTtlMs, 60_000);
+    assert.equal(config.shutdownTimeoutMs, 10_000, 'a graceful shutdown gets 10 s');
+    assert.equal(loadConfig({ PARLEY_SHUTDOWN_TIMEOUT_SECONDS: '3' }).shutdownTimeoutMs, 3_000);
   });
 
   it('serves the built web app unless told otherwise', () => {
@@ -34,6 +36,11 @@ describe('configuration', () => {
     [{ PARLEY_PROT: '80' }, /Unknown setting PARLEY_PROT/],
     [{ PARLEY_HOST: 'a b' }, /PARLEY_HOST/],
     [{ PARLEY_MESSAGE_TTL_SECONDS: '0' }, /PARLEY_MESSAGE_TTL_SECONDS must be an integer from 1/],
+    [
+      { PARLEY_SHUTDOWN_TIMEOUT_SECONDS: '0' },
+      /PARLEY_SHUTDOWN_TIMEOUT_SECONDS must be an integer from 1 to 600 \(got '0'\)/,
+    ],
+    [{ PARLEY_SHUTDOWN_TIMEOUT_SECONDS: 'soon' }, /PARLEY_SHUTDOWN_TIMEOUT_SECONDS/],
     [{ PARLEY_OPRF_BACKEND: 'gpu' }, /PARLEY_OPRF_BACKEND must be one of auto, native, wasm/],
   ];
   for (const [env, message] of bad) {

@@ -47,6 +47,8 @@ export interface ServerConfig {
    * 0: forgotten at once (every earlier client fetches a snapshot).
    */
   deletionTombstoneMs: number;
+  /** A graceful shutdown (SIGTERM/SIGINT) that takes longer than this is cut short. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +101,7 @@ const KNOWN = new Set([
   'PARLEY_MESSAGE_TTL_SECONDS',
   'PARLEY_WEB_DIR',
   'PARLEY_DELETION_TOMBSTONE_HOURS',
+  'PARLEY_SHUTDOWN_TIMEOUT_SECONDS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -170,5 +173,6 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
           : { dir: DEFAULT_WEB_DIR, explicit: false },
     deletionTombstoneMs:
       integer(env, 'PARLEY_DELETION_TOMBSTONE_HOURS', 72, 0, 30 * 24) * 3_600_000,
+    shutdownTimeoutMs: integer(env, 'PARLEY_SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
   };
 }

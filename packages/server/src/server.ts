@@ -12,11 +12,13 @@ import { ConfigError, type ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
+import { loggerOptions } from './logging.js';
 import { ContactLinks } from './messaging/contact-links.js';
 import { Groups } from './messaging/groups.js';
 import { Hub } from './messaging/hub.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
+import { Metrics } from './metrics/metrics.js';
 import { KeyStore } from './oprf/key-store.js';
 import { OprfPool, resolveOprfBackend } from './oprf/oprf-pool.js';
 import type { Services } from './services.js';
@@ -30,6 +32,12 @@ export interface RunningServer {
   app: FastifyInstance;
   url: string;
   services: Services;
+  metrics: Metrics;
+  /**
+   * Graceful stop: no new connections or requests, in-flight requests answered, every socket
+   * drained (each send it handed over stored and answered) and closed with 1001, then the OPRF
+   * pool and the database closed. The caller bounds how long it may take.
+   */
   close(): Promise<void>;
 }
 
@@ -80,6 +88,7 @@ export async function startServer(
     const links = new ContactLinks(db, linkKey);
     const discovery = new Discovery(db, pool, directory, config.discovery, links);
     const keyPackages = new KeyPackages(db, hub);
+    const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const services: Services = {
       db,
       directory,
@@ -96,10 +105,8 @@ export async function startServer(
     };
     const app = buildApp(services, {
       adminToken,
-      logger: {
-        level: config.logLevel,
-        redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
-      },
+      logger: loggerOptions(config.logLevel),
+      metrics,
     });
     if (config.web !== 'off') {
       const web = await loadWebApp(config.web.dir);
@@ -124,9 +131,12 @@ export async function startServer(
       app,
       url,
       services,
+      metrics,
       async close() {
         clearInterval(sweeper);
         await app.close();
+        // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
+        await mailbox.idle();
         verification.close();
         await pool.close();
         await db.destroy();

@@ -87,6 +87,11 @@ export class ServerProcess {
     await exited;
   }
 
+  /** The exit code once it has exited by itself (null while running or if a signal killed it). */
+  get exitCode(): number | null {
+    return this.child.exitCode;
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

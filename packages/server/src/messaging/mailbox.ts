@@ -17,6 +17,7 @@ import type { Selectable } from 'kysely';
 import type { DeviceIdentity } from '../accounts.js';
 import type { Db, Executor } from '../db/database.js';
 import type { QueueKind, QueueTable } from '../db/schema.js';
+import { DeliveryStats } from '../metrics/counters.js';
 import type { Hub } from './hub.js';
 
 export interface QueueEntry {
@@ -82,6 +83,9 @@ const INSERT_CHUNK = 500;
 const SWEEP_CHUNK = 2000;
 
 export class Mailbox {
+  /** Counted here and by the sockets; read by the metrics at scrape time. */
+  readonly stats = new DeliveryStats();
+
   constructor(
     private readonly db: Db,
     private readonly hub: Hub,
@@ -200,6 +204,7 @@ export class Mailbox {
             outcome: Array<{ duplicate: boolean } | ParleyError>;
             frames: Addressed[];
             counts: number[];
+            storedAt: number[];
           };
           try {
             result = await this.db.transaction().execute(async (trx) => {
@@ -209,6 +214,7 @@ export class Mailbox {
                 outcome: written.outcome,
                 frames: [...written.frames, ...acked.frames],
                 counts: acked.counts,
+                storedAt: acked.storedAt,
               };
             });
           } catch (error) {
@@ -219,11 +225,17 @@ export class Mailbox {
           stores.forEach((item, i) => {
             const outcome = result.outcome[i]!;
             if (outcome instanceof ParleyError) item.reject(outcome);
-            else item.resolve(outcome);
+            else {
+              if (!outcome.duplicate) this.stats.stored += 1;
+              item.resolve(outcome);
+            }
           });
           acks.forEach((item, i) => {
+            this.stats.acknowledged += result.counts[i]!;
             item.resolve(result.counts[i]!);
           });
+          const now = Date.now();
+          for (const at of result.storedAt) this.stats.latency.observe((now - at) / 1000);
           try {
             this.hub.offer(result.frames);
           } catch {
@@ -234,8 +246,22 @@ export class Mailbox {
       } finally {
         this.writing = false;
         if (this.pendingStores.length > 0 || this.pendingAcks.length > 0) this.write();
+        else for (const resolve of this.idleWaiters.splice(0)) resolve();
       }
     });
+  }
+
+  private readonly idleWaiters: Array<() => void> = [];
+
+  /**
+   * Resolves when every send and acknowledgement handed over so far is committed and answered
+   * (graceful shutdown waits for this before closing the database).
+   */
+  idle(): Promise<void> {
+    if (!this.writing && this.pendingStores.length === 0 && this.pendingAcks.length === 0) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async writeBatch(
@@ -338,9 +364,11 @@ export class Mailbox {
   private async applyAcks(
     trx: Executor,
     acks: PendingAck[],
-  ): Promise<{ counts: number[]; frames: Addressed[] }> {
+  ): Promise<{ counts: number[]; frames: Addressed[]; storedAt: number[] }> {
     const frames: Addressed[] = [];
     const counts: number[] = [];
+    /** When each acknowledged application message was stored, for the latency histogram. */
+    const storedAt: number[] = [];
     // One receipt entry per (sender device, conversation) per acknowledgement, naming all the
     // messages it covers: a window of messages costs one queue row back, not one each.
     const receipts = new Map<string, QueueEntry & { ids: string[] }>();
@@ -349,11 +377,12 @@ export class Mailbox {
         .deleteFrom('queue')
         .where('device_id', '=', device.deviceId)
         .where('seq', 'in', seqs)
-        .returning(['kind', 'message_id', 'group_id', 'sender_device', 'epoch'])
+        .returning(['kind', 'message_id', 'group_id', 'sender_device', 'epoch', 'sent_at'])
         .execute();
       counts.push(rows.length);
       for (const r of rows) {
         if (r.kind !== 'application') continue;
+        storedAt.push(r.sent_at);
         const key = `${device.deviceId}/${r.sender_device}/${r.group_id}`;
         const receipt = receipts.get(key);
         if (receipt) receipt.ids.push(r.message_id);
@@ -390,7 +419,7 @@ export class Mailbox {
         frames.push(...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), Date.now(), true)));
       }
     }
-    return { counts, frames };
+    return { counts, frames, storedAt };
   }
 
   async depth(deviceId: string): Promise<number> {

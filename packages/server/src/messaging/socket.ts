@@ -53,6 +53,8 @@ export class DeviceSocket implements DeviceConnection {
   /** Entries may be queued beyond `lastSent`: set by wake(), cleared by a short read. */
   private dirty = true;
   private alive = true;
+  /** Shutting down: frames not yet handled are dropped (unanswered sends are retried later). */
+  private closing = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -76,6 +78,7 @@ export class DeviceSocket implements DeviceConnection {
       this.alive = true;
     });
     socket.on('message', (data, isBinary) => {
+      if (this.closing) return;
       const size = Array.isArray(data)
         ? data.reduce((n, b) => n + b.length, 0)
         : (data as ArrayBuffer | Buffer).byteLength;
@@ -130,6 +133,7 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   offer(frames: DeliverFrame[]): void {
+    if (this.closing) return; // the entries stay queued for the next connection
     const fresh = frames.filter((f) => f.seq > this.lastSent);
     // Only when caught up: nothing older unsent (dirty), no read in flight, and room for all.
     if (
@@ -146,6 +150,7 @@ export class DeviceSocket implements DeviceConnection {
       this.lastSent = frame.seq;
       this.push(frame);
     }
+    this.services.mailbox.stats.delivered += fresh.length;
   }
 
   end(code: number, reason: string): void {
@@ -155,6 +160,25 @@ export class DeviceSocket implements DeviceConnection {
   private close(code: number, reason: string): void {
     this.flushOutgoing();
     this.socket.close(code, reason);
+  }
+
+  /**
+   * Graceful shutdown. Frames already being handled finish and every send handed to the mailbox
+   * is answered; frames not yet handled are dropped, so a send is either stored and answered or
+   * not stored at all (the SDK resends it after reconnecting). Then the answers go out and the
+   * socket closes with 1001 (going away), which clients take as "reconnect".
+   */
+  async shutdown(handshakeMs = 2000): Promise<void> {
+    this.closing = true;
+    await this.chain;
+    await Promise.allSettled([...this.unanswered]);
+    if (this.socket.readyState === this.socket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    this.close(CLOSE.serverClosing, 'server shutting down');
+    // A client that does not answer the close handshake does not hold the shutdown up.
+    const timer = setTimeout(() => this.socket.terminate(), handshakeMs);
+    await closed;
+    clearTimeout(timer);
   }
 
   private closed(): void {
@@ -179,6 +203,7 @@ export class DeviceSocket implements DeviceConnection {
     isBinary: boolean,
     size: number,
   ): Promise<void> {
+    if (this.closing) return;
     if (size > MESSAGING_LIMITS.frameBytes) {
       return this.error(
         new ParleyError('FRAME_TOO_LARGE', { details: { max: MESSAGING_LIMITS.frameBytes } }),
@@ -230,9 +255,9 @@ export class DeviceSocket implements DeviceConnection {
       this.error(new ParleyError('WEBSOCKET_AUTH_REQUIRED'));
       return this.close(CLOSE.authFailed, 'invalid credential');
     }
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
     const stock = await this.services.keyPackages.stock(this.device.deviceId);
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
     // `ready` first: nothing may be delivered before the client knows it is connected.
     this.push({ t: 'ready', ...this.device, keyPackages: stock });
     this.services.hub.attach(this);
@@ -259,6 +284,8 @@ export class DeviceSocket implements DeviceConnection {
         // cannot queue unbounded work or memory.
         if (this.unanswered.size >= MESSAGING_LIMITS.deliveryWindow) {
           await this.unanswered.values().next().value;
+          // Shutdown began while this send waited: leave it unstored and unanswered.
+          if (this.closing) return;
         }
         const answered: Promise<void> = this.services.mailbox.store(device, frame).then(
           ({ duplicate }) => this.push({ t: 'stored', id: frame.id, duplicate }),
@@ -299,7 +326,7 @@ export class DeviceSocket implements DeviceConnection {
 
   /** Sends queued entries after the last one sent, keeping at most a window unacknowledged. */
   private async pump(): Promise<void> {
-    if (!this.device) return;
+    if (!this.device || this.closing) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -321,6 +348,7 @@ export class DeviceSocket implements DeviceConnection {
           this.lastSent = frame.seq;
           this.push(frame);
         }
+        this.services.mailbox.stats.delivered += frames.length;
         // A full window may have left more behind it.
         if (frames.length === room) this.dirty = true;
       } while (this.again || this.dirty);

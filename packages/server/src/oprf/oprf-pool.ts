@@ -64,6 +64,8 @@ export class OprfPool {
   private closed = false;
   /** The library the workers do group operations with; admin stats report it. */
   readonly backend: OprfBackend;
+  /** Tasks (chunks) handed to workers and group elements in them, since start; for metrics. */
+  readonly stats = { tasks: 0, elements: 0 };
 
   constructor(size: number, options: { backend?: OprfBackendSetting } = {}) {
     this.backend = resolveOprfBackend(options.backend ?? 'auto');
@@ -115,6 +117,13 @@ export class OprfPool {
     });
   }
 
+  /** Tasks sent to a worker and not yet answered. */
+  get pendingTasks(): number {
+    let n = 0;
+    for (const slot of this.slots) n += slot.pending.size;
+    return n;
+  }
+
   private leastBusy(): Slot {
     let best = this.slots[0]!;
     for (const slot of this.slots) if (slot.pending.size < best.pending.size) best = slot;
@@ -159,6 +168,8 @@ export class OprfPool {
 
   /** k·HashToGroup(input): the directory element of a number, computed at verification. */
   hashAndEvaluate(keyId: string, input: Uint8Array): Promise<Uint8Array> {
+    this.stats.tasks += 1;
+    this.stats.elements += 1;
     return this.send(this.leastBusy(), { op: 'hashAndEvaluate', keyId, data: input.slice() });
   }
 
@@ -169,6 +180,8 @@ export class OprfPool {
     chunk = CHUNK_ELEMENTS,
   ): Promise<Uint8Array> {
     const count = packed.length / 32;
+    this.stats.tasks += Math.ceil(count / chunk);
+    this.stats.elements += count;
     const parts: Promise<Uint8Array>[] = [];
     for (let start = 0; start < count; start += chunk) {
       const end = Math.min(count, start + chunk);

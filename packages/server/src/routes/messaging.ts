@@ -55,13 +55,19 @@ export function messagingRoutes(app: FastifyInstance, services: Services): void 
   );
 }
 
-/** The socket authenticates with its first frame, so it sits outside the header-auth scope. */
+/**
+ * The socket authenticates with its first frame, so it sits outside the header-auth scope.
+ * `open` holds the live sockets, for a graceful shutdown to drain.
+ */
 export function socketRoute(
   app: FastifyInstance,
   services: Services,
   options: SocketOptions,
+  open: Set<DeviceSocket>,
 ): void {
   app.get('/v1/socket', { websocket: true }, (socket, request) => {
-    new DeviceSocket(socket, services, request.log, options);
+    const device = new DeviceSocket(socket, services, request.log, options);
+    open.add(device);
+    socket.once('close', () => open.delete(device));
   });
 }

@@ -1,6 +1,8 @@
 /**
- * Development provider: prints the code on the server's console instead of sending an SMS. The
- * line names the verification id and only the number's last two digits.
+ * Development provider: the SMS channel, played by the server's standard output. It prints the code
+ * instead of sending an SMS, so the code is there by design: this line is the message to the phone,
+ * not a log line (it is plain text, not pino JSON, and goes out whatever PARLEY_LOG_LEVEL says).
+ * It names the verification id and only the number's last two digits. Production uses `http`.
  */
 
 import { maskNumber, type SmsProvider, type VerificationSms } from './sms-provider.js';

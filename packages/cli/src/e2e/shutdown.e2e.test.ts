@@ -1,0 +1,200 @@
+/**
+ * Graceful shutdown, against a real `parley serve` process: a sender streams messages to a
+ * receiver, the server gets SIGTERM mid-stream, a new server starts on the same data directory and
+ * port, and the receiver ends up with every message exactly once, in order. The old server closed
+ * the sockets with 1001 (going away), exited 0, and said so.
+ */
+
+import * as assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  type ChatMessage,
+  FileStore,
+  nodeSocket,
+  ParleyClient,
+  type SocketFactory,
+  type SocketLike,
+} from '@parley/client/node';
+import { ServerProcess } from '../testing/server-process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
+
+async function until(what: string, test: () => boolean | Promise<boolean>, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A socket factory that records the close codes its sockets see and the `stored` answers. */
+function watched() {
+  const closes: number[] = [];
+  const stored: string[] = [];
+  const factory: SocketFactory = (url) => {
+    const inner = nodeSocket(url);
+    const outer: SocketLike = {
+      get readyState() {
+        return inner.readyState;
+      },
+      send: (data) => inner.send(data),
+      close: (code, reason) => inner.close(code, reason),
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+    };
+    inner.onopen = (e) => outer.onopen?.(e);
+    inner.onerror = (e) => outer.onerror?.(e);
+    inner.onclose = (e) => {
+      closes.push(e.code);
+      outer.onclose?.(e);
+    };
+    inner.onmessage = (e) => {
+      for (const line of String(e.data).split('\n')) {
+        const frame = JSON.parse(line) as { t: string; id?: string };
+        if (frame.t === 'stored') stored.push(frame.id!);
+      }
+      outer.onmessage?.(e);
+    };
+    return outer;
+  };
+  return { factory, closes, stored };
+}
+
+describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => {
+  let server: ServerProcess;
+  const clients: ParleyClient[] = [];
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await server?.stop('SIGKILL');
+  });
+
+  async function device(name: string, number: string, socket: SocketFactory) {
+    const client = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new FileStore(join(root, name)),
+      socket,
+    });
+    clients.push(client);
+    const { verificationId } = await client.requestCode(number);
+    await client.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName: name,
+    });
+    await client.messenger.start();
+    return client;
+  }
+
+  it('SIGTERM mid-stream: every message arrives once, in order, after a restart', async () => {
+    server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    const aliceSocket = watched();
+    const bobSocket = watched();
+    const alice = await device('alice', '+14155550411', aliceSocket.factory);
+    const bob = await device('bob', '+14155550422', bobSocket.factory);
+    const inbox: ChatMessage[] = [];
+    bob.messenger.on('message', (m) => inbox.push(m));
+    const conversation = await alice.messenger.createConversation([bob.account!.accountId]);
+
+    // The stream: one send every few milliseconds, whatever the server is doing.
+    const total = 400;
+    const sent = Array.from({ length: total }, (_, i) => `m${i}`);
+    const answered: Promise<ChatMessage>[] = [];
+    const stream = (async () => {
+      for (const text of sent) {
+        answered.push(alice.messenger.send(conversation.id, text));
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+
+    await until('a part of the stream to be stored', () => aliceSocket.stored.length >= 100);
+    const port = server.port;
+    const dataDir = server.dataDir;
+    const old = server;
+    const signalledAt = Date.now();
+    await old.stop('SIGTERM');
+    const stoppedIn = Date.now() - signalledAt;
+    const storedBeforeStop = aliceSocket.stored.length;
+    assert.ok(storedBeforeStop < total, 'the stream was still going when the server stopped');
+    assert.equal(old.exitCode, 0, old.output);
+    assert.match(old.output, /"msg":"shutting down"/);
+    assert.match(old.output, /Parley server stopped \(SIGTERM, \d+ ms\)/);
+    assert.ok(stoppedIn < 10_000, `stopped in ${stoppedIn} ms`);
+    assert.ok(aliceSocket.closes.includes(1001), `alice saw ${aliceSocket.closes}`);
+    assert.ok(bobSocket.closes.includes(1001), `bob saw ${bobSocket.closes}`);
+
+    server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'warn', PARLEY_PORT: port }, dataDir);
+    await stream;
+    const messages = await Promise.all(answered);
+    assert.ok(messages.every((m) => ['stored', 'delivered'].includes(m.status)));
+    await until('every message at bob', () => inbox.length >= total, 60_000);
+    await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+    assert.deepEqual(
+      inbox.map((m) => m.text),
+      sent,
+    );
+    // Every answer the old server gave is among them (durable), and no id was stored twice.
+    const ids = new Set(messages.map((m) => m.id));
+    assert.ok(aliceSocket.stored.slice(0, storedBeforeStop).every((id) => ids.has(id)));
+  });
+
+  it('a request in flight when SIGTERM comes is answered before the server exits', async () => {
+    const busy = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    const socket = connect(Number(new URL(busy.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let response = '';
+    socket.on('data', (d: Buffer) => {
+      response += d.toString();
+    });
+    const body = JSON.stringify({ phoneNumber: '+14155550433' });
+    socket.write(
+      'POST /v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await until('the request to arrive', () => busy.output.includes('incoming request'));
+    const exited = busy.stop('SIGTERM');
+    await until('the shutdown to begin', () => busy.output.includes('"msg":"shutting down"'));
+    socket.write(body.slice(5));
+    await exited;
+    assert.match(response, /^HTTP\/1\.1 201 /, response);
+    assert.match(response, /"verificationId"/);
+    assert.match(
+      response,
+      /\r\nconnection: close\r\n/i,
+      'the answer closes the kept-alive connection',
+    );
+    assert.equal(busy.exitCode, 0, busy.output);
+    socket.destroy();
+  });
+
+  it('a request that never finishes cannot hold the shutdown past its time limit', async () => {
+    const stuck = await ServerProcess.start({
+      PARLEY_LOG_LEVEL: 'info',
+      PARLEY_SHUTDOWN_TIMEOUT_SECONDS: '1',
+    });
+    const { port } = new URL(stuck.url);
+    // Headers promise a body that never comes: the request stays in flight.
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /v1/verifications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 100\r\n\r\n{',
+    );
+    await until('the request to arrive', () => stuck.output.includes('incoming request'));
+    const signalledAt = Date.now();
+    await stuck.stop('SIGTERM');
+    const took = Date.now() - signalledAt;
+    socket.destroy();
+    assert.equal(stuck.exitCode, 1);
+    assert.match(stuck.output, /"reason":"not done after 1 s","msg":"shutdown cut short"/);
+    assert.ok(took >= 900 && took < 5_000, `stopped after ${took} ms`);
+  });
+});
