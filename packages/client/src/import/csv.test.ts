@@ -202,7 +202,7 @@ describe('parseContactsCsv details', () => {
     }
   });
 
-  test('imports 10,000 rows quickly', () => {
+  test('imports 10,000 rows, every one of them (speed: npm run bench)', () => {
     const rows = ['"First Name","Last Name","Notes","Mobile Phone","Home Phone","Business Fax"'];
     for (let index = 0; index < 10_000; index++) {
       const local = String(index).padStart(4, '0');
@@ -210,12 +210,9 @@ describe('parseContactsCsv details', () => {
         `"Person","${index}","line one\r\nline ""two"", with comma","+1 (415) 555-${local}","(212) 555-${local}","+1 212 555 0000"`,
       );
     }
-    const started = performance.now();
     const result = parseContactsCsv(rows.join('\r\n'), { defaultRegion: 'US' });
-    const elapsed = performance.now() - started;
     assert.equal(result.entries, 10_000);
     assert.equal(result.contacts.length, 10_000);
     assert.deepEqual(result.issues, []);
-    assert.ok(elapsed < 5_000, `took ${Math.round(elapsed)} ms`);
   });
 });
