@@ -36,6 +36,8 @@ const result = spawnSync(
   [
     '--test',
     '--test-concurrency=2',
+    // A test that hangs fails after 10 minutes instead of holding CI until its limit.
+    '--test-timeout=600000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
