@@ -66,7 +66,8 @@ export class ServerProcess {
 
   /** The code the console SMS provider printed for a verification. */
   async codeFor(verificationId: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
+    // Up to 10 s: a loaded machine can take a while to print it.
+    for (let i = 0; i < 500; i++) {
       const match = new RegExp(
         `verification code (\\d+) for verification ${verificationId}\\b`,
       ).exec(this.output);
