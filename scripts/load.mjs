@@ -131,12 +131,17 @@ export async function runLoad({ devices, rate, duration }) {
   const { ServerProcess } = await import(
     new URL('packages/cli/dist/testing/server-process.js', ROOT).href
   );
-  const server = await ServerProcess.start({
-    PARLEY_LOG_LEVEL: 'warn',
-    PARLEY_OPRF_WORKERS: '1',
-    // One machine registers every simulated device: lift the per-IP sign-up limit for this run.
-    PARLEY_VERIFICATION_PER_IP: '100000',
-  });
+  const server = await ServerProcess.start(
+    {
+      PARLEY_LOG_LEVEL: 'warn',
+      PARLEY_OPRF_WORKERS: '1',
+      // One machine registers every simulated device: lift the per-IP sign-up limit for this run.
+      PARLEY_VERIFICATION_PER_IP: '100000',
+    },
+    undefined,
+    // e.g. LOAD_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+    process.env.LOAD_SERVER_NODE_ARGS ? process.env.LOAD_SERVER_NODE_ARGS.split(' ') : [],
+  );
   const sockets = [];
   try {
     log(`server ${server.url} (pid ${server.pid}); registering ${devices} devices`);
