@@ -104,6 +104,7 @@ export async function startServer(
         clearInterval(sweeper);
         await app.close();
         verification.close();
+        await services.directory.close();
         await pool.close();
         await db.destroy();
       },
