@@ -275,6 +275,15 @@ async function main() {
     ];
     let rows;
     const r = await runChild(dataDir, 'rotate', limitMs);
+    if (r.backend && r.backend !== 'native') {
+      // The rotation is ~2× slower on WASM: a figure from it is not the one CI gets.
+      progress(
+        `rebuild: WARNING: the OPRF workers ran on ${r.backend}, not the native addon (install libsodium-dev, then npm rebuild @parley/oprf-native)`,
+      );
+      notes.push(
+        `WARNING: OPRF backend ${r.backend}, not the native addon: not comparable with native runs.`,
+      );
+    }
     if (!r.stopped) {
       if (r.accountsRekeyed !== total || r.count !== total) {
         throw new Error(

@@ -635,14 +635,19 @@ export class Directory {
   }
 
   /**
-   * Empties and drops the tables of keys no longer used, in the background: in chunks, so the
-   * event loop and writers get their turn between them (with secure_delete every freed page is
-   * overwritten: gigabytes at 2^24). A crash midway is finished by the next start (init).
+   * Empties and drops the tables of keys no longer used, in the background: the token index in
+   * one statement, then the rows in chunks, so the event loop and writers get their turn between
+   * them (with secure_delete every freed page is overwritten: gigabytes at 2^24). A crash midway
+   * is finished by the next start (init).
    */
   private retire(keyIds: string[]): void {
     const run = async () => {
       for (const keyId of keyIds) {
-        const table = sql.table(directoryTableName(keyId));
+        const name = directoryTableName(keyId);
+        const table = sql.table(name);
+        // The index first, in one statement (a fraction of a second per million entries): the
+        // rows then go without a random index update each, ten times cheaper.
+        await sql`drop index if exists ${sql.id(`${name}_token`)}`.execute(this.db);
         for (;;) {
           if (this.closing) return;
           const result = await sql`delete from ${table} where account_seq in (
