@@ -1,8 +1,9 @@
 // A synthetic blind directory of `count` discoverable accounts, for the sections that need a server
 // with 2^20 or 2^24 registered users (discovery, rebuild). Registering that many through the API
 // would take days, so the accounts are written straight into the server's SQLite database, in the
-// exact shape the server itself writes them (accounts table, fingerprint and token derived from the
-// element under the current key id by @parley/core's directoryFingerprint/directoryToken).
+// exact shape the server itself writes them (a row of the accounts table, and its entry in the
+// current key's directory table: the element with the fingerprint and token derived from it under
+// the key id by @parley/core's directoryFingerprint/directoryToken).
 //
 // Elements. An account's element must be a valid ristretto255 point (key rotation multiplies it by
 // k'/k). For synthetic users any valid point will do: it is k·P for P = k⁻¹·element, a point whose
@@ -43,7 +44,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const WORKER_ROLE = 'parley-synthetic-directory';
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 /** Rows per worker task and per SQLite transaction. */
 const CHUNK = 100_000;
 const serverDist = new URL('../../packages/server/dist/index.js', import.meta.url);
@@ -98,7 +99,8 @@ function schemaHash(sqlite) {
       "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
     )
     .all();
-  return shortHash(JSON.stringify(rows));
+  // The current key's directory table is named after the key id, which each scratch has anew.
+  return shortHash(JSON.stringify(rows).replace(/directory_[0-9a-f]{10}/g, 'directory_KEY'));
 }
 
 const workDirs = new Set();
@@ -251,17 +253,31 @@ async function fill(sqlite, dataDir, count, realNumbers, log) {
   sqlite.pragma('synchronous = OFF');
   sqlite.pragma('locking_mode = EXCLUSIVE');
   sqlite.pragma('temp_store = MEMORY');
-  // A page cache of ~256 bytes per account (4 GiB at 2^24, most of the file) keeps the token
-  // index, which takes random inserts, in memory.
-  sqlite.pragma(`cache_size = ${-Math.min(6 << 20, Math.max(64 << 10, Math.ceil(count / 4)))}`);
-  const insert = sqlite.prepare(
-    `INSERT INTO accounts (id, element, key_id, fingerprint, token, discoverable, created_at,
-       budget_level, budget_at) VALUES (?, ?, ?, ?, ?, 1, ?, 0, 0)`,
+  sqlite.pragma(`cache_size = ${-Math.min(2 << 20, Math.max(64 << 10, Math.ceil(count / 8)))}`);
+  const table = `directory_${keyId}`;
+  if (!/^directory_[0-9a-f]{10}$/.test(table)) throw new Error(`unexpected key id ${keyId}`);
+  // The token index is dropped while loading and built again after (one sort), with the
+  // server's own statement so the schema stays exactly the server's.
+  const tokenIndex = sqlite
+    .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?")
+    .get(`${table}_token`)?.sql;
+  if (!tokenIndex) throw new Error(`synthetic directory: no index ${table}_token`);
+  sqlite.exec(`DROP INDEX ${table}_token`);
+  const insertAccount = sqlite.prepare(
+    `INSERT INTO accounts (seq, id, discoverable, created_at, budget_level, budget_at)
+       VALUES (?, ?, 1, ?, 0, 0)`,
+  );
+  const insertEntry = sqlite.prepare(
+    `INSERT INTO ${table} (account_seq, element, fingerprint, token) VALUES (?, ?, ?, ?)`,
   );
   const createdAt = new Date().toISOString();
-  let inserted = 0;
-  /** Ids sort in insertion order, so the primary-key index only ever appends. */
-  const nextId = () => `s${String(inserted++).padStart(21, '0')}`;
+  let seq = 0;
+  /** Ids sort in insertion order, so the id index only ever appends. */
+  const insert = (prefix, element, fp, token) => {
+    seq++;
+    insertAccount.run(seq, `${prefix}${String(seq).padStart(21, '0')}`, createdAt);
+    insertEntry.run(seq, element, fp, token);
+  };
 
   const { loadOprf, directoryFingerprint, directoryToken, normalizePhoneNumber } = await import(
     '@parley/core'
@@ -276,25 +292,21 @@ async function fill(sqlite, dataDir, count, realNumbers, log) {
       const element = oprf.scalarMult(secret, oprf.hashToGroup(new TextEncoder().encode(number)));
       const fp = directoryFingerprint(sha512, keyId, element);
       const token = directoryToken(sha512, keyId, element);
-      insert.run(`r${nextId().slice(1)}`, element, keyId, fp, token, createdAt);
+      insert('r', element, fp, token);
     }
   })();
 
   const generated = await generate(count, keyId, log);
-  const order = orderByElement(generated.elements, count);
-  // One transaction per CHUNK rows, in element order: the element index then only appends and
-  // only the token index takes random inserts (twice as fast as inserting in generation order).
+  // One transaction per CHUNK rows, in seq order: every table and index appends except the
+  // token index, which is built at the end.
   const insertChunk = sqlite.transaction((from, to) => {
     const { elements, fingerprints, tokens } = generated;
-    for (let j = from; j < to; j++) {
-      const i = order[j];
-      insert.run(
-        nextId(),
+    for (let i = from; i < to; i++) {
+      insert(
+        's',
         elements.subarray(i * 32, i * 32 + 32),
-        keyId,
         fingerprints.subarray(i * 8, i * 8 + 8),
         tokens.subarray(i * 32, i * 32 + 32),
-        createdAt,
       );
     }
   });
@@ -309,13 +321,16 @@ async function fill(sqlite, dataDir, count, realNumbers, log) {
       log(`  inserted ${to}/${count} accounts (${Math.round(to / ((now - started) / 1000))}/s)`);
     }
   }
+  const indexed = performance.now();
+  sqlite.exec(tokenIndex);
+  log(`  token index built in ${((performance.now() - indexed) / 1000).toFixed(1)} s`);
   sqlite.pragma('journal_mode = WAL');
   return { keyId, backend: generated.backend };
 }
 
 /**
  * Random valid elements with their fingerprints and tokens, made on one worker thread per core;
- * all in memory (72 bytes per account: 1.2 GB at 2^24) so they can be inserted in sorted order.
+ * all in memory (72 bytes per account: 1.2 GB at 2^24).
  */
 async function generate(count, keyId, log) {
   const elements = Buffer.alloc(32 * count);
@@ -369,45 +384,9 @@ async function generate(count, keyId, log) {
   return { elements, fingerprints, tokens, backend };
 }
 
-/** Indices 0..count−1 sorted by the elements' first 4 bytes (LSD radix sort, 16-bit digits). */
-function orderByElement(elements, count) {
-  let keys = new Uint32Array(count);
-  let order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) {
-    keys[i] = elements.readUInt32BE(i * 32);
-    order[i] = i;
-  }
-  let keysOut = new Uint32Array(count);
-  let orderOut = new Uint32Array(count);
-  const counts = new Uint32Array(65537);
-  for (const shift of [0, 16]) {
-    counts.fill(0);
-    for (let i = 0; i < count; i++) counts[((keys[i] >>> shift) & 0xffff) + 1]++;
-    for (let d = 1; d <= 65536; d++) counts[d] += counts[d - 1];
-    for (let i = 0; i < count; i++) {
-      const p = counts[(keys[i] >>> shift) & 0xffff]++;
-      keysOut[p] = keys[i];
-      orderOut[p] = order[i];
-    }
-    [keys, keysOut] = [keysOut, keys];
-    [order, orderOut] = [orderOut, order];
-  }
-  return order;
-}
-
 /** Fails clearly if the accounts table gained a required column this generator does not fill. */
 function checkColumns(sqlite) {
-  const filled = new Set([
-    'id',
-    'element',
-    'key_id',
-    'fingerprint',
-    'token',
-    'discoverable',
-    'created_at',
-    'budget_level',
-    'budget_at',
-  ]);
+  const filled = new Set(['seq', 'id', 'discoverable', 'created_at', 'budget_level', 'budget_at']);
   for (const column of sqlite.pragma('table_info(accounts)')) {
     if (!filled.has(column.name) && column.notnull && column.dflt_value === null) {
       throw new Error(

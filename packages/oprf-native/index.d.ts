@@ -7,6 +7,18 @@ export interface NativeOprf {
    * the identity, a non-canonical encoding, or an identity result.
    */
   scalarmultBatch(scalar: Uint8Array, packed: Uint8Array): Uint8Array;
+  /**
+   * Key rotation's batch: each element multiplied by `scalar` (checked, and failing, as in
+   * scalarmultBatch), then SHA-512(fingerprintPrefix ‖ result) cut to 8 bytes and
+   * SHA-512(tokenPrefix ‖ result) cut to 32: with @parley/core's directoryHashPrefixes(keyId),
+   * the directory fingerprint and token. 72 bytes per element: element ‖ fingerprint ‖ token.
+   */
+  rekeyBatch(
+    scalar: Uint8Array,
+    packed: Uint8Array,
+    fingerprintPrefix: Uint8Array,
+    tokenPrefix: Uint8Array,
+  ): Uint8Array;
   /** crypto_core_ristretto255_from_hash: 64 uniform bytes to an element (HashToGroup's map). */
   fromHash(uniform: Uint8Array): Uint8Array;
   /** The linked libsodium's version string. */

@@ -22,9 +22,25 @@ const TOKEN_TAG = utf8('parley/directory/token/v1');
 
 type Sha512 = (data: Uint8Array) => Uint8Array;
 
-function derive(sha512: Sha512, tag: Uint8Array, keyId: string, element: Uint8Array): Uint8Array {
+function prefix(tag: Uint8Array, keyId: string): Uint8Array {
   const id = utf8(keyId);
-  return sha512(concatBytes(tag, new Uint8Array([id.length]), id, element));
+  return concatBytes(tag, new Uint8Array([id.length]), id);
+}
+
+function derive(sha512: Sha512, tag: Uint8Array, keyId: string, element: Uint8Array): Uint8Array {
+  return sha512(concatBytes(prefix(tag, keyId), element));
+}
+
+/**
+ * What the fingerprint and the token hash before the element under `keyId` (tag ‖ len(id) ‖ id):
+ * SHA-512(prefix ‖ N) cut to FINGERPRINT_BYTES and TOKEN_BYTES is directoryFingerprint and
+ * directoryToken. For batch implementations (key rotation) that hash the prefix once.
+ */
+export function directoryHashPrefixes(keyId: string): {
+  fingerprint: Uint8Array;
+  token: Uint8Array;
+} {
+  return { fingerprint: prefix(FINGERPRINT_TAG, keyId), token: prefix(TOKEN_TAG, keyId) };
 }
 
 export function directoryFingerprint(

@@ -16,10 +16,14 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define ELEMENT_BYTES crypto_core_ristretto255_BYTES
 #define SCALAR_BYTES crypto_core_ristretto255_SCALARBYTES
 #define HASH_BYTES crypto_core_ristretto255_HASHBYTES
+#define FINGERPRINT_BYTES 8
+#define TOKEN_BYTES 32
+#define REKEYED_ENTRY_BYTES (ELEMENT_BYTES + FINGERPRINT_BYTES + TOKEN_BYTES)
 
 /* An N-API call failed (out of memory, a pending exception): return to JS, which throws. */
 #define NAPI_OK(call)         \
@@ -79,6 +83,34 @@ static void throw_invalid_element(napi_env env, size_t index, const char *reason
 }
 
 /*
+ * scalar·E for `count` packed elements, each result written at out + i·stride. Each element must
+ * pass RFC 9497 DeserializeElement: a canonical ristretto255 encoding that is not the identity.
+ * Returns -1 with an INVALID_ELEMENT error pending (index within the batch) on the first bad one.
+ */
+static int multiply_all(napi_env env, const uint8_t *scalar, const uint8_t *packed, size_t count,
+                        uint8_t *out, size_t stride) {
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *element = packed + i * ELEMENT_BYTES;
+    /* is_valid_point accepts the all-zero identity encoding, so it is refused first. */
+    if (sodium_is_zero(element, ELEMENT_BYTES)) {
+      throw_invalid_element(env, i, "element: element is the identity");
+      return -1;
+    }
+    /* crypto_scalarmult_ristretto255 decodes the element with the same check as
+     * crypto_core_ristretto255_is_valid_point and fails on a bad encoding or an identity result,
+     * so the valid case decodes once; is_valid_point only tells the two failures apart. */
+    if (crypto_scalarmult_ristretto255(out + i * stride, scalar, element) != 0) {
+      throw_invalid_element(env, i,
+                            crypto_core_ristretto255_is_valid_point(element)
+                                ? "scalar multiplication failed"
+                                : "element: not a canonical ristretto255 encoding");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
  * scalarmultBatch(scalar: Uint8Array(32), packed: Uint8Array(n*32)): Uint8Array(n*32)
  *
  * The caller has already checked the scalar (canonical, non-zero). Each element must pass RFC 9497
@@ -112,24 +144,73 @@ static napi_value scalarmult_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  for (size_t i = 0; i < packed_length / ELEMENT_BYTES; i++) {
-    const uint8_t *element = packed + i * ELEMENT_BYTES;
-    /* is_valid_point accepts the all-zero identity encoding, so it is refused first. */
-    if (sodium_is_zero(element, ELEMENT_BYTES)) {
-      throw_invalid_element(env, i, "element: element is the identity");
-      return NULL;
-    }
-    /* crypto_scalarmult_ristretto255 decodes the element with the same check as
-     * crypto_core_ristretto255_is_valid_point and fails on a bad encoding or an identity result,
-     * so the valid case decodes once; is_valid_point only tells the two failures apart. */
-    if (crypto_scalarmult_ristretto255(out + i * ELEMENT_BYTES, scalar, element) != 0) {
-      throw_invalid_element(env, i,
-                            crypto_core_ristretto255_is_valid_point(element)
-                                ? "scalar multiplication failed"
-                                : "element: not a canonical ristretto255 encoding");
-      return NULL;
-    }
+  if (multiply_all(env, scalar, packed, packed_length / ELEMENT_BYTES, out, ELEMENT_BYTES) != 0) {
+    return NULL;
   }
+  return result;
+}
+
+/*
+ * rekeyBatch(scalar, packed, fingerprintPrefix, tokenPrefix): Uint8Array(n*72)
+ *
+ * Key rotation's per-account work in one call: each element multiplied by the scalar (checked
+ * as in scalarmultBatch), then its directory fingerprint and token derived from the result as
+ * @parley/core's directoryFingerprint/directoryToken do: SHA-512(prefix || element) cut to 8 and
+ * 32 bytes, the prefixes being directoryHashPrefixes(keyId). Each entry is element (32) ||
+ * fingerprint (8) || token (32). The prefixes are hashed once per call; each element then costs
+ * a copy of the hash state and one final block.
+ */
+static napi_value rekey_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint8_t *scalar, *packed, *fp_prefix, *token_prefix, *out;
+  size_t scalar_length, packed_length, fp_prefix_length, token_prefix_length, count;
+  crypto_hash_sha512_state fp_base, token_base, state;
+  uint8_t digest[crypto_hash_sha512_BYTES];
+  napi_value result;
+
+  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS",
+                          "rekeyBatch(scalar, packed, fingerprintPrefix, tokenPrefix)");
+    return NULL;
+  }
+  if (get_bytes(env, argv[0], "scalar", &scalar, &scalar_length) != 0 ||
+      get_bytes(env, argv[1], "packed", &packed, &packed_length) != 0 ||
+      get_bytes(env, argv[2], "fingerprintPrefix", &fp_prefix, &fp_prefix_length) != 0 ||
+      get_bytes(env, argv[3], "tokenPrefix", &token_prefix, &token_prefix_length) != 0) {
+    return NULL;
+  }
+  if (scalar_length != SCALAR_BYTES || packed_length % ELEMENT_BYTES != 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "scalar must be 32 bytes and packed a multiple of 32 bytes");
+    return NULL;
+  }
+  count = packed_length / ELEMENT_BYTES;
+  result = new_bytes(env, count * REKEYED_ENTRY_BYTES, &out);
+  if (result == NULL) {
+    return NULL;
+  }
+  if (multiply_all(env, scalar, packed, count, out, REKEYED_ENTRY_BYTES) != 0) {
+    return NULL;
+  }
+  crypto_hash_sha512_init(&fp_base);
+  crypto_hash_sha512_update(&fp_base, fp_prefix, fp_prefix_length);
+  crypto_hash_sha512_init(&token_base);
+  crypto_hash_sha512_update(&token_base, token_prefix, token_prefix_length);
+  for (size_t i = 0; i < count; i++) {
+    uint8_t *entry = out + i * REKEYED_ENTRY_BYTES;
+    state = fp_base;
+    crypto_hash_sha512_update(&state, entry, ELEMENT_BYTES);
+    crypto_hash_sha512_final(&state, digest);
+    memcpy(entry + ELEMENT_BYTES, digest, FINGERPRINT_BYTES);
+    state = token_base;
+    crypto_hash_sha512_update(&state, entry, ELEMENT_BYTES);
+    crypto_hash_sha512_final(&state, digest);
+    memcpy(entry + ELEMENT_BYTES + FINGERPRINT_BYTES, digest, TOKEN_BYTES);
+  }
+  sodium_memzero(&state, sizeof state);
+  sodium_memzero(digest, sizeof digest);
   return result;
 }
 
@@ -168,6 +249,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"scalarmultBatch", NULL, scalarmult_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fromHash", NULL, from_hash, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rekeyBatch", NULL, rekey_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
 
   if (sodium_init() < 0) {

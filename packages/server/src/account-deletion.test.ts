@@ -21,6 +21,7 @@ import {
 } from 'ts-mls';
 import WebSocket from 'ws';
 import type { Db } from './db/database.js';
+import type { Directory } from './directory.js';
 import { CIPHER_SUITE } from './messaging/key-packages.js';
 import { CLOSE } from './messaging/socket.js';
 import { testServer } from './testing.js';
@@ -64,11 +65,16 @@ export async function traces(db: Db, needles: Needles): Promise<string[]> {
 }
 
 /** The account's ids and secrets as the database holds them, read before it is deleted. */
-async function needlesOf(db: Db, devices: Registered[]): Promise<Needles> {
+async function needlesOf(
+  db: Db,
+  entries: ReturnType<Directory['entries']>,
+  devices: Registered[],
+): Promise<Needles> {
   const account = await db
     .selectFrom('accounts')
+    .innerJoin(entries, 'account_seq', 'accounts.seq')
     .select(['element', 'fingerprint', 'token'])
-    .where('id', '=', devices[0]!.accountId)
+    .where('accounts.id', '=', devices[0]!.accountId)
     .executeTakeFirstOrThrow();
   const hashes = devices.map((d) =>
     createHash('sha256').update(d.credential.split('.')[1]!).digest(),
@@ -190,8 +196,9 @@ describe('DELETE /v1/account', () => {
         (
           await db
             .selectFrom('accounts')
+            .innerJoin(directory.entries(), 'account_seq', 'accounts.seq')
             .select('token')
-            .where('id', '=', r.accountId)
+            .where('accounts.id', '=', r.accountId)
             .executeTakeFirstOrThrow()
         ).token,
       );
@@ -209,7 +216,7 @@ describe('DELETE /v1/account', () => {
     await t.call('PATCH', '/v1/account', { token: a.credential, body: { discoverable: false } });
     await t.call('PATCH', '/v1/account', { token: a.credential, body: { discoverable: true } });
 
-    const needles = await needlesOf(db, [a, a2]);
+    const needles = await needlesOf(db, directory.entries(), [a, a2]);
     const before = await traces(db, needles);
     for (const table of [
       'accounts',
@@ -390,7 +397,7 @@ describe('DELETE /v1/account with PARLEY_DELETION_TOMBSTONE_HOURS=0', () => {
     const { db, directory } = t.server.services;
     const keep = await t.register('+14155550311');
     const gone = await t.register('+14155550312');
-    const needles = await needlesOf(db, [gone]);
+    const needles = await needlesOf(db, directory.entries(), [gone]);
     const held = await heldFilter(t);
     assert.equal(held.filter.has(needles.blobs[1]!), true);
 

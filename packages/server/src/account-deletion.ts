@@ -46,8 +46,9 @@ export class AccountDeletion {
       this.db.transaction().execute(async (trx) => {
         const account = await trx
           .selectFrom('accounts')
-          .select(['fingerprint', 'discoverable'])
-          .where('id', '=', accountId)
+          .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
+          .select(['fingerprint', 'accounts.discoverable as discoverable'])
+          .where('accounts.id', '=', accountId)
           .executeTakeFirstOrThrow();
         const devices = (
           await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
@@ -94,14 +95,10 @@ export class AccountDeletion {
         }
         await this.links.forget(trx, accountId);
         await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
+        // Its entries in every key's directory table (the current one, and a rotation's target
+        // if one is running) go with it: they reference the account ON DELETE CASCADE.
         await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
         await this.directory.forgetAccount(trx, account.fingerprint, account.discoverable === 1);
-        // A key rotation running now may have staged the account's entry under the new key.
-        const staging = await sql<{ n: number }>`select count(*) as n from sqlite_master
-          where type = 'table' and name = 'rotation_stage'`.execute(trx);
-        if (Number(staging.rows[0]?.n) > 0) {
-          await trx.deleteFrom('rotation_stage').where('id', '=', accountId).execute();
-        }
         return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };
       }),
     );

@@ -46,10 +46,12 @@ export class Accounts {
       const secret = randomBytes(32).toString('base64url');
       const now = new Date().toISOString();
       return this.db.transaction().execute(async (trx) => {
+        // The token determines the element, so the token's index finds the account.
         const existing = await trx
-          .selectFrom('accounts')
-          .select(['id', 'discoverable'])
-          .where('element', '=', entry.element)
+          .selectFrom(this.directory.entries())
+          .innerJoin('accounts', 'accounts.seq', 'account_seq')
+          .select(['accounts.id as id', 'accounts.discoverable as discoverable'])
+          .where('token', '=', entry.token)
           .executeTakeFirst();
         let accountId: string;
         if (existing) {
@@ -66,19 +68,25 @@ export class Accounts {
           }
         } else {
           accountId = newId();
-          await trx
+          const { seq } = await trx
             .insertInto('accounts')
             .values({
               id: accountId,
-              element: entry.element,
-              key_id: this.directory.currentKeyId,
-              fingerprint: entry.fingerprint,
-              token: entry.token,
               discoverable: discoverable ? 1 : 0,
               presence,
               created_at: now,
               budget_level: 0,
               budget_at: Date.now(),
+            })
+            .returning('seq')
+            .executeTakeFirstOrThrow();
+          await trx
+            .insertInto(this.directory.entries())
+            .values({
+              account_seq: seq,
+              element: entry.element,
+              fingerprint: entry.fingerprint,
+              token: entry.token,
             })
             .execute();
           if (discoverable) await this.directory.logChange(trx, entry.fingerprint, 'add');
@@ -159,8 +167,9 @@ export class Accounts {
         this.db.transaction().execute(async (trx) => {
           const account = await trx
             .selectFrom('accounts')
-            .select(['discoverable', 'fingerprint'])
-            .where('id', '=', accountId)
+            .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
+            .select(['accounts.discoverable as discoverable', 'fingerprint'])
+            .where('accounts.id', '=', accountId)
             .executeTakeFirstOrThrow();
           if (Boolean(account.discoverable) === discoverable) return;
           await trx

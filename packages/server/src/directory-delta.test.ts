@@ -18,7 +18,7 @@ import {
   sortFingerprints,
 } from '@parley/core';
 import { removalForm } from './directory.js';
-import { testServer } from './testing.js';
+import { insertAccounts, testServer } from './testing.js';
 
 const fp = (v: bigint) => {
   const out = new Uint8Array(8);
@@ -69,28 +69,17 @@ describe('deltas over many changes', () => {
 
   before(async () => {
     t = await testServer();
-    const { db, directory } = t.server.services;
-    const keyId = directory.currentKeyId;
-    const rows = Array.from({ length: count }, (_, i) => {
+    const accounts = Array.from({ length: count }, (_, i) => {
       ids.push(`synthetic${String(i).padStart(8, '0')}`);
       return {
         id: ids[i]!,
         element: randomBytes(32),
-        key_id: keyId,
         fingerprint: randomBytes(8),
         token: randomBytes(32),
-        discoverable: 1,
-        created_at: new Date().toISOString(),
-        budget_level: 0,
-        budget_at: 0,
+        discoverable: true,
       };
     });
-    for (let i = 0; i < rows.length; i += 1000) {
-      await db
-        .insertInto('accounts')
-        .values(rows.slice(i, i + 1000))
-        .execute();
-    }
+    await insertAccounts(t.server, accounts);
   });
   after(() => t.server.close());
 
@@ -101,8 +90,9 @@ describe('deltas over many changes', () => {
       for (const id of which) {
         const row = await trx
           .selectFrom('accounts')
+          .innerJoin(directory.entries(), 'account_seq', 'accounts.seq')
           .select('fingerprint')
-          .where('id', '=', id)
+          .where('accounts.id', '=', id)
           .executeTakeFirstOrThrow();
         await trx
           .updateTable('accounts')
@@ -124,10 +114,12 @@ describe('deltas over many changes', () => {
   }
 
   async function discoverableFingerprints() {
-    const rows = await t.server.services.db
+    const { db, directory } = t.server.services;
+    const rows = await db
       .selectFrom('accounts')
+      .innerJoin(directory.entries(), 'account_seq', 'accounts.seq')
       .select('fingerprint')
-      .where('discoverable', '=', 1)
+      .where('accounts.discoverable', '=', 1)
       .execute();
     return rows.map((r) => r.fingerprint);
   }
@@ -168,8 +160,9 @@ describe('deltas over many changes', () => {
     // Sent all as prefixes, the same removals would have been ambiguous for this client.
     const gone = await t.server.services.db
       .selectFrom('accounts')
+      .innerJoin(directory.entries(), 'account_seq', 'accounts.seq')
       .select('fingerprint')
-      .where('discoverable', '=', 0)
+      .where('accounts.discoverable', '=', 0)
       .execute();
     const naive = MembershipFilter.decode(original);
     const allPrefixes = encodeFilterPrefixes(

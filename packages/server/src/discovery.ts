@@ -182,11 +182,11 @@ export class Discovery {
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
     const raw = tokens.map((t) => fromBase64Url(t)!);
     const rows = await this.db
-      .selectFrom('accounts')
-      .select(['id', 'token'])
+      .selectFrom(this.directory.entries(keyId))
+      .innerJoin('accounts', 'accounts.seq', 'account_seq')
+      .select(['accounts.id as id', 'token'])
       .where('token', 'in', raw)
-      .where('discoverable', '=', 1)
-      .where('key_id', '=', keyId)
+      .where('accounts.discoverable', '=', 1)
       .execute();
     if (rows.length === 0) return { matches: [] };
     // Whoever resolved a number has it: that is who may see the account online (if it allows).

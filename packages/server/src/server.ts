@@ -138,6 +138,7 @@ export async function startServer(
         // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
         await mailbox.idle();
         verification.close();
+        await services.directory.close();
         await pool.close();
         await db.destroy();
       },

@@ -65,3 +65,52 @@ export async function testServer(env: Record<string, string> = {}) {
   };
   return { server, config, inbox, call, register };
 }
+
+/** An account written straight into the database, as registration would with its number. */
+export interface SyntheticAccount {
+  id: string;
+  element: Uint8Array;
+  fingerprint: Uint8Array;
+  token: Uint8Array;
+  discoverable: boolean;
+}
+
+/**
+ * Inserts accounts and their entries under the current key directly (no verification, no log):
+ * for tests that need thousands of accounts. Returns their seqs.
+ */
+export async function insertAccounts(
+  server: RunningServer,
+  accounts: readonly SyntheticAccount[],
+): Promise<number[]> {
+  const { db, directory } = server.services;
+  const seqs: number[] = [];
+  for (let i = 0; i < accounts.length; i += 1000) {
+    await db.transaction().execute(async (trx) => {
+      for (const a of accounts.slice(i, i + 1000)) {
+        const { seq } = await trx
+          .insertInto('accounts')
+          .values({
+            id: a.id,
+            discoverable: a.discoverable ? 1 : 0,
+            created_at: new Date().toISOString(),
+            budget_level: 0,
+            budget_at: 0,
+          })
+          .returning('seq')
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto(directory.entries())
+          .values({
+            account_seq: seq,
+            element: a.element,
+            fingerprint: a.fingerprint,
+            token: a.token,
+          })
+          .execute();
+        seqs.push(seq);
+      }
+    });
+  }
+  return seqs;
+}

@@ -190,7 +190,69 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('directory_log').addColumn('forget_at', 'integer').execute();
     },
   },
+  '0006-directory-table-per-key': {
+    // Each OPRF key's directory entries (element, fingerprint, token) live in a table of their
+    // own, directory_<key id>, keyed by the account's seq: a key rotation fills the new key's
+    // table while the old one serves, and switches by naming the new key current (no rewrite of
+    // the accounts). The accounts get an explicit integer key (AUTOINCREMENT: never reused, so an
+    // entry can never be taken for a later account's; VACUUM keeps it) and lose the entry
+    // columns. Only the token is indexed: an element is found by its token, which it determines.
+    // Indexes are built after the bulk copies (a sort each, not random inserts).
+    async up(db: Kysely<unknown>) {
+      await sql`drop table if exists rotation_stage`.execute(db);
+      const { rows: meta } = await sql<{ value: string }>`select value from meta
+        where name = 'current_key_id'`.execute(db);
+      const keyId = meta[0]?.value;
+      const { rows: stray } = await sql<{ n: number }>`select count(*) as n from accounts
+        where key_id is not ${keyId ?? null}`.execute(db);
+      if (stray[0]!.n > 0) {
+        throw new Error(
+          `migration 0006: ${stray[0]!.n} accounts are not under the current key ${keyId}; restore the database from a backup`,
+        );
+      }
+      await sql`create table accounts_v5 (
+        seq integer primary key autoincrement,
+        id text not null,
+        discoverable integer not null,
+        presence text default 'nobody' not null,
+        created_at text not null,
+        budget_level real default 0 not null,
+        budget_at integer default 0 not null
+      )`.execute(db);
+      await sql`insert into accounts_v5 (seq, id, discoverable, presence, created_at,
+          budget_level, budget_at)
+        select rowid, id, discoverable, presence, created_at, budget_level, budget_at
+        from accounts order by rowid`.execute(db);
+      if (keyId !== undefined) {
+        const table = sql.table(directoryTableName(keyId));
+        await sql`create table ${table} (${directoryColumns})`.execute(db);
+        await sql`insert into ${table} (account_seq, element, fingerprint, token)
+          select rowid, element, fingerprint, token from accounts order by rowid`.execute(db);
+        await sql`create unique index ${sql.id(`${directoryTableName(keyId)}_token`)}
+          on ${table} (token)`.execute(db);
+      }
+      await sql`drop table accounts`.execute(db);
+      await sql`alter table accounts_v5 rename to accounts`.execute(db);
+      await sql`create unique index accounts_id on accounts (id)`.execute(db);
+    },
+  },
 };
+
+/**
+ * The columns of a key's directory table: one entry per account, by the account's seq (so a
+ * rotation reads and appends in one order); deleting an account deletes its entries.
+ */
+export const directoryColumns = sql`
+  account_seq integer primary key references accounts (seq) on delete cascade,
+  element blob not null,
+  fingerprint blob not null,
+  token blob not null`;
+
+/** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */
+export function directoryTableName(keyId: string): string {
+  if (!/^[0-9a-f]{10}$/.test(keyId)) throw new Error(`not an OPRF key id: ${keyId}`);
+  return `directory_${keyId}`;
+}
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -1,19 +1,15 @@
 /**
  * The database, as Kysely sees it. Note what is absent: no phone number in any form. An account is
- * linked to its number only through `element` (k·HashToGroup(number) under the current OPRF key),
- * which reveals nothing without the key (docs/design.md).
+ * linked to its number only through its directory entry's `element` (k·HashToGroup(number) under
+ * an OPRF key), which reveals nothing without the key (docs/design.md).
  */
 
 import type { ColumnType, Generated } from 'kysely';
 
 export interface AccountsTable {
+  /** Never reused (AUTOINCREMENT): the accounts' order, and the key of their directory entries. */
+  seq: Generated<number>;
   id: string;
-  /** k·HashToGroup(E.164) under key `key_id`; unique per number. */
-  element: Uint8Array;
-  key_id: string;
-  /** Derived from element (directory-keys.ts); kept to serve the filter and resolve by index. */
-  fingerprint: Uint8Array;
-  token: Uint8Array;
   discoverable: number;
   /** Who may see this account online: 'nobody' or 'contacts' (those with a contact link). */
   presence: ColumnType<'nobody' | 'contacts', 'nobody' | 'contacts' | undefined>;
@@ -24,13 +20,16 @@ export interface AccountsTable {
 }
 
 /**
- * Exists only while a key rotation runs: each account's entry under the new key, by the
- * account's row id (directory.ts).
+ * One OPRF key's directory entries, in a table of their own per key: `directory_<key id>`
+ * (db/migrations.ts, directoryTableName). `directory_entries` is no real table: it is the type
+ * Kysely sees for any of them (Directory.entries names the actual one).
  */
-export interface RotationStageTable {
-  account_rowid: number;
-  id: string;
+export interface DirectoryEntriesTable {
+  /** The account's seq. */
+  account_seq: number;
+  /** k·HashToGroup(E.164) under this table's key; unique per number, as its token is. */
   element: Uint8Array;
+  /** Derived from element (directory-keys.ts); kept to serve the filter and resolve by index. */
   fingerprint: Uint8Array;
   token: Uint8Array;
 }
@@ -126,7 +125,7 @@ export interface Database {
   directory_log: DirectoryLogTable;
   key_usage: KeyUsageTable;
   meta: MetaTable;
-  rotation_stage: RotationStageTable;
+  directory_entries: DirectoryEntriesTable;
   key_packages: KeyPackagesTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;

@@ -1,8 +1,15 @@
 import * as assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { expandMessageXmd, loadOprf, type Oprf, ParleyError } from '@parley/core';
+import {
+  directoryFingerprint,
+  directoryToken,
+  expandMessageXmd,
+  loadOprf,
+  type Oprf,
+  ParleyError,
+} from '@parley/core';
 import {
   loadNativeOprf,
   type NativeInvalidElementError,
@@ -199,6 +206,23 @@ describe('OPRF pool: the native and WASM backends agree', () => {
     }
   });
 
+  it('rekey gives identical entries on both: (k2/k1)·E, its fingerprint and token under k2', async (t) => {
+    if (!requireNative(t)) return;
+    // More than one 1,024-element chunk.
+    const elements = randomInputs(1100).map((x) => oprf.scalarMult(keys.k1!, oprf.hashToGroup(x)));
+    const native = await nativePool!.rekey('k1', 'k2', pack(elements));
+    assert.deepEqual(native, await wasmPool.rekey('k1', 'k2', pack(elements)));
+    const factor = oprf.scalarMul(keys.k2!, oprf.scalarInvert(keys.k1!));
+    const sha512 = (d: Uint8Array) => new Uint8Array(createHash('sha512').update(d).digest());
+    for (const [i, element] of elements.entries()) {
+      const entry = native.subarray(i * 72, i * 72 + 72);
+      const rekeyed = oprf.scalarMult(factor, element);
+      assert.deepEqual(entry.subarray(0, 32), rekeyed);
+      assert.deepEqual(entry.subarray(32, 40), directoryFingerprint(sha512, 'k2', rekeyed));
+      assert.deepEqual(entry.subarray(40, 72), directoryToken(sha512, 'k2', rekeyed));
+    }
+  });
+
   it('an invalid element fails with the same ParleyError on both, index counted across chunks', async (t) => {
     if (!requireNative(t)) return;
     const good = randomInputs(200).map((x) => oprf.hashToGroup(x));
@@ -210,6 +234,7 @@ describe('OPRF pool: the native and WASM backends agree', () => {
         for (const run of [
           () => pool.evaluate('k1', pack(batch)),
           () => pool.translate('k1', 'k2', pack(batch)),
+          () => pool.rekey('k1', 'k2', pack(batch)),
         ]) {
           errors.push(
             await run().then(
