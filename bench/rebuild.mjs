@@ -39,7 +39,7 @@ const PHASES = {
   index: "building the new table's token index",
   lock: 'waiting for the write lock',
   switch: 'accounts created meanwhile, then the switch',
-  done: 'reloading keys into the workers',
+  done: "reloading keys into the workers, dropping the old table's index (the retirement's first statement)",
 };
 
 // --- child: the server, rotated and rebuilt ------------------------------------------------------

@@ -576,8 +576,8 @@ export class Directory {
     onPhase('stage');
     await pass();
     onPhase('index');
-    // One sort instead of a random index update per entry. It blocks the event loop (seconds
-    // per million entries); the accounts stay writable, as nothing else writes this table yet.
+    // One sort instead of a random index update per entry. Outside the write lock: nothing else
+    // writes this table yet. It blocks the event loop for its duration (seconds per million).
     await this.createTokenIndex(this.db, target.keyId);
     onPhase('lock');
     return this.writeLock.run(async () => {
