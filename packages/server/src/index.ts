@@ -1,4 +1,5 @@
 export { buildApp } from './app.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
+export { directoryTableName } from './db/migrations.js';
 export { adminTokenPath, type RunningServer, startServer } from './server.js';
 export type { SmsProvider, VerificationSms } from './sms/sms-provider.js';

@@ -22,6 +22,7 @@ import {
   type ParleyError,
 } from '@parley/client';
 import { nodeSocket } from '@parley/client/node';
+import { directoryTableName } from '@parley/server';
 import SQLite from 'better-sqlite3';
 import { BIN, ServerProcess } from '../testing/server-process.js';
 
@@ -166,8 +167,15 @@ describe('parley export and parley account delete (real server process)', () => 
 
     // What identifies the account on the server, read from its database before deletion.
     const db = new SQLite(join(server.dataDir, 'parley.sqlite'), { readonly: true });
+    // The entry lives in the current OPRF key's own directory table (directory_<key id>).
+    const { value: keyId } = db
+      .prepare("select value from meta where name = 'current_key_id'")
+      .get() as { value: string };
     const row = db
-      .prepare('select element, fingerprint, token from accounts where id = ?')
+      .prepare(
+        `select element, fingerprint, token from accounts
+          join "${directoryTableName(keyId)}" on account_seq = accounts.seq where accounts.id = ?`,
+      )
       .get(session.accountId) as Record<string, Buffer>;
     db.close();
     const needles: Record<string, Uint8Array> = {
