@@ -1,4 +1,10 @@
 export { buildApp } from './app.js';
+export {
+  deleteRedisKeys,
+  dumpRedisKeys,
+  REDIS_TEST_URL,
+  redisReachable,
+} from './bus/redis-testing.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export { adminTokenPath, type RunningServer, startServer } from './server.js';
 export type { SmsProvider, VerificationSms } from './sms/sms-provider.js';

@@ -8,6 +8,11 @@ import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DeliverFrame, ServerFrame } from '@parley/core';
+import { ParleyError } from '@parley/core';
+import { type DeviceConnection, Hub } from '../messaging/hub.js';
+import { InboxSmsProvider } from '../testing.js';
+import { VerificationService } from '../verification.js';
 import type { Bucket, Bus, BusEvent } from './bus.js';
 
 export interface TwoNodes {
@@ -34,7 +39,124 @@ function eventually(
   })();
 }
 
+/** A device socket that records what the hub does to it. */
+function device(accountId: string, deviceId: string) {
+  const seen = { wakes: 0, offered: [] as DeliverFrame[][], frames: [] as ServerFrame[], ended: 0 };
+  const conn: DeviceConnection = {
+    accountId,
+    deviceId,
+    wake: () => {
+      seen.wakes += 1;
+    },
+    offer: (frames) => {
+      seen.offered.push(frames);
+    },
+    push: (frame) => {
+      seen.frames.push(frame);
+    },
+    end: () => {
+      seen.ended += 1;
+    },
+  };
+  return { conn, seen };
+}
+
+/** Two hubs (two nodes' connection tables) joined over the two buses. */
+async function twoHubs({ a, b }: TwoNodes) {
+  const hubA = new Hub();
+  const hubB = new Hub();
+  const nodeA = await a.join((e) => hubA.receive(e));
+  const nodeB = await b.join((e) => hubB.receive(e));
+  hubA.join(nodeA);
+  hubB.join(nodeB);
+  return {
+    hubA,
+    hubB,
+    leave: async () => {
+      await nodeA.leave();
+      await nodeB.leave();
+    },
+  };
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  await waitFor(async () => check(), ms);
+}
+
 export function busCases(nodes: () => TwoNodes): void {
+  it('a queue entry stored on node A wakes the device connected to node B at once', async () => {
+    const { hubA, hubB, leave } = await twoHubs(nodes());
+    try {
+      const here = device(unique('acc'), unique('dev'));
+      const there = device(unique('acc'), unique('dev'));
+      hubA.attach(here.conn);
+      hubB.attach(there.conn);
+      const frame = { t: 'deliver', seq: 1 } as unknown as DeliverFrame;
+      hubA.offer([
+        { deviceId: here.conn.deviceId, frame },
+        { deviceId: there.conn.deviceId, frame },
+      ]);
+      assert.equal(here.seen.offered.length, 1, 'the local device gets the frames directly');
+      await until(() => there.seen.wakes === 1);
+      assert.equal(there.seen.offered.length, 0, 'the remote node reads its queue instead');
+      hubA.wake([there.conn.deviceId]);
+      await until(() => there.seen.wakes === 2);
+      assert.equal(here.seen.wakes, 0);
+    } finally {
+      await leave();
+    }
+  });
+
+  it('typing relayed on node A reaches a device on node B; closing reaches it too', async () => {
+    const { hubA, hubB, leave } = await twoHubs(nodes());
+    try {
+      const there = device(unique('acc'), unique('dev'));
+      hubB.attach(there.conn);
+      const frame = {
+        t: 'signal',
+        from: { accountId: 'a', deviceId: 'd' },
+        kind: 'typing',
+      } as unknown as ServerFrame;
+      hubA.relay([there.conn.deviceId], frame);
+      await until(() => there.seen.frames.length === 1);
+      assert.deepEqual(there.seen.frames[0], frame);
+      hubA.disconnect([there.conn.deviceId], 4410, 'account deleted');
+      await until(() => there.seen.ended === 1);
+    } finally {
+      await leave();
+    }
+  });
+
+  it('presence crosses nodes: a watcher on A sees an account connect and leave on B', async () => {
+    const { hubA, hubB, leave } = await twoHubs(nodes());
+    try {
+      const subject = unique('subject');
+      const watcher = device(unique('viewer'), unique('dev'));
+      const phone = device(subject, unique('dev'));
+      hubA.attach(watcher.conn);
+      hubB.attach(phone.conn);
+      const online = () =>
+        watcher.seen.frames.flatMap((f) =>
+          f.t === 'presence' && f.accountId === subject ? [f.online] : [],
+        );
+      await waitFor(() => hubA.onlineAnywhere(subject));
+      hubA.watch(watcher.conn, [subject]);
+      await until(() => online().length === 1);
+      assert.deepEqual(online(), [true], 'a watch started on A sees the device on B');
+      hubB.detach(phone.conn);
+      await until(() => online().length === 2);
+      assert.deepEqual(online(), [true, false]);
+      hubB.attach(phone.conn);
+      await until(() => online().length === 3);
+      assert.deepEqual(online(), [true, false, true]);
+      hubB.unwatchAccount(subject);
+      await until(() => online().length === 4);
+      assert.deepEqual(online(), [true, false, true, false], 'unwatching reaches watchers on A');
+    } finally {
+      await leave();
+    }
+  });
+
   it('an event published on node A reaches node B, and not A itself', async () => {
     const { a, b } = nodes();
     const onA: BusEvent[] = [];
@@ -169,6 +291,40 @@ export function busCases(nodes: () => TwoNodes): void {
     await sleep(450);
     assert.equal(await b.sessions.get(id), undefined);
     assert.equal(await a.sessions.consume(id), false);
+  });
+
+  it('a verification started on node A is confirmed on node B; its limits are shared', async () => {
+    const { a, b } = nodes();
+    const inbox = new InboxSmsProvider();
+    const limiterKey = randomBytes(32);
+    const config = {
+      codeTtlMs: 60_000,
+      maxAttempts: 3,
+      perNumber: 2,
+      perIp: 1000,
+      windowMs: 3_600_000,
+    };
+    const onA = new VerificationService(config, inbox, Date.now, { bus: a, limiterKey });
+    const onB = new VerificationService(config, inbox, Date.now, { bus: b, limiterKey });
+    const ip = unique('ip');
+    const number = `+1415${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    const { verificationId } = await onA.start(number, ip);
+    const code = inbox.codeFor(verificationId);
+    const wrong = code === '000000' ? '111111' : '000000';
+    await assert.rejects(onB.confirm(verificationId, wrong), {
+      code: 'VERIFICATION_CODE_INCORRECT',
+    });
+    await assert.rejects(onA.confirm(verificationId, wrong), (e: unknown) => {
+      assert.ok(e instanceof ParleyError);
+      assert.deepEqual(e.details, { attemptsLeft: 1 }, 'attempts count on both nodes');
+      return true;
+    });
+    assert.equal(await onB.confirm(verificationId, code), number);
+    await assert.rejects(onA.confirm(verificationId, code), { code: 'VERIFICATION_NOT_FOUND' });
+    // Two codes per number per window, wherever they are asked for.
+    await onB.start(number, ip);
+    await assert.rejects(onA.start(number, ip), { code: 'VERIFICATION_RATE_LIMITED' });
+    await assert.rejects(onB.start(number, ip), { code: 'VERIFICATION_RATE_LIMITED' });
   });
 
   it('reports itself ready', async () => {

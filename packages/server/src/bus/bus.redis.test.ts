@@ -7,9 +7,11 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { InboxSmsProvider } from '../testing.js';
+import { VerificationService } from '../verification.js';
 import { busCases } from './bus-cases.js';
 import { RedisBus } from './redis.js';
-import { deleteRedisKeys, REDIS_TEST_URL, redisReachable } from './redis-testing.js';
+import { deleteRedisKeys, dumpRedisKeys, REDIS_TEST_URL, redisReachable } from './redis-testing.js';
 
 const reachable = await redisReachable();
 const ci = process.env.CI === 'true';
@@ -47,6 +49,21 @@ describe('Redis bus', { skip: reachable ? false : 'no Redis at 127.0.0.1:6379' }
       assert.equal((await redis.keys('*visible-id*')).length, 0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('Redis holds no form of a phone number during a verification', async () => {
+    const config = { codeTtlMs: 60_000, maxAttempts: 3, perNumber: 5, perIp: 5, windowMs: 60_000 };
+    const service = new VerificationService(config, new InboxSmsProvider(), Date.now, {
+      bus: a,
+      limiterKey: randomBytes(32),
+    });
+    await service.start('+14155550123', '10.1.2.3');
+    const dump = (await dumpRedisKeys(prefix)).join('\n');
+    assert.match(dump, /session:/, 'the session is there');
+    assert.match(dump, /10\.1\.2\.3/, 'the dump shows stored content (the IP bucket)');
+    for (const form of ['4155550123', '415555', '5550123', 'KzE0MTU1NTUwMTIz']) {
+      assert.ok(!dump.includes(form), `found ${form} in Redis`);
     }
   });
 

@@ -37,3 +37,26 @@ export async function deleteRedisKeys(prefix: string): Promise<number> {
     redis.disconnect();
   }
 }
+
+/** Every key under `prefix` with its value (strings, hashes, sets), for tests that look inside. */
+export async function dumpRedisKeys(prefix: string): Promise<string[]> {
+  const redis = new Redis(REDIS_TEST_URL);
+  try {
+    const out: string[] = [];
+    for (const key of await redis.keys(`${prefix}*`)) {
+      const type = await redis.type(key);
+      const value =
+        type === 'hash'
+          ? JSON.stringify(await redis.hgetall(key))
+          : type === 'set'
+            ? JSON.stringify(await redis.smembers(key))
+            : type === 'string'
+              ? await redis.get(key)
+              : type;
+      out.push(`${key} ${value}`);
+    }
+    return out;
+  } finally {
+    redis.disconnect();
+  }
+}

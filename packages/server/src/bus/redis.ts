@@ -180,8 +180,12 @@ class RedisNode implements BusNode {
     const subscriber = this.client.duplicate();
     subscriber.on('error', () => {});
     subscriber.on('message', (_channel: string, message: string) => {
-      const { from, event } = JSON.parse(message) as { from: string; event: BusEvent };
-      if (from !== this.id) this.onEvent(event);
+      try {
+        const { from, event } = JSON.parse(message) as { from: string; event: BusEvent };
+        if (from !== this.id) this.onEvent(event);
+      } catch {
+        // A malformed message (another version's?) must not take the node down.
+      }
     });
     await subscriber.subscribe(this.channel);
     this.subscriber = subscriber;
