@@ -112,7 +112,7 @@ export class AccountDeletion {
     this.hub.unwatchAccount(accountId);
     this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
     await this.keyPackages.forgetAccount(accountId);
-    this.discovery.forgetAccount(accountId);
+    await this.discovery.forgetAccount(accountId);
     await this.directory.forgotten(done.fingerprint);
   }
 }

@@ -102,7 +102,7 @@ export async function startServer(
     hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
-    const discovery = new Discovery(db, pool, directory, config.discovery, links);
+    const discovery = new Discovery(db, pool, directory, config.discovery, links, Date.now, bus);
     const keyPackages = new KeyPackages(db, hub, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const services: Services = {

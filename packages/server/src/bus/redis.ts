@@ -8,6 +8,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
+import { ParleyError } from '@parley/core';
 import { Redis } from 'ioredis';
 import type { Bucket, Bus, BusEvent, BusNode, LimitResult, SessionStore } from './bus.js';
 
@@ -58,6 +59,11 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 0
 `;
+
+/** A request that needs Redis while it is unreachable gets 503, not 500. */
+function unavailable(cause: unknown): never {
+  throw new ParleyError('SERVICE_UNAVAILABLE', { cause });
+}
 
 interface Scripts {
   parleyTake(key: string, cap: number, rate: number, cost: number): Promise<[number, number]>;
@@ -111,26 +117,30 @@ export class RedisBus implements Bus {
   }
 
   async take(bucket: Bucket, key: string, cost = 1): Promise<LimitResult> {
-    const [allowed, retryAfterMs] = await this.client.parleyTake(
-      this.bucketKey(bucket, key),
-      bucket.capacity,
-      bucket.capacity / bucket.windowMs,
-      cost,
-    );
+    const [allowed, retryAfterMs] = await this.client
+      .parleyTake(
+        this.bucketKey(bucket, key),
+        bucket.capacity,
+        bucket.capacity / bucket.windowMs,
+        cost,
+      )
+      .catch(unavailable);
     return { allowed: allowed === 1, retryAfterMs };
   }
 
   async refund(bucket: Bucket, key: string, cost = 1): Promise<void> {
-    await this.client.parleyTake(
-      this.bucketKey(bucket, key),
-      bucket.capacity,
-      bucket.capacity / bucket.windowMs,
-      -cost,
-    );
+    await this.client
+      .parleyTake(
+        this.bucketKey(bucket, key),
+        bucket.capacity,
+        bucket.capacity / bucket.windowMs,
+        -cost,
+      )
+      .catch(unavailable);
   }
 
   async forget(bucket: Bucket, key: string): Promise<void> {
-    await this.client.del(this.bucketKey(bucket, key));
+    await this.client.del(this.bucketKey(bucket, key)).catch(unavailable);
   }
 
   async ready(): Promise<boolean> {
@@ -243,19 +253,20 @@ class RedisSessions implements SessionStore {
       .multi()
       .hset(this.key(id), 'data', data, 'fails', 0)
       .pexpire(this.key(id), ttlMs)
-      .exec();
+      .exec()
+      .catch(unavailable);
   }
 
   async get(id: string): Promise<string | undefined> {
-    return (await this.client.hget(this.key(id), 'data')) ?? undefined;
+    return (await this.client.hget(this.key(id), 'data').catch(unavailable)) ?? undefined;
   }
 
   async fail(id: string): Promise<number> {
-    return this.client.parleyFail(this.key(id));
+    return this.client.parleyFail(this.key(id)).catch(unavailable);
   }
 
   async consume(id: string): Promise<boolean> {
-    return (await this.client.del(this.key(id))) === 1;
+    return (await this.client.del(this.key(id)).catch(unavailable)) === 1;
   }
 
   async count(): Promise<number> {
