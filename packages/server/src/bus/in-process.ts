@@ -88,10 +88,20 @@ export class InProcessBus implements Bus {
   }
 }
 
-class MemorySessions implements SessionStore {
+export class MemorySessions implements SessionStore {
   private readonly entries = new Map<string, { data: string; expiresAt: number; fails: number }>();
+  /** Expired sessions leave memory within 30 s even if nobody asks for them again. */
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly now: () => number) {}
+  constructor(private readonly now: () => number) {
+    this.sweeper = setInterval(() => this.sweep(this.now()), 30_000);
+    this.sweeper.unref();
+  }
+
+  /** Entries held in memory, expired or not. */
+  get held(): number {
+    return this.entries.size;
+  }
 
   async count(): Promise<number> {
     this.sweep(this.now());
@@ -99,9 +109,7 @@ class MemorySessions implements SessionStore {
   }
 
   async create(id: string, data: string, ttlMs: number): Promise<void> {
-    const now = this.now();
-    if (this.entries.size >= 1024 && this.entries.size % 1024 === 0) this.sweep(now);
-    this.entries.set(id, { data, expiresAt: now + ttlMs, fails: 0 });
+    this.entries.set(id, { data, expiresAt: this.now() + ttlMs, fails: 0 });
   }
 
   async get(id: string): Promise<string | undefined> {
@@ -122,6 +130,7 @@ class MemorySessions implements SessionStore {
   }
 
   clear(): void {
+    clearInterval(this.sweeper);
     this.entries.clear();
   }
 
