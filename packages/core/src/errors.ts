@@ -126,7 +126,8 @@ export const ERROR_CATALOG = {
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
   SERVICE_UNAVAILABLE: {
     status: 503,
-    message: 'The server is starting or shutting down; retry shortly.',
+    message:
+      'The server is starting or shutting down, or cannot reach a service it needs; retry shortly.',
   },
   // --- client side (never sent by the server) ---
   CONSENT_REQUIRED: {

@@ -108,8 +108,8 @@ export class AccountDeletion {
     this.hub.wake(done.told);
     this.hub.unwatchAccount(accountId);
     this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
-    this.keyPackages.forgetAccount(accountId);
-    this.discovery.forgetAccount(accountId);
+    await this.keyPackages.forgetAccount(accountId);
+    await this.discovery.forgetAccount(accountId);
     await this.directory.forgotten(done.fingerprint);
   }
 }

@@ -63,12 +63,15 @@ export function buildApp(
   app.get('/readyz', async (_request, reply) => {
     try {
       await services.db.selectFrom('meta').select('name').limit(1).execute();
-      return { status: 'ready' };
     } catch {
       return reply
         .status(503)
         .send({ code: 'SERVICE_UNAVAILABLE', message: 'database unavailable' });
     }
+    if (!(await services.bus.ready())) {
+      return reply.status(503).send({ code: 'SERVICE_UNAVAILABLE', message: 'Redis unavailable' });
+    }
+    return { status: 'ready' };
   });
 
   // ws closes frames above maxPayload itself (1009); frames between the messaging limit and this

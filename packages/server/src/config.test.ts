@@ -42,6 +42,13 @@ describe('configuration', () => {
     ],
     [{ PARLEY_SHUTDOWN_TIMEOUT_SECONDS: 'soon' }, /PARLEY_SHUTDOWN_TIMEOUT_SECONDS/],
     [{ PARLEY_OPRF_BACKEND: 'gpu' }, /PARLEY_OPRF_BACKEND must be one of auto, native, wasm/],
+    [{ PARLEY_REDIS_URL: 'localhost:6379' }, /PARLEY_REDIS_URL must be redis:\/\//],
+    [{ PARLEY_REDIS_URL: 'http://127.0.0.1:6379' }, /PARLEY_REDIS_URL must be .*got http:/],
+    [{ PARLEY_REDIS_PREFIX: 'p:' }, /PARLEY_REDIS_PREFIX needs PARLEY_REDIS_URL/],
+    [
+      { PARLEY_REDIS_URL: 'redis://127.0.0.1', PARLEY_REDIS_PREFIX: 'a b' },
+      /PARLEY_REDIS_PREFIX must be 1 to 64/,
+    ],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${JSON.stringify(env)} with a clear message`, () => {
@@ -54,5 +61,23 @@ describe('configuration', () => {
 
   it('accepts client settings in the same environment', () => {
     assert.doesNotThrow(() => loadConfig({ PARLEY_CLI_SERVER: 'http://x' }));
+  });
+
+  it('shares state in process unless PARLEY_REDIS_URL names a Redis', () => {
+    assert.deepEqual(loadConfig({}).bus, { kind: 'in-process' });
+    assert.deepEqual(loadConfig({ PARLEY_REDIS_URL: 'redis://:pw@10.0.0.7:6380/2' }).bus, {
+      kind: 'redis',
+      url: 'redis://:pw@10.0.0.7:6380/2',
+      prefix: 'parley:',
+    });
+    const custom = loadConfig({ PARLEY_REDIS_URL: 'rediss://r', PARLEY_REDIS_PREFIX: 'eu1:' });
+    assert.deepEqual(custom.bus, { kind: 'redis', url: 'rediss://r', prefix: 'eu1:' });
+  });
+
+  it('never shows a Redis password in an error', () => {
+    assert.throws(
+      () => loadConfig({ PARLEY_REDIS_URL: 'http://user:hunter2@host:1' }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes('hunter2'),
+    );
   });
 });

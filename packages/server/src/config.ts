@@ -49,6 +49,11 @@ export interface ServerConfig {
   deletionTombstoneMs: number;
   /** A graceful shutdown (SIGTERM/SIGINT) that takes longer than this is cut short. */
   shutdownTimeoutMs: number;
+  /**
+   * What nodes share (bus.ts): in this process only, or a Redis that several nodes use, with
+   * every key under `prefix`.
+   */
+  bus: { kind: 'in-process' } | { kind: 'redis'; url: string; prefix: string };
 }
 
 export class ConfigError extends Error {
@@ -102,6 +107,8 @@ const KNOWN = new Set([
   'PARLEY_WEB_DIR',
   'PARLEY_DELETION_TOMBSTONE_HOURS',
   'PARLEY_SHUTDOWN_TIMEOUT_SECONDS',
+  'PARLEY_REDIS_URL',
+  'PARLEY_REDIS_PREFIX',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -174,5 +181,32 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     deletionTombstoneMs:
       integer(env, 'PARLEY_DELETION_TOMBSTONE_HOURS', 72, 0, 30 * 24) * 3_600_000,
     shutdownTimeoutMs: integer(env, 'PARLEY_SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
+    bus: busConfig(env),
   };
+}
+
+function busConfig(env: Env): ServerConfig['bus'] {
+  const url = env.PARLEY_REDIS_URL;
+  const prefix = env.PARLEY_REDIS_PREFIX;
+  if (!url) {
+    if (prefix) throw new ConfigError('PARLEY_REDIS_PREFIX needs PARLEY_REDIS_URL to be set.');
+    return { kind: 'in-process' };
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {}
+  // The URL may hold a password: the message shows only its scheme and host.
+  if (!parsed || !['redis:', 'rediss:'].includes(parsed.protocol) || !parsed.hostname) {
+    const shown = parsed ? `${parsed.protocol}//${parsed.host}` : 'not a URL';
+    throw new ConfigError(
+      `PARLEY_REDIS_URL must be redis://[user:password@]host[:port][/db] or rediss://… (got ${shown}).`,
+    );
+  }
+  if (prefix !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) {
+    throw new ConfigError(
+      `PARLEY_REDIS_PREFIX must be 1 to 64 letters, digits or _ . : - (got '${prefix}').`,
+    );
+  }
+  return { kind: 'redis', url, prefix: prefix || 'parley:' };
 }

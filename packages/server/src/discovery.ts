@@ -11,22 +11,23 @@ import {
   type ResolveResponse,
   toBase64Url,
 } from '@parley/core';
+import type { Bucket, Bus } from './bus/bus.js';
+import { InProcessBus } from './bus/in-process.js';
 import type { ServerConfig } from './config.js';
 import type { Db, Executor } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { ContactLinks } from './messaging/contact-links.js';
 import type { OprfPool } from './oprf/oprf-pool.js';
-import { TokenBuckets } from './rate-limit.js';
 
 const HOUR_MS = 3_600_000;
 
 export class Discovery {
-  private readonly resolveLimit = new TokenBuckets(5_000, HOUR_MS);
+  private readonly resolveLimit: Bucket = { name: 'resolve', capacity: 5_000, windowMs: HOUR_MS };
   evaluations = 0;
 
   /** A deleted account's resolve limit is forgotten with it (its budget goes with its row). */
-  forgetAccount(accountId: string): void {
-    this.resolveLimit.forget(accountId);
+  async forgetAccount(accountId: string): Promise<void> {
+    await this.bus.forget(this.resolveLimit, accountId);
   }
 
   constructor(
@@ -36,6 +37,8 @@ export class Discovery {
     private readonly config: ServerConfig['discovery'],
     private readonly links: ContactLinks,
     private readonly now: () => number = Date.now,
+    /** Where the resolve limits live: shared by every node on the bus. */
+    private readonly bus: Bus = new InProcessBus(),
   ) {}
 
   private budgetOf(level: number): Budget {
@@ -178,7 +181,7 @@ export class Discovery {
 
   async resolve(accountId: string, keyId: string, tokens: string[]): Promise<ResolveResponse> {
     this.directory.requireCurrent(keyId);
-    const limit = this.resolveLimit.take(accountId, tokens.length);
+    const limit = await this.bus.take(this.resolveLimit, accountId, tokens.length);
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
     const raw = tokens.map((t) => fromBase64Url(t)!);
     const rows = await this.db

@@ -1,4 +1,10 @@
 export { buildApp } from './app.js';
+export {
+  deleteRedisKeys,
+  dumpRedisKeys,
+  REDIS_TEST_URL,
+  redisReachable,
+} from './bus/redis-testing.js';
 export { ConfigError, loadConfig, type ServerConfig } from './config.js';
 export { directoryTableName } from './db/migrations.js';
 export { adminTokenPath, type RunningServer, startServer } from './server.js';

@@ -34,6 +34,12 @@ export class TokenBuckets {
     return { allowed: true, retryAfterMs: 0 };
   }
 
+  /** Gives back up to `cost` tokens, never above capacity. */
+  refund(key: string, cost = 1): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.capacity, bucket.tokens + cost);
+  }
+
   /** Drops the bucket of `key` (its owner is gone; nothing about it is kept). */
   forget(key: string): void {
     this.buckets.delete(key);

@@ -1,6 +1,6 @@
 /** Starts a Parley server from a validated configuration; `parley serve` calls this. */
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOprf } from '@parley/core';
@@ -8,6 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { AccountDeletion } from './account-deletion.js';
 import { Accounts } from './accounts.js';
 import { buildApp } from './app.js';
+import type { Bus } from './bus/bus.js';
+import { InProcessBus } from './bus/in-process.js';
+import { RedisBus } from './bus/redis.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { Directory } from './directory.js';
@@ -65,7 +68,15 @@ export async function startServer(
   const adminToken = ensureSecretFile(adminTokenPath(config.dataDir));
   // Keys the contact-link digests; outside the database so a dump shows no social graph.
   const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
-  const db = await openDatabase(config.dataDir);
+  // Before the database, so an unreachable Redis stops the start with nothing else opened.
+  const bus: Bus =
+    config.bus.kind === 'redis'
+      ? await RedisBus.open(config.bus.url, config.bus.prefix)
+      : new InProcessBus();
+  const db = await openDatabase(config.dataDir).catch(async (error: unknown) => {
+    await bus.close();
+    throw error;
+  });
   const pool = new OprfPool(config.oprfWorkers, { backend });
   try {
     const oprf = await loadOprf();
@@ -82,12 +93,17 @@ export async function startServer(
     const sms =
       options.sms ??
       (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
-    const verification = new VerificationService(config.verification, sms);
+    const verification = new VerificationService(config.verification, sms, Date.now, {
+      bus,
+      limiterKey: limiterKey(config, keys, directory.currentKeyId),
+    });
     const hub = new Hub();
+    const node = await bus.join((event) => hub.receive(event));
+    hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
-    const discovery = new Discovery(db, pool, directory, config.discovery, links);
-    const keyPackages = new KeyPackages(db, hub);
+    const discovery = new Discovery(db, pool, directory, config.discovery, links, Date.now, bus);
+    const keyPackages = new KeyPackages(db, hub, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const services: Services = {
       db,
@@ -98,6 +114,7 @@ export async function startServer(
       discovery,
       pool,
       hub,
+      bus,
       mailbox,
       links,
       keyPackages,
@@ -141,11 +158,28 @@ export async function startServer(
         await services.directory.close();
         await pool.close();
         await db.destroy();
+        await node.leave().catch(() => {});
+        await bus.close();
       },
     };
   } catch (error) {
     await pool.close();
     await db.destroy();
+    await bus.close();
     throw error;
   }
+}
+
+/**
+ * The key of the per-number verification limits. Alone, a random one per process (as before the
+ * bus). Nodes sharing a Redis must agree on it without storing it there beside the HMACs it
+ * keys (a phone number has too few digits to survive a guess of every number): it is derived
+ * from the current OPRF key, which every node of a deployment holds.
+ */
+function limiterKey(config: ServerConfig, keys: KeyStore, currentKeyId: string): Uint8Array {
+  const current = keys.get(currentKeyId);
+  if (config.bus.kind !== 'redis' || !current) return randomBytes(32);
+  return createHmac('sha256', Buffer.from(current.secret, 'base64'))
+    .update('parley verification limiter key')
+    .digest();
 }

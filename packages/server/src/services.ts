@@ -2,6 +2,7 @@
 
 import type { AccountDeletion } from './account-deletion.js';
 import type { Accounts } from './accounts.js';
+import type { Bus } from './bus/bus.js';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
@@ -23,6 +24,8 @@ export interface Services {
   /** The OPRF worker pool; `pool.backend` says whether it runs native or WASM. */
   pool: OprfPool;
   hub: Hub;
+  /** What this node shares with the others: in process, or Redis (PARLEY_REDIS_URL). */
+  bus: Bus;
   keyPackages: KeyPackages;
   mailbox: Mailbox;
   groups: Groups;

@@ -18,17 +18,20 @@ describe('verification', () => {
     const { verificationId, expiresAt } = await service.start('+14152223344', '10.0.0.1');
     assert.equal(expiresAt.getTime(), now + 600_000);
     now += 600_001;
-    assert.throws(
-      () => service.confirm(verificationId, inbox.codeFor(verificationId)),
+    await assert.rejects(
+      service.confirm(verificationId, inbox.codeFor(verificationId)),
       (e: unknown) => e instanceof ParleyError && e.code === 'VERIFICATION_NOT_FOUND',
     );
-    assert.equal(service.size, 0, 'the expired verification (and its number) is gone');
+    assert.equal(await service.count(), 0, 'the expired verification (and its number) is gone');
   });
 
   it('a correct code returns the number once and forgets it', async () => {
     const { verificationId } = await service.start('+447911123456', '10.0.0.1');
-    assert.equal(service.confirm(verificationId, inbox.codeFor(verificationId)), '+447911123456');
-    assert.equal(service.size, 0);
+    assert.equal(
+      await service.confirm(verificationId, inbox.codeFor(verificationId)),
+      '+447911123456',
+    );
+    assert.equal(await service.count(), 0);
   });
 
   it('limits requests per IP across numbers, and says when to retry', async () => {
@@ -57,7 +60,7 @@ describe('verification', () => {
     await assert.rejects(failing.start('+14152223344', '10.0.0.9'), {
       code: 'SMS_DELIVERY_FAILED',
     });
-    assert.equal(failing.size, 0);
+    assert.equal(await failing.count(), 0);
     failing.close();
   });
 });

@@ -1,57 +1,79 @@
 /**
- * Phone-number verification. The number exists only in this process's memory, inside a pending
- * verification, for the code's lifetime (10 minutes by default); it is never written to disk and
- * never logged. Per-number limits are keyed by an HMAC under a per-process random key, so even the
- * limiter's map holds no number.
+ * Phone-number verification. The number exists only inside a pending verification, for the
+ * code's lifetime (10 minutes by default), in memory: this process's, or Redis' when nodes share
+ * a bus. It is never written to disk and never logged, and the bus never sees it in the clear: a
+ * session is sealed (AES-256-GCM) under a key derived from its verification id, which only the
+ * client holds, and stored under a hash of that id. Per-number limits are keyed by an HMAC under
+ * the limiter key, so even the limiter's keys hold no number.
  */
 
-import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomInt,
+  timingSafeEqual,
+} from 'node:crypto';
 import { ParleyError } from '@parley/core';
+import type { Bucket, Bus } from './bus/bus.js';
+import { InProcessBus } from './bus/in-process.js';
 import type { ServerConfig } from './config.js';
-import { TokenBuckets } from './rate-limit.js';
 import type { SmsProvider } from './sms/sms-provider.js';
 
 interface Pending {
   phoneNumber: string;
-  codeHash: Buffer;
+  /** SHA-256 of `id:code`, base64. */
+  codeHash: string;
   expiresAt: number;
-  attempts: number;
 }
 
 export const CODE_LENGTH = 6;
 
+export interface SharedVerification {
+  bus: Bus;
+  /**
+   * Keys the per-number limits. Nodes that share a bus must share it too, or each keeps its own
+   * count per number; by default a random key of this process.
+   */
+  limiterKey: Uint8Array;
+}
+
 export class VerificationService {
-  private readonly pending = new Map<string, Pending>();
-  private readonly perNumber: TokenBuckets;
-  private readonly perIp: TokenBuckets;
-  private readonly limiterKey = randomBytes(32);
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly bus: Bus;
+  private readonly ownBus: boolean;
+  private readonly limiterKey: Uint8Array;
+  private readonly perNumber: Bucket;
+  private readonly perIp: Bucket;
 
   constructor(
     private readonly config: ServerConfig['verification'],
     private readonly sms: SmsProvider,
     private readonly now: () => number = Date.now,
+    shared?: SharedVerification,
   ) {
-    this.perNumber = new TokenBuckets(config.perNumber, config.windowMs, now);
-    this.perIp = new TokenBuckets(config.perIp, config.windowMs, now);
-    this.sweeper = setInterval(() => this.sweep(), 30_000);
-    this.sweeper.unref();
-  }
-
-  get size(): number {
-    return this.pending.size;
+    this.bus = shared?.bus ?? new InProcessBus(now);
+    this.ownBus = !shared;
+    this.limiterKey = shared?.limiterKey ?? randomBytes(32);
+    this.perNumber = {
+      name: 'verification-number',
+      capacity: config.perNumber,
+      windowMs: config.windowMs,
+    };
+    this.perIp = { name: 'verification-ip', capacity: config.perIp, windowMs: config.windowMs };
   }
 
   async start(
     phoneNumber: string,
     ip: string,
   ): Promise<{ verificationId: string; expiresAt: Date }> {
-    const ipLimit = this.perIp.take(ip);
+    const ipLimit = await this.bus.take(this.perIp, ip);
     if (!ipLimit.allowed) {
       throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: ipLimit.retryAfterMs });
     }
     const numberKey = createHmac('sha256', this.limiterKey).update(phoneNumber).digest('base64');
-    const numberLimit = this.perNumber.take(numberKey);
+    const numberLimit = await this.bus.take(this.perNumber, numberKey);
     if (!numberLimit.allowed) {
       throw new ParleyError('VERIFICATION_RATE_LIMITED', {
         retryAfterMs: numberLimit.retryAfterMs,
@@ -60,56 +82,94 @@ export class VerificationService {
     const verificationId = randomBytes(16).toString('base64url');
     const code = String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
     const expiresAt = new Date(this.now() + this.config.codeTtlMs);
-    this.pending.set(verificationId, {
+    const pending: Pending = {
       phoneNumber,
-      codeHash: hashCode(verificationId, code),
+      codeHash: hashCode(verificationId, code).toString('base64'),
       expiresAt: expiresAt.getTime(),
-      attempts: 0,
-    });
+    };
+    await this.bus.sessions.create(
+      verificationId,
+      seal(verificationId, pending),
+      this.config.codeTtlMs,
+    );
     try {
       await this.sms.sendVerification({ to: phoneNumber, code, verificationId, expiresAt });
     } catch (error) {
-      this.pending.delete(verificationId);
+      await this.bus.sessions.consume(verificationId);
       throw error;
     }
     return { verificationId, expiresAt };
   }
 
   /**
-   * Checks a code. On success the verification is consumed (single use) and the number handed to
-   * the caller, who must turn it into a directory element and drop it.
+   * Checks a code. On success the verification is consumed (single use, on whichever node) and
+   * the number handed to the caller, who must turn it into a directory element and drop it.
    */
-  confirm(verificationId: string, code: string): string {
-    const entry = this.pending.get(verificationId);
+  async confirm(verificationId: string, code: string): Promise<string> {
+    const sealed = await this.bus.sessions.get(verificationId);
+    const entry = sealed === undefined ? undefined : open(verificationId, sealed);
     if (!entry || entry.expiresAt <= this.now()) {
-      this.pending.delete(verificationId);
+      if (sealed !== undefined) await this.bus.sessions.consume(verificationId);
       throw new ParleyError('VERIFICATION_NOT_FOUND');
     }
     // Compared as fixed-length hashes in constant time: no timing hint about the code.
-    if (!timingSafeEqual(entry.codeHash, hashCode(verificationId, code))) {
-      entry.attempts += 1;
-      const attemptsLeft = this.config.maxAttempts - entry.attempts;
+    if (!timingSafeEqual(Buffer.from(entry.codeHash, 'base64'), hashCode(verificationId, code))) {
+      const attempts = await this.bus.sessions.fail(verificationId);
+      if (attempts === 0) throw new ParleyError('VERIFICATION_NOT_FOUND');
+      const attemptsLeft = this.config.maxAttempts - attempts;
       if (attemptsLeft <= 0) {
-        this.pending.delete(verificationId);
+        await this.bus.sessions.consume(verificationId);
         throw new ParleyError('VERIFICATION_ATTEMPTS_EXCEEDED');
       }
       throw new ParleyError('VERIFICATION_CODE_INCORRECT', { details: { attemptsLeft } });
     }
-    this.pending.delete(verificationId);
+    // Two nodes confirming the same code at once: only the one that consumes it succeeds.
+    if (!(await this.bus.sessions.consume(verificationId))) {
+      throw new ParleyError('VERIFICATION_NOT_FOUND');
+    }
     return entry.phoneNumber;
   }
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [id, entry] of this.pending) if (entry.expiresAt <= now) this.pending.delete(id);
+  /** Pending verifications (on every node that shares the bus). */
+  count(): Promise<number> {
+    return this.bus.sessions.count();
   }
 
   close(): void {
-    clearInterval(this.sweeper);
-    this.pending.clear();
+    if (this.ownBus) void this.bus.close();
   }
 }
 
 function hashCode(verificationId: string, code: string): Buffer {
   return createHash('sha256').update(`${verificationId}:${code}`).digest();
+}
+
+function sessionKey(verificationId: string): Buffer {
+  return createHash('sha256').update(`parley verification session key\0${verificationId}`).digest();
+}
+
+function seal(verificationId: string, pending: Pending): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sessionKey(verificationId), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(pending), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+}
+
+function open(verificationId: string, sealed: string): Pending | undefined {
+  try {
+    const raw = Buffer.from(sealed, 'base64');
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      sessionKey(verificationId),
+      raw.subarray(0, 12),
+    );
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    const body = Buffer.concat([
+      decipher.update(raw.subarray(12, raw.length - 16)),
+      decipher.final(),
+    ]);
+    return JSON.parse(body.toString('utf8')) as Pending;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,10 +1,12 @@
 /**
- * The in-process hub: which devices are connected to this node, waking their delivery when their
- * queue grows, relaying ephemeral signals, and presence. One node needs nothing more; the
- * scale-out work puts a shared bus behind the same methods.
+ * The hub: which devices are connected to this node, waking their delivery when their queue
+ * grows, relaying ephemeral signals, and presence. What concerns a device that is not connected
+ * here goes to the other nodes over the bus (bus/bus.ts); a single node has no peers, so its
+ * message path stays a few map lookups with nothing published.
  */
 
 import type { DeliverFrame, ServerFrame } from '@parley/core';
+import type { BusEvent, BusNode } from '../bus/bus.js';
 import type { Addressed } from './mailbox.js';
 
 export interface DeviceConnection {
@@ -28,14 +30,54 @@ export class Hub {
   private readonly onlineDevices = new Map<string, Set<string>>();
   /** subject account id → connections watching it (already checked against its setting). */
   private readonly watchers = new Map<string, Set<DeviceConnection>>();
-  private readonly watching = new Map<DeviceConnection, Set<string>>();
+  /** connection → the accounts it watches, each with what it was last told (undefined: nothing). */
+  private readonly watching = new Map<DeviceConnection, Map<string, boolean | undefined>>();
+  private node: BusNode | undefined;
+
+  /** Connects this hub to the other nodes; `receive` must get the node's events. */
+  join(node: BusNode): void {
+    this.node = node;
+  }
+
+  /** What another node published. */
+  receive(event: BusEvent): void {
+    switch (event.t) {
+      case 'wake':
+        this.wakeHere(event.devices);
+        break;
+      case 'relay':
+        this.relayHere(event.devices, event.frame);
+        break;
+      case 'disconnect':
+        this.disconnectHere(event.devices, event.code, event.reason);
+        break;
+      case 'unwatch':
+        this.unwatchHere(event.accountId);
+        break;
+      case 'presence':
+        if (event.online) this.presenceChanged(event.accountId, true);
+        else if (!this.isOnline(event.accountId)) {
+          // Offline there; still online on a third node?
+          void this.onlineAnywhere(event.accountId).then((online) => {
+            if (!online) this.presenceChanged(event.accountId, false);
+          });
+        }
+        break;
+    }
+  }
 
   attach(conn: DeviceConnection): void {
     setIn(this.byDevice, conn.deviceId).add(conn);
     const devices = setIn(this.onlineDevices, conn.accountId);
     const wasOnline = devices.size > 0;
     devices.add(conn.deviceId);
-    if (!wasOnline) this.presenceChanged(conn.accountId, true);
+    if (!wasOnline) {
+      this.presenceChanged(conn.accountId, true);
+      this.node?.setOnline(conn.accountId, true);
+      if (this.node?.hasPeers) {
+        this.node.publish({ t: 'presence', accountId: conn.accountId, online: true });
+      }
+    }
   }
 
   detach(conn: DeviceConnection): void {
@@ -48,12 +90,31 @@ export class Hub {
     devices?.delete(conn.deviceId);
     if (devices && devices.size === 0) {
       this.onlineDevices.delete(conn.accountId);
-      this.presenceChanged(conn.accountId, false);
+      this.node?.setOnline(conn.accountId, false);
+      if (this.node?.hasPeers) {
+        this.node.publish({ t: 'presence', accountId: conn.accountId, online: false });
+        void this.onlineAnywhere(conn.accountId).then((online) => {
+          if (!online) this.presenceChanged(conn.accountId, false);
+        });
+      } else this.presenceChanged(conn.accountId, false);
     }
   }
 
   wake(deviceIds: Iterable<string>): void {
-    for (const id of deviceIds) for (const conn of this.byDevice.get(id) ?? []) conn.wake();
+    const elsewhere = this.wakeHere(deviceIds);
+    if (elsewhere.length > 0) this.node?.publish({ t: 'wake', devices: elsewhere });
+  }
+
+  /** Wakes the devices connected here; returns the others when there are other nodes. */
+  private wakeHere(deviceIds: Iterable<string>): string[] {
+    const elsewhere: string[] = [];
+    const peers = this.node?.hasPeers === true;
+    for (const id of deviceIds) {
+      const conns = this.byDevice.get(id);
+      if (conns) for (const conn of conns) conn.wake();
+      else if (peers) elsewhere.push(id);
+    }
+    return elsewhere;
   }
 
   /** Entries just written by the mailbox, handed to the connected devices they are for. */
@@ -64,25 +125,63 @@ export class Hub {
       list.push(frame);
       byDevice.set(deviceId, list);
     }
+    let elsewhere: string[] | undefined;
     for (const [deviceId, list] of byDevice) {
+      const conns = this.byDevice.get(deviceId);
+      if (!conns) {
+        // Stored already: the node holding the socket reads it from the queue.
+        if (this.node?.hasPeers) {
+          elsewhere ??= [];
+          elsewhere.push(deviceId);
+        }
+        continue;
+      }
       list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
-      for (const conn of this.byDevice.get(deviceId) ?? []) conn.offer(list);
+      for (const conn of conns) conn.offer(list);
     }
+    if (elsewhere) this.node?.publish({ t: 'wake', devices: elsewhere });
   }
 
   /** Closes every connection of these devices (deleted devices: nothing more goes to them). */
   disconnect(deviceIds: Iterable<string>, code: number, reason: string): void {
+    const devices = [...deviceIds];
+    this.disconnectHere(devices, code, reason);
+    if (this.node?.hasPeers) this.node.publish({ t: 'disconnect', devices, code, reason });
+  }
+
+  private disconnectHere(deviceIds: Iterable<string>, code: number, reason: string): void {
     for (const id of deviceIds)
       for (const conn of this.byDevice.get(id) ?? []) conn.end(code, reason);
   }
 
-  /** Sends an unstored frame to whichever of these devices are connected now. */
+  /** Sends an unstored frame to whichever of these devices are connected now, on any node. */
   relay(deviceIds: Iterable<string>, frame: ServerFrame): void {
-    for (const id of deviceIds) for (const conn of this.byDevice.get(id) ?? []) conn.push(frame);
+    const elsewhere = this.relayHere(deviceIds, frame);
+    if (elsewhere.length > 0) this.node?.publish({ t: 'relay', devices: elsewhere, frame });
   }
 
+  private relayHere(deviceIds: Iterable<string>, frame: ServerFrame): string[] {
+    const elsewhere: string[] = [];
+    const peers = this.node?.hasPeers === true;
+    for (const id of deviceIds) {
+      const conns = this.byDevice.get(id);
+      if (conns) for (const conn of conns) conn.push(frame);
+      else if (peers) elsewhere.push(id);
+    }
+    return elsewhere;
+  }
+
+  /** Whether a device of this account is connected to this node. */
   isOnline(accountId: string): boolean {
     return (this.onlineDevices.get(accountId)?.size ?? 0) > 0;
+  }
+
+  /** Whether a device of this account is connected to any node. */
+  async onlineAnywhere(accountId: string): Promise<boolean> {
+    if (this.isOnline(accountId)) return true;
+    if (!this.node?.hasPeers) return false;
+    // The bus unreachable: shown offline rather than failing the caller.
+    return this.node.onlineElsewhere(accountId).catch(() => false);
   }
 
   connectionCount(): number {
@@ -96,16 +195,30 @@ export class Hub {
     // A connection that closed while its subscription was being checked is not added back.
     if (!this.byDevice.get(conn.deviceId)?.has(conn)) return;
     this.unwatchAll(conn);
-    const mine = new Set(accountIds);
+    const mine = new Map<string, boolean | undefined>(accountIds.map((id) => [id, undefined]));
     this.watching.set(conn, mine);
-    for (const id of mine) {
+    for (const id of mine.keys()) {
       setIn(this.watchers, id).add(conn);
-      conn.push({ t: 'presence', accountId: id, online: this.isOnline(id) });
+      if (this.isOnline(id) || !this.node?.hasPeers) {
+        this.show(conn, id, this.isOnline(id));
+        continue;
+      }
+      // Maybe online on another node. A presence event that arrives before this answer is at
+      // least as recent, so the answer is used only if no event came.
+      const answer = (online: boolean) => {
+        if (this.watching.get(conn)?.get(id) === undefined) this.show(conn, id, online);
+      };
+      void this.node.onlineElsewhere(id).then(answer, () => answer(false));
     }
   }
 
-  /** Stops everyone watching this account, telling them it is no longer shown online. */
+  /** Stops everyone watching this account, on every node, telling them it is not shown online. */
   unwatchAccount(accountId: string): void {
+    this.unwatchHere(accountId);
+    if (this.node?.hasPeers) this.node.publish({ t: 'unwatch', accountId });
+  }
+
+  private unwatchHere(accountId: string): void {
     for (const conn of this.watchers.get(accountId) ?? []) {
       this.watching.get(conn)?.delete(accountId);
       conn.push({ t: 'presence', accountId, online: false });
@@ -114,7 +227,7 @@ export class Hub {
   }
 
   private unwatchAll(conn: DeviceConnection): void {
-    for (const id of this.watching.get(conn) ?? []) {
+    for (const id of this.watching.get(conn)?.keys() ?? []) {
       const set = this.watchers.get(id);
       set?.delete(conn);
       if (set?.size === 0) this.watchers.delete(id);
@@ -123,9 +236,15 @@ export class Hub {
   }
 
   private presenceChanged(accountId: string, online: boolean): void {
-    for (const conn of this.watchers.get(accountId) ?? []) {
-      conn.push({ t: 'presence', accountId, online });
-    }
+    for (const conn of this.watchers.get(accountId) ?? []) this.show(conn, accountId, online);
+  }
+
+  /** Tells `conn` about `accountId` if it still watches it and was told otherwise before. */
+  private show(conn: DeviceConnection, accountId: string, online: boolean): void {
+    const mine = this.watching.get(conn);
+    if (!mine?.has(accountId) || mine.get(accountId) === online) return;
+    mine.set(accountId, online);
+    conn.push({ t: 'presence', accountId, online });
   }
 }
 

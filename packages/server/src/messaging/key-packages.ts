@@ -18,8 +18,9 @@ import {
 } from '@parley/core';
 import { decodeMlsMessage } from 'ts-mls';
 import type { DeviceIdentity } from '../accounts.js';
+import type { Bucket, Bus } from '../bus/bus.js';
+import { InProcessBus } from '../bus/in-process.js';
 import type { Db } from '../db/database.js';
-import { TokenBuckets } from '../rate-limit.js';
 import type { Hub } from './hub.js';
 
 export const CIPHER_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
@@ -63,19 +64,23 @@ export function checkKeyPackage(item: KeyPackageItem, device: DeviceIdentity): U
 export const CLAIMS_PER_HOUR = 1000;
 
 export class KeyPackages {
-  private readonly claims: TokenBuckets;
+  private readonly claims: Bucket;
+  /** Where the claim limits live: shared by every node on the bus. */
+  private readonly bus: Bus;
 
   constructor(
     private readonly db: Db,
     private readonly hub: Hub,
-    options: { claimsPerHour?: number } = {},
+    options: { claimsPerHour?: number; bus?: Bus } = {},
   ) {
-    this.claims = new TokenBuckets(options.claimsPerHour ?? CLAIMS_PER_HOUR, 3_600_000);
+    const capacity = options.claimsPerHour ?? CLAIMS_PER_HOUR;
+    this.claims = { name: 'key-claims', capacity, windowMs: 3_600_000 };
+    this.bus = options.bus ?? new InProcessBus();
   }
 
   /** A deleted account's claim limit is forgotten with it. */
-  forgetAccount(accountId: string): void {
-    this.claims.forget(accountId);
+  async forgetAccount(accountId: string): Promise<void> {
+    await this.bus.forget(this.claims, accountId);
   }
 
   async upload(device: DeviceIdentity, body: KeyPackageUpload): Promise<KeyPackageStock> {
@@ -149,7 +154,7 @@ export class KeyPackages {
    */
   async claim(requester: DeviceIdentity, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
     const unique = [...new Set(accountIds)];
-    const limit = this.claims.take(requester.accountId, unique.length);
+    const limit = await this.bus.take(this.claims, requester.accountId, unique.length);
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
     const claimed: ClaimedKeyPackage[] = [];
     const touched = new Set<string>();

@@ -37,7 +37,7 @@ export function adminRoutes(app: FastifyInstance, services: Services, adminToken
       accounts: Number(accounts.all),
       discoverableAccounts: Number(accounts.discoverable ?? 0),
       devices: Number(devices.n),
-      pendingVerifications: services.verification.size,
+      pendingVerifications: await services.verification.count(),
       evaluations: services.discovery.evaluations,
       retainedKeys: directory.retainedKeyIds(),
       oprfBackend: services.pool.backend,

@@ -36,7 +36,7 @@ export function registrationRoutes(app: FastifyInstance, services: Services): vo
     { schema: { body: RegisterRequest } },
     async (request, reply) => {
       const { verificationId, code, discoverable, presence, deviceName } = request.body;
-      const phoneNumber = services.verification.confirm(verificationId, code);
+      const phoneNumber = await services.verification.confirm(verificationId, code);
       const result = await services.accounts.register(
         phoneNumber,
         discoverable,
