@@ -56,7 +56,11 @@ export async function fuzz<Ts extends unknown[]>(
 ): Promise<void> {
   const details = await fc.check(property, settings);
   report(fuzzReport(name, details.numRuns, settings.seed));
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `${name} failed`);
+  if (details.failed) {
+    const cause = details.errorInstance;
+    const why = cause instanceof Error ? (cause.stack ?? cause.message) : String(cause);
+    throw new Error(`${fc.defaultReportMessage(details)}\nGot error: ${why}`, { cause });
+  }
 }
 
 export { phoneLike, regionLike } from './phone-arbitrary.js';
