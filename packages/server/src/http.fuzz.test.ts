@@ -479,7 +479,7 @@ describe('HTTP API under fuzzing', () => {
             body: response.body,
           });
         }),
-        fuzzSettings(600),
+        fuzzSettings(400),
         (line) => tc.diagnostic(line),
       ),
     );
@@ -506,7 +506,7 @@ describe('HTTP API under fuzzing', () => {
             body: await response.text(),
           });
         }),
-        fuzzSettings(150, 0.1),
+        fuzzSettings(100, 0.1),
         (line) => tc.diagnostic(line),
       ),
     );

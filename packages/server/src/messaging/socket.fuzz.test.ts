@@ -278,7 +278,7 @@ describe('WebSocket under fuzzing', () => {
             assert.equal(peer.isClosed, false);
           },
         ),
-        fuzzSettings(300),
+        fuzzSettings(200),
         (line) => tc.diagnostic(line),
       ),
     );
@@ -319,7 +319,7 @@ describe('WebSocket under fuzzing', () => {
             peer.ws.terminate();
           }
         }),
-        fuzzSettings(150, 0.1),
+        fuzzSettings(100, 0.1),
         (line) => tc.diagnostic(line),
       ),
     );
