@@ -113,17 +113,22 @@ interface Frame {
   bad: boolean;
 }
 
+/** A frame of the right shape is still refused (FRAME_TOO_LARGE) past the messaging limit. */
+const tooLarge = (data: string) => Buffer.byteLength(data) > MESSAGING_LIMITS.frameBytes;
+
 function framesFor(hints: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Frame> {
   const shaped = arbitraryFor(ClientFrame, hints);
   const json = (value: unknown): Frame => {
     const data = JSON.stringify(value) ?? 'undefined';
-    return { data, binary: false, bad: !Value.Check(ClientFrame, value) };
+    return { data, binary: false, bad: tooLarge(data) || !Value.Check(ClientFrame, value) };
   };
   const text = (data: string): Frame => {
-    let bad = true;
+    let bad = tooLarge(data);
     try {
-      bad = !Value.Check(ClientFrame, JSON.parse(data));
-    } catch {}
+      bad ||= !Value.Check(ClientFrame, JSON.parse(data));
+    } catch {
+      bad = true;
+    }
     return { data, binary: false, bad };
   };
   return fc.oneof(
@@ -208,6 +213,9 @@ describe('WebSocket under fuzzing', () => {
     let running = true;
     const sent: string[] = [];
     const acked = new Set<number>();
+    // Only this run's deliveries count (a failed run before may have left some behind).
+    receiver.frames.length = 0;
+    sender.frames.length = 0;
     // Both devices acknowledge what they get, as the SDK does (Alice gets Bob's receipts).
     const ackLoop = setInterval(() => {
       for (const peer of [receiver, sender]) {
