@@ -20,6 +20,18 @@ export const ERROR_CATALOG = {
     status: 413,
     message: 'The request body is larger than the server accepts; send a smaller batch.',
   },
+  MALFORMED_REQUEST: {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1; the connection is closed.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'The request did not arrive in time; the connection is closed, send it again.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The URL or the headers are larger than the server accepts; shorten them.',
+  },
   NOT_FOUND: { status: 404, message: 'No such endpoint.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This endpoint does not accept that method.' },
   // --- authentication ---
@@ -120,6 +132,11 @@ export const ERROR_CATALOG = {
   WEBSOCKET_AUTH_REQUIRED: {
     status: 401,
     message: 'The first frame on a WebSocket must be {"t":"auth"} with a valid device credential.',
+  },
+  WEBSOCKET_UPGRADE_REQUIRED: {
+    status: 426,
+    message:
+      'This endpoint is a WebSocket; connect to it with a WebSocket client (Upgrade: websocket).',
   },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---

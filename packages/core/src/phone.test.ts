@@ -103,6 +103,13 @@ describe('normalizePhoneNumber', () => {
     assert.equal(reasonOf('4155550123'), 'ambiguous_no_region');
   });
 
+  test('a number the metadata accepts but longer than E.164 allows is too long', () => {
+    // Found by fuzzing: German numbers may have more national digits than E.164's 15 in total.
+    assert.equal(reasonOf('+49 30 000000000000'), 'too_long'); // 16 digits
+    assert.equal(reasonOf('030 000000000000', 'DE'), 'too_long');
+    assert.equal(e164Of('+49 30 00000000000'), '+493000000000000'); // 15 digits: the most E.164 has
+  });
+
   test('messages say what to do and do not repeat the number', () => {
     const result = normalizePhoneNumber('(212) 736-9000');
     assert.ok(!result.ok);

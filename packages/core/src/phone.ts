@@ -127,7 +127,12 @@ function attempt(text: string, region: CountryCode | undefined): NormalizeResult
   } catch (error) {
     return failure(reasonFromLibrary(error instanceof ParseError ? error.message : undefined));
   }
-  if (parsed.isValid()) return { ok: true, e164: parsed.number };
+  if (parsed.isValid()) {
+    // The metadata allows some national numbers (Germany's, for one) longer than E.164's 15
+    // digits; no such number can be registered, so it would never match anyone.
+    if (!E164_SYNTAX.test(parsed.number)) return failure('too_long');
+    return { ok: true, e164: parsed.number };
+  }
   // The parser stops at the first letter, so "1-800-FLOWERS" would otherwise be reported as too short.
   if (parsed.ext === undefined && /\p{L}/u.test(text)) return failure('not_a_number');
   // Length is judged on the parsed number so that an extension cannot skew the verdict.

@@ -4,6 +4,7 @@
  */
 
 import * as assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   fromBase64Url,
@@ -111,6 +112,17 @@ describe('HTTP API edge cases', () => {
       'PAYLOAD_TOO_LARGE',
     ],
     ['unknown route', 'GET', '/v1/nothing-here', {}, 404, 'NOT_FOUND'],
+    // The next three were found by fuzzing (docs/fuzzing.md): each answered outside the catalog.
+    ['path not valid percent-encoding', 'GET', '/v1/groups/%zz', {}, 400, 'VALIDATION_FAILED'],
+    [
+      'path parameter over 100 characters',
+      'POST',
+      `/v1/groups/${'a'.repeat(101)}/leave`,
+      {},
+      400,
+      'VALIDATION_FAILED',
+    ],
+    ['WebSocket without upgrade', 'GET', '/v1/socket', {}, 426, 'WEBSOCKET_UPGRADE_REQUIRED'],
     [
       'unknown verification',
       'POST',
@@ -136,6 +148,38 @@ describe('HTTP API edge cases', () => {
       assert.equal(typeof r.json.message, 'string');
     });
   }
+
+  it('a refused path is not quoted back: it can hold a phone number', async () => {
+    for (const path of [
+      '/v1/groups/%zz+14155550123/leave',
+      `/v1/groups/+14155550123${'a'.repeat(100)}/leave`,
+    ]) {
+      const r = await t.call('POST', path);
+      assert.equal(r.status, 400);
+      assert.doesNotMatch(JSON.stringify(r.json), /4155550123/);
+    }
+  });
+
+  it('HTTP the parser refuses gets a catalog body, and the connection closes', async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(t.server.url).port), '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk.toString('utf8');
+        });
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.write(request);
+      });
+    const tooLarge = await raw(`GET /healthz?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(tooLarge, /^HTTP\/1\.1 431 /);
+    assert.equal(JSON.parse(tooLarge.split('\r\n\r\n')[1]!).code, 'HEADERS_TOO_LARGE');
+    const broken = await raw('NOT HTTP AT ALL\r\n\r\n');
+    assert.match(broken, /^HTTP\/1\.1 400 /);
+    assert.equal(JSON.parse(broken.split('\r\n\r\n')[1]!).code, 'MALFORMED_REQUEST');
+    assert.equal((await t.call('GET', '/healthz')).status, 200);
+  });
 
   it('discovery endpoints need a device credential', async () => {
     for (const [method, path] of [

@@ -8,7 +8,12 @@ import websocket from '@fastify/websocket';
 import { LIMITS } from '@parley/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { DeviceIdentity } from './accounts.js';
-import { installErrorHandling, toParleyError } from './http-errors.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  installErrorHandling,
+  toParleyError,
+} from './http-errors.js';
 import type { DeviceSocket, SocketOptions } from './messaging/socket.js';
 import type { Metrics } from './metrics/metrics.js';
 import { accountRoutes } from './routes/account.js';
@@ -37,6 +42,8 @@ export function buildApp(
   const app = Fastify({
     logger: options.logger,
     bodyLimit: LIMITS.bodyBytes,
+    frameworkErrors,
+    clientErrorHandler,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   installErrorHandling(app);

@@ -5,8 +5,10 @@
  * phone number.
  */
 
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type ErrorCode, ParleyError } from '@parley/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
@@ -59,6 +61,54 @@ export function toParleyError(error: unknown): ParleyError {
     return new ParleyError('VALIDATION_FAILED', { details: { reason: e.code ?? 'bad request' } });
   }
   return new ParleyError('INTERNAL', { cause: error });
+}
+
+/**
+ * Fastify's option `frameworkErrors`: the router's own refusals (a path that is not valid
+ * percent-encoding, a path parameter over 100 characters) otherwise bypass the error handler and
+ * answer in Fastify's shape, quoting the path, which can hold a phone number.
+ */
+export function frameworkErrors(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const field = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'params' : 'url';
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path parameter is longer than any valid one'
+      : 'the path is not valid percent-encoding';
+  const parley =
+    error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new ParleyError('VALIDATION_FAILED', { details: [{ field, problem }] })
+      : toParleyError(error);
+  reply.status(parley.status).send(parley.toBody());
+}
+
+/**
+ * Fastify's option `clientErrorHandler`: requests Node's HTTP parser refuses before Fastify sees
+ * them (an oversized request line or headers, broken HTTP, a request that stalls). The connection
+ * is closed after the answer, as Node does, since the parser cannot tell where the next request
+ * would begin.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ErrorCode =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'MALFORMED_REQUEST';
+  const parley = new ParleyError(code);
+  const body = JSON.stringify(parley.toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${parley.status} ${STATUS_CODES[parley.status]}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

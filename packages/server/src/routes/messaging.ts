@@ -8,6 +8,7 @@ import {
   type GroupParams as GroupParamsType,
   KeyPackageClaimRequest,
   KeyPackageUpload,
+  ParleyError,
   type KeyPackageUpload as UploadBody,
 } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
@@ -65,9 +66,17 @@ export function socketRoute(
   options: SocketOptions,
   open: Set<DeviceSocket>,
 ): void {
-  app.get('/v1/socket', { websocket: true }, (socket, request) => {
-    const device = new DeviceSocket(socket, services, request.log, options);
-    open.add(device);
-    socket.once('close', () => open.delete(device));
+  app.route({
+    method: 'GET',
+    url: '/v1/socket',
+    // A plain request (no Upgrade) would otherwise get the plugin's bare 404 with no error body.
+    handler: async () => {
+      throw new ParleyError('WEBSOCKET_UPGRADE_REQUIRED');
+    },
+    wsHandler: (socket, request) => {
+      const device = new DeviceSocket(socket, services, request.log, options);
+      open.add(device);
+      socket.once('close', () => open.delete(device));
+    },
   });
 }
