@@ -8,7 +8,6 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,13 +23,7 @@ import {
 import { nodeSocket } from '@parley/client/node';
 import { directoryTableName } from '@parley/server';
 import SQLite from 'better-sqlite3';
-import { BIN, ServerProcess } from '../testing/server-process.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { ServerProcess } from '../testing/server-process.js';
 
 /** Which of `needles` occur anywhere in the files under `dir`, by name. */
 function findInFiles(dir: string, needles: Record<string, Uint8Array>): string[] {
@@ -54,27 +47,7 @@ describe('parley export and parley account delete (real server process)', () => 
   const dir = mkdtempSync(join(tmpdir(), 'parley-account-'));
   const state = (name: string) => join(dir, name);
 
-  function parley(args: string[], answerCode = false): Promise<Result> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--server', server.url], {
-        env: { PATH: process.env.PATH ?? '' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', async (d) => {
-        stderr += d;
-        if (answerCode && /Enter the 6-digit code/.test(stderr)) {
-          answerCode = false;
-          const ids = [...server.output.matchAll(/for verification (\S+)/g)];
-          child.stdin.write(`${await server.codeFor(ids.at(-1)![1]!)}\n`);
-        }
-      });
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const parley = (args: string[], answerCode = false) => server.cli(args, answerCode);
 
   async function ok(args: string[], answerCode = false): Promise<string> {
     const r = await parley(args, answerCode);

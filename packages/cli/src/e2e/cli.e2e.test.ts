@@ -5,46 +5,18 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, ServerProcess } from '../testing/server-process.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { ServerProcess } from '../testing/server-process.js';
 
 describe('parley CLI (real server process)', () => {
   let server: ServerProcess;
   const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
   const state = (name: string) => join(dir, name);
 
-  /** Runs parley; when `answerCode` is set, types the code the server printed at the prompt. */
-  function parley(args: string[], answerCode = false): Promise<Result> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--server', server.url], {
-        env: { PATH: process.env.PATH ?? '' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', async (d) => {
-        stderr += d;
-        if (answerCode && /Enter the 6-digit code/.test(stderr)) {
-          answerCode = false;
-          const ids = [...server.output.matchAll(/for verification (\S+)/g)];
-          child.stdin.write(`${await server.codeFor(ids.at(-1)![1]!)}\n`);
-        }
-      });
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const parley = (args: string[], answerCode = false) => server.cli(args, answerCode);
 
   before(async () => {
     server = await ServerProcess.start();

@@ -12,6 +12,13 @@ import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 
+/** What a `parley` run printed and how it ended. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 export class ServerProcess {
   output = '';
   url = '';
@@ -75,6 +82,32 @@ export class ServerProcess {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`no code printed for ${verificationId}`);
+  }
+
+  /**
+   * Runs the `parley` command against this server; with `answerCode`, types the code the server
+   * printed when the command asks for it, as a person would.
+   */
+  cli(args: string[], answerCode = false): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args, '--server', this.url], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr!.on('data', async (d) => {
+        stderr += d;
+        if (answerCode && /Enter the 6-digit code/.test(stderr)) {
+          answerCode = false;
+          const ids = [...this.output.matchAll(/for verification (\S+)/g)];
+          child.stdin!.write(`${await this.codeFor(ids.at(-1)![1]!)}\n`);
+        }
+      });
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
   }
 
   adminToken(): string {
