@@ -2,6 +2,7 @@
 
 import type { CountryCode } from 'libphonenumber-js/max';
 import { useEffect, useState } from 'react';
+import { Alert } from './alert.js';
 import { ChatList, ChatView, NewGroup } from './chats.js';
 import { ConsentScreen } from './consent.js';
 import { ContactsScreen } from './contacts.js';
@@ -124,16 +125,8 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
               : 'Connecting…'}
           </p>
         )}
-        {model.problem && (
-          <p className="field-error" role="alert">
-            {model.problem}
-          </p>
-        )}
-        {startError && (
-          <p className="field-error" role="alert">
-            {startError}
-          </p>
-        )}
+        <Alert message={model.problem} />
+        <Alert message={startError} />
         {route.at === 'chats' && (
           <ChatList
             model={model}

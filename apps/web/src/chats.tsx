@@ -5,6 +5,7 @@
 
 import type { ChatMessage, MessageStatus } from '@parley/client';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { Alert } from './alert.js';
 import { describeError } from './errors.js';
 import { type AppModel, useModel } from './model.js';
 
@@ -157,11 +158,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
       <p className="typing" role="status">
         {typing}
       </p>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <form className="composer" onSubmit={(e) => void send(e)}>
         <label htmlFor="composer-text" className="visually-hidden">
           Message
@@ -237,11 +234,7 @@ export function NewGroup(props: {
               </label>
             ))}
           </fieldset>
-          {error && (
-            <p className="field-error" role="alert">
-              {error}
-            </p>
-          )}
+          <Alert message={error} />
           <div className="actions">
             <button type="button" onClick={props.onCancel}>
               Cancel

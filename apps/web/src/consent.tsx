@@ -4,6 +4,7 @@
  */
 
 import { useState } from 'react';
+import { Alert } from './alert.js';
 import { describeError } from './errors.js';
 import type { AppModel } from './model.js';
 
@@ -48,11 +49,7 @@ export function ConsentScreen(props: { model: AppModel; onDone: (granted: boolea
       </p>
       <h2>Changing your mind</h2>
       <p>{disclosure.withdraw} Go to Privacy → Withdraw.</p>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <div className="actions">
         <button type="button" onClick={() => props.onDone(false)}>
           Not now

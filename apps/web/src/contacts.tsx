@@ -7,6 +7,7 @@
 import { inviteText, smsLink } from '@parley/client';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { type FormEvent, useState } from 'react';
+import { Alert } from './alert.js';
 import { describeError } from './errors.js';
 import { type AppModel, type Person, useModel } from './model.js';
 import { displayNumber, guessRegion, PhoneInput, withRegion } from './phone-input.js';
@@ -143,11 +144,7 @@ export function ContactsScreen(props: {
       <p role="status" className="status">
         {status}
       </p>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       <AddByNumber model={model} region={props.region} />
       <PeopleList model={model} onOpenChat={props.onOpenChat} />
     </section>

@@ -107,10 +107,12 @@ export class AppModel {
       this.problem = error.message;
       this.changed();
     });
-    const refresh = () => void this.refreshConversations();
-    m.on('message', refresh);
-    m.on('status', refresh);
-    m.on('conversation', refresh);
+    // A message can name a conversation this list has not seen yet: then everything is reread.
+    const refreshOne = (msg: ChatMessage) =>
+      void this.refreshConversation(msg.conversationId).catch(() => this.refreshConversations());
+    m.on('message', refreshOne);
+    m.on('status', refreshOne);
+    m.on('conversation', () => void this.refreshConversations());
     await this.refreshConversations();
     try {
       await m.start();
@@ -194,22 +196,38 @@ export class AppModel {
 
   // --- conversations ---
 
+  /** Rebuilds every conversation's view (start-up, a new conversation, names changed). */
   async refreshConversations(): Promise<void> {
     if (!this.client.registered) return;
-    const m = this.client.messenger;
-    const self = this.client.account!.accountId;
     const views: ConversationView[] = [];
-    for (const c of await m.conversations()) {
-      const history = await m.history(c.id);
-      const others = [...new Set(c.members.map((d) => d.accountId))].filter((a) => a !== self);
-      const seen = this.seen[c.id] ?? 0;
-      views.push({
-        ...c,
-        title: others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you',
-        last: history.at(-1),
-        unread: history.slice(seen).filter((h) => h.from.accountId !== self).length,
-      });
-    }
+    for (const c of await this.client.messenger.conversations()) views.push(await this.view(c));
+    this.publish(views);
+  }
+
+  /**
+   * Rebuilds one conversation's view: a message or a status change touches only its own
+   * conversation, so only that history is read again.
+   */
+  async refreshConversation(conversationId: string): Promise<void> {
+    if (!this.client.registered) return;
+    const view = await this.view(await this.client.messenger.conversation(conversationId));
+    this.publish([...this.conversations.filter((c) => c.id !== conversationId), view]);
+  }
+
+  private async view(c: Conversation): Promise<ConversationView> {
+    const self = this.client.account!.accountId;
+    const history = await this.client.messenger.history(c.id);
+    const others = [...new Set(c.members.map((d) => d.accountId))].filter((a) => a !== self);
+    const seen = this.seen[c.id] ?? 0;
+    return {
+      ...c,
+      title: others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you',
+      last: history.at(-1),
+      unread: history.slice(seen).filter((h) => h.from.accountId !== self).length,
+    };
+  }
+
+  private publish(views: ConversationView[]): void {
     views.sort((a, b) =>
       (b.last?.sentAt ?? b.createdAt).localeCompare(a.last?.sentAt ?? a.createdAt),
     );
@@ -231,7 +249,7 @@ export class AppModel {
     if (unreadIds.length > 0) {
       await this.client.messenger.markRead(conversationId, unreadIds).catch(() => {});
     }
-    await this.refreshConversations();
+    await this.refreshConversation(conversationId);
   }
 
   /** Finds the one-to-one conversation with an account, or starts one. */

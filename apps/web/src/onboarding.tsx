@@ -7,6 +7,8 @@
 import type { PresenceVisibility } from '@parley/core';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { type FormEvent, useState } from 'react';
+import { Alert } from './alert.js';
+import { Choice } from './choice.js';
 import { describeError } from './errors.js';
 import type { AppModel } from './model.js';
 import { guessRegion, PhoneInput, withRegion } from './phone-input.js';
@@ -156,11 +158,7 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
             aria-describedby={error ? 'code-error' : undefined}
             onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
           />
-          {error && (
-            <p id="code-error" className="field-error" role="alert">
-              {error}
-            </p>
-          )}
+          <Alert id="code-error" message={error} />
           <div className="actions">
             <button
               type="button"
@@ -182,49 +180,37 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
         <form onSubmit={register} noValidate>
           <fieldset>
             <legend>May people who have your number find you on Parley?</legend>
-            <label className="choice">
-              <input
-                type="radio"
-                name="discoverable"
-                value="yes"
-                checked={discoverable === 'yes'}
-                onChange={() => setDiscoverable('yes')}
-              />
+            <Choice
+              name="discoverable"
+              checked={discoverable === 'yes'}
+              onChoose={() => setDiscoverable('yes')}
+            >
               Yes — people who have my number can see I am on Parley and message me for free
-            </label>
-            <label className="choice">
-              <input
-                type="radio"
-                name="discoverable"
-                value="no"
-                checked={discoverable === 'no'}
-                onChange={() => setDiscoverable('no')}
-              />
+            </Choice>
+            <Choice
+              name="discoverable"
+              checked={discoverable === 'no'}
+              onChoose={() => setDiscoverable('no')}
+            >
               No — only people I message first can reach me
-            </label>
+            </Choice>
           </fieldset>
           <fieldset>
             <legend>Who may see when you are online?</legend>
-            <label className="choice">
-              <input
-                type="radio"
-                name="presence"
-                value="contacts"
-                checked={presence === 'contacts'}
-                onChange={() => setPresence('contacts')}
-              />
+            <Choice
+              name="presence"
+              checked={presence === 'contacts'}
+              onChoose={() => setPresence('contacts')}
+            >
               People who have my number and found me
-            </label>
-            <label className="choice">
-              <input
-                type="radio"
-                name="presence"
-                value="nobody"
-                checked={presence === 'nobody'}
-                onChange={() => setPresence('nobody')}
-              />
+            </Choice>
+            <Choice
+              name="presence"
+              checked={presence === 'nobody'}
+              onChoose={() => setPresence('nobody')}
+            >
               Nobody
-            </label>
+            </Choice>
           </fieldset>
           <label htmlFor="device-name">Name of this device</label>
           <input
@@ -234,11 +220,7 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
             onChange={(e) => setDeviceName(e.target.value)}
           />
           <p className="hint">You can change both choices later under Privacy.</p>
-          {error && (
-            <p className="field-error" role="alert">
-              {error}
-            </p>
-          )}
+          <Alert message={error} />
           <button type="submit" className="primary" disabled={busy}>
             {busy ? 'Creating your account…' : 'Create account'}
           </button>

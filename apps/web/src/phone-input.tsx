@@ -8,6 +8,7 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/max';
 import { useId, useMemo } from 'react';
+import { Alert } from './alert.js';
 
 /** The region of the browser's language ('en-GB' → GB), else US. */
 export function guessRegion(): CountryCode {
@@ -63,11 +64,7 @@ export function PhoneInput(props: {
         aria-describedby={props.error ? errorId : undefined}
         onChange={(e) => props.onChange(formatAsTyped(e.target.value, props.region))}
       />
-      {props.error && (
-        <p id={errorId} className="field-error" role="alert">
-          {props.error}
-        </p>
-      )}
+      <Alert id={errorId} message={props.error} />
     </fieldset>
   );
 }

@@ -7,6 +7,8 @@
 import type { UploadRecord } from '@parley/client';
 import type { PresenceVisibility } from '@parley/core';
 import { useEffect, useState } from 'react';
+import { Alert } from './alert.js';
+import { Choice } from './choice.js';
 import { describeError } from './errors.js';
 import { type AppModel, useModel } from './model.js';
 
@@ -81,11 +83,7 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
       <p role="status" className="status">
         {status}
       </p>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
 
       <div className="panel">
         <h2>Uploads from this device</h2>
@@ -143,45 +141,37 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
         <h2>Who can find you</h2>
         <fieldset>
           <legend>People who have your number</legend>
-          <label className="choice">
-            <input
-              type="radio"
-              name="p-discoverable"
-              checked={account.discoverable}
-              onChange={() => void setDiscoverable(true)}
-            />
+          <Choice
+            name="p-discoverable"
+            checked={account.discoverable}
+            onChoose={() => void setDiscoverable(true)}
+          >
             Can find me on Parley
-          </label>
-          <label className="choice">
-            <input
-              type="radio"
-              name="p-discoverable"
-              checked={!account.discoverable}
-              onChange={() => void setDiscoverable(false)}
-            />
+          </Choice>
+          <Choice
+            name="p-discoverable"
+            checked={!account.discoverable}
+            onChoose={() => void setDiscoverable(false)}
+          >
             Cannot find me
-          </label>
+          </Choice>
         </fieldset>
         <fieldset>
           <legend>Who sees when you are online</legend>
-          <label className="choice">
-            <input
-              type="radio"
-              name="p-presence"
-              checked={account.presence === 'contacts'}
-              onChange={() => void setPresence('contacts')}
-            />
+          <Choice
+            name="p-presence"
+            checked={account.presence === 'contacts'}
+            onChoose={() => void setPresence('contacts')}
+          >
             People who have my number and found me
-          </label>
-          <label className="choice">
-            <input
-              type="radio"
-              name="p-presence"
-              checked={account.presence === 'nobody'}
-              onChange={() => void setPresence('nobody')}
-            />
+          </Choice>
+          <Choice
+            name="p-presence"
+            checked={account.presence === 'nobody'}
+            onChoose={() => void setPresence('nobody')}
+          >
             Nobody
-          </label>
+          </Choice>
         </fieldset>
       </div>
 
