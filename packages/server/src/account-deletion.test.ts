@@ -11,20 +11,11 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadOprf, MembershipFilter, type ServerFrame, toBase64Url } from '@parley/core';
 import { sql } from 'kysely';
-import {
-  defaultCapabilities,
-  defaultLifetime,
-  encodeMlsMessage,
-  generateKeyPackage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-} from 'ts-mls';
 import WebSocket from 'ws';
 import type { Db } from './db/database.js';
 import type { Directory } from './directory.js';
-import { CIPHER_SUITE } from './messaging/key-packages.js';
 import { CLOSE } from './messaging/socket.js';
-import { testServer } from './testing.js';
+import { mlsKeyPackage, testServer } from './testing.js';
 
 type Registered = { accountId: string; deviceId: string; credential: string };
 type Server = Awaited<ReturnType<typeof testServer>>;
@@ -119,24 +110,6 @@ async function connect(t: Server, credential: string) {
   return { ws, frames, closed, waitFor };
 }
 
-async function keyPackage(identity: string): Promise<string> {
-  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(CIPHER_SUITE));
-  const made = await generateKeyPackage(
-    { credentialType: 'basic', identity: new TextEncoder().encode(identity) },
-    defaultCapabilities(),
-    defaultLifetime,
-    [],
-    impl,
-  );
-  return toBase64Url(
-    encodeMlsMessage({
-      keyPackage: made.publicPackage,
-      wireformat: 'mls_key_package',
-      version: 'mls10',
-    }),
-  );
-}
-
 /** The filter a client downloaded: the current snapshot. */
 async function heldFilter(t: Server) {
   const { directory } = t.server.services;
@@ -167,7 +140,7 @@ describe('DELETE /v1/account', () => {
     // both ways, directory log entries.
     await keyPackages.upload(a, {
       keyPackages: [
-        { id: 'kp-a-0001', keyPackage: await keyPackage(`${a.accountId}/${a.deviceId}`) },
+        { id: 'kp-a-0001', keyPackage: await mlsKeyPackage(`${a.accountId}/${a.deviceId}`) },
       ],
     });
     const groupId = 'D'.repeat(22);

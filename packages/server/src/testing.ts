@@ -3,7 +3,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toBase64Url } from '@parley/core';
+import {
+  defaultCapabilities,
+  defaultLifetime,
+  encodeMlsMessage,
+  generateKeyPackage,
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+} from 'ts-mls';
 import { loadConfig } from './config.js';
+import { CIPHER_SUITE } from './messaging/key-packages.js';
 import { type RunningServer, startServer } from './server.js';
 import type { SmsProvider, VerificationSms } from './sms/sms-provider.js';
 
@@ -113,4 +123,23 @@ export async function insertAccounts(
     });
   }
   return seqs;
+}
+
+/** A real MLS KeyPackage (the server's cipher suite) whose credential names `identity`. */
+export async function mlsKeyPackage(identity: string): Promise<string> {
+  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(CIPHER_SUITE));
+  const made = await generateKeyPackage(
+    { credentialType: 'basic', identity: new TextEncoder().encode(identity) },
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    impl,
+  );
+  return toBase64Url(
+    encodeMlsMessage({
+      keyPackage: made.publicPackage,
+      wireformat: 'mls_key_package',
+      version: 'mls10',
+    }),
+  );
 }

@@ -1,16 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MESSAGING_LIMITS, toBase64Url } from '@parley/core';
-import {
-  defaultCapabilities,
-  defaultLifetime,
-  encodeMlsMessage,
-  generateKeyPackage,
-  getCiphersuiteFromName,
-  getCiphersuiteImpl,
-} from 'ts-mls';
-import { testServer } from '../testing.js';
-import { CIPHER_SUITE, deviceIdentity, KeyPackages } from './key-packages.js';
+import { MESSAGING_LIMITS } from '@parley/core';
+import { mlsKeyPackage, testServer } from '../testing.js';
+import { deviceIdentity, KeyPackages } from './key-packages.js';
 
 describe('KeyPackages', () => {
   let t: Awaited<ReturnType<typeof testServer>>;
@@ -19,29 +11,10 @@ describe('KeyPackages', () => {
   });
   after(async () => t.server.close());
 
-  /** A real MLS KeyPackage whose credential names `identity`. */
-  async function keyPackage(identity: string): Promise<string> {
-    const impl = await getCiphersuiteImpl(getCiphersuiteFromName(CIPHER_SUITE));
-    const made = await generateKeyPackage(
-      { credentialType: 'basic', identity: new TextEncoder().encode(identity) },
-      defaultCapabilities(),
-      defaultLifetime,
-      [],
-      impl,
-    );
-    return toBase64Url(
-      encodeMlsMessage({
-        keyPackage: made.publicPackage,
-        wireformat: 'mls_key_package',
-        version: 'mls10',
-      }),
-    );
-  }
-
   it('keeps at most the stock limit, and refuses more with a typed error', async () => {
     const r = await t.register('+14155550211');
     const device = { accountId: r.accountId, deviceId: r.deviceId };
-    const one = await keyPackage(deviceIdentity(device));
+    const one = await mlsKeyPackage(deviceIdentity(device));
     const { keyPackages } = t.server.services;
     const per = MESSAGING_LIMITS.keyPackagesPerUpload;
     // The same bytes under distinct ids: the server counts packages, not their contents.
@@ -62,7 +35,7 @@ describe('KeyPackages', () => {
 
   it('refuses a KeyPackage naming another device', async () => {
     const r = await t.register('+14155550212');
-    const other = await keyPackage('someoneelse/otherdevice');
+    const other = await mlsKeyPackage('someoneelse/otherdevice');
     await assert.rejects(
       t.server.services.keyPackages.upload(r, {
         keyPackages: [{ id: 'kp-foreign', keyPackage: other }],
