@@ -22,6 +22,7 @@ const ROOT = new URL('../', import.meta.url);
 const { ServerProcess } = await import(
   new URL('packages/cli/dist/testing/server-process.js', ROOT).href
 );
+const { call, framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
 const mls = await import(new URL('packages/client/dist/messaging/mls.js', ROOT).href);
 
 const WINDOW = Number(process.env.BENCH_WINDOW || 128);
@@ -29,11 +30,6 @@ const PEAK_MS = Number(process.env.BENCH_MIN_MS || 3000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 10_000);
 const PAYLOAD_BYTES = 334; // a 100-byte text as an MLS PrivateMessage (measured below)
 const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
-/** A WebSocket message from Parley holds one or more JSON frames, one per line. */
-const framesOf = (data) =>
-  String(data)
-    .split('\n')
-    .map((line) => JSON.parse(line));
 
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -62,20 +58,6 @@ function nextFrame(ws, test) {
 }
 
 // --- the two relays, behind one interface: { sender, receiver, send(id, payload), close() } ---
-
-async function call(url, method, path, body, token) {
-  const response = await fetch(new URL(path, url), {
-    method,
-    headers: {
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await response.json();
-  if (!response.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 async function register(server, phoneNumber) {
   const { verificationId } = await call(server.url, 'POST', '/v1/verifications', { phoneNumber });

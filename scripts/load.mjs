@@ -62,13 +62,15 @@ function options() {
 }
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
-const framesOf = (data) =>
+/** A WebSocket message from Parley holds one or more JSON frames, one per line. */
+export const framesOf = (data) =>
   String(data)
     .split('\n')
     .map((line) => JSON.parse(line));
 const log = (message) => process.stderr.write(`[load] ${message}\n`);
 
-async function call(url, method, path, body, token) {
+/** One JSON API call; a non-2xx answer throws with the server's error body. */
+export async function call(url, method, path, body, token) {
   const response = await fetch(new URL(path, url), {
     method,
     headers: {
