@@ -17,10 +17,10 @@ import {
   nodeSocket,
   ParleyClient,
   type SocketFactory,
-  type SocketLike,
 } from '@parley/client/node';
 import WebSocket from 'ws';
 import { ServerProcess } from '../testing/server-process.js';
+import { tappedSocket } from '../testing/tapped-socket.js';
 
 const NUMBERS = {
   alice: '+14155550111',
@@ -284,38 +284,19 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     const answers: Array<{ id: string; duplicate: boolean }> = [];
     let dropped = false;
     // Drops the first "stored" answer and the connection with it, as a network failure would.
-    const lossy: SocketFactory = (url) => {
-      const inner = nodeSocket(url);
-      const outer: SocketLike = {
-        get readyState() {
-          return inner.readyState;
-        },
-        send: (data) => inner.send(data),
-        close: (code, reason) => inner.close(code, reason),
-        onopen: null,
-        onmessage: null,
-        onclose: null,
-        onerror: null,
-      };
-      inner.onopen = (e) => outer.onopen?.(e);
-      inner.onclose = (e) => outer.onclose?.(e);
-      inner.onerror = (e) => outer.onerror?.(e);
-      inner.onmessage = (e) => {
-        const kept: string[] = [];
-        for (const line of String(e.data).split('\n')) {
+    const lossy: SocketFactory = (url) =>
+      tappedSocket(url, {
+        frame: (line, inner) => {
           const frame = JSON.parse(line) as { t: string; id: string; duplicate: boolean };
           if (frame.t === 'stored') answers.push({ id: frame.id, duplicate: frame.duplicate });
           if (frame.t === 'stored' && !dropped) {
             dropped = true;
             inner.close(4000, 'the test drops this answer');
-            return;
+            return 'stop';
           }
-          kept.push(line);
-        }
-        outer.onmessage?.({ data: kept.join('\n') });
-      };
-      return outer;
-    };
+          return true;
+        },
+      });
     alice1.client.close();
     alice1 = await connect(await open(alice1.dir, lossy));
     const message = await alice1.client.messenger.send(direct, 'once-only');

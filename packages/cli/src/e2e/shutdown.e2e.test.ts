@@ -11,15 +11,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  type ChatMessage,
-  FileStore,
-  nodeSocket,
-  ParleyClient,
-  type SocketFactory,
-  type SocketLike,
-} from '@parley/client/node';
+import { type ChatMessage, FileStore, ParleyClient, type SocketFactory } from '@parley/client/node';
 import { ServerProcess } from '../testing/server-process.js';
+import { tappedSocket } from '../testing/tapped-socket.js';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
 
@@ -35,34 +29,15 @@ async function until(what: string, test: () => boolean | Promise<boolean>, ms = 
 function watched() {
   const closes: number[] = [];
   const stored: string[] = [];
-  const factory: SocketFactory = (url) => {
-    const inner = nodeSocket(url);
-    const outer: SocketLike = {
-      get readyState() {
-        return inner.readyState;
-      },
-      send: (data) => inner.send(data),
-      close: (code, reason) => inner.close(code, reason),
-      onopen: null,
-      onmessage: null,
-      onclose: null,
-      onerror: null,
-    };
-    inner.onopen = (e) => outer.onopen?.(e);
-    inner.onerror = (e) => outer.onerror?.(e);
-    inner.onclose = (e) => {
-      closes.push(e.code);
-      outer.onclose?.(e);
-    };
-    inner.onmessage = (e) => {
-      for (const line of String(e.data).split('\n')) {
+  const factory: SocketFactory = (url) =>
+    tappedSocket(url, {
+      close: (code) => closes.push(code),
+      frame: (line) => {
         const frame = JSON.parse(line) as { t: string; id?: string };
         if (frame.t === 'stored') stored.push(frame.id!);
-      }
-      outer.onmessage?.(e);
-    };
-    return outer;
-  };
+        return true;
+      },
+    });
   return { factory, closes, stored };
 }
 
