@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { ConfigError } from './config.js';
 import { installErrorHandling } from './http-errors.js';
+import { testServer } from './testing.js';
 import { CONTENT_SECURITY_POLICY, loadWebApp, webAppRoutes } from './web-app.js';
 
 describe('web app serving', () => {
@@ -68,5 +70,30 @@ describe('web app serving', () => {
   it('finds no app in a directory without index.html', async () => {
     assert.equal(await loadWebApp(join(dir, 'assets')), undefined);
     assert.equal(await loadWebApp(join(dir, 'nope')), undefined);
+  });
+
+  it('refuses to start when PARLEY_WEB_DIR names a directory without a built app', async () => {
+    await assert.rejects(
+      testServer({ PARLEY_WEB_DIR: join(dir, 'assets') }),
+      (error: unknown) =>
+        error instanceof ConfigError && /PARLEY_WEB_DIR has no built web app/.test(error.message),
+    );
+  });
+
+  it('serves the app from PARLEY_WEB_DIR, and none with off', async () => {
+    const t = await testServer({ PARLEY_WEB_DIR: dir });
+    try {
+      const page = await fetch(new URL('/', t.server.url));
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
+    } finally {
+      await t.server.close();
+    }
+    const off = await testServer({ PARLEY_WEB_DIR: 'off' });
+    try {
+      assert.equal((await fetch(new URL('/', off.server.url))).status, 404);
+    } finally {
+      await off.server.close();
+    }
   });
 });
