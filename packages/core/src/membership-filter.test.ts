@@ -371,15 +371,17 @@ describe('removal by prefix', () => {
   test('removes exactly the entries named by removal prefixes', () => {
     const base = randomFingerprints(50_000);
     const range = filterRangeFor(60_000);
-    const gone = base.slice(0, 500);
-    const expected = MembershipFilter.decode(encodeFilter(base, range));
-    expected.apply({ added: [], removed: gone });
-    const filter = MembershipFilter.decode(encodeFilter(base, range));
     // A prefix is ambiguous with probability ~size/range·2^26 = 2^-6.3 each; keep only removals
     // whose prefix names one entry (the server checks this the same way), plus absent ones.
     const prefixOf = (fp: Uint8Array) => filterValue(fp, range) >> BigInt(REMOVAL_PREFIX_SHIFT);
     const counts = new Map<bigint, number>();
     for (const fp of base) counts.set(prefixOf(fp), (counts.get(prefixOf(fp)) ?? 0) + 1);
+    // 500 removals, with at least one ambiguous prefix among them whatever the random draw.
+    const firstAmbiguous = base.findIndex((fp, i) => i >= 500 && counts.get(prefixOf(fp))! > 1);
+    const gone = [...base.slice(0, 499), base[firstAmbiguous]!];
+    const expected = MembershipFilter.decode(encodeFilter(base, range));
+    expected.apply({ added: [], removed: gone });
+    const filter = MembershipFilter.decode(encodeFilter(base, range));
     const unique = gone.filter((fp) => counts.get(prefixOf(fp)) === 1);
     const ambiguous = gone.filter((fp) => counts.get(prefixOf(fp))! > 1);
     assert.ok(unique.length > 400 && ambiguous.length > 0, `${unique.length}, ${ambiguous.length}`);
