@@ -6,14 +6,23 @@
 //   errors by code, lost messages (answered "stored" but never delivered) and duplicates (the same
 //   id delivered twice) — both must be zero —, and the server's CPU-seconds and peak memory.
 //
-//   npm run load -- --devices 1000 --rate 2000 --duration 20 [--json]
+//   npm run load -- --devices 1000 --rate 2000 --duration 20 [--storage sqlite|postgres]
+//                   [--nodes 1|2] [--json]
+//
+// --storage postgres puts the server on a fresh database of the PostgreSQL at 127.0.0.1:5432
+// (dropped afterwards); --nodes 2 runs two server processes on that PostgreSQL and the Redis at
+// 127.0.0.1:6379, and connects the two devices of every conversation to different nodes, so every
+// message crosses from one node to the other. CPU is then reported per role: the server nodes
+// (what the cost-per-message goal is about), and PostgreSQL and Redis.
 //
 // Payloads are opaque random bytes the size of a 100-byte text's MLS ciphertext: the server never
 // decrypts, so MLS would only load this process. Groups are made with placeholder Commits for the
 // same reason (the server sequences Commits; it does not parse them).
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -35,13 +44,15 @@ function options() {
       devices: { type: 'string', default: '1000' },
       rate: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '20' },
+      storage: { type: 'string', default: 'sqlite' },
+      nodes: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'npm run load -- [--devices N (even, 2–20000)] [--rate msg/s (1–100000)] [--duration s (1–600)] [--json]\n',
+      'npm run load -- [--devices N (even, 2–20000)] [--rate msg/s (1–100000)] [--duration s (1–600)] [--storage sqlite|postgres] [--nodes 1|2] [--json]\n',
     );
     process.exit(0);
   }
@@ -58,7 +69,24 @@ function options() {
   const devices = number('devices');
   if (devices % 2 !== 0)
     throw new UsageError(`--devices must be even: devices are paired (got ${devices}).`);
-  return { devices, rate: number('rate'), duration: number('duration'), json: values.json };
+  if (!['sqlite', 'postgres'].includes(values.storage)) {
+    throw new UsageError(`--storage must be sqlite or postgres (got '${values.storage}').`);
+  }
+  if (!['1', '2'].includes(values.nodes)) {
+    throw new UsageError(`--nodes must be 1 or 2 (got '${values.nodes}').`);
+  }
+  const nodes = Number(values.nodes);
+  if (nodes === 2 && values.storage !== 'postgres') {
+    throw new UsageError('--nodes 2 needs --storage postgres: nodes share one PostgreSQL.');
+  }
+  return {
+    devices,
+    rate: number('rate'),
+    duration: number('duration'),
+    storage: values.storage,
+    nodes,
+    json: values.json,
+  };
 }
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
@@ -102,6 +130,39 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** The processes named `name` (PostgreSQL's postmaster and backends, redis-server). */
+function pidsNamed(name) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+/**
+ * CPU ticks of every process named `name`, by pid: a process that exits between two readings
+ * takes its ticks with it, so the difference is a lower bound (PostgreSQL's backends here live as
+ * long as the server's pool connections, which outlive the run).
+ */
+function ticksByPid(name) {
+  const ticks = new Map();
+  for (const pid of pidsNamed(name)) {
+    try {
+      ticks.set(pid, cpuTicks(pid));
+    } catch {}
+  }
+  return ticks;
+}
+
+function ticksSince(before, name) {
+  let total = 0;
+  for (const [pid, now] of ticksByPid(name)) total += now - (before.get(pid) ?? 0);
+  return total;
+}
+
 function rssBytes(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024;
@@ -129,24 +190,45 @@ function openDevice(url, credential) {
   });
 }
 
-export async function runLoad({ devices, rate, duration }) {
+export async function runLoad({ devices, rate, duration, storage = 'sqlite', nodes = 1 }) {
   const { ServerProcess } = await import(
     new URL('packages/cli/dist/testing/server-process.js', ROOT).href
   );
-  const server = await ServerProcess.start(
-    {
-      PARLEY_LOG_LEVEL: 'warn',
-      PARLEY_OPRF_WORKERS: '1',
-      // One machine registers every simulated device: lift the per-IP sign-up limit for this run.
-      PARLEY_VERIFICATION_PER_IP: '100000',
-    },
-    undefined,
-    // e.g. LOAD_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
-    process.env.LOAD_SERVER_NODE_ARGS ? process.env.LOAD_SERVER_NODE_ARGS.split(' ') : [],
-  );
+  const serverLib = await import(new URL('packages/server/dist/index.js', ROOT).href);
+  const env = {
+    PARLEY_LOG_LEVEL: 'warn',
+    PARLEY_OPRF_WORKERS: '1',
+    PARLEY_WEB_DIR: 'off',
+    // One machine registers every simulated device: lift the per-IP sign-up limit for this run.
+    PARLEY_VERIFICATION_PER_IP: '100000',
+  };
+  const redisPrefix = `parley-load-${randomBytes(6).toString('hex')}:`;
+  if (storage === 'postgres') env.PARLEY_DATABASE_URL = await serverLib.createPostgresDatabase();
+  if (nodes === 2) {
+    env.PARLEY_REDIS_URL = serverLib.REDIS_TEST_URL;
+    env.PARLEY_REDIS_PREFIX = redisPrefix;
+  }
+  // e.g. LOAD_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+  const nodeArgs = process.env.LOAD_SERVER_NODE_ARGS
+    ? process.env.LOAD_SERVER_NODE_ARGS.split(' ')
+    : [];
+  const servers = [await ServerProcess.start(env, undefined, nodeArgs)];
+  if (nodes === 2) {
+    // The second node shares the first one's secrets (docs/operations.md).
+    const dir = mkdtempSync(join(tmpdir(), 'parley-load-'));
+    for (const file of ['oprf-keys.json', 'link-key', 'admin-token']) {
+      copyFileSync(join(servers[0].dataDir, file), join(dir, file));
+    }
+    servers.push(await ServerProcess.start(env, dir, nodeArgs));
+  }
+  const server = servers[0];
+  /** The node device i talks to: the two of a conversation on different nodes when there are two. */
+  const nodeOf = (i) => servers[i % servers.length];
   const sockets = [];
   try {
-    log(`server ${server.url} (pid ${server.pid}); registering ${devices} devices`);
+    log(
+      `${servers.length} node(s) on ${storage} (${servers.map((s) => `pid ${s.pid}`).join(', ')}); registering ${devices} devices`,
+    );
     const accounts = new Array(devices);
     await pool(devices, 16, async (i) => {
       const phoneNumber = `+1415${String(2_000_000 + i)}`;
@@ -185,8 +267,8 @@ export async function runLoad({ devices, rate, duration }) {
       groups[p] = groupId;
     });
     log(`opening ${devices} WebSockets`);
-    const socketUrl = `${server.url.replace('http', 'ws')}/v1/socket`;
     await pool(devices, 64, async (i) => {
+      const socketUrl = `${nodeOf(i).url.replace('http', 'ws')}/v1/socket`;
       sockets[i] = await openDevice(socketUrl, accounts[i].credential);
     });
 
@@ -241,8 +323,12 @@ export async function runLoad({ devices, rate, duration }) {
     log(`sending ${rate} msg/s for ${duration} s`);
     const prefix = b64(randomBytes(9));
     let sent = 0;
-    let peakRss = rssBytes(server.pid);
-    const cpu0 = cpuTicks(server.pid);
+    const rss = () => servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
+    const serverTicks = () => servers.reduce((sum, s) => sum + cpuTicks(s.pid), 0);
+    let peakRss = rss();
+    const cpu0 = serverTicks();
+    const postgres0 = storage === 'postgres' ? ticksByPid('postgres') : null;
+    const redis0 = nodes === 2 ? ticksByPid('redis-server') : null;
     const ownCpu0 = process.cpuUsage();
     const start = performance.now();
     const end = start + duration * 1000;
@@ -260,7 +346,7 @@ export async function runLoad({ devices, rate, duration }) {
       }
       if (performance.now() - lastSample > 500) {
         lastSample = performance.now();
-        peakRss = Math.max(peakRss, rssBytes(server.pid));
+        peakRss = Math.max(peakRss, rss());
       }
       await sleep(2);
     }
@@ -275,11 +361,16 @@ export async function runLoad({ devices, rate, duration }) {
       if (answered >= sent && [...stored].every((id) => delivered.has(id))) break;
       await sleep(50);
     }
-    const cpuSeconds = (cpuTicks(server.pid) - cpu0) / TICKS_PER_SECOND;
-    peakRss = Math.max(peakRss, rssBytes(server.pid));
+    const cpuSeconds = (serverTicks() - cpu0) / TICKS_PER_SECOND;
+    const postgresSeconds = postgres0 ? ticksSince(postgres0, 'postgres') / TICKS_PER_SECOND : 0;
+    const redisSeconds = redis0 ? ticksSince(redis0, 'redis-server') / TICKS_PER_SECOND : 0;
+    peakRss = Math.max(peakRss, rss());
     const lost = [...stored].filter((id) => !delivered.has(id)).length;
     latencies.sort((a, b) => a - b);
+    const per1000 = (seconds) => (seconds / Math.max(1, delivered.size)) * 1000;
     return {
+      storage,
+      nodes: servers.length,
       devices,
       targetRate: rate,
       durationS: duration,
@@ -300,13 +391,21 @@ export async function runLoad({ devices, rate, duration }) {
       generatorCpuShare,
       server: {
         cpuSeconds,
-        cpuSecondsPer1000Delivered: (cpuSeconds / Math.max(1, delivered.size)) * 1000,
+        cpuSecondsPer1000Delivered: per1000(cpuSeconds),
         peakRssMiB: peakRss / 2 ** 20,
       },
+      postgres: postgres0
+        ? { cpuSeconds: postgresSeconds, cpuSecondsPer1000Delivered: per1000(postgresSeconds) }
+        : null,
+      redis: redis0
+        ? { cpuSeconds: redisSeconds, cpuSecondsPer1000Delivered: per1000(redisSeconds) }
+        : null,
     };
   } finally {
     for (const ws of sockets) ws?.terminate();
-    await server.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+    if (storage === 'postgres') await serverLib.dropPostgresDatabases();
+    if (nodes === 2) await serverLib.deleteRedisKeys(redisPrefix);
   }
 }
 
@@ -316,7 +415,14 @@ function render(r) {
     Object.entries(r.errors)
       .map(([code, n]) => `${code} ×${n}`)
       .join(', ') || 'none';
+  const role = (name, x) =>
+    x
+      ? [
+          `${name} CPU ${x.cpuSeconds.toFixed(2)} s (${x.cpuSecondsPer1000Delivered.toFixed(3)} s per 1,000 delivered)`,
+        ]
+      : [];
   return [
+    `${r.nodes} node(s) on ${r.storage}`,
     `devices ${r.devices}, target ${r.targetRate} msg/s for ${r.durationS} s`,
     `sent ${r.sent}, stored ${r.stored}, delivered ${r.delivered}`,
     `delivered/s ${Math.round(r.deliveredPerSecond)}`,
@@ -325,6 +431,8 @@ function render(r) {
     `lost ${r.lost}, duplicated ${r.duplicates}`,
     `load generator busy ${(r.generatorCpuShare * 100).toFixed(0)} % of one core while sending`,
     `server CPU ${r.server.cpuSeconds.toFixed(2)} s (${r.server.cpuSecondsPer1000Delivered.toFixed(3)} s per 1,000 delivered), peak RSS ${r.server.peakRssMiB.toFixed(0)} MiB`,
+    ...role('PostgreSQL', r.postgres),
+    ...role('Redis', r.redis),
   ].join('\n');
 }
 

@@ -13,6 +13,7 @@ import { loadOprf, MembershipFilter, type ServerFrame, toBase64Url } from '@parl
 import { sql } from 'kysely';
 import WebSocket from 'ws';
 import type { Db } from './db/database.js';
+import { tableNames } from './db/test-databases.js';
 import type { Directory } from './directory.js';
 import { CLOSE } from './messaging/socket.js';
 import { mlsKeyPackage, testServer } from './testing.js';
@@ -29,10 +30,8 @@ interface Needles {
 /** Every table, every row, every column: where any needle occurs, as `table.column`. */
 export async function traces(db: Db, needles: Needles): Promise<string[]> {
   const hexes = needles.blobs.map((b) => Buffer.from(b).toString('hex'));
-  const tables = await sql<{ name: string }>`
-    select name from sqlite_master where type = 'table'`.execute(db);
   const found: string[] = [];
-  for (const { name } of tables.rows) {
+  for (const name of await tableNames(db)) {
     const rows = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(db);
     for (const row of rows.rows) {
       for (const [column, value] of Object.entries(row)) {

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DeviceIdentity } from './accounts.js';
-import type { Db } from './db/database.js';
+import { type Db, dialectOf, lock } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
 import type { ContactLinks } from './messaging/contact-links.js';
@@ -44,6 +44,8 @@ export class AccountDeletion {
     const { accountId } = caller;
     const done = await this.directory.writeLock.run(() =>
       this.db.transaction().execute(async (trx) => {
+        await lock(trx, 'directory');
+        await lock(trx, 'queue');
         const account = await trx
           .selectFrom('accounts')
           .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
@@ -104,7 +106,9 @@ export class AccountDeletion {
     );
     // Earlier versions of its rows stay in the write-ahead log until a checkpoint overwrites
     // them; a truncating one removes them from disk now (secure_delete zeroes the main file).
-    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
+    if (dialectOf(this.db) === 'sqlite') {
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
+    }
     this.hub.wake(done.told);
     this.hub.unwatchAccount(accountId);
     this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');

@@ -11,7 +11,7 @@ import {
   type PresenceVisibility,
   type RegisterResponse,
 } from '@parley/core';
-import type { Db } from './db/database.js';
+import { type Db, lock } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Hub } from './messaging/hub.js';
 
@@ -46,6 +46,7 @@ export class Accounts {
       const secret = randomBytes(32).toString('base64url');
       const now = new Date().toISOString();
       return this.db.transaction().execute(async (trx) => {
+        await lock(trx, 'directory');
         // The token determines the element, so the token's index finds the account.
         const existing = await trx
           .selectFrom(this.directory.entries())
@@ -165,6 +166,7 @@ export class Accounts {
       const discoverable = change.discoverable;
       await this.directory.writeLock.run(() =>
         this.db.transaction().execute(async (trx) => {
+          await lock(trx, 'directory');
           const account = await trx
             .selectFrom('accounts')
             .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')

@@ -376,3 +376,36 @@ describe('HTTP API edge cases', () => {
     assert.equal(removed.size + removedFull.size, 0);
   });
 });
+
+describe('behind a reverse proxy', () => {
+  /** Code requests for fresh numbers, each claiming to come from `forwardedFor`. */
+  async function request(url: string, forwardedFor: string, n: number): Promise<number> {
+    const response = await fetch(new URL('/v1/verifications', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+      body: JSON.stringify({ phoneNumber: `+1415222${String(5000 + n)}` }),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  it('counts the per-IP limit per client when the proxy is trusted, and ignores the header when not', async () => {
+    const trusted = await testServer({
+      PARLEY_TRUST_PROXY: '127.0.0.1',
+      PARLEY_VERIFICATION_PER_IP: '1',
+    });
+    const direct = await testServer({ PARLEY_VERIFICATION_PER_IP: '1' });
+    try {
+      // Two clients behind the proxy each get their own allowance; a second request from one is refused.
+      assert.equal(await request(trusted.server.url, '198.51.100.7', 1), 201);
+      assert.equal(await request(trusted.server.url, '198.51.100.8', 2), 201);
+      assert.equal(await request(trusted.server.url, '198.51.100.7', 3), 429);
+      // Without PARLEY_TRUST_PROXY a forged header buys nothing: the peer address is counted.
+      assert.equal(await request(direct.server.url, '198.51.100.7', 4), 201);
+      assert.equal(await request(direct.server.url, '198.51.100.8', 5), 429);
+    } finally {
+      await trusted.server.close();
+      await direct.server.close();
+    }
+  });
+});

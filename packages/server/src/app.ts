@@ -37,9 +37,14 @@ export function buildApp(
     logger: FastifyServerOptions['logger'];
     socket?: Partial<SocketOptions>;
     metrics: Metrics;
+    /** Proxies whose X-Forwarded-For is believed (config.trustProxy). */
+    trustProxy?: string[];
   },
 ): FastifyInstance {
   const app = Fastify({
+    ...(options.trustProxy && options.trustProxy.length > 0
+      ? { trustProxy: options.trustProxy }
+      : {}),
     logger: options.logger,
     bodyLimit: LIMITS.bodyBytes,
     frameworkErrors,

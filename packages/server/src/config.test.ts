@@ -49,6 +49,10 @@ describe('configuration', () => {
       { PARLEY_REDIS_URL: 'redis://127.0.0.1', PARLEY_REDIS_PREFIX: 'a b' },
       /PARLEY_REDIS_PREFIX must be 1 to 64/,
     ],
+    [{ PARLEY_DATABASE_URL: 'mysql://db/parley' }, /PARLEY_DATABASE_URL must be postgres:\/\//],
+    [{ PARLEY_DATABASE_URL: 'parley.sqlite' }, /PARLEY_DATABASE_URL must be .*got not a URL/],
+    [{ PARLEY_TRUST_PROXY: 'nginx' }, /PARLEY_TRUST_PROXY must list .*got 'nginx'/],
+    [{ PARLEY_TRUST_PROXY: '10.0.0.0/33' }, /PARLEY_TRUST_PROXY .*got '10.0.0.0\/33'/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${JSON.stringify(env)} with a clear message`, () => {
@@ -72,6 +76,30 @@ describe('configuration', () => {
     });
     const custom = loadConfig({ PARLEY_REDIS_URL: 'rediss://r', PARLEY_REDIS_PREFIX: 'eu1:' });
     assert.deepEqual(custom.bus, { kind: 'redis', url: 'rediss://r', prefix: 'eu1:' });
+  });
+
+  it('stores in SQLite under the data directory unless PARLEY_DATABASE_URL names a PostgreSQL', () => {
+    assert.equal(loadConfig({}).storage.kind, 'sqlite');
+    assert.deepEqual(
+      loadConfig({ PARLEY_DATABASE_URL: 'postgresql://u:pw@db:5433/parley' }).storage,
+      {
+        kind: 'postgres',
+        url: 'postgresql://u:pw@db:5433/parley',
+      },
+    );
+    assert.throws(
+      () => loadConfig({ PARLEY_DATABASE_URL: 'mysql://user:hunter2@db/x' }),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes('hunter2'),
+    );
+  });
+
+  it('believes X-Forwarded-For only from the proxies PARLEY_TRUST_PROXY lists', () => {
+    assert.deepEqual(loadConfig({}).trustProxy, []);
+    assert.deepEqual(loadConfig({ PARLEY_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1' }).trustProxy, [
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+    ]);
   });
 
   it('never shows a Redis password in an error', () => {

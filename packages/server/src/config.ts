@@ -3,7 +3,9 @@
  * the server with a message naming the variable, what it got and what it accepts.
  */
 
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import type { Storage } from './db/database.js';
 import { DEFAULT_WEB_DIR } from './web-app.js';
 
 export interface ServerConfig {
@@ -54,6 +56,16 @@ export interface ServerConfig {
    * every key under `prefix`.
    */
   bus: { kind: 'in-process' } | { kind: 'redis'; url: string; prefix: string };
+  /**
+   * Where accounts, directory and queues live: SQLite under the data directory (one node), or
+   * the PostgreSQL of PARLEY_DATABASE_URL (shared by any number of nodes).
+   */
+  storage: Storage;
+  /**
+   * The reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client: the
+   * per-IP limits count the client's address, not the proxy's. Empty: the peer is the client.
+   */
+  trustProxy: string[];
 }
 
 export class ConfigError extends Error {
@@ -109,6 +121,8 @@ const KNOWN = new Set([
   'PARLEY_SHUTDOWN_TIMEOUT_SECONDS',
   'PARLEY_REDIS_URL',
   'PARLEY_REDIS_PREFIX',
+  'PARLEY_DATABASE_URL',
+  'PARLEY_TRUST_PROXY',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -118,6 +132,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       throw new ConfigError(`Unknown setting ${name}; the known ones are listed in README.md.`);
     }
   }
+  const dataDir = resolve(env.PARLEY_DATA_DIR || './data');
   const provider = oneOf(env, 'PARLEY_SMS_PROVIDER', 'console', ['console', 'http'] as const);
   let sms: ServerConfig['sms'] = { provider: 'console' };
   if (provider === 'http') {
@@ -146,7 +161,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
   return {
     host,
     port: integer(env, 'PARLEY_PORT', 8787, 0, 65535),
-    dataDir: resolve(env.PARLEY_DATA_DIR || './data'),
+    dataDir,
     logLevel: oneOf(env, 'PARLEY_LOG_LEVEL', 'info', [
       'fatal',
       'error',
@@ -182,7 +197,48 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       integer(env, 'PARLEY_DELETION_TOMBSTONE_HOURS', 72, 0, 30 * 24) * 3_600_000,
     shutdownTimeoutMs: integer(env, 'PARLEY_SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 600) * 1000,
     bus: busConfig(env),
+    storage: storageConfig(env, dataDir),
+    trustProxy: trustProxyConfig(env),
   };
+}
+
+function trustProxyConfig(env: Env): string[] {
+  const list = (env.PARLEY_TRUST_PROXY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const entry of list) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))
+    ) {
+      throw new ConfigError(
+        `PARLEY_TRUST_PROXY must list the proxies' addresses or CIDR ranges, comma-separated, e.g. 127.0.0.1,10.0.0.0/8 (got '${entry}').`,
+      );
+    }
+  }
+  return list;
+}
+
+function storageConfig(env: Env, dataDir: string): Storage {
+  const url = env.PARLEY_DATABASE_URL;
+  if (!url) return { kind: 'sqlite', dataDir };
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {}
+  // The URL may hold a password: the message shows only its scheme and host.
+  if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol) || !parsed.hostname) {
+    const shown = parsed ? `${parsed.protocol}//${parsed.host}` : 'not a URL';
+    throw new ConfigError(
+      `PARLEY_DATABASE_URL must be postgres://[user[:password]@]host[:port]/database (got ${shown}); leave it unset for the embedded SQLite.`,
+    );
+  }
+  return { kind: 'postgres', url };
 }
 
 function busConfig(env: Env): ServerConfig['bus'] {

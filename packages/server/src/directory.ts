@@ -25,8 +25,8 @@ import {
   sortFingerprints,
   updateFingerprints,
 } from '@parley/core';
-import { sql } from 'kysely';
-import type { Db, Executor } from './db/database.js';
+import { type RawBuilder, sql } from 'kysely';
+import { type Db, dialectOf, type Executor, lock } from './db/database.js';
 import { directoryColumns, directoryTableName } from './db/migrations.js';
 import { Mutex } from './mutex.js';
 import type { KeyStore } from './oprf/key-store.js';
@@ -143,17 +143,33 @@ export class Directory {
   async init(): Promise<void> {
     let current = await this.metaValue('current_key_id');
     if (!current || !this.keys.get(current)) {
-      const accounts = await this.db
-        .selectFrom('accounts')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      if (current && Number(accounts.n) > 0) {
-        throw new Error(
-          `The OPRF key ${current} named by the database is missing from oprf-keys.json; restore the key file from a backup.`,
-        );
-      }
-      current = this.keys.add(this.oprf.generateSecretKey()).id;
-      await this.setCurrentKey(this.db, current);
+      // Under the directory lock: nodes starting together on an empty PostgreSQL agree on one key.
+      current = await this.db.transaction().execute(async (trx) => {
+        await lock(trx, 'directory');
+        const named = await trx
+          .selectFrom('meta')
+          .select('value')
+          .where('name', '=', 'current_key_id')
+          .executeTakeFirst();
+        if (named && this.keys.get(named.value)) return named.value;
+        const accounts = await trx
+          .selectFrom('accounts')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+        // Nodes sharing a PostgreSQL share its key: one that lacks it must not make its own.
+        if (named && (Number(accounts.n) > 0 || dialectOf(trx) === 'postgres')) {
+          throw new Error(
+            `The OPRF key ${named.value} named by the database is missing from ${this.keys.path}; ${
+              dialectOf(trx) === 'postgres'
+                ? 'every node sharing this database needs the same oprf-keys.json (copy it from a running node).'
+                : 'restore the key file from a backup.'
+            }`,
+          );
+        }
+        const id = this.keys.add(this.oprf.generateSecretKey()).id;
+        await this.setCurrentKey(trx, id);
+        return id;
+      });
     }
     this.keyId = current;
     await this.createEntriesTable(this.db, current);
@@ -177,14 +193,20 @@ export class Directory {
 
   /** The key ids that have a directory table. */
   private async directoryTables(): Promise<string[]> {
-    const { rows } = await sql<{ name: string }>`select name from sqlite_master
-      where type = 'table' and name glob 'directory_[0-9a-f]*'`.execute(this.db);
+    const { rows } =
+      dialectOf(this.db) === 'postgres'
+        ? await sql<{ name: string }>`select tablename as name from pg_tables
+            where schemaname = current_schema() and tablename ~ '^directory_[0-9a-f]{10}$'`.execute(
+            this.db,
+          )
+        : await sql<{ name: string }>`select name from sqlite_master
+            where type = 'table' and name glob 'directory_[0-9a-f]*'`.execute(this.db);
     return rows.map((r) => r.name.slice('directory_'.length));
   }
 
   private async createEntriesTable(db: Executor, keyId: string): Promise<void> {
     await sql`create table if not exists ${sql.table(directoryTableName(keyId))} (
-      ${directoryColumns})`.execute(db);
+      ${directoryColumns(dialectOf(db))})`.execute(db);
   }
 
   private async createTokenIndex(db: Executor, keyId: string): Promise<void> {
@@ -295,6 +317,7 @@ export class Directory {
    */
   async forgetTombstones(now = Date.now()): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
+      await lock(trx, 'directory');
       const due = await trx
         .selectFrom('directory_log')
         .select((eb) => [eb.fn.max('version').as('v'), eb.fn.countAll<number>().as('n')])
@@ -443,7 +466,17 @@ export class Directory {
   }
 
   private async currentSnapshot(): Promise<Snapshot> {
-    if (this.snapshot && this.snapshot.keyId === this.keyId) return this.snapshot;
+    // Changes made here clear the snapshot at once; another node's (several nodes on one
+    // PostgreSQL) show as a newer version in the log, checked by one indexed read.
+    const cached = this.snapshot;
+    if (
+      cached &&
+      cached.keyId === this.keyId &&
+      cached.version === (await this.version(this.db)) &&
+      this.snapshot === cached
+    ) {
+      return cached;
+    }
     if (!this.snapshotBuilding) {
       this.snapshotBuilding = this.buildSnapshot().finally(() => {
         this.snapshotBuilding = null;
@@ -522,7 +555,7 @@ export class Directory {
       for (;;) {
         const { rows } = await sql<{ last: number | null; n: number; hex: string | null }>`
           select max(e.account_seq) as last, count(*) as n,
-            group_concat(iif(a.discoverable = 1, hex(e.fingerprint), null), '') as hex
+            ${hexConcat(trx, sql`case when a.discoverable = 1 then ${hex(trx, sql`e.fingerprint`)} end`, sql`e.account_seq`)} as hex
           from (select account_seq, fingerprint from ${table} where account_seq > ${after}
             order by account_seq limit ${MEMBER_CHUNK}) as e
           join accounts as a on a.seq = e.account_seq`.execute(trx);
@@ -585,6 +618,7 @@ export class Directory {
       // Accounts created while the first pass ran have larger seqs.
       await pass();
       await this.db.transaction().execute(async (trx) => {
+        await lock(trx, 'directory');
         await this.setCurrentKey(trx, target.keyId);
         await trx.deleteFrom('meta').where('name', '=', ROTATION_TARGET).execute();
         // The old key's log is of no use to anyone once clients move to the new key.
@@ -666,17 +700,21 @@ export class Directory {
       // One statement per batch: the entries are paired with their accounts by position, guarded
       // by the element that was re-keyed. An account deleted meanwhile shifts the positions after
       // it: the rest of its batch is then re-keyed on its own, below.
+      const packed = blob(this.db, entries);
       const result = await sql`
         insert into ${to} (account_seq, element, fingerprint, token)
         select o.account_seq,
-          substr(${entries}, o.n * 72 + 1, 32),
-          substr(${entries}, o.n * 72 + 33, 8),
-          substr(${entries}, o.n * 72 + 41, 32)
+          substr(${packed}, o.n * 72 + 1, 32),
+          substr(${packed}, o.n * 72 + 33, 8),
+          substr(${packed}, o.n * 72 + 41, 32)
         from (
-          select account_seq, element, row_number() over (order by account_seq) - 1 as n
+          select account_seq, element,
+            cast(row_number() over (order by account_seq) - 1 as integer) as n
           from ${from} where account_seq between ${batch.first} and ${batch.last}
         ) as o
-        where o.element = substr(${batch.elements}, o.n * 32 + 1, 32)`.execute(this.db);
+        where o.element = substr(${blob(this.db, batch.elements)}, o.n * 32 + 1, 32)`.execute(
+        this.db,
+      );
       const written = Number(result.numAffectedRows ?? 0n);
       staged += written;
       if (written < batch.count) staged += await this.stageMissed(fromKeyId, toKeyId, batch);
@@ -801,6 +839,27 @@ export function removalForm(fp: Uint8Array, range: bigint, sets: SortedPairs[]):
   return form;
 }
 
+/** A blob as hex text (SQLite: upper case, PostgreSQL: lower; Buffer reads either). */
+function hex(db: Executor, expr: RawBuilder<unknown>): RawBuilder<string> {
+  return dialectOf(db) === 'postgres' ? sql`encode(${expr}, 'hex')` : sql`hex(${expr})`;
+}
+
+/** The aggregate concatenation of text values in `order`. */
+function hexConcat(
+  db: Executor,
+  expr: RawBuilder<unknown>,
+  order: RawBuilder<unknown>,
+): RawBuilder<string> {
+  return dialectOf(db) === 'postgres'
+    ? sql`string_agg(${expr}, '' order by ${order})`
+    : sql`group_concat(${expr}, '' order by ${order})`;
+}
+
+/** A bytes parameter typed as such (PostgreSQL would otherwise take it for text in substr). */
+function blob(db: Executor, value: Uint8Array): RawBuilder<Uint8Array> {
+  return dialectOf(db) === 'postgres' ? sql`cast(${value} as bytea)` : sql`${value}`;
+}
+
 /** Accounts per query when reading the member set. */
 const MEMBER_CHUNK = 1 << 20;
 /** Accounts per re-keying batch of a rotation. */
@@ -823,9 +882,9 @@ async function readElements(
 ): Promise<{ first: number; last: number; count: number; elements: Uint8Array } | null> {
   const { rows } = await sql<{ first: number | null; last: number | null; n: number; hex: string }>`
     select min(account_seq) as first, max(account_seq) as last, count(*) as n,
-      group_concat(hex(element), '' order by account_seq) as hex
+      ${hexConcat(db, hex(db, sql`element`), sql`account_seq`)} as hex
     from (select account_seq, element from ${sql.table(directoryTableName(keyId))}
-      where account_seq > ${after} order by account_seq limit ${limit})`.execute(db);
+      where account_seq > ${after} order by account_seq limit ${limit}) as e`.execute(db);
   const r = rows[0]!;
   if (r.n === 0 || r.first === null || r.last === null) return null;
   const elements = new Uint8Array(Buffer.from(r.hex, 'hex'));

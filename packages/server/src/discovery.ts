@@ -14,7 +14,7 @@ import {
 import type { Bucket, Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
 import type { ServerConfig } from './config.js';
-import type { Db, Executor } from './db/database.js';
+import { type Db, type Executor, forUpdate } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { ContactLinks } from './messaging/contact-links.js';
 import type { OprfPool } from './oprf/oprf-pool.js';
@@ -54,11 +54,13 @@ export class Discovery {
     const { budgetCapacity: capacity, budgetRefillPerHour: perHour } = this.config;
     const drainPerMs = perHour / HOUR_MS;
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('accounts')
-        .select(['budget_level', 'budget_at'])
-        .where('id', '=', accountId)
-        .executeTakeFirstOrThrow();
+      const row = await forUpdate(
+        trx,
+        trx
+          .selectFrom('accounts')
+          .select(['budget_level', 'budget_at'])
+          .where('id', '=', accountId),
+      ).executeTakeFirstOrThrow();
       const now = this.now();
       const level = Math.max(0, row.budget_level - (now - row.budget_at) * drainPerMs);
       if (level + count > capacity) {
@@ -125,11 +127,10 @@ export class Discovery {
 
   private async refund(accountId: string, count: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('accounts')
-        .select('budget_level')
-        .where('id', '=', accountId)
-        .executeTakeFirstOrThrow();
+      const row = await forUpdate(
+        trx,
+        trx.selectFrom('accounts').select('budget_level').where('id', '=', accountId),
+      ).executeTakeFirstOrThrow();
       await trx
         .updateTable('accounts')
         .set({ budget_level: Math.max(0, row.budget_level - count) })
@@ -159,12 +160,14 @@ export class Discovery {
     }
     const packed = pack(blinded);
     await this.db.transaction().execute(async (trx) => {
-      const usage = await trx
-        .selectFrom('key_usage')
-        .select(['evaluated', 'translated'])
-        .where('account_id', '=', accountId)
-        .where('key_id', '=', fromKeyId)
-        .executeTakeFirst();
+      const usage = await forUpdate(
+        trx,
+        trx
+          .selectFrom('key_usage')
+          .select(['evaluated', 'translated'])
+          .where('account_id', '=', accountId)
+          .where('key_id', '=', fromKeyId),
+      ).executeTakeFirst();
       const allowance = (usage?.evaluated ?? 0) - (usage?.translated ?? 0);
       if (blinded.length > allowance) {
         throw new ParleyError('DISCOVERY_BUDGET_EXHAUSTED', {

@@ -73,7 +73,7 @@ export async function startServer(
     config.bus.kind === 'redis'
       ? await RedisBus.open(config.bus.url, config.bus.prefix)
       : new InProcessBus();
-  const db = await openDatabase(config.dataDir).catch(async (error: unknown) => {
+  const db = await openDatabase(config.storage).catch(async (error: unknown) => {
     await bus.close();
     throw error;
   });
@@ -124,6 +124,7 @@ export async function startServer(
       adminToken,
       logger: loggerOptions(config.logLevel),
       metrics,
+      trustProxy: config.trustProxy,
     });
     if (config.web !== 'off') {
       const web = await loadWebApp(config.web.dir);

@@ -13,6 +13,7 @@ import {
   getCiphersuiteImpl,
 } from 'ts-mls';
 import { loadConfig } from './config.js';
+import { createPostgresDatabase, testStorage } from './db/test-databases.js';
 import { CIPHER_SUITE } from './messaging/key-packages.js';
 import { type RunningServer, startServer } from './server.js';
 import type { SmsProvider, VerificationSms } from './sms/sms-provider.js';
@@ -31,11 +32,30 @@ export class InboxSmsProvider implements SmsProvider {
   }
 }
 
+/** The PostgreSQL database of each test data directory (PARLEY_TEST_STORAGE=postgres). */
+const databaseOf = new Map<string, string>();
+
+/**
+ * A server on a free port with its own data directory and database: SQLite there, or — with
+ * PARLEY_TEST_STORAGE=postgres (storage.postgres.test.ts) — a fresh PostgreSQL database.
+ */
 export async function testServer(env: Record<string, string> = {}) {
   const inbox = new InboxSmsProvider();
+  const dataDir = env.PARLEY_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'parley-server-test-'));
+  const storage: Record<string, string> = {};
+  if (testStorage() === 'postgres' && env.PARLEY_DATABASE_URL === undefined) {
+    // A server restarted on the same data directory finds the same database.
+    let url = databaseOf.get(dataDir);
+    if (!url) {
+      url = await createPostgresDatabase();
+      databaseOf.set(dataDir, url);
+    }
+    storage.PARLEY_DATABASE_URL = url;
+  }
   const config = loadConfig({
+    ...storage,
     PARLEY_PORT: '0',
-    PARLEY_DATA_DIR: mkdtempSync(join(tmpdir(), 'parley-server-test-')),
+    PARLEY_DATA_DIR: dataDir,
     PARLEY_LOG_LEVEL: 'silent',
     PARLEY_OPRF_WORKERS: '1',
     ...env,

@@ -96,12 +96,15 @@ export function busCases(nodes: () => TwoNodes): void {
         { deviceId: here.conn.deviceId, frame },
         { deviceId: there.conn.deviceId, frame },
       ]);
-      assert.equal(here.seen.offered.length, 1, 'the local device gets the frames directly');
+      // With other nodes writing the same queues, a push could overtake another node's earlier
+      // commit: the local device is woken to read its queue, like the remote one.
+      assert.equal(here.seen.offered.length, 0, 'nothing is pushed past the queue');
+      assert.equal(here.seen.wakes, 1, 'the local device reads its queue');
       await until(() => there.seen.wakes === 1);
       assert.equal(there.seen.offered.length, 0, 'the remote node reads its queue instead');
       hubA.wake([there.conn.deviceId]);
       await until(() => there.seen.wakes === 2);
-      assert.equal(here.seen.wakes, 0);
+      assert.equal(here.seen.wakes, 1);
     } finally {
       await leave();
     }

@@ -1,20 +1,71 @@
 /**
- * Opens the embedded SQLite database (WAL) under the data directory and brings its schema up to
- * date. PostgreSQL joins behind the same Kysely interface in the scale-out work.
+ * Opens the database and brings its schema up to date: the embedded SQLite file under the data
+ * directory (the default, one node), or PostgreSQL (PARLEY_DATABASE_URL, any number of nodes).
+ * Both sit behind the same Kysely interface; the few statements that differ ask `dialectOf`.
  */
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, type SqliteDatabase, SqliteDialect, type Transaction } from 'kysely';
-import { migrationProvider } from './migrations.js';
+import {
+  Kysely,
+  Migrator,
+  PostgresAdapter,
+  PostgresDialect,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+  type Transaction,
+} from 'kysely';
+import pg from 'pg';
+import { postgresMigrations, sqliteMigrations } from './migrations.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 /** The database or a transaction on it. */
 export type Executor = Kysely<Database> | Transaction<Database>;
 
-export async function openDatabase(dataDir: string): Promise<Db> {
+export type Storage = { kind: 'sqlite'; dataDir: string } | { kind: 'postgres'; url: string };
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export async function openDatabase(storage: Storage): Promise<Db> {
+  return storage.kind === 'postgres' ? openPostgres(storage.url) : openSqlite(storage.dataDir);
+}
+
+/** Which SQL the database speaks. */
+export function dialectOf(db: Executor): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/**
+ * What a write transaction must hold so that several nodes writing one PostgreSQL keep the order
+ * a single SQLite writer gives for free: `directory` for changes to the directory log (a client's
+ * delta sync reads versions in commit order), `queue` for anything put in a device queue (a
+ * device reads its queue after the last seq it got, so seqs must become visible in order).
+ * Transaction-scoped advisory locks, taken first in the transaction and always in this order
+ * (directory, then queue), so two transactions cannot wait on each other. No-ops on SQLite,
+ * whose one connection runs one transaction at a time.
+ */
+export async function lock(trx: Transaction<Database>, name: 'directory' | 'queue'): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(${ADVISORY_LOCKS[name]})`.execute(trx);
+}
+
+/**
+ * A read that the transaction will write back, locked against other nodes' transactions until it
+ * commits (PostgreSQL's FOR UPDATE; SQLite's single writer needs none, and lacks the syntax).
+ */
+export function forUpdate<Q extends { forUpdate(): Q }>(trx: Executor, query: Q): Q {
+  return dialectOf(trx) === 'postgres' ? query.forUpdate() : query;
+}
+
+/** Arbitrary but fixed: the first word spells "parl" in ASCII. */
+const ADVISORY_LOCKS = { directory: 0x7061726c_0001n, queue: 0x7061726c_0002n } as const;
+
+// --- SQLite ------------------------------------------------------------------------------------
+
+async function openSqlite(dataDir: string): Promise<Db> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(join(dataDir, 'parley.sqlite'));
   sqlite.pragma('journal_mode = WAL');
@@ -28,11 +79,7 @@ export async function openDatabase(dataDir: string): Promise<Db> {
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
   });
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
-    await db.destroy();
-    throw error;
-  }
+  await migrate(db, sqliteMigrations);
   // Foreign keys on only after migrating: a migration that rebuilds a table (SQLite's procedure
   // for schema changes ALTER TABLE cannot make) must not cascade its drop to child tables.
   const violations = sqlite.pragma('foreign_key_check') as unknown[];
@@ -66,4 +113,71 @@ function withStatementCache(sqlite: SQLite.Database, size = 256): SqliteDatabase
       return statement;
     },
   };
+}
+
+// --- PostgreSQL --------------------------------------------------------------------------------
+
+/** Connections per node: the mailbox writer, socket reads, HTTP requests, the directory. */
+const POOL_SIZE = 16;
+
+async function openPostgres(url: string): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    // Counts, seqs and millisecond times are int8: JavaScript numbers hold them exactly up to
+    // 2^53, far beyond any seq or time here. numeric is not used.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle connection the server drops (PostgreSQL restarted) must not crash the process; the
+  // pool replaces it on the next query.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (cause) {
+    await db.destroy();
+    const where = safeUrl(url);
+    throw new Error(
+      `Cannot reach PostgreSQL at ${where}: ${(cause as Error).message}. Check PARLEY_DATABASE_URL and that the server is running.`,
+      { cause },
+    );
+  }
+  await migrate(db, postgresMigrations);
+  return db;
+}
+
+const INT8_OID = 20;
+
+/** The URL without its password, for messages. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
+  } catch {
+    return 'an invalid URL';
+  }
+}
+
+async function migrate(
+  db: Db,
+  migrations: Parameters<typeof migrationsProvider>[0],
+): Promise<void> {
+  const { error } = await new Migrator({
+    db,
+    provider: migrationsProvider(migrations),
+  }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+function migrationsProvider(migrations: typeof sqliteMigrations) {
+  return { getMigrations: async () => migrations };
 }

@@ -14,7 +14,9 @@ import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { openDatabase } from './database.js';
-import { migrationProvider } from './migrations.js';
+import { sqliteMigrations } from './migrations.js';
+
+const migrationProvider = { getMigrations: async () => sqliteMigrations };
 
 describe('migration 0003: accounts rebuilt with named unique indexes', () => {
   it('keeps accounts, row ids, devices and key usage, and enforces foreign keys after', async () => {
@@ -107,7 +109,7 @@ describe('migration 0005: a directory table per key', () => {
     await sql`create table rotation_stage (account_rowid integer primary key)`.execute(old);
     await old.destroy();
 
-    const db = await openDatabase(dir);
+    const db = await openDatabase({ kind: 'sqlite', dataDir: dir });
     try {
       const accounts = await db.selectFrom('accounts').selectAll().orderBy('seq').execute();
       assert.deepEqual(

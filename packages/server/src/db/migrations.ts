@@ -1,8 +1,13 @@
-/** Versioned schema migrations, applied in order at start-up (Kysely's Migrator). */
+/**
+ * Versioned schema migrations, applied in order at start-up (Kysely's Migrator). SQLite databases
+ * carry their history from the first release; PostgreSQL support came with the schema at 0006, so
+ * its list starts there, with the same tables in PostgreSQL's types. A later change is added to
+ * both lists under the same name.
+ */
 
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type Kysely, type Migration, type RawBuilder, sql } from 'kysely';
 
-const migrations: Record<string, Migration> = {
+export const sqliteMigrations: Record<string, Migration> = {
   '0001-directory': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -225,7 +230,7 @@ const migrations: Record<string, Migration> = {
         from accounts order by rowid`.execute(db);
       if (keyId !== undefined) {
         const table = sql.table(directoryTableName(keyId));
-        await sql`create table ${table} (${directoryColumns})`.execute(db);
+        await sql`create table ${table} (${directoryColumns('sqlite')})`.execute(db);
         await sql`insert into ${table} (account_seq, element, fingerprint, token)
           select rowid, element, fingerprint, token from accounts order by rowid`.execute(db);
         await sql`create unique index ${sql.id(`${directoryTableName(keyId)}_token`)}
@@ -239,23 +244,114 @@ const migrations: Record<string, Migration> = {
 };
 
 /**
+ * The same schema as the SQLite list ends with, in PostgreSQL's types: bytea for blobs, bigint for
+ * millisecond times and sequence numbers (identity columns: never reused, like AUTOINCREMENT).
+ */
+export const postgresMigrations: Record<string, Migration> = {
+  '0006-directory-table-per-key': {
+    async up(db: Kysely<unknown>) {
+      await sql`create table accounts (
+        seq bigint generated always as identity primary key,
+        id text not null,
+        discoverable integer not null,
+        presence text default 'nobody' not null,
+        created_at text not null,
+        budget_level double precision default 0 not null,
+        budget_at bigint default 0 not null
+      )`.execute(db);
+      await sql`create unique index accounts_id on accounts (id)`.execute(db);
+      await sql`create table devices (
+        id text primary key,
+        account_id text not null references accounts (id) on delete cascade,
+        name text not null,
+        credential_hash bytea not null,
+        created_at text not null
+      )`.execute(db);
+      await sql`create index devices_account on devices (account_id)`.execute(db);
+      await sql`create table directory_log (
+        version bigint generated always as identity primary key,
+        key_id text not null,
+        fingerprint bytea not null,
+        op text not null,
+        forget_at bigint
+      )`.execute(db);
+      await sql`create index directory_log_key on directory_log (key_id, version)`.execute(db);
+      // Deleting an account deletes its fingerprint's history: by fingerprint.
+      await sql`create index directory_log_fingerprint on directory_log (fingerprint)`.execute(db);
+      await sql`create table key_usage (
+        account_id text not null references accounts (id) on delete cascade,
+        key_id text not null,
+        evaluated bigint default 0 not null,
+        translated bigint default 0 not null,
+        constraint key_usage_pk primary key (account_id, key_id)
+      )`.execute(db);
+      await sql`create table meta (name text primary key, value text not null)`.execute(db);
+      await sql`create table key_packages (
+        device_id text not null references devices (id) on delete cascade,
+        id text not null,
+        data bytea not null,
+        last_resort integer not null,
+        created_at bigint not null,
+        constraint key_packages_pk primary key (device_id, id)
+      )`.execute(db);
+      await sql`create table groups (
+        id text primary key,
+        epoch bigint not null,
+        created_at bigint not null
+      )`.execute(db);
+      await sql`create table group_members (
+        group_id text not null references groups (id) on delete cascade,
+        device_id text not null references devices (id) on delete cascade,
+        account_id text not null,
+        constraint group_members_pk primary key (group_id, device_id)
+      )`.execute(db);
+      await sql`create index group_members_device on group_members (device_id)`.execute(db);
+      await sql`create table queue (
+        seq bigint generated always as identity primary key,
+        device_id text not null references devices (id) on delete cascade,
+        kind text not null,
+        message_id text not null,
+        group_id text not null,
+        sender_account text not null,
+        sender_device text not null,
+        epoch bigint not null,
+        payload bytea,
+        key_package_id text,
+        sent_at bigint not null,
+        expires_at bigint not null
+      )`.execute(db);
+      await sql`create index queue_device on queue (device_id, seq)`.execute(db);
+      await sql`create table sent_messages (
+        sender_device text not null,
+        message_id text not null,
+        digest bytea not null,
+        expires_at bigint not null,
+        constraint sent_messages_pk primary key (sender_device, message_id)
+      )`.execute(db);
+      await sql`create index sent_messages_expiry on sent_messages (expires_at)`.execute(db);
+      await sql`create table contact_links (
+        digest bytea primary key,
+        created_at bigint not null
+      )`.execute(db);
+    },
+  },
+};
+
+/**
  * The columns of a key's directory table: one entry per account, by the account's seq (so a
  * rotation reads and appends in one order); deleting an account deletes its entries.
  */
-export const directoryColumns = sql`
-  account_seq integer primary key references accounts (seq) on delete cascade,
-  element blob not null,
-  fingerprint blob not null,
-  token blob not null`;
+export function directoryColumns(dialect: 'sqlite' | 'postgres'): RawBuilder<unknown> {
+  const [int, blob] = dialect === 'postgres' ? ['bigint', 'bytea'] : ['integer', 'blob'];
+  return sql`
+  account_seq ${sql.raw(int)} primary key references accounts (seq) on delete cascade,
+  element ${sql.raw(blob)} not null,
+  fingerprint ${sql.raw(blob)} not null,
+  token ${sql.raw(blob)} not null`;
+}
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */
 export function directoryTableName(keyId: string): string {
   if (!/^[0-9a-f]{10}$/.test(keyId)) throw new Error(`not an OPRF key id: ${keyId}`);
   return `directory_${keyId}`;
 }
-
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
-  },
-};

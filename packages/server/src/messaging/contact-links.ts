@@ -7,7 +7,7 @@
 
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Db, Executor } from '../db/database.js';
+import { type Db, dialectOf, type Executor } from '../db/database.js';
 
 /** Accounts read (ids are base64url: a space separates them) per query when forgetting links. */
 const FORGET_CHUNK = 16_384;
@@ -59,15 +59,16 @@ export class ContactLinks {
    * digests go to SQLite as one JSON array, so the cost is the hashing, not the queries.
    */
   async forget(trx: Executor, accountId: string): Promise<void> {
-    let after: number | undefined;
+    const postgres = dialectOf(trx) === 'postgres';
+    let after = 0;
     for (;;) {
+      const ids = postgres ? sql`string_agg(id, ' ' order by seq)` : sql`group_concat(id, ' ')`;
       const { rows } = await sql<{ last: number | null; n: number; ids: string | null }>`
-        select max(rowid) as last, count(*) as n, group_concat(id, ' ') as ids
-        from (select rowid, id from accounts
-          ${after === undefined ? sql`` : sql`where rowid > ${after}`}
-          order by rowid limit ${FORGET_CHUNK})`.execute(trx);
+        select max(seq) as last, count(*) as n, ${ids} as ids
+        from (select seq, id from accounts where seq > ${after}
+          order by seq limit ${FORGET_CHUNK}) as a`.execute(trx);
       const chunk = rows[0];
-      if (!chunk || chunk.n === 0 || chunk.last === null) return;
+      if (!chunk || Number(chunk.n) === 0 || chunk.last === null) return;
       after = chunk.last;
       const digests: string[] = [];
       for (const other of (chunk.ids ?? '').split(' ')) {
@@ -75,10 +76,13 @@ export class ContactLinks {
         digests.push(this.digest(accountId, other).toString('hex'));
         digests.push(this.digest(other, accountId).toString('hex'));
       }
-      await sql`delete from contact_links
-        where digest in (select unhex(value) from json_each(${JSON.stringify(digests)}))`.execute(
-        trx,
-      );
+      const json = JSON.stringify(digests);
+      await (postgres
+        ? sql`delete from contact_links where digest in
+            (select decode(value, 'hex') from json_array_elements_text(cast(${json} as json)))`
+        : sql`delete from contact_links
+            where digest in (select unhex(value) from json_each(${json}))`
+      ).execute(trx);
     }
   }
 

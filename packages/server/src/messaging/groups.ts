@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
 import type { DeviceIdentity } from '../accounts.js';
-import type { Db, Executor } from '../db/database.js';
+import { type Db, type Executor, lock } from '../db/database.js';
 import type { Hub } from './hub.js';
 import type { Mailbox, QueueEntry } from './mailbox.js';
 
@@ -40,6 +40,8 @@ export class Groups {
     }
     const now = Date.now();
     const result = await this.db.transaction().execute(async (trx) => {
+      // First: it orders this group's epochs across nodes as well as the queue (mailbox.ts).
+      await lock(trx, 'queue');
       let group = await trx
         .selectFrom('groups')
         .select('epoch')
@@ -148,6 +150,7 @@ export class Groups {
    */
   async leave(device: DeviceIdentity, groupId: string): Promise<void> {
     const wake = await this.db.transaction().execute(async (trx) => {
+      await lock(trx, 'queue');
       const members = await this.members(trx, groupId);
       if (!members.some((m) => m.deviceId === device.deviceId)) {
         throw new ParleyError('NOT_GROUP_MEMBER');

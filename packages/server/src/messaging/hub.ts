@@ -136,6 +136,14 @@ export class Hub {
         }
         continue;
       }
+      if (this.node?.hasPeers) {
+        // Other nodes write this queue too: one of them may have committed an earlier seq that
+        // this socket has not read yet (its wake still on the way), and pushing these now would
+        // move the socket's read position past it. Reading the queue sees every earlier commit
+        // (seqs are taken under one lock, db/database.ts).
+        for (const conn of conns) conn.wake();
+        continue;
+      }
       list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
       for (const conn of conns) conn.offer(list);
     }

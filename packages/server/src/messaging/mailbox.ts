@@ -15,7 +15,7 @@ import {
 } from '@parley/core';
 import type { Selectable } from 'kysely';
 import type { DeviceIdentity } from '../accounts.js';
-import type { Db, Executor } from '../db/database.js';
+import { type Db, type Executor, lock } from '../db/database.js';
 import type { QueueKind, QueueTable } from '../db/schema.js';
 import { DeliveryStats } from '../metrics/counters.js';
 import type { Hub } from './hub.js';
@@ -208,6 +208,7 @@ export class Mailbox {
           };
           try {
             result = await this.db.transaction().execute(async (trx) => {
+              await lock(trx, 'queue');
               const written = await this.writeBatch(trx, stores);
               const acked = await this.applyAcks(trx, acks);
               return {

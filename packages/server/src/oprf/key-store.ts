@@ -18,7 +18,7 @@ export interface StoredKey {
 }
 
 export class KeyStore {
-  private readonly path: string;
+  readonly path: string;
   private keys: StoredKey[];
 
   private constructor(path: string, keys: StoredKey[]) {
