@@ -199,8 +199,10 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     PARLEY_LOG_LEVEL: 'warn',
     PARLEY_OPRF_WORKERS: '1',
     PARLEY_WEB_DIR: 'off',
-    // One machine registers every simulated device: lift the per-IP sign-up limit for this run.
+    // One machine registers every simulated device, from one block of numbers: lift the per-IP
+    // and per-prefix sign-up limits for this run.
     PARLEY_VERIFICATION_PER_IP: '100000',
+    PARLEY_VERIFICATION_PER_PREFIX: '100000',
   };
   const redisPrefix = `parley-load-${randomBytes(6).toString('hex')}:`;
   if (storage === 'postgres') env.PARLEY_DATABASE_URL = await serverLib.createPostgresDatabase();

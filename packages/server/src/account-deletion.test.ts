@@ -401,3 +401,53 @@ describe('DELETE /v1/account with PARLEY_DELETION_TOMBSTONE_HOURS=0', () => {
     assert.equal((await t.call('GET', '/v1/account', { token: keep.credential })).status, 200);
   });
 });
+
+describe('deleting and registering the same number again', () => {
+  it('does not refill the discovery budget: the new account starts where the old one was', async () => {
+    const t = await testServer({
+      PARLEY_DISCOVERY_BUDGET: '10',
+      PARLEY_DISCOVERY_REFILL_PER_HOUR: '1',
+    });
+    try {
+      const oprf = await loadOprf();
+      const keyId = t.server.services.directory.currentKeyId;
+      const evaluate = (credential: string, count: number) =>
+        t.call('POST', '/v1/discovery/evaluate', {
+          token: credential,
+          body: {
+            keyId,
+            blindedElements: Array.from({ length: count }, (_, i) =>
+              toBase64Url(
+                oprf.blind(new TextEncoder().encode(`+1415555${4000 + i}`)).blindedElement,
+              ),
+            ),
+          },
+        });
+      const first = await t.register('+14155550391');
+      assert.equal((await evaluate(first.credential, 10)).status, 200);
+      assert.equal((await evaluate(first.credential, 1)).json.code, 'DISCOVERY_BUDGET_EXHAUSTED');
+      const deleted = await fetch(new URL('/v1/account', t.server.url), {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${first.credential}` },
+      });
+      assert.equal(deleted.status, 204);
+      const kept = await t.server.services.db.selectFrom('budget_carry').selectAll().execute();
+      assert.equal(kept.length, 1, 'the level is kept after the account is gone');
+      assert.equal(kept[0]!.level, 10);
+
+      const again = await t.register('+14155550391');
+      assert.notEqual(again.accountId, first.accountId, 'a new account');
+      const refused = await evaluate(again.credential, 1);
+      assert.equal(refused.status, 429);
+      assert.equal(refused.json.code, 'DISCOVERY_BUDGET_EXHAUSTED');
+      // Another number is not affected.
+      const other = await t.register('+14155550392');
+      assert.equal((await evaluate(other.credential, 10)).status, 200);
+      // The kept level names no account: only a keyed digest, a level and times.
+      const carried = await t.server.services.db.selectFrom('budget_carry').selectAll().execute();
+      assert.deepEqual(carried, [], 'taken over by the new account, not kept twice');
+    } finally {
+      await t.server.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DeviceIdentity } from './accounts.js';
+import type { BudgetCarry } from './budget-carry.js';
 import { type Db, dialectOf, lock } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
@@ -37,6 +38,7 @@ export class AccountDeletion {
     private readonly keyPackages: KeyPackages,
     private readonly discovery: Discovery,
     private readonly links: ContactLinks,
+    private readonly budgets: BudgetCarry,
   ) {}
 
   /** Deletes the account of the calling device, with every device it has. */
@@ -49,7 +51,13 @@ export class AccountDeletion {
         const account = await trx
           .selectFrom('accounts')
           .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
-          .select(['fingerprint', 'accounts.discoverable as discoverable'])
+          .select([
+            'fingerprint',
+            'token',
+            'accounts.discoverable as discoverable',
+            'accounts.budget_level as budgetLevel',
+            'accounts.budget_at as budgetAt',
+          ])
           .where('accounts.id', '=', accountId)
           .executeTakeFirstOrThrow();
         const devices = (
@@ -99,6 +107,7 @@ export class AccountDeletion {
         await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
         // Its entries in every key's directory table (the current one, and a rotation's target
         // if one is running) go with it: they reference the account ON DELETE CASCADE.
+        await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);
         await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
         await this.directory.forgetAccount(trx, account.fingerprint, account.discoverable === 1);
         return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };

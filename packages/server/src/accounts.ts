@@ -11,6 +11,7 @@ import {
   type PresenceVisibility,
   type RegisterResponse,
 } from '@parley/core';
+import type { BudgetCarry } from './budget-carry.js';
 import { type Db, lock } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Hub } from './messaging/hub.js';
@@ -28,6 +29,7 @@ export class Accounts {
     private readonly db: Db,
     private readonly directory: Directory,
     private readonly hub: Hub,
+    private readonly budgets: BudgetCarry,
   ) {}
 
   /**
@@ -69,6 +71,8 @@ export class Accounts {
           }
         } else {
           accountId = newId();
+          // A number whose earlier account was deleted starts where that account's budget was.
+          const carried = await this.budgets.take(trx, entry.token);
           const { seq } = await trx
             .insertInto('accounts')
             .values({
@@ -76,8 +80,8 @@ export class Accounts {
               discoverable: discoverable ? 1 : 0,
               presence,
               created_at: now,
-              budget_level: 0,
-              budget_at: Date.now(),
+              budget_level: carried?.level ?? 0,
+              budget_at: carried?.at ?? Date.now(),
             })
             .returning('seq')
             .executeTakeFirstOrThrow();

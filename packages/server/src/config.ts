@@ -26,6 +26,8 @@ export interface ServerConfig {
     perNumber: number;
     /** Codes one IP address may request per window. */
     perIp: number;
+    /** Code requests per window for numbers that share all but their last three digits. */
+    perPrefix: number;
     windowMs: number;
   };
   discovery: {
@@ -111,6 +113,7 @@ const KNOWN = new Set([
   'PARLEY_VERIFICATION_MAX_ATTEMPTS',
   'PARLEY_VERIFICATION_PER_NUMBER',
   'PARLEY_VERIFICATION_PER_IP',
+  'PARLEY_VERIFICATION_PER_PREFIX',
   'PARLEY_VERIFICATION_WINDOW_SECONDS',
   'PARLEY_DISCOVERY_BUDGET',
   'PARLEY_DISCOVERY_REFILL_PER_HOUR',
@@ -179,6 +182,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       maxAttempts: integer(env, 'PARLEY_VERIFICATION_MAX_ATTEMPTS', 5, 1, 20),
       perNumber: integer(env, 'PARLEY_VERIFICATION_PER_NUMBER', 3, 1, 1000),
       perIp: integer(env, 'PARLEY_VERIFICATION_PER_IP', 20, 1, 100_000),
+      perPrefix: integer(env, 'PARLEY_VERIFICATION_PER_PREFIX', 30, 1, 100_000),
       windowMs: integer(env, 'PARLEY_VERIFICATION_WINDOW_SECONDS', 3600, 1, 86_400) * 1000,
     },
     discovery: {

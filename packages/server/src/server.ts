@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { AccountDeletion } from './account-deletion.js';
 import { Accounts } from './accounts.js';
 import { buildApp } from './app.js';
+import { BudgetCarry } from './budget-carry.js';
 import type { Bus } from './bus/bus.js';
 import { InProcessBus } from './bus/in-process.js';
 import { RedisBus } from './bus/redis.js';
@@ -102,6 +103,7 @@ export async function startServer(
     hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
+    const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, Date.now, bus);
     const keyPackages = new KeyPackages(db, hub, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
@@ -109,8 +111,17 @@ export async function startServer(
       db,
       directory,
       verification,
-      accounts: new Accounts(db, directory, hub),
-      deletion: new AccountDeletion(db, directory, mailbox, hub, keyPackages, discovery, links),
+      accounts: new Accounts(db, directory, hub, budgets),
+      deletion: new AccountDeletion(
+        db,
+        directory,
+        mailbox,
+        hub,
+        keyPackages,
+        discovery,
+        links,
+        budgets,
+      ),
       discovery,
       pool,
       hub,
@@ -142,6 +153,7 @@ export async function startServer(
       directory
         .forgetTombstones()
         .catch((err: unknown) => app.log.error({ err }, 'directory sweep failed'));
+      budgets.sweep(db).catch((err: unknown) => app.log.error({ err }, 'budget sweep failed'));
     }, 60_000);
     sweeper.unref();
     app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');

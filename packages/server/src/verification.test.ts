@@ -8,7 +8,14 @@ describe('verification', () => {
   let now = 1_000_000;
   const inbox = new InboxSmsProvider();
   const service = new VerificationService(
-    { codeTtlMs: 600_000, maxAttempts: 5, perNumber: 3, perIp: 4, windowMs: 3_600_000 },
+    {
+      codeTtlMs: 600_000,
+      maxAttempts: 5,
+      perNumber: 3,
+      perIp: 4,
+      perPrefix: 30,
+      windowMs: 3_600_000,
+    },
     inbox,
     () => now,
   );
@@ -47,9 +54,98 @@ describe('verification', () => {
     await service.start('+13052221111', '10.0.0.2');
   });
 
+  it('limits a block of consecutive numbers (bulk SIM cards), whatever the addresses', async () => {
+    let clock = 5_000_000;
+    const limited = new VerificationService(
+      {
+        codeTtlMs: 600_000,
+        maxAttempts: 5,
+        perNumber: 3,
+        perIp: 100,
+        perPrefix: 5,
+        windowMs: 3_600_000,
+      },
+      new InboxSmsProvider(),
+      () => clock,
+    );
+    try {
+      for (let i = 0; i < 5; i++) await limited.start(`+1415222710${i}`, `10.1.0.${i}`);
+      const refused = await limited.start('+14152227199', '10.1.0.99').catch((e: unknown) => e);
+      assert.ok(refused instanceof ParleyError);
+      assert.equal(refused.code, 'VERIFICATION_RATE_LIMITED');
+      // The next block is not affected; the same block is again after its refill.
+      await limited.start('+14152226999', '10.1.0.99');
+      clock += 13 * 60_000;
+      await limited.start('+14152227199', '10.1.0.99');
+    } finally {
+      limited.close();
+    }
+  });
+
+  it('backs off a number that keeps asking: an hour, then a day, then a week', async () => {
+    let clock = 9_000_000;
+    const limited = new VerificationService(
+      {
+        codeTtlMs: 600_000,
+        maxAttempts: 5,
+        perNumber: 3,
+        perIp: 1000,
+        perPrefix: 1000,
+        windowMs: 3_600_000,
+      },
+      new InboxSmsProvider(),
+      () => clock,
+    );
+    const retryAfter = async () => {
+      const e = await limited.start('+14152228800', '10.2.0.1').catch((x: unknown) => x);
+      assert.ok(e instanceof ParleyError && e.code === 'VERIFICATION_RATE_LIMITED');
+      return e.retryAfterMs!;
+    };
+    /** Requests until the next refusal, waiting out each; the waits it was told. */
+    const drain = async () => {
+      for (;;) {
+        try {
+          await limited.start('+14152228800', '10.2.0.1');
+        } catch (e) {
+          assert.ok(e instanceof ParleyError && e.code === 'VERIFICATION_RATE_LIMITED');
+          return e.retryAfterMs!;
+        }
+      }
+    };
+    try {
+      // 3 at once, then the hourly bucket makes it wait 20 minutes for the next.
+      assert.ok((await drain()) <= 20 * 60_000);
+      // Waiting out each hourly refusal, it soon meets the daily allowance (6): hours of waiting.
+      let wait = 0;
+      for (let i = 0; i < 10 && wait < 60 * 60_000; i++) {
+        clock += (await retryAfter()) + 1;
+        wait = await drain();
+      }
+      assert.ok(wait > 60 * 60_000, `the daily allowance makes it wait hours (${wait} ms)`);
+      // And waiting out the days, the weekly allowance (12) makes it wait a day or more.
+      for (let i = 0; i < 20 && wait < 24 * 3_600_000; i++) {
+        clock += (await retryAfter()) + 1;
+        wait = await drain();
+      }
+      assert.ok(
+        wait >= (24 * 3_600_000) / 2,
+        `the weekly allowance makes it wait about a day (${wait} ms)`,
+      );
+    } finally {
+      limited.close();
+    }
+  });
+
   it('an SMS failure leaves no pending verification behind', async () => {
     const failing = new VerificationService(
-      { codeTtlMs: 600_000, maxAttempts: 5, perNumber: 3, perIp: 4, windowMs: 3_600_000 },
+      {
+        codeTtlMs: 600_000,
+        maxAttempts: 5,
+        perNumber: 3,
+        perIp: 4,
+        perPrefix: 30,
+        windowMs: 3_600_000,
+      },
       {
         name: 'down',
         sendVerification: async () => {

@@ -44,8 +44,10 @@ export class VerificationService {
   private readonly bus: Bus;
   private readonly ownBus: boolean;
   private readonly limiterKey: Uint8Array;
-  private readonly perNumber: Bucket;
-  private readonly perIp: Bucket;
+  /** Each list's buckets are all charged; the first that refuses names the wait. */
+  private readonly perNumber: Bucket[];
+  private readonly perIp: Bucket[];
+  private readonly perPrefix: Bucket[];
 
   constructor(
     private readonly config: ServerConfig['verification'],
@@ -56,29 +58,48 @@ export class VerificationService {
     this.bus = shared?.bus ?? new InProcessBus(now);
     this.ownBus = !shared;
     this.limiterKey = shared?.limiterKey ?? randomBytes(32);
-    this.perNumber = {
-      name: 'verification-number',
-      capacity: config.perNumber,
-      windowMs: config.windowMs,
-    };
-    this.perIp = { name: 'verification-ip', capacity: config.perIp, windowMs: config.windowMs };
+    // Escalating back-off: a number that keeps asking waits a window, then a day, then a week
+    // (each longer bucket holds a small multiple of the hourly allowance). Prefixes (blocks of
+    // 1,000 consecutive numbers, as bulk SIM cards come) and addresses get an hourly and a daily
+    // allowance.
+    const day = 24 * 3_600_000;
+    this.perNumber = [
+      { name: 'verification-number', capacity: config.perNumber, windowMs: config.windowMs },
+      { name: 'verification-number-day', capacity: config.perNumber * 2, windowMs: day },
+      { name: 'verification-number-week', capacity: config.perNumber * 4, windowMs: 7 * day },
+    ];
+    this.perIp = [
+      { name: 'verification-ip', capacity: config.perIp, windowMs: config.windowMs },
+      { name: 'verification-ip-day', capacity: config.perIp * 5, windowMs: day },
+    ];
+    this.perPrefix = [
+      { name: 'verification-prefix', capacity: config.perPrefix, windowMs: config.windowMs },
+      { name: 'verification-prefix-day', capacity: config.perPrefix * 3, windowMs: day },
+    ];
+  }
+
+  /** Charges every bucket, or none: a refusal gives back what the others took. */
+  private async take(buckets: Bucket[], key: string): Promise<void> {
+    const taken: Bucket[] = [];
+    for (const bucket of buckets) {
+      const result = await this.bus.take(bucket, key);
+      if (!result.allowed) {
+        for (const t of taken) await this.bus.refund(t, key);
+        throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
+      }
+      taken.push(bucket);
+    }
   }
 
   async start(
     phoneNumber: string,
     ip: string,
   ): Promise<{ verificationId: string; expiresAt: Date }> {
-    const ipLimit = await this.bus.take(this.perIp, ip);
-    if (!ipLimit.allowed) {
-      throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: ipLimit.retryAfterMs });
-    }
-    const numberKey = createHmac('sha256', this.limiterKey).update(phoneNumber).digest('base64');
-    const numberLimit = await this.bus.take(this.perNumber, numberKey);
-    if (!numberLimit.allowed) {
-      throw new ParleyError('VERIFICATION_RATE_LIMITED', {
-        retryAfterMs: numberLimit.retryAfterMs,
-      });
-    }
+    const keyed = (label: string, value: string) =>
+      createHmac('sha256', this.limiterKey).update(`${label}\n${value}`).digest('base64');
+    await this.take(this.perIp, ip);
+    await this.take(this.perPrefix, keyed('prefix', phoneNumber.slice(0, -3)));
+    await this.take(this.perNumber, keyed('number', phoneNumber));
     const verificationId = randomBytes(16).toString('base64url');
     const code = String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
     const expiresAt = new Date(this.now() + this.config.codeTtlMs);

@@ -305,6 +305,7 @@ export function busCases(nodes: () => TwoNodes): void {
       maxAttempts: 3,
       perNumber: 2,
       perIp: 1000,
+      perPrefix: 1000,
       windowMs: 3_600_000,
     };
     const onA = new VerificationService(config, inbox, Date.now, { bus: a, limiterKey });

@@ -53,7 +53,14 @@ describe('Redis bus', { skip: reachable ? false : 'no Redis at 127.0.0.1:6379' }
   });
 
   it('Redis holds no form of a phone number during a verification', async () => {
-    const config = { codeTtlMs: 60_000, maxAttempts: 3, perNumber: 5, perIp: 5, windowMs: 60_000 };
+    const config = {
+      codeTtlMs: 60_000,
+      maxAttempts: 3,
+      perNumber: 5,
+      perIp: 5,
+      perPrefix: 50,
+      windowMs: 60_000,
+    };
     const service = new VerificationService(config, new InboxSmsProvider(), Date.now, {
       bus: a,
       limiterKey: randomBytes(32),

@@ -5,7 +5,7 @@
  * both lists under the same name.
  */
 
-import { type Kysely, type Migration, type RawBuilder, sql } from 'kysely';
+import { type Kysely, type Migration, PostgresAdapter, type RawBuilder, sql } from 'kysely';
 
 export const sqliteMigrations: Record<string, Migration> = {
   '0001-directory': {
@@ -243,6 +243,30 @@ export const sqliteMigrations: Record<string, Migration> = {
   },
 };
 
+/** Migrations after 0006, the same in both lists (their SQL is in both dialects). */
+const shared: Record<string, Migration> = {
+  '0007-budget-carry': {
+    // A deleted account's discovery budget level, kept under a keyed digest until it drains.
+    async up(db: Kysely<unknown>) {
+      const { blob, int } = types(db);
+      await sql`create table budget_carry (
+        digest ${blob} primary key,
+        level double precision not null,
+        at ${int} not null,
+        forget_at ${int} not null
+      )`.execute(db);
+      await sql`create index budget_carry_forget on budget_carry (forget_at)`.execute(db);
+    },
+  },
+};
+
+/** Column types by dialect, for shared migrations. */
+function types(db: Kysely<unknown>) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? { blob: sql.raw('bytea'), int: sql.raw('bigint') }
+    : { blob: sql.raw('blob'), int: sql.raw('integer') };
+}
+
 /**
  * The same schema as the SQLite list ends with, in PostgreSQL's types: bytea for blobs, bigint for
  * millisecond times and sequence numbers (identity columns: never reused, like AUTOINCREMENT).
@@ -336,6 +360,11 @@ export const postgresMigrations: Record<string, Migration> = {
     },
   },
 };
+
+for (const [name, migration] of Object.entries(shared)) {
+  sqliteMigrations[name] = migration;
+  postgresMigrations[name] = migration;
+}
 
 /**
  * The columns of a key's directory table: one entry per account, by the account's seq (so a

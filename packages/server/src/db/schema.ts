@@ -119,7 +119,16 @@ export interface ContactLinksTable {
   created_at: number;
 }
 
+/** A deleted account's discovery budget, until it drains (budget-carry.ts). */
+export interface BudgetCarryTable {
+  digest: Uint8Array;
+  level: number;
+  at: number;
+  forget_at: number;
+}
+
 export interface Database {
+  budget_carry: BudgetCarryTable;
   accounts: AccountsTable;
   devices: DevicesTable;
   directory_log: DirectoryLogTable;
