@@ -30,6 +30,7 @@ export class Accounts {
     private readonly directory: Directory,
     private readonly hub: Hub,
     private readonly budgets: BudgetCarry,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -81,7 +82,7 @@ export class Accounts {
               presence,
               created_at: now,
               budget_level: carried?.level ?? 0,
-              budget_at: carried?.at ?? Date.now(),
+              budget_at: carried?.at ?? this.now(),
             })
             .returning('seq')
             .executeTakeFirstOrThrow();

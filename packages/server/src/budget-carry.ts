@@ -21,6 +21,7 @@ export class BudgetCarry {
   constructor(
     private readonly key: Uint8Array,
     private readonly refillPerHour: number,
+    private readonly now: () => number = Date.now,
   ) {}
 
   private digest(token: Uint8Array): Buffer {
@@ -33,7 +34,7 @@ export class BudgetCarry {
     const drainMs =
       this.refillPerHour > 0 ? (level / this.refillPerHour) * HOUR_MS : Number.POSITIVE_INFINITY;
     const forgetAt = Math.round(at + Math.min(drainMs, MAX_KEEP_MS));
-    if (forgetAt <= Date.now()) return;
+    if (forgetAt <= this.now()) return;
     const digest = this.digest(token);
     await trx
       .insertInto('budget_carry')
@@ -50,12 +51,12 @@ export class BudgetCarry {
       .where('digest', '=', digest)
       .returning(['level', 'at', 'forget_at'])
       .executeTakeFirst();
-    if (!row || row.forget_at <= Date.now()) return undefined;
+    if (!row || row.forget_at <= this.now()) return undefined;
     return { level: row.level, at: row.at };
   }
 
   /** Forgets levels that have drained (the periodic sweep). */
-  async sweep(db: Db, now = Date.now()): Promise<number> {
+  async sweep(db: Db, now = this.now()): Promise<number> {
     const result = await db
       .deleteFrom('budget_carry')
       .where('forget_at', '<=', now)

@@ -61,8 +61,18 @@ function ensureSecretFile(path: string): string {
 
 export async function startServer(
   config: ServerConfig,
-  options: { sms?: SmsProvider } = {},
+  options: {
+    sms?: SmsProvider;
+    /**
+     * The time the limits and budgets count by (simulations: scripts/attack-enumerate.mjs runs
+     * days in seconds). Default: the real clock.
+     */
+    clock?: () => number;
+    /** A bus shared with other servers in this process (simulated nodes); not closed here. */
+    bus?: Bus;
+  } = {},
 ): Promise<RunningServer> {
+  const clock = options.clock ?? Date.now;
   // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
   const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -71,11 +81,14 @@ export async function startServer(
   const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
   // Before the database, so an unreachable Redis stops the start with nothing else opened.
   const bus: Bus =
-    config.bus.kind === 'redis'
+    options.bus ??
+    (config.bus.kind === 'redis'
       ? await RedisBus.open(config.bus.url, config.bus.prefix)
-      : new InProcessBus();
+      : new InProcessBus(clock));
+  // A bus handed in belongs to the caller, who closes it.
+  const closeBus = options.bus ? async () => {} : () => bus.close();
   const db = await openDatabase(config.storage).catch(async (error: unknown) => {
-    await bus.close();
+    await closeBus();
     throw error;
   });
   const pool = new OprfPool(config.oprfWorkers, { backend });
@@ -94,7 +107,7 @@ export async function startServer(
     const sms =
       options.sms ??
       (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
-    const verification = new VerificationService(config.verification, sms, Date.now, {
+    const verification = new VerificationService(config.verification, sms, clock, {
       bus,
       limiterKey: limiterKey(config, keys, directory.currentKeyId),
     });
@@ -103,15 +116,15 @@ export async function startServer(
     hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs);
     const links = new ContactLinks(db, linkKey);
-    const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour);
-    const discovery = new Discovery(db, pool, directory, config.discovery, links, Date.now, bus);
+    const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
+    const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
     const keyPackages = new KeyPackages(db, hub, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const services: Services = {
       db,
       directory,
       verification,
-      accounts: new Accounts(db, directory, hub, budgets),
+      accounts: new Accounts(db, directory, hub, budgets, clock),
       deletion: new AccountDeletion(
         db,
         directory,
@@ -172,13 +185,13 @@ export async function startServer(
         await pool.close();
         await db.destroy();
         await node.leave().catch(() => {});
-        await bus.close();
+        await closeBus();
       },
     };
   } catch (error) {
     await pool.close();
     await db.destroy();
-    await bus.close();
+    await closeBus();
     throw error;
   }
 }

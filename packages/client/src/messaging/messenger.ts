@@ -94,6 +94,8 @@ const KEYS = {
 /** How many one-time KeyPackages the SDK keeps on the server. */
 export const KEY_PACKAGE_TARGET = 40;
 const COMMIT_RETRIES = 5;
+/** How long an outbox waits after the server answered SERVICE_UNAVAILABLE. */
+const SERVICE_RETRY_MS = 2_000;
 
 const randomId = () => toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
 
@@ -125,6 +127,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   >();
   private flushing = false;
   private flushAgain = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private refilling: Promise<void> | undefined;
 
   constructor(
@@ -178,6 +181,8 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Closes the connection; unsent messages stay in the outbox for the next start. */
   stop(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.flushAcks();
     this.connection?.stop();
     this.connection = undefined;
@@ -580,6 +585,7 @@ export class Messenger extends Emitter<MessengerEvents> {
         const stale: OutboxEntry[] = [];
         const done = new Map<string, MessageStatus>();
         let offline = false;
+        let unavailable = false;
         results.forEach((r, i) => {
           const entry = outbox[i]!;
           if (r.status === 'fulfilled') {
@@ -589,6 +595,9 @@ export class Messenger extends Emitter<MessengerEvents> {
           const error = asParleyError(r.reason);
           if (error.code === 'EPOCH_CONFLICT') stale.push(entry);
           else if (error.code === 'CONNECTION_CLOSED') offline = true;
+          // The server cannot store right now (its database is restarting, say): the message
+          // stays in the outbox and goes again shortly, with the same id.
+          else if (error.code === 'SERVICE_UNAVAILABLE') unavailable = true;
           else {
             done.set(entry.id, 'failed');
             this.waiters.get(entry.id)?.reject(error);
@@ -613,6 +622,13 @@ export class Messenger extends Emitter<MessengerEvents> {
             this.waiters.delete(id);
           }
         });
+        if (unavailable && !offline) {
+          this.retryTimer ??= setTimeout(() => {
+            this.retryTimer = undefined;
+            void this.flush();
+          }, SERVICE_RETRY_MS);
+          this.retryTimer.unref?.();
+        }
         // A reconnect that came while this round ran asked for another round: do it now.
         if (offline) {
           if (this.flushAgain) continue;

@@ -41,15 +41,22 @@ function eventually(
 
 /** A device socket that records what the hub does to it. */
 function device(accountId: string, deviceId: string) {
-  const seen = { wakes: 0, offered: [] as DeliverFrame[][], frames: [] as ServerFrame[], ended: 0 };
+  const seen = {
+    wakes: 0,
+    offered: [] as DeliverFrame[][],
+    after: [] as Array<number | undefined>,
+    frames: [] as ServerFrame[],
+    ended: 0,
+  };
   const conn: DeviceConnection = {
     accountId,
     deviceId,
     wake: () => {
       seen.wakes += 1;
     },
-    offer: (frames) => {
+    offer: (frames, after) => {
       seen.offered.push(frames);
+      seen.after.push(after);
     },
     push: (frame) => {
       seen.frames.push(frame);
@@ -88,18 +95,39 @@ export function busCases(nodes: () => TwoNodes): void {
     const { hubA, hubB, leave } = await twoHubs(nodes());
     try {
       const here = device(unique('acc'), unique('dev'));
+      const noted = device(unique('acc'), unique('dev'));
       const there = device(unique('acc'), unique('dev'));
+      const notedThere = device(unique('acc'), unique('dev'));
       hubA.attach(here.conn);
+      hubA.attach(noted.conn);
       hubB.attach(there.conn);
-      const frame = { t: 'deliver', seq: 1 } as unknown as DeliverFrame;
+      hubB.attach(notedThere.conn);
+      const frame = { t: 'deliver', seq: 7 } as unknown as DeliverFrame;
       hubA.offer([
         { deviceId: here.conn.deviceId, frame },
+        { deviceId: noted.conn.deviceId, frame, after: 5 },
+        { deviceId: noted.conn.deviceId, frame: { ...frame, seq: 8 }, after: 6 },
         { deviceId: there.conn.deviceId, frame },
+        { deviceId: notedThere.conn.deviceId, frame: { ...frame, seq: 9 }, after: 4 },
       ]);
       // With other nodes writing the same queues, a push could overtake another node's earlier
-      // commit: the local device is woken to read its queue, like the remote one.
+      // commit: without a note of what the queue held before, the local device reads its queue;
+      // with one, it gets the frames and the earliest note, to check against what it sent.
       assert.equal(here.seen.offered.length, 0, 'nothing is pushed past the queue');
       assert.equal(here.seen.wakes, 1, 'the local device reads its queue');
+      assert.deepEqual(
+        noted.seen.offered.map((f) => f.map((x) => x.seq)),
+        [[7, 8]],
+      );
+      assert.deepEqual(noted.seen.after, [5]);
+      // Noted entries for a device on node B go to it over the bus, frames and note included.
+      await until(() => notedThere.seen.offered.length === 1);
+      assert.deepEqual(
+        notedThere.seen.offered[0]!.map((f) => f.seq),
+        [9],
+      );
+      assert.deepEqual(notedThere.seen.after, [4]);
+      assert.equal(notedThere.seen.wakes, 0);
       await until(() => there.seen.wakes === 1);
       assert.equal(there.seen.offered.length, 0, 'the remote node reads its queue instead');
       hubA.wake([there.conn.deviceId]);

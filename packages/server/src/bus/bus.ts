@@ -13,11 +13,22 @@
  * content is encrypted by its owner (see verification.ts) under a key only the client holds.
  */
 
-import type { ServerFrame } from '@parley/core';
+import type { DeliverFrame, ServerFrame } from '@parley/core';
 
 /** What a node tells the others; each node acts on its own connections. */
 export type BusEvent =
   | { t: 'wake'; devices: string[] }
+  /**
+   * From the bus itself, not another node: events may have been lost (Redis was unreachable and
+   * is back), so every device connected here reads its queue.
+   */
+  | { t: 'resync' }
+  /**
+   * Entries just committed for devices connected elsewhere, each with what its queue held before
+   * (`after`): the node holding the socket sends them without reading the queue back, when it
+   * has sent everything up to `after`; else it reads (as on wake).
+   */
+  | { t: 'offer'; entries: Array<{ deviceId: string; frame: DeliverFrame; after: number }> }
   | { t: 'relay'; devices: string[]; frame: ServerFrame }
   | { t: 'presence'; accountId: string; online: boolean }
   | { t: 'unwatch'; accountId: string }

@@ -199,6 +199,16 @@ class RedisNode implements BusNode {
     });
     await subscriber.subscribe(this.channel);
     this.subscriber = subscriber;
+    // Back after an outage (ioredis reconnects and subscribes again by itself): whatever was
+    // published meanwhile is lost, so the devices here read their queues, and this node's
+    // presence is written again (a restarted Redis has none).
+    subscriber.on('ready', () => {
+      this.onEvent({ t: 'resync' });
+      for (const accountId of this.onlineHere) {
+        this.client.sadd(`${this.prefix}online:${accountId}`, this.id).catch(() => {});
+      }
+      this.client.set(this.nodeKey, '1', 'PX', NODE_TTL_MS).catch(() => {});
+    });
     await this.client.set(this.nodeKey, '1', 'PX', NODE_TTL_MS);
     this.heartbeat = setInterval(() => {
       this.client.set(this.nodeKey, '1', 'PX', NODE_TTL_MS).catch(() => {});

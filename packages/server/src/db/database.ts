@@ -102,6 +102,9 @@ function withStatementCache(sqlite: SQLite.Database, size = 256): SqliteDatabase
   return {
     close: () => sqlite.close(),
     prepare(sql: string) {
+      // After some errors (disk full, I/O error) SQLite has rolled the transaction back itself;
+      // Kysely's ROLLBACK would then fail with "no transaction is active" and hide the cause.
+      if (sql === 'rollback' && !sqlite.inTransaction) return NOTHING_TO_ROLL_BACK;
       let statement = cache.get(sql);
       if (statement) {
         cache.delete(sql);
@@ -114,6 +117,13 @@ function withStatementCache(sqlite: SQLite.Database, size = 256): SqliteDatabase
     },
   };
 }
+
+const NOTHING_TO_ROLL_BACK = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  iterate: () => [][Symbol.iterator](),
+} as unknown as SQLite.Statement;
 
 // --- PostgreSQL --------------------------------------------------------------------------------
 
@@ -180,4 +190,27 @@ async function migrate(
 
 function migrationsProvider(migrations: typeof sqliteMigrations) {
   return { getMigrations: async () => migrations };
+}
+
+/**
+ * Whether an error means the database cannot serve right now (PostgreSQL down, restarting or
+ * unreachable; SQLite's disk full or failing) rather than a fault in the request: the client is
+ * told SERVICE_UNAVAILABLE and retries, instead of INTERNAL.
+ */
+export function storageUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    // PostgreSQL: connection exceptions (08…), operator intervention (57P01–57P03: shutdown,
+    // crash, not accepting connections yet), insufficient resources (53…: disk full, memory).
+    /^(08|53)/.test(code) ||
+    /^57P0[1-3]$/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(
+      message,
+    ) ||
+    // SQLite: disk full, I/O error, read-only file system, locked past busy_timeout.
+    /^SQLITE_(FULL|IOERR|READONLY|BUSY|CANTOPEN)/.test(code)
+  );
 }

@@ -16,9 +16,11 @@ export interface DeviceConnection {
   wake(): void;
   /**
    * These entries were just committed to the device's queue, in order: send them without
-   * reading the queue back, if nothing older is still unsent (else it reads, as on wake).
+   * reading the queue back, if nothing older is still unsent (else it reads, as on wake). With
+   * `after`, the queue's largest seq before they were written: anything up to it must have been
+   * sent already (another node may have written it).
    */
-  offer(frames: DeliverFrame[]): void;
+  offer(frames: DeliverFrame[], after?: number): void;
   /** Sends a frame that is not stored (signals, presence, notices). */
   push(frame: ServerFrame): void;
   /** Closes the connection with this WebSocket close code; it detaches itself when closed. */
@@ -34,6 +36,11 @@ export class Hub {
   private readonly watching = new Map<DeviceConnection, Map<string, boolean | undefined>>();
   private node: BusNode | undefined;
 
+  /** Other nodes write the same queues (the mailbox then notes what each queue held before). */
+  get sharedQueues(): boolean {
+    return this.node?.hasPeers === true;
+  }
+
   /** Connects this hub to the other nodes; `receive` must get the node's events. */
   join(node: BusNode): void {
     this.node = node;
@@ -44,6 +51,12 @@ export class Hub {
     switch (event.t) {
       case 'wake':
         this.wakeHere(event.devices);
+        break;
+      case 'offer':
+        this.offerHere(event.entries);
+        break;
+      case 'resync':
+        for (const conns of this.byDevice.values()) for (const conn of conns) conn.wake();
         break;
       case 'relay':
         this.relayHere(event.devices, event.frame);
@@ -120,34 +133,71 @@ export class Hub {
   /** Entries just written by the mailbox, handed to the connected devices they are for. */
   offer(entries: Addressed[]): void {
     const byDevice = new Map<string, DeliverFrame[]>();
-    for (const { deviceId, frame } of entries) {
+    /** Per device, the queue's largest seq before the first of these was written. */
+    const afterOf = new Map<string, number | undefined>();
+    for (const { deviceId, frame, after } of entries) {
       const list = byDevice.get(deviceId) ?? [];
       list.push(frame);
       byDevice.set(deviceId, list);
+      const known = afterOf.has(deviceId) ? afterOf.get(deviceId) : after;
+      afterOf.set(
+        deviceId,
+        known === undefined || after === undefined ? undefined : Math.min(known, after),
+      );
     }
     let elsewhere: string[] | undefined;
+    let remote: Array<{ deviceId: string; frame: DeliverFrame; after: number }> | undefined;
     for (const [deviceId, list] of byDevice) {
       const conns = this.byDevice.get(deviceId);
       if (!conns) {
-        // Stored already: the node holding the socket reads it from the queue.
+        // Stored already: the node holding the socket sends it, or reads it from the queue.
         if (this.node?.hasPeers) {
-          elsewhere ??= [];
-          elsewhere.push(deviceId);
+          const after = afterOf.get(deviceId);
+          if (after === undefined) {
+            elsewhere ??= [];
+            elsewhere.push(deviceId);
+          } else {
+            remote ??= [];
+            for (const frame of list) remote.push({ deviceId, frame, after });
+          }
         }
         continue;
       }
+      list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
       if (this.node?.hasPeers) {
         // Other nodes write this queue too: one of them may have committed an earlier seq that
-        // this socket has not read yet (its wake still on the way), and pushing these now would
-        // move the socket's read position past it. Reading the queue sees every earlier commit
-        // (seqs are taken under one lock, db/database.ts).
-        for (const conn of conns) conn.wake();
+        // this socket has not read yet (its wake still on the way), and pushing these past it
+        // would move the socket's read position beyond it. The mailbox noted the queue's largest
+        // seq before writing (under the queue lock, db/database.ts): a socket that has sent up
+        // to it takes these directly; otherwise, or without the note, it reads its queue.
+        const after = afterOf.get(deviceId);
+        for (const conn of conns) {
+          if (after === undefined) conn.wake();
+          else conn.offer(list, after);
+        }
         continue;
       }
-      list.sort((a, b) => a.seq - b.seq); // RETURNING gives no order
       for (const conn of conns) conn.offer(list);
     }
     if (elsewhere) this.node?.publish({ t: 'wake', devices: elsewhere });
+    if (remote) this.node?.publish({ t: 'offer', entries: remote });
+  }
+
+  /** Another node's `offer`: entries for the devices connected here (the others read later). */
+  private offerHere(entries: Array<{ deviceId: string; frame: DeliverFrame; after: number }>) {
+    const byDevice = new Map<string, { frames: DeliverFrame[]; after: number }>();
+    for (const { deviceId, frame, after } of entries) {
+      if (!this.byDevice.has(deviceId)) continue;
+      const seen = byDevice.get(deviceId);
+      if (seen) {
+        seen.frames.push(frame);
+        seen.after = Math.min(seen.after, after);
+      } else byDevice.set(deviceId, { frames: [frame], after });
+    }
+    for (const [deviceId, { frames, after }] of byDevice) {
+      frames.sort((a, b) => a.seq - b.seq);
+      for (const conn of this.byDevice.get(deviceId) ?? []) conn.offer(frames, after);
+    }
   }
 
   /** Closes every connection of these devices (deleted devices: nothing more goes to them). */

@@ -58,6 +58,8 @@ const STORE_BATCH = 512;
 export interface Addressed {
   deviceId: string;
   frame: DeliverFrame;
+  /** With other nodes: the device queue's largest seq before this entry's batch (hub.offer). */
+  after?: number;
 }
 
 function toFrame(r: Selectable<QueueTable>): DeliverFrame {
@@ -133,6 +135,19 @@ export class Mailbox {
       entries.map((e) => [key(e.deviceId, e.kind, e.sender.deviceId, e.messageId), e]),
     );
     const sentAt = new Date(now).toISOString();
+    // With other nodes writing the same queues, what each queue held before (under the queue
+    // lock, so nothing older can appear later): lets the hub push these without a read back.
+    let before: Map<string, number> | undefined;
+    if (this.hub.sharedQueues) {
+      const devices = [...new Set(entries.map((e) => e.deviceId))];
+      const rows = await trx
+        .selectFrom('queue')
+        .select(['device_id', (eb) => eb.fn.max('seq').as('last')])
+        .where('device_id', 'in', devices)
+        .groupBy('device_id')
+        .execute();
+      before = new Map(rows.map((r) => [r.device_id, Number(r.last)]));
+    }
     const rows = await query
       .returning(['seq', 'device_id', 'kind', 'sender_device', 'message_id'])
       .execute();
@@ -153,7 +168,9 @@ export class Mailbox {
         ...(e.keyPackageId ? { keyPackageId: e.keyPackageId } : {}),
         sentAt,
       };
-      return { deviceId: r.device_id, frame };
+      return before
+        ? { deviceId: r.device_id, frame, after: before.get(r.device_id) ?? 0 }
+        : { deviceId: r.device_id, frame };
     });
   }
 

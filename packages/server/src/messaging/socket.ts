@@ -19,6 +19,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { DeviceIdentity } from '../accounts.js';
+import { toParleyError } from '../http-errors.js';
 import type { Services } from '../services.js';
 import type { DeviceConnection } from './hub.js';
 
@@ -132,13 +133,15 @@ export class DeviceSocket implements DeviceConnection {
     void this.pump();
   }
 
-  offer(frames: DeliverFrame[]): void {
+  offer(frames: DeliverFrame[], after?: number): void {
     if (this.closing) return; // the entries stay queued for the next connection
     const fresh = frames.filter((f) => f.seq > this.lastSent);
-    // Only when caught up: nothing older unsent (dirty), no read in flight, and room for all.
+    // Only when caught up: nothing older unsent (dirty, or an entry up to `after` not sent), no
+    // read in flight, and room for all.
     if (
       !this.device ||
       this.dirty ||
+      (after !== undefined && after > this.lastSent) ||
       this.pumping ||
       this.inflight.size + fresh.length > MESSAGING_LIMITS.deliveryWindow
     ) {
@@ -187,8 +190,11 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   private error(error: unknown, ref?: string): void {
-    if (!(error instanceof ParleyError)) this.log.error({ err: error }, 'socket request failed');
-    const e = error instanceof ParleyError ? error : new ParleyError('INTERNAL');
+    const e = toParleyError(error);
+    if (e.code === 'INTERNAL') this.log.error({ err: error }, 'socket request failed');
+    else if (e.code === 'SERVICE_UNAVAILABLE' && !(error instanceof ParleyError)) {
+      this.log.warn({ err: error }, 'storage unavailable');
+    }
     this.push({
       t: 'error',
       ...(ref !== undefined ? { ref } : {}),
