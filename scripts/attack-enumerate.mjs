@@ -149,8 +149,10 @@ function report(strategy, what, perDay, extra = {}) {
 
 let numberSeq = 0;
 /** A fresh number, in its own block of 1,000 (a different prefix each time). */
-const freshNumber = () =>
-  `+1303${String(100 + numberSeq++).padStart(3, '0')}1${String(numberSeq % 1000).padStart(3, '0')}`;
+const freshNumber = () => {
+  const n = numberSeq++;
+  return `+1303${200 + (n % 800)}${1000 + Math.floor(n / 800)}`;
+};
 
 async function oneAccount() {
   const clock = makeClock();

@@ -9,14 +9,13 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { loadOprf, MembershipFilter, type ServerFrame, toBase64Url } from '@parley/core';
+import { loadOprf, MembershipFilter, toBase64Url } from '@parley/core';
 import { sql } from 'kysely';
-import WebSocket from 'ws';
 import type { Db } from './db/database.js';
 import { tableNames } from './db/test-databases.js';
 import type { Directory } from './directory.js';
 import { CLOSE } from './messaging/socket.js';
-import { mlsKeyPackage, testServer } from './testing.js';
+import { deviceSocket, mlsKeyPackage, testServer } from './testing.js';
 
 type Registered = { accountId: string; deviceId: string; credential: string };
 type Server = Awaited<ReturnType<typeof testServer>>;
@@ -75,41 +74,9 @@ async function needlesOf(
   };
 }
 
-/** A device's WebSocket, authenticated; its frames and how it closed. */
-async function connect(t: Server, credential: string) {
-  const frames: ServerFrame[] = [];
-  const ws = new WebSocket(`${t.server.url.replace(/^http/, 'ws')}/v1/socket`);
-  const closed = new Promise<number>((resolve, reject) => {
-    ws.on('close', (code) => resolve(code));
-    setTimeout(() => reject(new Error('the socket was not closed')), 5000).unref();
-  });
-  closed.catch(() => {}); // awaited by the tests that expect it
-  let notify = () => {};
-  ws.on('message', (data) => {
-    for (const line of String(data).split('\n')) frames.push(JSON.parse(line) as ServerFrame);
-    notify();
-  });
-  const waitFor = async (pred: (f: ServerFrame) => boolean, ms = 5000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = frames.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no such frame in ${JSON.stringify(frames)}`);
-      await new Promise<void>((resolve) => {
-        notify = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  ws.send(JSON.stringify({ t: 'auth', credential }));
-  return { ws, frames, closed, waitFor };
-}
+/** A device's WebSocket, authenticated (testing.ts). */
+const connect = (t: Server, credential: string) => deviceSocket(t.server.url, credential);
 
-/** The filter a client downloaded: the current snapshot. */
 async function heldFilter(t: Server) {
   const { directory } = t.server.services;
   const payload = await directory.payload();

@@ -7,9 +7,12 @@ import * as assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
+  directoryToken,
   fromBase64Url,
   LIMITS,
+  loadOprf,
   MembershipFilter,
+  phoneNumberInput,
   removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
@@ -406,6 +409,63 @@ describe('behind a reverse proxy', () => {
     } finally {
       await trusted.server.close();
       await direct.server.close();
+    }
+  });
+});
+
+describe('registration status', () => {
+  it('shows through no endpoint but a budgeted evaluation', async () => {
+    const t = await testServer();
+    try {
+      await t.register('+14155550881', false); // registered, not discoverable
+      const me = await t.register('+14155550882');
+      // Asking for a code: the same answer for a registered number and a fresh one.
+      const shape = (json: Record<string, unknown>) =>
+        Object.keys(json)
+          .sort()
+          .map((k) => `${k}:${typeof json[k]}`);
+      const registered = await t.call('POST', '/v1/verifications', {
+        body: { phoneNumber: '+14155550881' },
+      });
+      const fresh = await t.call('POST', '/v1/verifications', {
+        body: { phoneNumber: '+14155550883' },
+      });
+      assert.equal(registered.status, fresh.status);
+      assert.deepEqual(shape(registered.json), shape(fresh.json));
+      // Resolving needs a token, which needs the OPRF output: one evaluation each. The token of a
+      // registered but hidden number resolves exactly like an unregistered one.
+      const oprf = await loadOprf();
+      const keyId = t.server.services.directory.currentKeyId;
+      const tokenOf = async (number: string) => {
+        const b = oprf.blind(phoneNumberInput(number));
+        const r = await t.call('POST', '/v1/discovery/evaluate', {
+          token: me.credential,
+          body: { keyId, blindedElements: [toBase64Url(b.blindedElement)] },
+        });
+        assert.equal(r.status, 200);
+        assert.equal((r.json.budget as { remaining: number }).remaining < 2000, true, 'charged');
+        const evaluated = fromBase64Url((r.json.evaluatedElements as string[])[0]!)!;
+        return toBase64Url(directoryToken(oprf.sha512, keyId, oprf.unblind(b.blind, evaluated)));
+      };
+      const hidden = await t.call('POST', '/v1/discovery/resolve', {
+        token: me.credential,
+        body: { keyId, tokens: [await tokenOf('+14155550881')] },
+      });
+      const unknown = await t.call('POST', '/v1/discovery/resolve', {
+        token: me.credential,
+        body: { keyId, tokens: [await tokenOf('+14155550884')] },
+      });
+      assert.equal(hidden.status, 200);
+      assert.deepEqual(hidden.json, unknown.json);
+      assert.deepEqual(hidden.json, { matches: [] });
+      // Without a token: a random one resolves to nothing, and no other endpoint takes a number.
+      const random = await t.call('POST', '/v1/discovery/resolve', {
+        token: me.credential,
+        body: { keyId, tokens: [toBase64Url(new Uint8Array(32).fill(7))] },
+      });
+      assert.deepEqual(random.json, { matches: [] });
+    } finally {
+      await t.server.close();
     }
   });
 });

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toBase64Url } from '@parley/core';
+import { type ServerFrame, toBase64Url } from '@parley/core';
 import {
   defaultCapabilities,
   defaultLifetime,
@@ -12,6 +12,7 @@ import {
   getCiphersuiteFromName,
   getCiphersuiteImpl,
 } from 'ts-mls';
+import WebSocket from 'ws';
 import { loadConfig } from './config.js';
 import { createPostgresDatabase, testStorage } from './db/test-databases.js';
 import { CIPHER_SUITE } from './messaging/key-packages.js';
@@ -163,3 +164,39 @@ export async function mlsKeyPackage(identity: string): Promise<string> {
     }),
   );
 }
+
+/** A device's WebSocket, authenticated; its frames and how it closed. */
+export async function deviceSocket(url: string, credential: string) {
+  const frames: ServerFrame[] = [];
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/socket`);
+  const closed = new Promise<number>((resolve, reject) => {
+    ws.on('close', (code) => resolve(code));
+    setTimeout(() => reject(new Error('the socket was not closed')), 5000).unref();
+  });
+  closed.catch(() => {}); // awaited by the tests that expect it
+  let notify = () => {};
+  ws.on('message', (data) => {
+    for (const line of String(data).split('\n')) frames.push(JSON.parse(line) as ServerFrame);
+    notify();
+  });
+  const waitFor = async (pred: (f: ServerFrame) => boolean, ms = 5000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = frames.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no such frame in ${JSON.stringify(frames)}`);
+      await new Promise<void>((resolve) => {
+        notify = resolve;
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ t: 'auth', credential }));
+  return { ws, frames, closed, waitFor };
+}
+
+/** The filter a client downloaded: the current snapshot. */
