@@ -29,6 +29,9 @@ Client (state in the directory --state DIR, default ~/.parley)
   parley log [--json]                  the transparency log: every upload made
   parley account [--discoverable yes|no] [--presence nobody|contacts]
   parley account delete --yes          delete the account everywhere and erase this device's data
+  parley devices [--json]              the account's devices
+  parley devices remove ID             sign a device out (this one too: its data is erased)
+  parley devices sign-out-others       sign out every device but this one (a lost phone)
   parley export [--out FILE]           everything about you as JSON (no credential, no keys)
 
 Messages (end-to-end encrypted; CONTACT is a phone number or account:ID)

@@ -10,6 +10,7 @@ import {
   type AccountUpdateRequest as AccountUpdate,
   type KeyPackageClaimResponse as Claimed,
   type CommitRequest,
+  DevicesRemovedResponse,
   type DirectoryResponse as Directory,
   DirectoryResponse,
   ErrorResponse,
@@ -130,6 +131,20 @@ export class ApiClient {
       items: 1,
       json: change,
     });
+  }
+
+  /** Signs out one of the account's devices: 204, nothing comes back. */
+  removeDevice(deviceId: string): Promise<void> {
+    return this.request<void>(
+      'DELETE',
+      `/v1/devices/${encodeURIComponent(deviceId)}`,
+      AccountResponse,
+    );
+  }
+
+  /** Signs out every device of the account but this one. */
+  removeOtherDevices(): Promise<{ removed: number }> {
+    return this.request('DELETE', '/v1/devices', DevicesRemovedResponse);
   }
 
   /** Deletes the account with all its devices: 204, nothing comes back. */

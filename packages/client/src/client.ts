@@ -206,13 +206,34 @@ export class ParleyClient {
    * await client.deleteAccount();
    * client.registered; // false
    */
-  async deleteAccount(): Promise<void> {
+  /** The account's devices (this one included), as the server knows them. */
+  async devices(): Promise<
+    Array<{ deviceId: string; name: string; createdAt: string; current: boolean }>
+  > {
     this.requireSession();
-    try {
-      await this.api.deleteAccount();
-    } catch (error) {
-      if (!(error instanceof ParleyError && error.code === 'UNAUTHENTICATED')) throw error;
-    }
+    const account = await this.api.account();
+    return account.devices.map((d) => ({ ...d, current: d.deviceId === this.session!.deviceId }));
+  }
+
+  /**
+   * Signs out one of the account's devices: its credential stops working and nothing more is
+   * delivered to it. Removing this device signs it out here too (its data on this device is
+   * erased, as after deleteAccount, but the account stays).
+   */
+  async removeDevice(deviceId: string): Promise<void> {
+    this.requireSession();
+    await this.api.removeDevice(deviceId);
+    if (deviceId === this.session!.deviceId) await this.forgetSession();
+  }
+
+  /** Signs out every other device of the account (a lost phone); returns how many. */
+  async signOutOtherDevices(): Promise<number> {
+    this.requireSession();
+    return (await this.api.removeOtherDevices()).removed;
+  }
+
+  /** Erases what this device holds of the account (after it was deleted or signed out). */
+  private async forgetSession(): Promise<void> {
     await this.messenger.erase();
     this.messengerInstance = undefined;
     await this.consent.withdraw(); // also erases the contacts book, discovery cache and filter
@@ -220,6 +241,16 @@ export class ParleyClient {
     await this.options.store.delete(SESSION);
     this.session = undefined;
     this.api.credential = undefined;
+  }
+
+  async deleteAccount(): Promise<void> {
+    this.requireSession();
+    try {
+      await this.api.deleteAccount();
+    } catch (error) {
+      if (!(error instanceof ParleyError && error.code === 'UNAUTHENTICATED')) throw error;
+    }
+    await this.forgetSession();
   }
 
   /**

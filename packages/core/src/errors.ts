@@ -100,6 +100,10 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'This device already holds as many KeyPackages as the server keeps; upload fewer.',
   },
+  DEVICE_NOT_FOUND: {
+    status: 404,
+    message: 'This account has no such device; list them with GET /v1/account.',
+  },
   ACCOUNT_NOT_FOUND: {
     status: 404,
     message: 'No such account, or it has no device that can be added to a conversation.',

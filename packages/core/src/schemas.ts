@@ -112,6 +112,15 @@ export const AccountResponse = Type.Object(
   strict,
 );
 
+/** DELETE /v1/devices/:deviceId: one of the caller's account's devices. */
+export const DeviceParams = Type.Object({ deviceId: Id }, strict);
+
+/** DELETE /v1/devices: how many of the account's other devices were signed out. */
+export const DevicesRemovedResponse = Type.Object(
+  { removed: Type.Integer({ minimum: 0 }) },
+  strict,
+);
+
 export const AccountUpdateRequest = Type.Object(
   { discoverable: Type.Optional(Type.Boolean()), presence: Type.Optional(PresenceVisibility) },
   { ...strict, minProperties: 1 },
@@ -264,6 +273,8 @@ export type VerificationResponse = Static<typeof VerificationResponse>;
 export type RegisterRequest = Static<typeof RegisterRequest>;
 export type RegisterResponse = Static<typeof RegisterResponse>;
 export type AccountResponse = Static<typeof AccountResponse>;
+export type DeviceParams = Static<typeof DeviceParams>;
+export type DevicesRemovedResponse = Static<typeof DevicesRemovedResponse>;
 export type AccountUpdateRequest = Static<typeof AccountUpdateRequest>;
 export type PresenceVisibility = Static<typeof PresenceVisibility>;
 export type DirectoryQuery = Static<typeof DirectoryQuery>;

@@ -12,6 +12,8 @@ import {
   AccountResponse,
   AccountUpdateRequest,
   CommitRequest,
+  DeviceParams,
+  DevicesRemovedResponse,
   DirectoryQuery,
   DirectoryResponse,
   DirectorySnapshotParams,
@@ -92,6 +94,16 @@ const ROUTES: Route[] = [
     ok: AccountResponse,
   },
   { method: 'DELETE', path: '/v1/account', auth: 'device', ok: 'empty', destructive: true },
+  // Random ids are not the fuzzing device's: a 404 DEVICE_NOT_FOUND (its own id is not drawn).
+  {
+    method: 'DELETE',
+    path: '/v1/devices/:deviceId',
+    auth: 'device',
+    params: DeviceParams,
+    ok: 'empty',
+  },
+  // The fuzzing account has one device: nothing else to sign out.
+  { method: 'DELETE', path: '/v1/devices', auth: 'device', ok: DevicesRemovedResponse },
   {
     method: 'GET',
     path: '/v1/directory',

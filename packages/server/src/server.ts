@@ -14,6 +14,7 @@ import { InProcessBus } from './bus/in-process.js';
 import { RedisBus } from './bus/redis.js';
 import { ConfigError, type ServerConfig } from './config.js';
 import { openDatabase } from './db/database.js';
+import { Devices } from './devices.js';
 import { Directory } from './directory.js';
 import { Discovery } from './discovery.js';
 import { loggerOptions } from './logging.js';
@@ -125,6 +126,7 @@ export async function startServer(
       directory,
       verification,
       accounts: new Accounts(db, directory, hub, budgets, clock),
+      devices: new Devices(db, hub),
       deletion: new AccountDeletion(
         db,
         directory,

@@ -4,6 +4,7 @@ import type { AccountDeletion } from './account-deletion.js';
 import type { Accounts } from './accounts.js';
 import type { Bus } from './bus/bus.js';
 import type { Db } from './db/database.js';
+import type { Devices } from './devices.js';
 import type { Directory } from './directory.js';
 import type { Discovery } from './discovery.js';
 import type { ContactLinks } from './messaging/contact-links.js';
@@ -18,6 +19,7 @@ export interface Services {
   db: Db;
   accounts: Accounts;
   deletion: AccountDeletion;
+  devices: Devices;
   directory: Directory;
   discovery: Discovery;
   verification: VerificationService;

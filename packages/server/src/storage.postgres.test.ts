@@ -1,7 +1,7 @@
 /**
  * The storage suite on PostgreSQL: the server's test files that exercise storage (HTTP API,
  * directory and key rotation, deltas, account deletion, device queues, KeyPackages, metrics,
- * isolation between accounts, and the HTTP and WebSocket fuzzing) run
+ * isolation between accounts, signing devices out, and the HTTP and WebSocket fuzzing) run
  * here a second time, every test server on a fresh PostgreSQL database at 127.0.0.1:5432 (.ci/run
  * starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
  * elsewhere the suite skips, saying why.
@@ -28,6 +28,7 @@ if (reachable) {
   await import('./messaging/key-packages.test.js');
   await import('./metrics/metrics.test.js');
   await import('./isolation.test.js');
+  await import('./devices.test.js');
   await import('./http.fuzz.test.js');
   await import('./messaging/socket.fuzz.test.js');
 } else if (process.env.CI === 'true') {

@@ -244,6 +244,41 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       );
       return 0;
     }
+    case 'devices': {
+      const action = positionals[0] ?? 'list';
+      if (action === 'list') {
+        const devices = await client.devices();
+        out(
+          values.json
+            ? JSON.stringify(devices)
+            : devices
+                .map(
+                  (d) =>
+                    `${d.deviceId}  ${d.name}  added ${d.createdAt}${d.current ? '  (this device)' : ''}`,
+                )
+                .join('\n'),
+        );
+        return 0;
+      }
+      if (action === 'remove') {
+        const id = positionals[1];
+        if (!id) throw new UsageError('devices remove needs a device id (see `parley devices`)');
+        const self = id === client.account?.deviceId;
+        await client.removeDevice(id);
+        out(
+          self
+            ? `This device (${id}) is signed out and its Parley data erased; the account stays.`
+            : `Device ${id} is signed out: its credential no longer works and nothing more is delivered to it.`,
+        );
+        return 0;
+      }
+      if (action === 'sign-out-others') {
+        const removed = await client.signOutOtherDevices();
+        out(`Signed out ${removed} other device(s); this one stays signed in.`);
+        return 0;
+      }
+      throw new UsageError(`unknown devices action '${action}' (list, remove ID, sign-out-others)`);
+    }
     case 'export': {
       const data = await client.exportData();
       const json = `${JSON.stringify(data, null, 2)}\n`;

@@ -61,6 +61,56 @@ describe('parley export and parley account delete (real server process)', () => 
   });
   after(() => server?.stop());
 
+  it('lists the devices, signs one out, then every other one (parley devices)', async () => {
+    const phone = state('gil-phone');
+    const laptop = state('gil-laptop');
+    const tablet = state('gil-tablet');
+    for (const [s, name] of [
+      [phone, 'phone'],
+      [laptop, 'laptop'],
+      [tablet, 'tablet'],
+    ] as const) {
+      await ok(
+        [
+          'register',
+          '+14155550179',
+          '--discoverable',
+          'no',
+          '--presence',
+          'nobody',
+          '--name',
+          name,
+          '--state',
+          s,
+        ],
+        true,
+      );
+    }
+    const listed = JSON.parse(await ok(['devices', '--json', '--state', phone])) as Array<{
+      deviceId: string;
+      name: string;
+      current: boolean;
+    }>;
+    assert.deepEqual(listed.map((d) => d.name).sort(), ['laptop', 'phone', 'tablet']);
+    assert.deepEqual(
+      listed.filter((d) => d.current).map((d) => d.name),
+      ['phone'],
+    );
+    const laptopId = listed.find((d) => d.name === 'laptop')!.deviceId;
+    assert.match(await ok(['devices', 'remove', laptopId, '--state', phone]), /signed out/);
+    // The laptop's credential is refused now.
+    const refused = await parley(['account', '--state', laptop]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /UNAUTHENTICATED/);
+    assert.match(await ok(['devices', 'sign-out-others', '--state', phone]), /Signed out 1 other/);
+    assert.match((await parley(['account', '--state', tablet])).stderr, /UNAUTHENTICATED/);
+    const left = JSON.parse(await ok(['devices', '--json', '--state', phone])) as unknown[];
+    assert.equal(left.length, 1);
+    const unknown = await parley(['devices', 'remove', 'nosuchdevice00', '--state', phone]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /DEVICE_NOT_FOUND/);
+  });
+
   it('exports everything but secrets, then deletes the account without a trace', async () => {
     const erin = state('erin');
     const finn = state('finn');

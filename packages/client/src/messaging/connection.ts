@@ -31,6 +31,8 @@ const OPEN = 1;
 const AUTH_FAILED = 4401;
 /** The server closed the socket because the account was deleted (from any of its devices). */
 const ACCOUNT_DELETED = 4410;
+/** The device was signed out (server socket.ts, CLOSE.deviceRemoved). */
+const DEVICE_REMOVED = 4411;
 
 interface ConnectionEvents extends Record<string, unknown> {
   frame: ServerFrame;
@@ -109,7 +111,11 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.ready = false;
       this.failPending(new ParleyError('CONNECTION_CLOSED'));
       this.emit('down', { code: event.code, reason: event.reason });
-      if (event.code === AUTH_FAILED || event.code === ACCOUNT_DELETED) {
+      if (
+        event.code === AUTH_FAILED ||
+        event.code === ACCOUNT_DELETED ||
+        event.code === DEVICE_REMOVED
+      ) {
         this.stopped = true;
         this.emit(
           'fatal',
@@ -118,7 +124,13 @@ export class Connection extends Emitter<ConnectionEvents> {
                 message: 'This account was deleted; register again to use Parley.',
                 details: { reason: 'account-deleted' },
               })
-            : new ParleyError('UNAUTHENTICATED'),
+            : event.code === DEVICE_REMOVED
+              ? new ParleyError('UNAUTHENTICATED', {
+                  message:
+                    'This device was signed out from another device; verify your number again to use it.',
+                  details: { reason: 'device-removed' },
+                })
+              : new ParleyError('UNAUTHENTICATED'),
         );
         return;
       }

@@ -35,6 +35,8 @@ export const CLOSE = {
   authTimeout: 4408,
   /** The device's account was deleted: its credential is refused from now on. */
   accountDeleted: 4410,
+  /** The device was removed (signed out) by the account's owner: its credential is refused. */
+  deviceRemoved: 4411,
   serverClosing: 1001,
 } as const;
 

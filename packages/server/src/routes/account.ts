@@ -1,6 +1,14 @@
-/** The signed-in device's own account: read it, change discoverability, delete it. */
+/**
+ * The signed-in device's own account: read it (with its devices), change discoverability, delete
+ * it; sign out one of its devices, or all the others.
+ */
 
-import { AccountUpdateRequest, type AccountUpdateRequest as UpdateBody } from '@parley/core';
+import {
+  AccountUpdateRequest,
+  DeviceParams,
+  type DeviceParams as DeviceParamsType,
+  type AccountUpdateRequest as UpdateBody,
+} from '@parley/core';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 
@@ -18,4 +26,18 @@ export function accountRoutes(app: FastifyInstance, services: Services): void {
     await services.deletion.delete(request.device);
     return reply.status(204).send();
   });
+
+  app.delete<{ Params: DeviceParamsType }>(
+    '/v1/devices/:deviceId',
+    { schema: { params: DeviceParams } },
+    async (request, reply) => {
+      await services.devices.remove(request.device, request.params.deviceId);
+      return reply.status(204).send();
+    },
+  );
+
+  // Sign out everywhere else (a lost phone): every device of the account but this one.
+  app.delete('/v1/devices', async (request) => ({
+    removed: await services.devices.removeOthers(request.device),
+  }));
 }
