@@ -1,8 +1,9 @@
 // Runs every compiled test file (packages/*/dist/**/*.test.js) with Node's test runner.
 // Node 20's runner takes no globs, so the file list is gathered here.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { scanSecrets } from './scan-secrets.mjs';
 
 function find(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -31,6 +32,12 @@ if (selected.length === 0) {
 }
 mkdirSync('test-output', { recursive: true });
 const tap = join('test-output', 'results.tap');
+// What the servers of this run write is scanned at the end (scan-secrets.mjs): their output is
+// kept, and so are their PostgreSQL databases, until then.
+const serverLogs = join('test-output', 'servers');
+rmSync(serverLogs, { recursive: true, force: true });
+const started = Date.now();
+const runId = `r${started.toString(36)}`;
 const result = spawnSync(
   process.execPath,
   [
@@ -44,8 +51,25 @@ const result = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...selected,
   ],
-  { stdio: 'inherit' },
+  {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      PARLEY_TEST_KEEP_DATABASES: '1',
+      PARLEY_TEST_RUN_ID: runId,
+      PARLEY_TEST_LOG_DIR: join(process.cwd(), serverLogs),
+    },
+  },
 );
+// The scan runs (and drops the kept databases) whether or not the tests passed.
+const scan = await scanSecrets({ since: started, runId });
+console.log(
+  `secrets scan: ${scan.numbers} test phone numbers sought in ${scan.sqlite} SQLite files, ${scan.postgres} PostgreSQL databases, ${scan.redis} Redis keys and ${scan.logs} server logs: ${scan.found.length} found`,
+);
+if (scan.found.length > 0) {
+  console.error(`phone numbers at rest or in logs:\n  ${scan.found.slice(0, 50).join('\n  ')}`);
+  process.exit(1);
+}
 if (result.status !== 0) process.exit(result.status ?? 1);
 // Under CI a skipped test is a failure: nothing required may pass by not running.
 const summary = readFileSync(tap, 'utf8');

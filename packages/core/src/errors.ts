@@ -81,6 +81,11 @@ export const ERROR_CATALOG = {
     status: 429,
     message: 'The contact-discovery budget of this account is used up; retry after the given time.',
   },
+  KEY_STORE_READ_ONLY: {
+    status: 409,
+    message:
+      'The OPRF keys come from PARLEY_OPRF_KEYS, which the server cannot change: rotate with a key file (PARLEY_OPRF_KEY_FILE), or supply the new key set yourself.',
+  },
   KEY_ID_UNKNOWN: {
     status: 409,
     message:

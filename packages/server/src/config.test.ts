@@ -1,6 +1,11 @@
 import * as assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
+import { KeyStore } from './oprf/key-store.js';
+import { testServer } from './testing.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -107,5 +112,74 @@ describe('configuration', () => {
       () => loadConfig({ PARLEY_REDIS_URL: 'http://user:hunter2@host:1' }),
       (e: unknown) => e instanceof ConfigError && !e.message.includes('hunter2'),
     );
+  });
+});
+
+describe('OPRF keys from a file or the environment', () => {
+  const secret = Buffer.alloc(32, 9).toString('base64');
+  const keyJson = JSON.stringify({
+    keys: [{ id: 'a1b2c3d4e5', secret, createdAt: '2026-11-01T00:00:00.000Z' }],
+  });
+
+  it('defaults to <data>/oprf-keys.json; PARLEY_OPRF_KEY_FILE or PARLEY_OPRF_KEYS, not both', () => {
+    assert.deepEqual(loadConfig({ PARLEY_DATA_DIR: '/srv/parley' }).oprfKeys, {
+      kind: 'file',
+      path: '/srv/parley/oprf-keys.json',
+    });
+    assert.deepEqual(loadConfig({ PARLEY_OPRF_KEY_FILE: '/run/secrets/oprf' }).oprfKeys, {
+      kind: 'file',
+      path: '/run/secrets/oprf',
+    });
+    assert.equal(loadConfig({ PARLEY_OPRF_KEYS: keyJson }).oprfKeys.kind, 'env');
+    assert.throws(
+      () => loadConfig({ PARLEY_OPRF_KEY_FILE: '/x', PARLEY_OPRF_KEYS: keyJson }),
+      (e: unknown) => e instanceof ConfigError && /not both/.test(e.message),
+    );
+  });
+
+  it('refuses a key file others can read, and never quotes a key in an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-keys-'));
+    const path = join(dir, 'oprf-keys.json');
+    writeFileSync(path, keyJson, { mode: 0o644 });
+    chmodSync(path, 0o644);
+    assert.throws(
+      () => KeyStore.open({ kind: 'file', path }),
+      (e: unknown) =>
+        e instanceof ConfigError && /chmod 600/.test(e.message) && !e.message.includes(secret),
+    );
+    chmodSync(path, 0o600);
+    assert.equal(KeyStore.open({ kind: 'file', path }).get('a1b2c3d4e5')?.secret, secret);
+    const broken = `${keyJson.slice(0, -3)}`;
+    assert.throws(
+      () => KeyStore.open({ kind: 'env', json: broken }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /PARLEY_OPRF_KEYS is not valid JSON/.test(e.message) &&
+        !e.message.includes(secret.slice(0, 12)),
+    );
+    assert.throws(
+      () => KeyStore.open({ kind: 'env', json: '{"keys":[]}' }),
+      (e: unknown) => e instanceof ConfigError && /holds no key/.test(e.message),
+    );
+  });
+
+  it('keys from the environment serve, and rotating them is refused with KEY_STORE_READ_ONLY', async () => {
+    const t = await testServer({ PARLEY_OPRF_KEYS: keyJson });
+    try {
+      assert.equal(t.server.services.directory.currentKeyId, 'a1b2c3d4e5');
+      const registered = await t.register('+14155550971');
+      assert.ok(registered.accountId);
+      const admin = readFileSync(join(t.config.dataDir, 'admin-token'), 'utf8').trim();
+      const rotated = await t.call('POST', '/v1/admin/rotate-key', { token: admin });
+      assert.equal(rotated.status, 409);
+      assert.equal(rotated.json.code, 'KEY_STORE_READ_ONLY');
+      assert.equal(
+        existsSync(join(t.config.dataDir, 'oprf-keys.json')),
+        false,
+        'no key file written',
+      );
+    } finally {
+      await t.server.close();
+    }
   });
 });

@@ -4,8 +4,9 @@
  */
 
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Storage } from './db/database.js';
+import type { KeySource } from './oprf/key-store.js';
 import { DEFAULT_WEB_DIR } from './web-app.js';
 
 export interface ServerConfig {
@@ -68,6 +69,8 @@ export interface ServerConfig {
    * per-IP limits count the client's address, not the proxy's. Empty: the peer is the client.
    */
   trustProxy: string[];
+  /** The OPRF keys: a file (default `<data>/oprf-keys.json`) or the environment (read-only). */
+  oprfKeys: KeySource;
 }
 
 export class ConfigError extends Error {
@@ -126,6 +129,8 @@ const KNOWN = new Set([
   'PARLEY_REDIS_PREFIX',
   'PARLEY_DATABASE_URL',
   'PARLEY_TRUST_PROXY',
+  'PARLEY_OPRF_KEY_FILE',
+  'PARLEY_OPRF_KEYS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -203,7 +208,18 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     bus: busConfig(env),
     storage: storageConfig(env, dataDir),
     trustProxy: trustProxyConfig(env),
+    oprfKeys: oprfKeysConfig(env, dataDir),
   };
+}
+
+function oprfKeysConfig(env: Env, dataDir: string): KeySource {
+  const file = env.PARLEY_OPRF_KEY_FILE;
+  const inline = env.PARLEY_OPRF_KEYS;
+  if (file && inline) {
+    throw new ConfigError('Set PARLEY_OPRF_KEY_FILE or PARLEY_OPRF_KEYS, not both.');
+  }
+  if (inline) return { kind: 'env', json: inline };
+  return { kind: 'file', path: file ? resolve(file) : join(dataDir, 'oprf-keys.json') };
 }
 
 function trustProxyConfig(env: Env): string[] {

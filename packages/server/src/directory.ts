@@ -152,6 +152,17 @@ export class Directory {
           .where('name', '=', 'current_key_id')
           .executeTakeFirst();
         if (named && this.keys.get(named.value)) return named.value;
+        // Keys from the environment cannot be added to: a new database starts with the newest.
+        const supplied = this.keys.readOnly
+          ? this.keys
+              .list()
+              .filter((k) => !k.retiredAt)
+              .at(-1)
+          : undefined;
+        if (!named && supplied) {
+          await this.setCurrentKey(trx, supplied.id);
+          return supplied.id;
+        }
         const accounts = await trx
           .selectFrom('accounts')
           .select((eb) => eb.fn.countAll<number>().as('n'))

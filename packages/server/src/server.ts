@@ -95,7 +95,7 @@ export async function startServer(
   const pool = new OprfPool(config.oprfWorkers, { backend });
   try {
     const oprf = await loadOprf();
-    const keys = KeyStore.open(config.dataDir);
+    const keys = KeyStore.open(config.oprfKeys);
     const directory = new Directory(
       db,
       pool,

@@ -9,6 +9,8 @@
  */
 
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore, ParleyClient } from '@parley/client';
 import { nodeSocket } from '@parley/client/node';
@@ -144,6 +146,18 @@ describe('logs at trace level (real server process)', { timeout: 120_000 }, () =
         await fetch(new URL(path, server.url), { headers: { authorization: `Bearer ${token}` } });
       }
     }
+    // A key rotation: the new OPRF key is written to the key file and loaded into the workers.
+    const rotated = await fetch(new URL('/v1/admin/rotate-key', server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    assert.equal(rotated.status, 200);
+    const oprfKeys = (
+      JSON.parse(readFileSync(join(server.dataDir, 'oprf-keys.json'), 'utf8')) as {
+        keys: Array<{ secret: string }>;
+      }
+    ).keys.map((k) => k.secret);
+    assert.equal(oprfKeys.length, 2);
     for (const c of clients) c.close();
     await server.stop('SIGTERM');
     assert.equal(server.exitCode, 0);
@@ -167,6 +181,12 @@ describe('logs at trace level (real server process)', { timeout: 120_000 }, () =
     for (const secret of secrets) {
       for (const part of [secret, ...secret.split('.')]) {
         assert.ok(!output.includes(part), 'a credential or the admin token in the output');
+      }
+    }
+    for (const key of oprfKeys) {
+      const bytes = Buffer.from(key, 'base64');
+      for (const form of [key, bytes.toString('hex'), bytes.toString('base64url')]) {
+        assert.ok(!output.includes(form), 'an OPRF key in the output');
       }
     }
     const lines = output.split('\n');

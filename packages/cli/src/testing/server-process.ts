@@ -5,7 +5,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,15 @@ export class ServerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const server = new ServerProcess(dir, child);
+    // With PARLEY_TEST_LOG_DIR (scripts/test.mjs), everything it printed is kept there for the
+    // scan at the end of the run.
+    const logDir = process.env.PARLEY_TEST_LOG_DIR;
+    if (logDir) {
+      child.once('exit', () => {
+        mkdirSync(logDir, { recursive: true });
+        writeFileSync(join(logDir, `server-${process.pid}-${child.pid}.log`), server.output);
+      });
+    }
     child.stdout!.on('data', (d: Buffer) => {
       server.output += d.toString();
     });

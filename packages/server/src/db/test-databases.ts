@@ -44,7 +44,12 @@ const created: string[] = [];
 
 /** A new, empty database; its URL. Dropped by dropPostgresDatabases(). */
 export async function createPostgresDatabase(): Promise<string> {
-  const name = `parley_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  // Named after the test run (scripts/test.mjs sets PARLEY_TEST_RUN_ID), so the scan at its end
+  // takes this run's databases only, never those of a run going on beside it.
+  const run = /^[a-z0-9]{1,16}$/.test(process.env.PARLEY_TEST_RUN_ID ?? '')
+    ? process.env.PARLEY_TEST_RUN_ID
+    : `p${process.pid}`;
+  const name = `parley_test_${run}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`create database ${name}`));
   created.push(name);
   const url = new URL(POSTGRES_ADMIN_URL);
@@ -52,10 +57,14 @@ export async function createPostgresDatabase(): Promise<string> {
   return url.toString();
 }
 
-/** Drops every database this process created (connections still open are closed first). */
+/**
+ * Drops every database this process created (connections still open are closed first). With
+ * PARLEY_TEST_KEEP_DATABASES=1 (scripts/test.mjs) they are kept for the scan at the end of the
+ * run, which drops them.
+ */
 export async function dropPostgresDatabases(): Promise<void> {
   const names = created.splice(0);
-  if (names.length === 0) return;
+  if (names.length === 0 || process.env.PARLEY_TEST_KEEP_DATABASES === '1') return;
   await admin(async (c) => {
     for (const name of names) await c.query(`drop database if exists ${name} with (force)`);
   });
