@@ -15,7 +15,17 @@ import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'no
 import { fileURLToPath } from 'node:url';
 import { readData, renderMarkdown } from './lib/report.mjs';
 
-const SECTIONS = ['oprf', 'pool', 'filter', 'discovery', 'rebuild', 'messaging', 'web', 'load'];
+const SECTIONS = [
+  'oprf',
+  'pool',
+  'filter',
+  'discovery',
+  'rebuild',
+  'messaging',
+  'web',
+  'load',
+  'flood',
+];
 const root = fileURLToPath(new URL('../', import.meta.url));
 const benchDir = new URL('./', import.meta.url);
 const output = new URL('../docs/benchmarks.md', import.meta.url);
