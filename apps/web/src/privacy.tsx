@@ -1,7 +1,7 @@
 /**
  * The privacy dashboard: every upload this device made (the transparency log), the consent and
- * how to withdraw it, who can find you and see you online, an export of your data, and deleting
- * the account.
+ * how to withdraw it, who can find you and see you online, the account's devices (sign one out,
+ * or all the others), an export of your data, and deleting the account.
  */
 
 import type { UploadRecord } from '@parley/client';
@@ -12,6 +12,8 @@ import { Choice } from './choice.js';
 import { describeError } from './errors.js';
 import { type AppModel, useModel } from './model.js';
 
+type Device = Awaited<ReturnType<AppModel['client']['devices']>>[number];
+
 export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void }) {
   const model = useModel(props.model);
   const account = model.client.account!;
@@ -19,9 +21,17 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
   const [status, setStatus] = useState<string>();
   const [error, setError] = useState<string>();
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [devices, setDevices] = useState<Device[]>();
 
   useEffect(() => {
     void model.client.uploads().then((l) => setLog([...l].reverse()));
+  }, [model, status]);
+
+  useEffect(() => {
+    void model.client
+      .devices()
+      .then(setDevices)
+      .catch(() => setDevices(undefined));
   }, [model, status]);
 
   async function run(task: () => Promise<string>) {
@@ -55,6 +65,18 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
     run(async () => {
       await model.withdrawConsent();
       return 'Consent withdrawn. Imported contacts and discovery results were erased from this device.';
+    });
+
+  const signOut = (device: Device) =>
+    run(async () => {
+      await model.client.removeDevice(device.deviceId);
+      return `${device.name} is signed out: nothing more reaches it.`;
+    });
+
+  const signOutOthers = () =>
+    run(async () => {
+      const removed = await model.client.signOutOtherDevices();
+      return `${removed} other ${removed === 1 ? 'device was' : 'devices were'} signed out.`;
     });
 
   const exportData = () =>
@@ -173,6 +195,35 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
             Nobody
           </Choice>
         </fieldset>
+      </div>
+
+      <div className="panel">
+        <h2>Your devices</h2>
+        <ul className="devices" aria-label="Your devices">
+          {devices?.map((d) => (
+            <li key={d.deviceId}>
+              <span>
+                {d.name}
+                {d.current ? ' (this device)' : ''}
+                <span className="muted"> · added {new Date(d.createdAt).toLocaleDateString()}</span>
+              </span>
+              {!d.current && (
+                <button
+                  type="button"
+                  aria-label={`Sign out ${d.name}`}
+                  onClick={() => void signOut(d)}
+                >
+                  Sign out
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+        {devices?.some((d) => !d.current) && (
+          <button type="button" onClick={() => void signOutOthers()}>
+            Sign out all other devices
+          </button>
+        )}
       </div>
 
       <div className="panel">

@@ -9,6 +9,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { MemoryStore, ParleyClient } from '@parley/client';
 import type { Browser, Page } from 'playwright-core';
 import {
   axeSerious,
@@ -308,6 +309,34 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.keyboard.press('Enter');
     assert.ok(await page.getByLabel('Can find me on Parley').isChecked());
     assert.ok(await page.getByLabel('People who have my number and found me').isChecked());
+
+    // A second device of Erin's (the SDK, in Node) shows on the dashboard; she signs it out there.
+    const laptop = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new MemoryStore(),
+      defaultRegion: 'US',
+    });
+    const second = await laptop.requestCode(NUMBERS.erin);
+    await laptop.register({
+      verificationId: second.verificationId,
+      code: await server.codeFor(second.verificationId),
+      discoverable: true,
+      presence: 'contacts',
+      deviceName: 'Erin laptop',
+    });
+    await page.reload();
+    const devices = page.getByRole('list', { name: 'Your devices' });
+    await devices.getByText('Erin laptop').waitFor();
+    assert.equal(await devices.getByRole('listitem').count(), 2);
+    await devices.getByText('(this device)').waitFor();
+    await page.getByRole('button', { name: 'Sign out Erin laptop' }).click();
+    await page.getByText('Erin laptop is signed out').waitFor();
+    assert.equal(await devices.getByRole('listitem').count(), 1);
+    await assert.rejects(
+      laptop.getAccount(),
+      (e: unknown) => (e as { code?: string }).code === 'UNAUTHENTICATED',
+    );
+    await checkScreen(page, 'privacy-devices');
     assert.deepEqual(erin.problems(), []);
   });
 });
