@@ -234,7 +234,8 @@ describe('DELETE /v1/account', () => {
     assert.equal(client.has(fingerprint), false);
     assert.equal((await heldFilter(t)).filter.has(fingerprint), false, 'nor is a snapshot');
 
-    // Links with it are gone, the one between others is not.
+    // Links with it are gone (cleared after the deleting transaction), the one between others is not.
+    await t.server.services.links.idle();
     assert.equal(await links(), 1);
 
     // Now: only what others still have to receive, and the directory's removal.

@@ -11,7 +11,8 @@
  * fingerprint in the directory log, so clients holding the filter can drop it by a delta,
  * forgotten after PARLEY_DELETION_TOMBSTONE_HOURS (docs/design.md, "Deleting an account").
  * Contact links are keyed digests that name nobody; they are found by recomputing them against
- * every other account (ContactLinks.forget).
+ * every other account, after the transaction and holding no lock (ContactLinks.forgetLater): at
+ * 2^24 accounts that takes minutes, which must not hold up every other writer.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -103,7 +104,6 @@ export class AccountDeletion {
           await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
           await trx.deleteFrom('devices').where('id', 'in', devices).execute();
         }
-        await this.links.forget(trx, accountId);
         await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
         // Its entries in every key's directory table (the current one, and a rotation's target
         // if one is running) go with it: they reference the account ON DELETE CASCADE.
@@ -118,6 +118,7 @@ export class AccountDeletion {
     if (dialectOf(this.db) === 'sqlite') {
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
     }
+    this.links.forgetLater(accountId);
     this.hub.wake(done.told);
     this.hub.unwatchAccount(accountId);
     this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');

@@ -7,10 +7,13 @@
 
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
-import { type Db, dialectOf, type Executor } from '../db/database.js';
+import { type Db, dialectOf } from '../db/database.js';
 
-/** Accounts read (ids are base64url: a space separates them) per query when forgetting links. */
-const FORGET_CHUNK = 16_384;
+/**
+ * Accounts read (ids are base64url: a space separates them) per query when forgetting links:
+ * each chunk costs a few milliseconds of hashing on the event loop before it yields.
+ */
+const FORGET_CHUNK = 1_024;
 
 export class ContactLinks {
   constructor(
@@ -51,14 +54,33 @@ export class ContactLinks {
     });
   }
 
+  /** Forgetting deleted accounts' links, one after another, in the background. */
+  private forgetting: Promise<void> = Promise.resolve();
+
   /**
-   * Deletes every link in which `accountId` is viewer or subject. A digest names nobody, so both
-   * digests are computed against every other account: two HMACs per account, ~25 µs per account
-   * in all (minutes at 2^24; docs/design.md, "Deleting an account", has the figures and the way
-   * out). Accounts are read 16,384 at a time as one string, and each chunk's
-   * digests go to SQLite as one JSON array, so the cost is the hashing, not the queries.
+   * Deletes, in the background, every link in which the deleted account `accountId` was viewer
+   * or subject. A digest names nobody, so both digests are computed against every other account:
+   * two HMACs per account, ~25 µs per account (minutes at 2^24; docs/design.md, "Deleting an
+   * account"). That is why it runs after the deleting transaction, holding no lock, in short
+   * statements that let the event loop and every writer in between: the account is gone already,
+   * so no new link can name it, and an old one can no longer be matched by anyone (its id exists
+   * nowhere else); this only clears them away. A crash midway leaves such unmatchable digests.
    */
-  async forget(trx: Executor, accountId: string): Promise<void> {
+  forgetLater(accountId: string): void {
+    this.forgetting = this.forgetting
+      .then(() => this.forget(accountId))
+      .catch(() => {
+        // The server may be closing; what is left can never be matched.
+      });
+  }
+
+  /** Settles when every forgetting handed over so far is done (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.forgetting;
+  }
+
+  private async forget(accountId: string): Promise<void> {
+    const trx = this.db;
     const postgres = dialectOf(trx) === 'postgres';
     let after = 0;
     for (;;) {
@@ -83,6 +105,7 @@ export class ContactLinks {
         : sql`delete from contact_links
             where digest in (select unhex(value) from json_each(${json}))`
       ).execute(trx);
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
