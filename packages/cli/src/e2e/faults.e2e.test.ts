@@ -33,6 +33,7 @@ import {
   postgresInstalled,
   redisInstalled,
 } from '../testing/services.js';
+import { texts, until } from '../testing/wait.js';
 
 const missing = [
   ...(redisInstalled() ? [] : ['redis-server']),
@@ -51,17 +52,6 @@ interface Device {
   inbox: ChatMessage[];
   errors: string[];
 }
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const texts = (inbox: ChatMessage[], conversationId: string) =>
-  inbox.filter((m) => m.conversationId === conversationId).map((m) => m.text);
 
 const readyz = async (node: ServerProcess) => (await fetch(new URL('/readyz', node.url))).status;
 

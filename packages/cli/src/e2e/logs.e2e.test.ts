@@ -17,6 +17,7 @@ import { nodeSocket } from '@parley/client/node';
 import { phoneNumberForms } from '@parley/core';
 import WebSocket from 'ws';
 import { ServerProcess } from '../testing/server-process.js';
+import { until } from '../testing/wait.js';
 
 const ALICE = '+14155550511';
 const BOB = '+14155550522';
@@ -24,14 +25,6 @@ const STRANGER = '+14155550533'; // in Bob's address book, not on Parley
 const MALFORMED = '+14155550544'; // only ever sent in broken requests
 const SMS_LINE =
   /^\[parley\] verification code (\d{6}) for verification \S+ \(number ending …\d\d\)$/;
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 20_000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('logs at trace level (real server process)', { timeout: 120_000 }, () => {
   let server: ServerProcess;

@@ -21,6 +21,7 @@ import {
 import WebSocket from 'ws';
 import { ServerProcess } from '../testing/server-process.js';
 import { tappedSocket } from '../testing/tapped-socket.js';
+import { texts, until } from '../testing/wait.js';
 
 const NUMBERS = {
   alice: '+14155550111',
@@ -99,17 +100,6 @@ async function restart(device: Device): Promise<Device> {
   device.client.close();
   return connect(await open(device.dir));
 }
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 20_000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const texts = (inbox: ChatMessage[], conversationId: string) =>
-  inbox.filter((m) => m.conversationId === conversationId).map((m) => m.text);
 
 const accountOf = (d: Device) => d.client.account!.accountId;
 

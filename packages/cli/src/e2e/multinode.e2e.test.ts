@@ -19,7 +19,6 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,6 +36,8 @@ import {
   redisReachable,
 } from '@parley/server';
 import { ServerProcess } from '../testing/server-process.js';
+import { freePort } from '../testing/services.js';
+import { texts, until } from '../testing/wait.js';
 
 const NGINX = '/usr/sbin/nginx';
 const EXAMPLE = fileURLToPath(
@@ -58,17 +59,6 @@ const missing = [
 if (missing.length > 0 && process.env.CI === 'true') {
   it('PostgreSQL, Redis and nginx are available (required under CI)', () => {
     assert.fail(`missing: ${missing.join(', ')}; .ci/run should provide them`);
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
   });
 }
 
@@ -128,17 +118,6 @@ interface Device {
   inbox: ChatMessage[];
   errors: string[];
 }
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const texts = (inbox: ChatMessage[], conversationId: string) =>
-  inbox.filter((m) => m.conversationId === conversationId).map((m) => m.text);
 
 describe('two nodes on one PostgreSQL and one Redis, behind nginx', {
   skip: missing.length > 0 ? `missing: ${missing.join(', ')}` : false,

@@ -14,16 +14,9 @@ import { after, describe, it } from 'node:test';
 import { type ChatMessage, FileStore, ParleyClient, type SocketFactory } from '@parley/client/node';
 import { ServerProcess } from '../testing/server-process.js';
 import { tappedSocket } from '../testing/tapped-socket.js';
+import { until } from '../testing/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A socket factory that records the close codes its sockets see and the `stored` answers. */
 function watched() {
