@@ -187,13 +187,15 @@ export const DeliveryKind = Type.Union([
   Type.Literal('welcome'),
   Type.Literal('receipt'),
   Type.Literal('leave'),
+  Type.Literal('removed'),
 ]);
 
 /**
  * One entry of the device's queue, in order. It stays queued until acknowledged by `seq`.
  * `receipt` entries say that `id` (sent by this device) reached `from`; `leave` entries that the
  * account of `from` left the group (the server no longer delivers to its devices; a remaining
- * member commits their removal).
+ * member commits their removal); `removed` entries that the device `from` was signed out by its
+ * owner (the server no longer delivers to it; a remaining member commits the removal of its leaf).
  */
 export const DeliverFrame = Type.Object(
   {

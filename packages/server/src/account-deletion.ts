@@ -15,7 +15,6 @@
  * 2^24 accounts that takes minutes, which must not hold up every other writer.
  */
 
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { DeviceIdentity } from './accounts.js';
 import type { BudgetCarry } from './budget-carry.js';
@@ -25,10 +24,8 @@ import type { Discovery } from './discovery.js';
 import type { ContactLinks } from './messaging/contact-links.js';
 import type { Hub } from './messaging/hub.js';
 import type { KeyPackages } from './messaging/key-packages.js';
-import type { Mailbox, QueueEntry } from './messaging/mailbox.js';
+import { type Mailbox, newMessageId, type QueueEntry } from './messaging/mailbox.js';
 import { CLOSE } from './messaging/socket.js';
-
-const newMessageId = () => randomBytes(16).toString('base64url');
 
 export class AccountDeletion {
   constructor(

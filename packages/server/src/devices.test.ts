@@ -73,6 +73,17 @@ describe('signing devices out', () => {
         .execute();
       assert.equal(rows.length, 0, `nothing of it in ${table}`);
     }
+    // The devices that stay are told which device went (the first of them commits its removal).
+    const told = await db
+      .selectFrom('queue')
+      .select(['device_id', 'sender_device', 'group_id'])
+      .where('kind', '=', 'removed')
+      .execute();
+    assert.deepEqual(
+      told.map((r) => r.device_id).sort(),
+      [a1.deviceId, a3.deviceId, bob.deviceId].sort(),
+    );
+    assert.ok(told.every((r) => r.sender_device === a2.deviceId && r.group_id === groupId));
     // Bob writes to the conversation: a1 and a3 get it, the removed device does not.
     await mailbox.store(bob, { t: 'send', id: 'B'.repeat(22), groupId, epoch: 1, payload: 'AQID' });
     const queued = await db

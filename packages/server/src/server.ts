@@ -126,7 +126,7 @@ export async function startServer(
       directory,
       verification,
       accounts: new Accounts(db, directory, hub, budgets, clock),
-      devices: new Devices(db, hub),
+      devices: new Devices(db, hub, mailbox),
       deletion: new AccountDeletion(
         db,
         directory,

@@ -593,4 +593,27 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     });
     assert.deepEqual([...alice1.errors, ...alice2.errors], []);
   });
+
+  it('a device signed out by its owner is removed from the MLS group by a remaining member', async () => {
+    const devicesOf = async (d: Device) =>
+      (await d.client.messenger.conversation(group)).members.map((m) => m.deviceId);
+    const gone = alice2.client.account!.deviceId;
+    assert.ok((await devicesOf(carol)).includes(gone), 'alice2 is in the group');
+    const before = (await carol.client.messenger.conversation(group)).epoch;
+    await alice1.client.removeDevice(gone);
+    await until('alice2 to be told it was signed out', () =>
+      alice2.errors.some((e) => e.startsWith('UNAUTHENTICATED')),
+    );
+    await until('a remaining device to commit the removal of its leaf', async () => {
+      const c = await carol.client.messenger.conversation(group);
+      return c.epoch > before && !c.members.some((m) => m.deviceId === gone);
+    });
+    await until('alice1 to follow', async () => !(await devicesOf(alice1)).includes(gone));
+    await carol.client.messenger.send(group, 'after alice2 was signed out');
+    await until('alice1 hears it', () =>
+      texts(alice1.inbox, group).includes('after alice2 was signed out'),
+    );
+    assert.equal(texts(alice2.inbox, group).includes('after alice2 was signed out'), false);
+    assert.deepEqual([...alice1.errors, ...carol.errors], []);
+  });
 });

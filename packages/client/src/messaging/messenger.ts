@@ -427,6 +427,17 @@ export class Messenger extends Emitter<MessengerEvents> {
     });
   }
 
+  /** Removes these devices' leaves (devices signed out by their owners; never this one). */
+  private async removeDevices(conversationId: string, deviceIds: string[]): Promise<Conversation> {
+    return this.commitChange(conversationId, async (state) => {
+      const leaving = mls
+        .membersOf(state)
+        .filter((m) => deviceIds.includes(m.deviceId) && m.deviceId !== this.device.deviceId);
+      const committed = await mls.commit(state, { removeLeaves: leaving.map((m) => m.leaf) });
+      return { committed, add: [], remove: leaving.map((m) => m.deviceId) };
+    });
+  }
+
   /**
    * Leaves the conversation with all of this account's devices: the server stops delivering at
    * once, and a remaining member removes them in MLS. The history stays on this device.
@@ -748,6 +759,8 @@ export class Messenger extends Emitter<MessengerEvents> {
         return this.applyReceipt(frame);
       case 'leave':
         return this.applyLeave(frame);
+      case 'removed':
+        return this.applyRemoved(frame);
     }
   }
 
@@ -823,6 +836,26 @@ export class Messenger extends Emitter<MessengerEvents> {
     // Outside the lane: this entry is being processed inside it.
     setTimeout(() => {
       this.removeMembers(frame.groupId, [leaver]).catch((error: unknown) =>
+        this.emit('error', asParleyError(error)),
+      );
+    }, 0);
+  }
+
+  /**
+   * A device of a member (this account's, or another's) was signed out: the server no longer
+   * delivers to it, and the first remaining device (by id) removes its leaf in MLS, so it cannot
+   * read later epochs.
+   */
+  private async applyRemoved(frame: DeliverFrame): Promise<void> {
+    const stored = await this.load(frame.groupId);
+    if (!stored?.active) return;
+    const removed = frame.from.deviceId;
+    if (!stored.members.some((m) => m.deviceId === removed)) return; // already removed
+    const remaining = stored.members.filter((m) => m.deviceId !== removed).map((m) => m.deviceId);
+    if (remaining.sort()[0] !== this.device.deviceId) return;
+    // Outside the lane: this entry is being processed inside it.
+    setTimeout(() => {
+      this.removeDevices(frame.groupId, [removed]).catch((error: unknown) =>
         this.emit('error', asParleyError(error)),
       );
     }, 0);

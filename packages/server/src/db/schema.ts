@@ -87,7 +87,7 @@ export interface GroupMembersTable {
   account_id: string;
 }
 
-export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt' | 'leave';
+export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt' | 'leave' | 'removed';
 
 export interface QueueTable {
   seq: Generated<number>;

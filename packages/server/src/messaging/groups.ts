@@ -7,14 +7,11 @@
  * devices, all through the same ordered queues as the messages.
  */
 
-import { randomBytes } from 'node:crypto';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
 import type { DeviceIdentity } from '../accounts.js';
 import { type Db, type Executor, lock } from '../db/database.js';
 import type { Hub } from './hub.js';
-import type { Mailbox, QueueEntry } from './mailbox.js';
-
-const newMessageId = () => randomBytes(16).toString('base64url');
+import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 
 export class Groups {
   constructor(

@@ -5,7 +5,7 @@
  * the sender's queue. Rows expire after the configured time whether delivered or not.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   type DeliverFrame,
   fromBase64Url,
@@ -50,6 +50,9 @@ interface PendingStore {
   resolve: (result: { duplicate: boolean }) => void;
   reject: (error: unknown) => void;
 }
+
+/** An id for an entry the server itself queues (Commit fan-out, leave and removal notices). */
+export const newMessageId = (): string => randomBytes(16).toString('base64url');
 
 /** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
 const STORE_BATCH = 512;
