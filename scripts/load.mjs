@@ -20,9 +20,7 @@
 // same reason (the server sequences Commits; it does not parse them).
 
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -215,14 +213,8 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     ? process.env.LOAD_SERVER_NODE_ARGS.split(' ')
     : [];
   const servers = [await ServerProcess.start(env, undefined, nodeArgs)];
-  if (nodes === 2) {
-    // The second node shares the first one's secrets (docs/operations.md).
-    const dir = mkdtempSync(join(tmpdir(), 'parley-load-'));
-    for (const file of ['oprf-keys.json', 'link-key', 'admin-token']) {
-      copyFileSync(join(servers[0].dataDir, file), join(dir, file));
-    }
-    servers.push(await ServerProcess.start(env, dir, nodeArgs));
-  }
+  // The second node shares the first one's secrets (docs/operations.md).
+  if (nodes === 2) servers.push(await ServerProcess.startPeer(servers[0], env, nodeArgs));
   const server = servers[0];
   /** The node device i talks to: the two of a conversation on different nodes when there are two. */
   const nodeOf = (i) => servers[i % servers.length];

@@ -247,18 +247,32 @@ function trustProxyConfig(env: Env): string[] {
 function storageConfig(env: Env, dataDir: string): Storage {
   const url = env.PARLEY_DATABASE_URL;
   if (!url) return { kind: 'sqlite', dataDir };
+  checkServiceUrl(
+    'PARLEY_DATABASE_URL',
+    url,
+    ['postgres:', 'postgresql:'],
+    'postgres://[user[:password]@]host[:port]/database',
+    '; leave it unset for the embedded SQLite',
+  );
+  return { kind: 'postgres', url };
+}
+
+/** A service URL with one of `protocols` and a host; the message never shows its password. */
+function checkServiceUrl(
+  name: string,
+  url: string,
+  protocols: string[],
+  shape: string,
+  hint = '',
+): void {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);
   } catch {}
-  // The URL may hold a password: the message shows only its scheme and host.
-  if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol) || !parsed.hostname) {
+  if (!parsed || !protocols.includes(parsed.protocol) || !parsed.hostname) {
     const shown = parsed ? `${parsed.protocol}//${parsed.host}` : 'not a URL';
-    throw new ConfigError(
-      `PARLEY_DATABASE_URL must be postgres://[user[:password]@]host[:port]/database (got ${shown}); leave it unset for the embedded SQLite.`,
-    );
+    throw new ConfigError(`${name} must be ${shape} (got ${shown})${hint}.`);
   }
-  return { kind: 'postgres', url };
 }
 
 function busConfig(env: Env): ServerConfig['bus'] {
@@ -268,17 +282,12 @@ function busConfig(env: Env): ServerConfig['bus'] {
     if (prefix) throw new ConfigError('PARLEY_REDIS_PREFIX needs PARLEY_REDIS_URL to be set.');
     return { kind: 'in-process' };
   }
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {}
-  // The URL may hold a password: the message shows only its scheme and host.
-  if (!parsed || !['redis:', 'rediss:'].includes(parsed.protocol) || !parsed.hostname) {
-    const shown = parsed ? `${parsed.protocol}//${parsed.host}` : 'not a URL';
-    throw new ConfigError(
-      `PARLEY_REDIS_URL must be redis://[user:password@]host[:port][/db] or rediss://… (got ${shown}).`,
-    );
-  }
+  checkServiceUrl(
+    'PARLEY_REDIS_URL',
+    url,
+    ['redis:', 'rediss:'],
+    'redis://[user:password@]host[:port][/db] or rediss://…',
+  );
   if (prefix !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) {
     throw new ConfigError(
       `PARLEY_REDIS_PREFIX must be 1 to 64 letters, digits or _ . : - (got '${prefix}').`,

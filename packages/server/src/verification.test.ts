@@ -1,24 +1,25 @@
 import * as assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ParleyError } from '@parley/core';
+import type { ServerConfig } from './config.js';
 import { InboxSmsProvider } from './testing.js';
 import { VerificationService } from './verification.js';
+
+/** The verification settings of these tests: defaults as on a server, but 4 per IP. */
+const settings = (change: Partial<ServerConfig['verification']> = {}) => ({
+  codeTtlMs: 600_000,
+  maxAttempts: 5,
+  perNumber: 3,
+  perIp: 4,
+  perPrefix: 30,
+  windowMs: 3_600_000,
+  ...change,
+});
 
 describe('verification', () => {
   let now = 1_000_000;
   const inbox = new InboxSmsProvider();
-  const service = new VerificationService(
-    {
-      codeTtlMs: 600_000,
-      maxAttempts: 5,
-      perNumber: 3,
-      perIp: 4,
-      perPrefix: 30,
-      windowMs: 3_600_000,
-    },
-    inbox,
-    () => now,
-  );
+  const service = new VerificationService(settings(), inbox, () => now);
   after(() => service.close());
 
   it('a code expires after its lifetime', async () => {
@@ -57,14 +58,7 @@ describe('verification', () => {
   it('limits a block of consecutive numbers (bulk SIM cards), whatever the addresses', async () => {
     let clock = 5_000_000;
     const limited = new VerificationService(
-      {
-        codeTtlMs: 600_000,
-        maxAttempts: 5,
-        perNumber: 3,
-        perIp: 100,
-        perPrefix: 5,
-        windowMs: 3_600_000,
-      },
+      settings({ perIp: 100, perPrefix: 5 }),
       new InboxSmsProvider(),
       () => clock,
     );
@@ -85,14 +79,7 @@ describe('verification', () => {
   it('backs off a number that keeps asking: an hour, then a day, then a week', async () => {
     let clock = 9_000_000;
     const limited = new VerificationService(
-      {
-        codeTtlMs: 600_000,
-        maxAttempts: 5,
-        perNumber: 3,
-        perIp: 1000,
-        perPrefix: 1000,
-        windowMs: 3_600_000,
-      },
+      settings({ perIp: 1000, perPrefix: 1000 }),
       new InboxSmsProvider(),
       () => clock,
     );
@@ -137,22 +124,12 @@ describe('verification', () => {
   });
 
   it('an SMS failure leaves no pending verification behind', async () => {
-    const failing = new VerificationService(
-      {
-        codeTtlMs: 600_000,
-        maxAttempts: 5,
-        perNumber: 3,
-        perIp: 4,
-        perPrefix: 30,
-        windowMs: 3_600_000,
+    const failing = new VerificationService(settings(), {
+      name: 'down',
+      sendVerification: async () => {
+        throw new ParleyError('SMS_DELIVERY_FAILED');
       },
-      {
-        name: 'down',
-        sendVerification: async () => {
-          throw new ParleyError('SMS_DELIVERY_FAILED');
-        },
-      },
-    );
+    });
     await assert.rejects(failing.start('+14152223344', '10.0.0.9'), {
       code: 'SMS_DELIVERY_FAILED',
     });

@@ -15,7 +15,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -82,6 +82,30 @@ async function device(
   return d;
 }
 
+/**
+ * Alice (on `aliceOn`) and Bob (on `bobOn`) in a conversation, "before" already delivered; both
+ * closed by `cleanup`.
+ */
+async function chatting(
+  root: string,
+  prefix: string,
+  numbers: [string, string],
+  [aliceOn, bobOn]: [ServerProcess, ServerProcess],
+  cleanup: Array<() => unknown>,
+) {
+  const nodes = [...new Set([aliceOn, bobOn])];
+  const alice = await device(root, `${prefix}-alice`, numbers[0], aliceOn, nodes);
+  const bob = await device(root, `${prefix}-bob`, numbers[1], bobOn, nodes);
+  cleanup.push(
+    () => alice.client.close(),
+    () => bob.client.close(),
+  );
+  const id = await converse(alice, bob);
+  await alice.client.messenger.send(id, 'before');
+  await until('bob to get "before"', () => texts(bob.inbox, id).length === 1);
+  return { alice, bob, id };
+}
+
 /** A one-to-one conversation from `a` to `b`, open on both. */
 async function converse(a: Device, b: Device): Promise<string> {
   const conversation = await a.client.messenger.createConversation([b.client.account!.accountId]);
@@ -112,21 +136,15 @@ describe('faults', { skip, timeout: 300_000 }, () => {
     cleanup.push(() => dropPostgresDatabases());
     const a = await ServerProcess.start(env);
     cleanup.push(() => a.stop());
-    const dirB = mkdtempSync(join(tmpdir(), 'parley-test-'));
-    for (const f of ['oprf-keys.json', 'link-key', 'admin-token']) {
-      copyFileSync(join(a.dataDir, f), join(dirB, f));
-    }
-    const b = await ServerProcess.start(env, dirB);
+    const b = await ServerProcess.startPeer(a, env);
     cleanup.push(() => b.stop());
-    const alice = await device(root, 'r-alice', '+14155550611', a, [a, b]);
-    const bob = await device(root, 'r-bob', '+14155550622', b, [a, b]);
-    cleanup.push(
-      () => alice.client.close(),
-      () => bob.client.close(),
+    const { alice, bob, id } = await chatting(
+      root,
+      'r',
+      ['+14155550611', '+14155550622'],
+      [a, b],
+      cleanup,
     );
-    const id = await converse(alice, bob);
-    await alice.client.messenger.send(id, 'before');
-    await until('bob to get "before"', () => texts(bob.inbox, id).length === 1);
 
     await redis.kill();
     await until(
@@ -165,15 +183,13 @@ describe('faults', { skip, timeout: 300_000 }, () => {
       PARLEY_OPRF_WORKERS: '1',
     });
     cleanup.push(() => node.stop());
-    const alice = await device(root, 'p-alice', '+14155550711', node, [node]);
-    const bob = await device(root, 'p-bob', '+14155550722', node, [node]);
-    cleanup.push(
-      () => alice.client.close(),
-      () => bob.client.close(),
+    const { alice, bob, id } = await chatting(
+      root,
+      'p',
+      ['+14155550711', '+14155550722'],
+      [node, node],
+      cleanup,
     );
-    const id = await converse(alice, bob);
-    await alice.client.messenger.send(id, 'before');
-    await until('bob to get "before"', () => texts(bob.inbox, id).length === 1);
 
     await pg.stop();
     assert.equal(await readyz(node), 503, 'not ready while the database is down');
@@ -214,15 +230,13 @@ describe('faults', { skip, timeout: 300_000 }, () => {
       mount,
     );
     cleanup.push(() => node.stop());
-    const alice = await device(root, 'd-alice', '+14155550811', node, [node]);
-    const bob = await device(root, 'd-bob', '+14155550822', node, [node]);
-    cleanup.push(
-      () => alice.client.close(),
-      () => bob.client.close(),
+    const { alice, bob, id } = await chatting(
+      root,
+      'd',
+      ['+14155550811', '+14155550822'],
+      [node, node],
+      cleanup,
     );
-    const id = await converse(alice, bob);
-    await alice.client.messenger.send(id, 'before');
-    await until('bob to get "before"', () => texts(bob.inbox, id).length === 1);
 
     // Fill the file system to the last few kilobytes.
     const filler = join(mount, 'filler');

@@ -11,14 +11,7 @@
 import * as assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -180,11 +173,7 @@ describe('two nodes on one PostgreSQL and one Redis, behind nginx', {
     };
     a = await ServerProcess.start(env);
     // The second node shares the first one's secrets, as docs/operations.md tells operators.
-    const dirB = mkdtempSync(join(tmpdir(), 'parley-test-'));
-    for (const file of ['oprf-keys.json', 'link-key', 'admin-token']) {
-      copyFileSync(join(a.dataDir, file), join(dirB, file));
-    }
-    b = await ServerProcess.start(env, dirB);
+    b = await ServerProcess.startPeer(a, env);
     nginx = await startNginx([a.url, b.url]);
   });
 

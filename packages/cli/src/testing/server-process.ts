@@ -5,12 +5,15 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
+
+/** What every node of one deployment must hold alike (docs/operations.md). */
+const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'admin-token'];
 
 /** What a `parley` run printed and how it ended. */
 export interface CliResult {
@@ -78,6 +81,21 @@ export class ServerProcess {
       });
     });
     return server;
+  }
+
+  /**
+   * Another node of `first`'s deployment (same database and Redis through `env`): its data
+   * directory gets `first`'s OPRF keys, link key and admin token, as docs/operations.md tells
+   * operators to copy them.
+   */
+  static async startPeer(
+    first: ServerProcess,
+    env: Record<string, string>,
+    nodeArgs: string[] = [],
+  ): Promise<ServerProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
+    for (const file of SHARED_SECRETS) copyFileSync(join(first.dataDir, file), join(dir, file));
+    return ServerProcess.start(env, dir, nodeArgs);
   }
 
   /** The code the console SMS provider printed for a verification. */

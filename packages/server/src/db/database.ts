@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   Kysely,
+  type Migration,
   Migrator,
   PostgresAdapter,
   PostgresDialect,
@@ -174,22 +175,13 @@ export function safeUrl(url: string): string {
   }
 }
 
-async function migrate(
-  db: Db,
-  migrations: Parameters<typeof migrationsProvider>[0],
-): Promise<void> {
-  const { error } = await new Migrator({
-    db,
-    provider: migrationsProvider(migrations),
-  }).migrateToLatest();
+async function migrate(db: Db, migrations: Record<string, Migration>): Promise<void> {
+  const provider = { getMigrations: async () => migrations };
+  const { error } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     await db.destroy();
     throw error;
   }
-}
-
-function migrationsProvider(migrations: typeof sqliteMigrations) {
-  return { getMigrations: async () => migrations };
 }
 
 /**
