@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/database.js';
 import { KeyStore } from './oprf/key-store.js';
 import { testServer } from './testing.js';
 
@@ -160,6 +161,28 @@ describe('OPRF keys from a file or the environment', () => {
     assert.throws(
       () => KeyStore.open({ kind: 'env', json: '{"keys":[]}' }),
       (e: unknown) => e instanceof ConfigError && /holds no key/.test(e.message),
+    );
+    // A key id that cannot name a table, a secret that is not 32 bytes: refused at start.
+    for (const bad of [{ id: 'ABC' }, { secret: Buffer.alloc(16, 1).toString('base64') }]) {
+      const json = JSON.stringify({ keys: [{ ...JSON.parse(keyJson).keys[0], ...bad }] });
+      assert.throws(
+        () => KeyStore.open({ kind: 'env', json }),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          /malformed: expected .*10 hex digits/.test(e.message) &&
+          !e.message.includes(secret),
+      );
+    }
+  });
+
+  it('an unreachable PostgreSQL stops the start with its host named, never its password', async () => {
+    await assert.rejects(
+      openDatabase({ kind: 'postgres', url: 'postgres://parley:hunter2@127.0.0.1:1/parley' }),
+      (e: unknown) =>
+        e instanceof Error &&
+        /Cannot reach PostgreSQL at postgres:\/\/parley@127\.0\.0\.1:1\/parley/.test(e.message) &&
+        /PARLEY_DATABASE_URL/.test(e.message) &&
+        !e.message.includes('hunter2'),
     );
   });
 

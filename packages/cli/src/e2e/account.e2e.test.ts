@@ -109,6 +109,15 @@ describe('parley export and parley account delete (real server process)', () => 
     const unknown = await parley(['devices', 'remove', 'nosuchdevice00', '--state', phone]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /DEVICE_NOT_FOUND/);
+    // Signing out this device itself: its credential and its local data go.
+    const phoneId = listed.find((d) => d.name === 'phone')!.deviceId;
+    assert.match(
+      await ok(['devices', 'remove', phoneId, '--state', phone]),
+      /This device .* signed out/,
+    );
+    const after = await parley(['account', '--state', phone]);
+    assert.equal(after.code, 1);
+    assert.match(after.stderr, /NOT_REGISTERED/);
   });
 
   it('exports everything but secrets, then deletes the account without a trace', async () => {

@@ -119,7 +119,7 @@ function parseKeys(text: string, where: string): StoredKey[] {
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || !keys.every(isStoredKey)) {
     throw new ConfigError(
-      `${where} is malformed: expected {"keys": [{"id", "secret", "createdAt"}, ...]}; restore it from a backup.`,
+      `${where} is malformed: expected {"keys": [{"id": 10 hex digits, "secret": 32 bytes in base64, "createdAt"}, ...]}; restore it from a backup.`,
     );
   }
   return keys;
@@ -131,7 +131,10 @@ function isStoredKey(value: unknown): value is StoredKey {
     typeof k === 'object' &&
     k !== null &&
     typeof k.id === 'string' &&
+    // Key ids name tables (directory_<id>); secrets are 32-byte scalars.
+    /^[0-9a-f]{10}$/.test(k.id) &&
     typeof k.secret === 'string' &&
+    /^[A-Za-z0-9+/]{43}=$/.test(k.secret) &&
     typeof k.createdAt === 'string' &&
     (k.retiredAt === undefined || typeof k.retiredAt === 'string')
   );
