@@ -20,20 +20,21 @@
 // per size (default 1e8). One JSON object on the last stdout line; progress on stderr.
 
 import { randomFillSync } from 'node:crypto';
-import * as core from '@parley/core';
-import { emit, formatNumber, median, progress } from './lib/measure.mjs';
-
-const {
-  encodeFilter,
-  encodeFilterPacked,
-  encodeFilterPrefixes,
+import {
   expectedFalsePositiveRate,
   falsePositiveBound,
   filterRangeFor,
   MembershipFilter,
   REMOVAL_PREFIX_SHIFT,
+} from '@parley/core';
+import {
+  encodeFilter,
+  encodeFilterPacked,
+  encodeFilterPrefixes,
   sortFingerprints,
-} = core;
+} from '@parley/core/server';
+import { emit, formatNumber, median, progress } from './lib/measure.mjs';
+
 const { snapshotRange, removalForm } = await import(
   new URL('../packages/server/dist/directory.js', import.meta.url).href
 );
@@ -353,7 +354,7 @@ async function measureSize(log2, rows, notes) {
 async function main() {
   const rows = [];
   const notes = [
-    'Random 8-byte fingerprints (node:crypto); encoder: encodeFilterPacked from @parley/core. Negative lookups are fresh random fingerprints; one of them being a real member has probability n/2^64, ignored.',
+    'Random 8-byte fingerprints (node:crypto); encoder: encodeFilterPacked from @parley/core/server. Negative lookups are fresh random fingerprints; one of them being a real member has probability n/2^64, ignored.',
     `Sizes include the 20-byte header (per list). Deltas are coded as the server codes them for a client holding the served snapshot: added at its range, removed as prefixes at removalPrefixRange(range) (${REMOVAL_PREFIX_SHIFT} bits shorter) or, where another possible entry shares the prefix, at full width; bits per changed user = (bytes of the three lists) × 8 / changes, binary (the JSON response carries them as base64url, ×4/3).`,
   ];
   if (MAX_LOG2 < 24) notes.push(`BENCH_MAX_LOG2=${MAX_LOG2}: sizes above 2^${MAX_LOG2} skipped.`);

@@ -28,9 +28,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const ROOT = new URL('../', import.meta.url);
-const server = await import(new URL('packages/server/dist/index.js', ROOT).href);
+const server = {
+  ...(await import(new URL('packages/server/dist/index.js', ROOT).href)),
+  ...(await import(new URL('packages/server/dist/testing.js', ROOT).href)),
+};
 const { InProcessBus } = await import(new URL('packages/server/dist/bus/in-process.js', ROOT).href);
-const { InboxSmsProvider } = await import(new URL('packages/server/dist/testing.js', ROOT).href);
+const { InboxSmsProvider } = server;
 const core = await import(new URL('packages/core/dist/index.js', ROOT).href);
 
 const HOUR = 3_600_000;

@@ -7,14 +7,8 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import {
-  encodeFilter,
-  encodeFilterPrefixes,
-  filterRangeFor,
-  filterValue,
-  REMOVAL_PREFIX_SHIFT,
-  toBase64Url,
-} from '@parley/core';
+import { filterRangeFor, filterValue, REMOVAL_PREFIX_SHIFT, toBase64Url } from '@parley/core';
+import { encodeFilter, encodeFilterPrefixes } from '@parley/core/server';
 import type { ApiClient } from './api.js';
 import type { Consent } from './consent.js';
 import { DiscoveryEngine } from './discovery.js';

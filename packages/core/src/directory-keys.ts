@@ -14,7 +14,9 @@
 
 import { concatBytes, utf8 } from './encoding.js';
 
+/** Length in bytes of a filter fingerprint (64 bits: the filter's FPR bound needs them). */
 export const FINGERPRINT_BYTES = 8;
+/** Length in bytes of a lookup token. */
 export const TOKEN_BYTES = 32;
 
 const FINGERPRINT_TAG = utf8('parley/directory/fingerprint/v1');

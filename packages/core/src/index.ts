@@ -1,9 +1,27 @@
+/**
+ * The protocol core, safe for browsers: schemas, the error catalog, phone numbers, the OPRF
+ * client, directory keys, the membership filter reader and the protocol constants. What only the
+ * server needs (building filters) is on the `@parley/core/server` subpath.
+ */
 export * from './directory-keys.js';
 export * from './encoding.js';
 export * from './error-docs.js';
 export * from './errors.js';
-export * from './membership-filter.js';
+export {
+  expectedFalsePositiveRate,
+  falsePositiveBound,
+  filterCapacity,
+  filterRangeFor,
+  filterValue,
+  MembershipFilter,
+  parseFilterRange,
+  prefixRange,
+  REMOVAL_PREFIX_SHIFT,
+  removalPrefixRange,
+  riceParameter,
+} from './membership-filter.js';
 export * from './messaging-schemas.js';
 export * from './oprf.js';
 export * from './phone.js';
+export * from './protocol.js';
 export * from './schemas.js';

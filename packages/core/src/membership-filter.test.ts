@@ -1,13 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it, test } from 'node:test';
+import { FINGERPRINT_BYTES } from './directory-keys.js';
 import {
   encodeFilter,
   encodeFilterPacked,
   encodeFilterPrefixes,
   encodeSortedFingerprints,
   expectedFalsePositiveRate,
-  FINGERPRINT_LENGTH,
   falsePositiveBound,
   filterCapacity,
   filterRangeFor,
@@ -27,7 +27,7 @@ const TWO_64 = 1n << 64n;
 
 /** n random fingerprints as views into one buffer. */
 function randomFingerprints(n: number): Uint8Array[] {
-  const buf = randomBytes(n * FINGERPRINT_LENGTH);
+  const buf = randomBytes(n * FINGERPRINT_BYTES);
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     out.push(new Uint8Array(buf.buffer, buf.byteOffset + i * 8, 8));

@@ -52,8 +52,7 @@
  * same code runs in browsers. BigInt appears only once per filter or per delta entry.
  */
 
-/** Length in bytes of a filter fingerprint. */
-export const FINGERPRINT_LENGTH = 8;
+import { FINGERPRINT_BYTES } from './directory-keys.js';
 
 const MAGIC = [0x50, 0x47, 0x43, 0x53]; // 'PGCS'
 const FORMAT_VERSION = 2;
@@ -89,11 +88,11 @@ function checkRange(range: bigint, what = 'range'): void {
 }
 
 function checkFingerprint(fingerprint: Uint8Array, what: string): void {
-  if (!(fingerprint instanceof Uint8Array) || fingerprint.length !== FINGERPRINT_LENGTH) {
+  if (!(fingerprint instanceof Uint8Array) || fingerprint.length !== FINGERPRINT_BYTES) {
     const got =
       fingerprint instanceof Uint8Array ? `${fingerprint.length} bytes` : typeof fingerprint;
     throw new RangeError(
-      `membership filter: ${what} must be a ${FINGERPRINT_LENGTH}-byte Uint8Array, got ${got}`,
+      `membership filter: ${what} must be a ${FINGERPRINT_BYTES}-byte Uint8Array, got ${got}`,
     );
   }
 }
@@ -382,10 +381,10 @@ function valuesOf(
  * sorted and deduplicated as 64-bit numbers: no per-entry objects, 2 × 64 MiB at 2^24.
  */
 export function sortFingerprints(packed: Uint8Array): SortedPairs {
-  if (packed.length % FINGERPRINT_LENGTH !== 0) {
+  if (packed.length % FINGERPRINT_BYTES !== 0) {
     throw new RangeError('membership filter: packed fingerprints must be 8 bytes each');
   }
-  const n = packed.length / FINGERPRINT_LENGTH;
+  const n = packed.length / FINGERPRINT_BYTES;
   const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);

@@ -179,7 +179,8 @@ export const ClientFrame = Type.Union([
 
 // --- WebSocket frames: server to client ---
 
-export const Sender = Type.Object({ accountId: Id, deviceId: Id }, strict);
+/** One device of one account: the pair every layer uses to name a device. */
+export const DeviceRef = Type.Object({ accountId: Id, deviceId: Id }, strict);
 
 export const DeliveryKind = Type.Union([
   Type.Literal('application'),
@@ -204,7 +205,7 @@ export const DeliverFrame = Type.Object(
     kind: DeliveryKind,
     id: MessageId,
     groupId: GroupId,
-    from: Sender,
+    from: DeviceRef,
     epoch: Epoch,
     payload: Type.Optional(Type.String()),
     /** A receipt for several messages names them all (`id` is the first). */
@@ -243,7 +244,7 @@ export const ErrorFrame = Type.Object(
 );
 
 export const RelayedSignalFrame = Type.Object(
-  { t: Type.Literal('signal'), groupId: GroupId, from: Sender, payload: Type.String() },
+  { t: Type.Literal('signal'), groupId: GroupId, from: DeviceRef, payload: Type.String() },
   strict,
 );
 
@@ -284,4 +285,4 @@ export type SendFrame = Static<typeof SendFrame>;
 export type ServerFrame = Static<typeof ServerFrame>;
 export type DeliverFrame = Static<typeof DeliverFrame>;
 export type DeliveryKind = Static<typeof DeliveryKind>;
-export type Sender = Static<typeof Sender>;
+export type DeviceRef = Static<typeof DeviceRef>;

@@ -74,7 +74,8 @@ const CONTEXT_STRING = concat(
   Uint8Array.of(0x00),
   encoder.encode('-' + OPRF_SUITE),
 );
-const HASH_TO_GROUP_DST = concat(encoder.encode('HashToGroup-'), CONTEXT_STRING);
+/** RFC 9497 §4.1 HashToGroup's DST: "HashToGroup-" || contextString (mode 0x00). */
+export const HASH_TO_GROUP_DST = concat(encoder.encode('HashToGroup-'), CONTEXT_STRING);
 const HASH_TO_SCALAR_DST = concat(encoder.encode('HashToScalar-'), CONTEXT_STRING);
 const DERIVE_KEY_PAIR_DST = concat(encoder.encode('DeriveKeyPair'), CONTEXT_STRING);
 const FINALIZE_LABEL = encoder.encode('Finalize');

@@ -15,8 +15,8 @@
  * 2^24 accounts that takes minutes, which must not hold up every other writer.
  */
 
+import type { DeviceRef } from '@parley/core';
 import { sql } from 'kysely';
-import type { DeviceIdentity } from './accounts.js';
 import type { BudgetCarry } from './budget-carry.js';
 import { type Db, dialectOf, lock } from './db/database.js';
 import type { Directory } from './directory.js';
@@ -40,7 +40,7 @@ export class AccountDeletion {
   ) {}
 
   /** Deletes the account of the calling device, with every device it has. */
-  async delete(caller: DeviceIdentity): Promise<void> {
+  async delete(caller: DeviceRef): Promise<void> {
     const { accountId } = caller;
     const done = await this.directory.writeLock.run(() =>
       this.db.transaction().execute(async (trx) => {

@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   type AccountResponse,
   type AccountUpdateRequest,
+  type DeviceRef,
   ParleyError,
   type PresenceVisibility,
   type RegisterResponse,
@@ -15,11 +16,6 @@ import type { BudgetCarry } from './budget-carry.js';
 import { type Db, lock } from './db/database.js';
 import type { Directory } from './directory.js';
 import type { Hub } from './messaging/hub.js';
-
-export interface DeviceIdentity {
-  accountId: string;
-  deviceId: string;
-}
 
 const newId = () => randomBytes(16).toString('base64url');
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest();
@@ -120,7 +116,7 @@ export class Accounts {
   }
 
   /** Checks `Authorization: Bearer <deviceId>.<secret>`; UNAUTHENTICATED otherwise. */
-  async authenticate(header: string | undefined): Promise<DeviceIdentity> {
+  async authenticate(header: string | undefined): Promise<DeviceRef> {
     const match = /^Bearer ([A-Za-z0-9_-]{8,64})\.([A-Za-z0-9_-]{43})$/.exec(header ?? '');
     if (!match) throw new ParleyError('UNAUTHENTICATED');
     const device = await this.db

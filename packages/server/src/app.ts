@@ -5,9 +5,9 @@
  */
 
 import websocket from '@fastify/websocket';
+import type { DeviceRef } from '@parley/core';
 import { LIMITS } from '@parley/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { DeviceIdentity } from './accounts.js';
 import {
   clientErrorHandler,
   frameworkErrors,
@@ -26,7 +26,7 @@ import type { Services } from './services.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    device: DeviceIdentity;
+    device: DeviceRef;
   }
 }
 
@@ -111,7 +111,7 @@ export function buildApp(
     ),
   );
   app.register(async (authed) => {
-    authed.decorateRequest('device', null as unknown as DeviceIdentity);
+    authed.decorateRequest('device', null as unknown as DeviceRef);
     authed.addHook('onRequest', async (request) => {
       request.device = await services.accounts.authenticate(request.headers.authorization);
     });

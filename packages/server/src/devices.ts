@@ -8,8 +8,8 @@
  * later epochs' keys are unknown to it (as for a member who leaves).
  */
 
+import type { DeviceRef } from '@parley/core';
 import { ParleyError } from '@parley/core';
-import type { DeviceIdentity } from './accounts.js';
 import { type Db, lock } from './db/database.js';
 import type { Hub } from './messaging/hub.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './messaging/mailbox.js';
@@ -23,13 +23,13 @@ export class Devices {
   ) {}
 
   /** Signs out `deviceId`, which must be a device of the caller's account. */
-  async remove(caller: DeviceIdentity, deviceId: string): Promise<void> {
+  async remove(caller: DeviceRef, deviceId: string): Promise<void> {
     const removed = await this.removeWhere(caller, [deviceId]);
     if (removed.length === 0) throw new ParleyError('DEVICE_NOT_FOUND');
   }
 
   /** Signs out every device of the caller's account but the caller; returns how many. */
-  async removeOthers(caller: DeviceIdentity): Promise<number> {
+  async removeOthers(caller: DeviceRef): Promise<number> {
     const others = (
       await this.db
         .selectFrom('devices')
@@ -42,7 +42,7 @@ export class Devices {
     return (await this.removeWhere(caller, others)).length;
   }
 
-  private async removeWhere(caller: DeviceIdentity, ids: string[]): Promise<string[]> {
+  private async removeWhere(caller: DeviceRef, ids: string[]): Promise<string[]> {
     const removed = await this.db.transaction().execute(async (trx) => {
       await lock(trx, 'queue');
       // Only the caller's account's devices: another account's id matches nothing.

@@ -9,14 +9,12 @@ import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
-  encodeFilter,
-  encodeFilterPrefixes,
   filterValue,
   MembershipFilter,
   REMOVAL_PREFIX_SHIFT,
   removalPrefixRange,
-  sortFingerprints,
 } from '@parley/core';
+import { encodeFilter, encodeFilterPrefixes, sortFingerprints } from '@parley/core/server';
 import { removalForm } from './directory.js';
 import { insertAccounts, testServer } from './testing.js';
 

@@ -9,22 +9,24 @@ import { createHash } from 'node:crypto';
 import {
   directoryFingerprint,
   directoryToken,
-  encodeFilter,
-  encodeFilterPrefixes,
-  encodeSortedFingerprints,
   filterCapacity,
   filterRangeFor,
   filterValue,
-  fingerprintRank,
   type Oprf,
   ParleyError,
-  pairValue,
   REMOVAL_PREFIX_SHIFT,
   type RotateKeyResponse,
+} from '@parley/core';
+import {
+  encodeFilter,
+  encodeFilterPrefixes,
+  encodeSortedFingerprints,
+  fingerprintRank,
+  pairValue,
   type SortedPairs,
   sortFingerprints,
   updateFingerprints,
-} from '@parley/core';
+} from '@parley/core/server';
 import { type RawBuilder, sql } from 'kysely';
 import { type Db, dialectOf, type Executor, lock } from './db/database.js';
 import { directoryColumns, directoryTableName } from './db/migrations.js';

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ServerFrame, toBase64Url } from '@parley/core';
+import { MLS_CIPHER_SUITE, type ServerFrame, toBase64Url } from '@parley/core';
 import {
   defaultCapabilities,
   defaultLifetime,
@@ -14,8 +14,23 @@ import {
 } from 'ts-mls';
 import WebSocket from 'ws';
 import { loadConfig } from './config.js';
+
+export {
+  deleteRedisKeys,
+  dumpRedisKeys,
+  REDIS_TEST_URL,
+  redisReachable,
+} from './bus/redis-testing.js';
+export { directoryTableName } from './db/migrations.js';
+export {
+  createPostgresDatabase,
+  dropPostgresDatabases,
+  dumpPostgresDatabase,
+  POSTGRES_ADMIN_URL,
+  postgresReachable,
+} from './db/test-databases.js';
+
 import { createPostgresDatabase, testStorage } from './db/test-databases.js';
-import { CIPHER_SUITE } from './messaging/key-packages.js';
 import { type RunningServer, startServer } from './server.js';
 import type { SmsProvider, VerificationSms } from './sms/sms-provider.js';
 
@@ -148,7 +163,7 @@ export async function insertAccounts(
 
 /** A real MLS KeyPackage (the server's cipher suite) whose credential names `identity`. */
 export async function mlsKeyPackage(identity: string): Promise<string> {
-  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(CIPHER_SUITE));
+  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(MLS_CIPHER_SUITE));
   const made = await generateKeyPackage(
     { credentialType: 'basic', identity: new TextEncoder().encode(identity) },
     defaultCapabilities(),

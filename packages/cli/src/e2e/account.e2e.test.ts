@@ -21,7 +21,7 @@ import {
   type ParleyError,
 } from '@parley/client';
 import { nodeSocket } from '@parley/client/node';
-import { directoryTableName } from '@parley/server';
+import { directoryTableName } from '@parley/server/testing';
 import SQLite from 'better-sqlite3';
 import { ServerProcess } from '../testing/server-process.js';
 

@@ -8,7 +8,12 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { deleteRedisKeys, dumpRedisKeys, REDIS_TEST_URL, redisReachable } from '@parley/server';
+import {
+  deleteRedisKeys,
+  dumpRedisKeys,
+  REDIS_TEST_URL,
+  redisReachable,
+} from '@parley/server/testing';
 import { ServerProcess } from '../testing/server-process.js';
 
 const reachable = await redisReachable();

@@ -25,7 +25,7 @@ import {
   dropPostgresDatabases,
   POSTGRES_ADMIN_URL,
   postgresReachable,
-} from '@parley/server';
+} from '@parley/server/testing';
 import { ServerProcess } from '../testing/server-process.js';
 import {
   PrivatePostgres,

@@ -27,7 +27,7 @@ import {
   postgresReachable,
   REDIS_TEST_URL,
   redisReachable,
-} from '@parley/server';
+} from '@parley/server/testing';
 import { ServerProcess } from '../testing/server-process.js';
 import { freePort } from '../testing/services.js';
 import { texts, until } from '../testing/wait.js';

@@ -6,6 +6,7 @@
  */
 
 import {
+  CLOSE_CODES,
   isErrorCode,
   ParleyError,
   type ServerFrame,
@@ -28,11 +29,11 @@ export interface SocketLike {
 export type SocketFactory = (url: string) => SocketLike;
 
 const OPEN = 1;
-const AUTH_FAILED = 4401;
-/** The server closed the socket because the account was deleted (from any of its devices). */
-const ACCOUNT_DELETED = 4410;
-/** The device was signed out (server socket.ts, CLOSE.deviceRemoved). */
-const DEVICE_REMOVED = 4411;
+const {
+  authFailed: AUTH_FAILED,
+  accountDeleted: ACCOUNT_DELETED,
+  deviceRemoved: DEVICE_REMOVED,
+} = CLOSE_CODES;
 
 interface ConnectionEvents extends Record<string, unknown> {
   frame: ServerFrame;

@@ -14,6 +14,7 @@
 import {
   type ClaimedKeyPackage,
   type DeliverFrame,
+  type DeviceRef,
   fromBase64Url,
   MESSAGING_LIMITS,
   ParleyError,
@@ -25,7 +26,7 @@ import type { ApiClient } from '../api.js';
 import type { ClientStore } from '../store.js';
 import { Connection, type SocketFactory } from './connection.js';
 import { Emitter } from './emitter.js';
-import type { DeviceRef, OwnKeyPackage, SignatureKeys } from './mls.js';
+import type { OwnKeyPackage, SignatureKeys } from './mls.js';
 import * as mls from './mls.js';
 
 export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received';

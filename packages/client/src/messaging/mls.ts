@@ -6,7 +6,15 @@
  * that never opens a conversation never downloads it.
  */
 
-import { fromBase64Url, ParleyError, toBase64Url } from '@parley/core';
+import {
+  type DeviceRef,
+  deviceIdentityBytes,
+  fromBase64Url,
+  MLS_CIPHER_SUITE,
+  ParleyError,
+  parseDeviceIdentity,
+  toBase64Url,
+} from '@parley/core';
 import type {
   CiphersuiteImpl,
   ClientConfig,
@@ -17,8 +25,6 @@ import type {
   Proposal,
   Welcome,
 } from 'ts-mls';
-
-export const CIPHER_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
 
 type TsMls = typeof import('ts-mls');
 
@@ -35,7 +41,7 @@ export function loadMls(): Promise<Loaded> {
   loading ??= (async () => {
     const mls = await import('ts-mls');
     const { verifyKeyPackage } = await import('ts-mls/keyPackage.js');
-    const impl = await mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(CIPHER_SUITE));
+    const impl = await mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(MLS_CIPHER_SUITE));
     const config: ClientConfig = {
       keyRetentionConfig: mls.defaultKeyRetentionConfig,
       lifetimeConfig: mls.defaultLifetimeConfig,
@@ -47,7 +53,7 @@ export function loadMls(): Promise<Loaded> {
         async validateCredential(credential) {
           return (
             credential.credentialType === 'basic' &&
-            parseIdentity(credential.identity) !== undefined
+            parseDeviceIdentity(credential.identity) !== undefined
           );
         },
       },
@@ -55,21 +61,6 @@ export function loadMls(): Promise<Loaded> {
     return { mls, impl, config, verifyKeyPackage };
   })();
   return loading;
-}
-
-export interface DeviceRef {
-  accountId: string;
-  deviceId: string;
-}
-
-export function identityOf(device: DeviceRef): Uint8Array {
-  return new TextEncoder().encode(`${device.accountId}/${device.deviceId}`);
-}
-
-export function parseIdentity(identity: Uint8Array): DeviceRef | undefined {
-  const text = new TextDecoder().decode(identity);
-  const match = /^([A-Za-z0-9_-]{8,64})\/([A-Za-z0-9_-]{8,64})$/.exec(text);
-  return match ? { accountId: match[1]!, deviceId: match[2]! } : undefined;
 }
 
 /** The device's long-term signature key pair, as stored. */
@@ -108,7 +99,7 @@ export async function newKeyPackage(
 ): Promise<OwnKeyPackage> {
   const { mls, impl } = await loadMls();
   const made = await mls.generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: identityOf(device) },
+    { credentialType: 'basic', identity: deviceIdentityBytes(device) },
     mls.defaultCapabilities(),
     mls.defaultLifetime,
     [],
@@ -145,10 +136,10 @@ export async function peerKeyPackage(b64: string, device: DeviceRef): Promise<Ke
   const kp = message.keyPackage;
   const who =
     kp.leafNode.credential.credentialType === 'basic'
-      ? parseIdentity(kp.leafNode.credential.identity)
+      ? parseDeviceIdentity(kp.leafNode.credential.identity)
       : undefined;
   if (
-    kp.cipherSuite !== CIPHER_SUITE ||
+    kp.cipherSuite !== MLS_CIPHER_SUITE ||
     who?.accountId !== device.accountId ||
     who.deviceId !== device.deviceId ||
     !(await verifyKeyPackage(kp, impl.signature))
@@ -190,7 +181,7 @@ export function membersOf(state: ClientState): Array<DeviceRef & { leaf: number 
   const out: Array<DeviceRef & { leaf: number }> = [];
   state.ratchetTree.forEach((node, index) => {
     if (node?.nodeType !== 'leaf' || node.leaf.credential.credentialType !== 'basic') return;
-    const who = parseIdentity(node.leaf.credential.identity);
+    const who = parseDeviceIdentity(node.leaf.credential.identity);
     if (who) out.push({ ...who, leaf: index / 2 });
   });
   return out;
@@ -203,7 +194,7 @@ export async function createGroup(
 ): Promise<ClientState> {
   const { mls, impl, config } = await loadMls();
   const own = await mls.generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: identityOf(device) },
+    { credentialType: 'basic', identity: deviceIdentityBytes(device) },
     mls.defaultCapabilities(),
     mls.defaultLifetime,
     [],

@@ -7,8 +7,8 @@
  * devices, all through the same ordered queues as the messages.
  */
 
+import type { DeviceRef } from '@parley/core';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
-import type { DeviceIdentity } from '../accounts.js';
 import { type Db, type Executor, lock } from '../db/database.js';
 import type { Hub } from './hub.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
@@ -20,11 +20,7 @@ export class Groups {
     private readonly hub: Hub,
   ) {}
 
-  async commit(
-    device: DeviceIdentity,
-    groupId: string,
-    body: CommitRequest,
-  ): Promise<GroupResponse> {
+  async commit(device: DeviceRef, groupId: string, body: CommitRequest): Promise<GroupResponse> {
     const commit = fromBase64Url(body.commit);
     const welcome = body.welcome === undefined ? undefined : fromBase64Url(body.welcome);
     if (!commit || (body.welcome !== undefined && !welcome)) {
@@ -145,7 +141,7 @@ export class Groups {
    * the remaining devices, one of which commits the removal in MLS (so later epochs' keys are
    * unknown to the leaver).
    */
-  async leave(device: DeviceIdentity, groupId: string): Promise<void> {
+  async leave(device: DeviceRef, groupId: string): Promise<void> {
     const wake = await this.db.transaction().execute(async (trx) => {
       await lock(trx, 'queue');
       const members = await this.members(trx, groupId);
@@ -186,7 +182,7 @@ export class Groups {
     this.hub.wake(wake);
   }
 
-  async get(device: DeviceIdentity, groupId: string): Promise<GroupResponse> {
+  async get(device: DeviceRef, groupId: string): Promise<GroupResponse> {
     const group = await this.db
       .selectFrom('groups')
       .select('epoch')
@@ -201,7 +197,7 @@ export class Groups {
   }
 
   /** The connected devices of the group's other members, for ephemeral signals. */
-  async otherMemberDevices(device: DeviceIdentity, groupId: string): Promise<string[]> {
+  async otherMemberDevices(device: DeviceRef, groupId: string): Promise<string[]> {
     const members = await this.members(this.db, groupId);
     if (!members.some((m) => m.deviceId === device.deviceId)) {
       throw new ParleyError('NOT_GROUP_MEMBER');

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MESSAGING_LIMITS } from '@parley/core';
+import { deviceIdentity, MESSAGING_LIMITS } from '@parley/core';
 import { mlsKeyPackage, testServer } from '../testing.js';
-import { deviceIdentity, KeyPackages } from './key-packages.js';
+import { KeyPackages } from './key-packages.js';
 
 describe('KeyPackages', () => {
   let t: Awaited<ReturnType<typeof testServer>>;

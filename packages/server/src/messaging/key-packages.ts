@@ -6,31 +6,26 @@
  * another device.
  */
 
+import type { DeviceRef } from '@parley/core';
 import {
   type ClaimedKeyPackage,
+  deviceIdentity,
   fromBase64Url,
   type KeyPackageItem,
   type KeyPackageStock,
   type KeyPackageUpload,
   MESSAGING_LIMITS,
+  MLS_CIPHER_SUITE,
   ParleyError,
   toBase64Url,
 } from '@parley/core';
 import { decodeMlsMessage } from 'ts-mls';
-import type { DeviceIdentity } from '../accounts.js';
 import type { Bucket, Bus } from '../bus/bus.js';
 import { InProcessBus } from '../bus/in-process.js';
 import type { Db } from '../db/database.js';
 import type { Hub } from './hub.js';
 
-export const CIPHER_SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519';
-
-/** The MLS credential identity of a device: "<accountId>/<deviceId>" in UTF-8. */
-export function deviceIdentity(device: DeviceIdentity): string {
-  return `${device.accountId}/${device.deviceId}`;
-}
-
-export function checkKeyPackage(item: KeyPackageItem, device: DeviceIdentity): Uint8Array {
+export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Uint8Array {
   const bytes = fromBase64Url(item.keyPackage);
   const fail = (reason: string) =>
     new ParleyError('KEY_PACKAGE_INVALID', { details: { id: item.id, reason } });
@@ -45,7 +40,9 @@ export function checkKeyPackage(item: KeyPackageItem, device: DeviceIdentity): U
   const message = decoded[0];
   if (message.wireformat !== 'mls_key_package') throw fail('not a KeyPackage');
   const { keyPackage } = message;
-  if (keyPackage.cipherSuite !== CIPHER_SUITE) throw fail(`cipher suite must be ${CIPHER_SUITE}`);
+  if (keyPackage.cipherSuite !== MLS_CIPHER_SUITE) {
+    throw fail(`cipher suite must be ${MLS_CIPHER_SUITE}`);
+  }
   const credential = keyPackage.leafNode.credential;
   if (
     credential.credentialType !== 'basic' ||
@@ -83,7 +80,7 @@ export class KeyPackages {
     await this.bus.forget(this.claims, accountId);
   }
 
-  async upload(device: DeviceIdentity, body: KeyPackageUpload): Promise<KeyPackageStock> {
+  async upload(device: DeviceRef, body: KeyPackageUpload): Promise<KeyPackageStock> {
     const oneTime = body.keyPackages.map((item) => ({
       item,
       bytes: checkKeyPackage(item, device),
@@ -152,7 +149,7 @@ export class KeyPackages {
    * device of every member joins the group. An account with no device to add is an error: the
    * caller would otherwise create a conversation its peer never receives.
    */
-  async claim(requester: DeviceIdentity, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
+  async claim(requester: DeviceRef, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
     const unique = [...new Set(accountIds)];
     const limit = await this.bus.take(this.claims, requester.accountId, unique.length);
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });

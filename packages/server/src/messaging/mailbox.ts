@@ -6,6 +6,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
+import type { DeviceRef } from '@parley/core';
 import {
   type DeliverFrame,
   fromBase64Url,
@@ -14,7 +15,6 @@ import {
   toBase64Url,
 } from '@parley/core';
 import type { Selectable } from 'kysely';
-import type { DeviceIdentity } from '../accounts.js';
 import { type Db, type Executor, lock } from '../db/database.js';
 import type { QueueKind, QueueTable } from '../db/schema.js';
 import { DeliveryStats } from '../metrics/counters.js';
@@ -25,7 +25,7 @@ export interface QueueEntry {
   kind: QueueKind;
   messageId: string;
   groupId: string;
-  sender: DeviceIdentity;
+  sender: DeviceRef;
   epoch: number;
   payload: Uint8Array | null;
   keyPackageId?: string;
@@ -36,14 +36,14 @@ export interface QueueEntry {
 }
 
 interface PendingAck {
-  device: DeviceIdentity;
+  device: DeviceRef;
   seqs: number[];
   resolve: (count: number) => void;
   reject: (error: unknown) => void;
 }
 
 interface PendingStore {
-  sender: DeviceIdentity;
+  sender: DeviceRef;
   frame: SendFrame;
   payload: Uint8Array;
   digest: Buffer;
@@ -183,7 +183,7 @@ export class Mailbox {
    * batch is being written go into the next one: one transaction for many messages, in arrival
    * order (group commit), which is what keeps a durable queue near a bare relay's throughput.
    */
-  store(sender: DeviceIdentity, frame: SendFrame): Promise<{ duplicate: boolean }> {
+  store(sender: DeviceRef, frame: SendFrame): Promise<{ duplicate: boolean }> {
     const payload = fromBase64Url(frame.payload);
     if (!payload) {
       return Promise.reject(new ParleyError('FRAME_INVALID', { details: { field: 'payload' } }));
@@ -199,7 +199,7 @@ export class Mailbox {
    * Deletes acknowledged entries of this device's own queue (other devices' seqs match nothing)
    * and queues a delivery receipt for each application message's sender. Batched like stores.
    */
-  ack(device: DeviceIdentity, seqs: number[]): Promise<number> {
+  ack(device: DeviceRef, seqs: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
       this.pendingAcks.push({ device, seqs, resolve, reject });
       this.write();

@@ -7,7 +7,9 @@
  * connection stays open; only a failed authentication closes it.
  */
 
+import type { DeviceRef } from '@parley/core';
 import {
+  CLOSE_CODES,
   ClientFrame,
   type ClientFrame as ClientFrameType,
   type DeliverFrame,
@@ -18,7 +20,6 @@ import {
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { DeviceIdentity } from '../accounts.js';
 import { toParleyError } from '../http-errors.js';
 import type { Services } from '../services.js';
 import type { DeviceConnection } from './hub.js';
@@ -29,16 +30,8 @@ const FRAME_TYPES = new Set(['auth', 'send', 'ack', 'signal', 'presence']);
 /** A batch of outgoing frames is sent at once when it reaches this size. */
 const OUTGOING_FLUSH_BYTES = 256 * 1024;
 
-/** Close codes in the application range (4000–4999). */
-export const CLOSE = {
-  authFailed: 4401,
-  authTimeout: 4408,
-  /** The device's account was deleted: its credential is refused from now on. */
-  accountDeleted: 4410,
-  /** The device was removed (signed out) by the account's owner: its credential is refused. */
-  deviceRemoved: 4411,
-  serverClosing: 1001,
-} as const;
+/** Close codes: defined once, in core (protocol.ts). */
+export const CLOSE = CLOSE_CODES;
 
 export interface SocketOptions {
   authTimeoutMs: number;
@@ -46,7 +39,7 @@ export interface SocketOptions {
 }
 
 export class DeviceSocket implements DeviceConnection {
-  private device: DeviceIdentity | undefined;
+  private device: DeviceRef | undefined;
   private chain: Promise<void> = Promise.resolve();
   private lastSent = 0;
   private readonly inflight = new Set<number>();

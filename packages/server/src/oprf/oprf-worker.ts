@@ -14,6 +14,7 @@ import {
   directoryHashPrefixes,
   expandMessageXmd,
   FINGERPRINT_BYTES,
+  HASH_TO_GROUP_DST,
   loadOprf,
   ParleyError,
   TOKEN_BYTES,
@@ -34,8 +35,6 @@ const native = backend === 'native' ? loadNativeOprf() : undefined;
 // The pool loaded the addon before choosing `native`, so this only fails if the build vanished.
 if (backend === 'native' && !native) throw new Error('the native OPRF addon does not load');
 
-/** RFC 9497 §4.1 HashToGroup's DST: "HashToGroup-" || contextString (mode 0x00). */
-const HASH_TO_GROUP_DST = new TextEncoder().encode('HashToGroup-OPRFV1-\x00-ristretto255-SHA512');
 /** Keys (and translate factors) whose scalar check passed; they are never mutated. */
 const checkedScalars = new WeakSet<Uint8Array>();
 
