@@ -24,4 +24,5 @@ export * from './messaging-schemas.js';
 export * from './oprf.js';
 export * from './phone.js';
 export * from './protocol.js';
+export * from './rerun.js';
 export * from './schemas.js';
