@@ -2,14 +2,14 @@
 
 import type { CountryCode } from 'libphonenumber-js/max';
 import { useEffect, useState } from 'react';
-import { Alert } from './alert.js';
-import { ChatList, ChatView, NewGroup } from './chats.js';
-import { ConsentScreen } from './consent.js';
-import { ContactsScreen } from './contacts.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
-import { Onboarding } from './onboarding.js';
-import { PrivacyScreen } from './privacy.js';
+import { Alert } from './components/alert.js';
+import { describeError } from './model/errors.js';
+import { type AppModel, useModel } from './model/model.js';
+import { ChatList, ChatView, NewGroup } from './screens/chats.js';
+import { ConsentScreen } from './screens/consent.js';
+import { ContactsScreen } from './screens/contacts.js';
+import { Onboarding } from './screens/onboarding.js';
+import { PrivacyScreen } from './screens/privacy.js';
 
 type Route =
   | { at: 'chats' }

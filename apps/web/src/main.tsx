@@ -4,7 +4,7 @@ import { IndexedDbStore, ParleyClient } from '@parley/client';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { createRoot } from 'react-dom/client';
 import { App } from './app.js';
-import { AppModel } from './model.js';
+import { AppModel } from './model/model.js';
 import './styles.css';
 
 async function boot(): Promise<void> {

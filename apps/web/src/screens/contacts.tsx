@@ -7,10 +7,10 @@
 import { inviteText, smsLink } from '@parley/client';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { type FormEvent, useState } from 'react';
-import { Alert } from './alert.js';
-import { describeError } from './errors.js';
-import { type AppModel, type Person, useModel } from './model.js';
-import { displayNumber, guessRegion, PhoneInput, withRegion } from './phone-input.js';
+import { Alert } from '../components/alert.js';
+import { displayNumber, guessRegion, PhoneInput, withRegion } from '../components/phone-input.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, type Person, useModel } from '../model/model.js';
 
 interface PickerContact {
   name?: string[];

@@ -7,10 +7,10 @@
 import type { UploadRecord } from '@parley/client';
 import type { PresenceVisibility } from '@parley/core';
 import { useEffect, useState } from 'react';
-import { Alert } from './alert.js';
-import { Choice } from './choice.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
+import { Alert } from '../components/alert.js';
+import { Choice } from '../components/choice.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, useModel } from '../model/model.js';
 
 type Device = Awaited<ReturnType<AppModel['client']['devices']>>[number];
 

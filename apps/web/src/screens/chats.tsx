@@ -5,9 +5,9 @@
 
 import type { ChatMessage, MessageStatus } from '@parley/client';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { Alert } from './alert.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
+import { Alert } from '../components/alert.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, useModel } from '../model/model.js';
 
 const STATUS_TEXT: Record<MessageStatus, string> = {
   sending: 'Sending…',

@@ -7,11 +7,11 @@
 import type { PresenceVisibility } from '@parley/core';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { type FormEvent, useState } from 'react';
-import { Alert } from './alert.js';
-import { Choice } from './choice.js';
-import { describeError } from './errors.js';
-import type { AppModel } from './model.js';
-import { guessRegion, PhoneInput, withRegion } from './phone-input.js';
+import { Alert } from '../components/alert.js';
+import { Choice } from '../components/choice.js';
+import { guessRegion, PhoneInput, withRegion } from '../components/phone-input.js';
+import { describeError } from '../model/errors.js';
+import type { AppModel } from '../model/model.js';
 
 type Step =
   | { at: 'number' }
