@@ -1,28 +1,8 @@
-/** A phone-number field with a country picker, formatted as the user types. */
+/** A phone-number field with a country picker, formatted as the user types (see model/phone.ts). */
 
-import {
-  AsYouType,
-  type CountryCode,
-  getCountries,
-  getCountryCallingCode,
-  parsePhoneNumberFromString,
-} from 'libphonenumber-js/max';
 import { useId, useMemo } from 'react';
+import { type CountryCode, countryOptions, formatAsTyped } from '../model/phone.js';
 import { Alert } from './alert.js';
-
-/** The region of the browser's language ('en-GB' → GB), else US. */
-export function guessRegion(): CountryCode {
-  const tag = typeof navigator === 'undefined' ? '' : navigator.language;
-  const region = /-([A-Z]{2})\b/.exec(tag)?.[1];
-  return region && (getCountries() as string[]).includes(region) ? (region as CountryCode) : 'US';
-}
-
-function countryOptions(): { code: CountryCode; label: string }[] {
-  const names = new Intl.DisplayNames([navigator.language || 'en'], { type: 'region' });
-  return getCountries()
-    .map((code) => ({ code, label: `${names.of(code) ?? code} (+${getCountryCallingCode(code)})` }))
-    .sort((a, b) => a.label.localeCompare(b.label));
-}
 
 export function PhoneInput(props: {
   label: string;
@@ -67,21 +47,4 @@ export function PhoneInput(props: {
       <Alert id={errorId} message={props.error} />
     </fieldset>
   );
-}
-
-/** Formats while typing, but never fights a deletion (a trailing separator would come back). */
-export function formatAsTyped(raw: string, region: CountryCode): string {
-  if (/[^\d+\s()\-.]/.test(raw)) return raw;
-  const formatted = new AsYouType(region).input(raw);
-  return formatted.length >= raw.length ? formatted : raw;
-}
-
-/** A number typed without a country code is read in the picked country; the SDK validates it. */
-export function withRegion(raw: string, region: CountryCode): string {
-  return parsePhoneNumberFromString(raw, region)?.number ?? raw;
-}
-
-/** +14155550123 → "+1 415 555 0123". */
-export function displayNumber(e164: string): string {
-  return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
 }
