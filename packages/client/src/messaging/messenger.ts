@@ -22,10 +22,10 @@ import {
   toBase64Url,
 } from '@parley/core';
 import type { ClientState } from 'ts-mls';
-import type { ApiClient } from '../api.js';
-import type { ClientStore } from '../store.js';
-import { Connection, type SocketFactory } from './connection.js';
-import { Emitter } from './emitter.js';
+import type { ClientStore } from '../store/store.js';
+import type { ApiClient } from '../transport/api.js';
+import { Connection, type SocketFactory } from '../transport/connection.js';
+import { Emitter } from '../transport/emitter.js';
 import type { OwnKeyPackage, SignatureKeys } from './mls.js';
 import * as mls from './mls.js';
 

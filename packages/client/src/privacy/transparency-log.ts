@@ -4,7 +4,7 @@
  * reads it to see that nothing else left (DESIGN.md promise 1).
  */
 
-import type { ClientStore } from './store.js';
+import type { ClientStore } from '../store/store.js';
 
 export type UploadKind =
   | 'own-phone-number'

@@ -20,9 +20,9 @@ import {
   removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
-import type { ApiClient } from './api.js';
-import type { Consent } from './consent.js';
-import type { ClientStore } from './store.js';
+import type { Consent } from '../privacy/consent.js';
+import type { ClientStore } from '../store/store.js';
+import type { ApiClient } from '../transport/api.js';
 
 export interface DiscoveryProgress {
   phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';
