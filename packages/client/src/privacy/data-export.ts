@@ -7,7 +7,7 @@
 import type { AccountResponse } from '@parley/core';
 import type { ImportedContact } from '../contacts/import/contacts-file.js';
 import type { DiscoveryExport } from '../discovery/discovery.js';
-import type { ChatMessage, Conversation } from '../messaging/messenger.js';
+import type { ChatMessage, Conversation } from '../messaging/model.js';
 import type { ConsentGrant } from './consent.js';
 import type { UploadRecord } from './transparency-log.js';
 
