@@ -37,7 +37,7 @@ import {
   type MessengerEvents,
   type Wire,
 } from './model.js';
-import { Outbox } from './outbox.js';
+import { Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
 export { KEY_PACKAGE_TARGET } from './key-packages.js';
@@ -51,6 +51,8 @@ export interface MessengerOptions {
   credential: string;
   device: DeviceRef;
   socketFactory: SocketFactory;
+  /** How long the outbox waits to resend after the server answered SERVICE_UNAVAILABLE. */
+  serviceRetryMs?: number;
 }
 
 export class Messenger extends Emitter<MessengerEvents> {
@@ -85,7 +87,9 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.conversationStore = new Conversations(store, events);
     this.keys = new KeyPackageStock(store, api, device, report);
     this.changes = new GroupChanges(device, api, this.lane, this.conversationStore, this.keys);
-    this.outbox = new Outbox(device, store, api, this.lane, this.conversationStore, wire, events);
+    this.outbox = new Outbox(device, store, api, this.lane, this.conversationStore, wire, events, {
+      serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,
+    });
     this.inbox = new Inbox(
       device,
       this.lane,

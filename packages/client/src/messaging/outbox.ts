@@ -25,7 +25,7 @@ import {
   type Wire,
 } from './model.js';
 
-/** How long the outbox waits after the server answered SERVICE_UNAVAILABLE. */
+/** How long the outbox waits after the server answered SERVICE_UNAVAILABLE, by default. */
 export const SERVICE_RETRY_MS = 2_000;
 
 const KEY = 'outbox';
@@ -55,6 +55,7 @@ export class Outbox {
     private readonly conversations: Conversations,
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
+    private readonly timing: { serviceRetryMs: number },
   ) {}
 
   /**
@@ -174,7 +175,7 @@ export class Outbox {
         this.retryTimer ??= setTimeout(() => {
           this.retryTimer = undefined;
           this.flush();
-        }, SERVICE_RETRY_MS);
+        }, this.timing.serviceRetryMs);
         this.retryTimer.unref?.();
       }
       // Offline: the next round comes with the reconnect (or now, if one came meanwhile).
