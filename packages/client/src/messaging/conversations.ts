@@ -66,8 +66,9 @@ export class Conversations {
 
   async save(conversation: StoredConversation): Promise<void> {
     const isNew = !(await this.load(conversation.id));
-    this.cache.set(conversation.id, conversation);
+    // The store first: what a failed write did not save must not look saved.
     await this.store.set(KEYS.conversation(conversation.id), conversation);
+    this.cache.set(conversation.id, conversation);
     if (isNew) {
       const ids = (await this.store.get<string[]>(KEYS.conversations)) ?? [];
       if (!ids.includes(conversation.id)) {
@@ -189,7 +190,7 @@ export class Conversations {
   }
 
   private async saveHistory(id: string, history: ChatMessage[]): Promise<void> {
-    this.histories.set(id, history);
     await this.store.set(KEYS.history(id), history);
+    this.histories.set(id, history);
   }
 }

@@ -30,6 +30,7 @@ export class KeyPackageStock {
     private readonly api: ApiClient,
     private readonly device: DeviceRef,
     private readonly onError: (error: unknown) => void,
+    private readonly target = KEY_PACKAGE_TARGET,
   ) {}
 
   /** The device's signature key pair, made on first use. */
@@ -65,10 +66,10 @@ export class KeyPackageStock {
     return this.refilling;
   }
 
-  /** Tops the server's stock of this device's KeyPackages up to the target. */
+  /** Tops the server's stock of this device's one-time KeyPackages up to the target. */
   async ensure(): Promise<void> {
     const stock = await this.api.keyPackageStock();
-    const missing = Math.max(0, KEY_PACKAGE_TARGET - stock.oneTime);
+    const missing = Math.max(0, this.target - stock.oneTime);
     if (missing === 0 && stock.lastResort) return;
     const keys = await this.signatureKeys();
     const made: OwnKeyPackage[] = [];

@@ -53,6 +53,8 @@ export interface MessengerOptions {
   socketFactory: SocketFactory;
   /** How long the outbox waits to resend after the server answered SERVICE_UNAVAILABLE. */
   serviceRetryMs?: number;
+  /** One-time KeyPackages kept on the server (KEY_PACKAGE_TARGET; tests may keep fewer). */
+  keyPackageTarget?: number;
 }
 
 export class Messenger extends Emitter<MessengerEvents> {
@@ -85,7 +87,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     const device = options.device;
     this.lane = new Lane(report);
     this.conversationStore = new Conversations(store, events);
-    this.keys = new KeyPackageStock(store, api, device, report);
+    this.keys = new KeyPackageStock(store, api, device, report, options.keyPackageTarget);
     this.changes = new GroupChanges(device, api, this.lane, this.conversationStore, this.keys);
     this.outbox = new Outbox(device, store, api, this.lane, this.conversationStore, wire, events, {
       serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,

@@ -9,6 +9,7 @@
  * const chat = await alice.messenger.createConversation([bob.device.accountId]);
  */
 
+import { MESSAGING_LIMITS } from '@parley/core';
 import { type Conversation, Messenger } from '../messaging/messenger.js';
 import { TransparencyLog } from '../privacy/transparency-log.js';
 import { type ClientStore, MemoryStore } from '../store/store.js';
@@ -30,6 +31,11 @@ export interface FakeMemberOptions {
   start?: boolean;
   /** The outbox's wait after SERVICE_UNAVAILABLE (short by default, for tests). */
   serviceRetryMs?: number;
+  /**
+   * One-time KeyPackages the device keeps: by default just above the server's low-water mark,
+   * as making them is most of a member's set-up time.
+   */
+  keyPackageTarget?: number;
 }
 
 export async function fakeMember(
@@ -46,6 +52,7 @@ export async function fakeMember(
     device: { accountId: device.accountId, deviceId: device.deviceId },
     socketFactory: server.socketFactory,
     serviceRetryMs: options.serviceRetryMs ?? 10,
+    keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
   });
   await messenger.ensureKeyPackages();
   if (options.start ?? true) await messenger.start();
@@ -63,6 +70,11 @@ export async function fakeConversation(
 ): Promise<{ members: FakeMember[]; conversation: Conversation }> {
   const members: FakeMember[] = [];
   for (let i = 0; i < count; i++) members.push(await fakeMember(server, options));
+  return { members, conversation: await startConversation(members) };
+}
+
+/** The first member starts a conversation with the others; resolves once all are in it. */
+export async function startConversation(members: FakeMember[]): Promise<Conversation> {
   const [first, ...others] = members as [FakeMember, ...FakeMember[]];
   const conversation = await first.messenger.createConversation(
     others.map((o) => o.device.accountId),
@@ -74,7 +86,7 @@ export async function fakeConversation(
       ),
     ),
   );
-  return { members, conversation };
+  return conversation;
 }
 
 /**

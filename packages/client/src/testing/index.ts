@@ -10,6 +10,7 @@ export {
   type FakeMemberOptions,
   fakeConversation,
   fakeMember,
+  startConversation,
 } from './fake-member.js';
 export { type FakeDevice, FakeServer, type FakeServerEvents } from './fake-server.js';
 export { FakeSocket } from './fake-socket.js';
