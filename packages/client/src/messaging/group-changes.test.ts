@@ -1,23 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import {
-  eventually,
-  type FakeMember,
-  fakeConversation,
-  fakeMember,
-} from '../testing/fake-member.js';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { eventually, FakeCast, type FakeMember } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
 
-const people: FakeMember[] = [];
-afterEach(() => {
-  for (const p of people.splice(0)) p.messenger.stop();
+let cast: FakeCast;
+beforeEach(() => {
+  cast = new FakeCast(new FakeServer());
 });
-
-async function join(server: FakeServer, options: { accountId?: string } = {}) {
-  const member = await fakeMember(server, options);
-  people.push(member);
-  return member;
-}
+afterEach(() => cast.stop());
 
 /** Device ids, sorted: how the tests compare memberships. */
 const ids = (members: { deviceId: string }[]) => members.map((m) => m.deviceId).sort();
@@ -42,12 +32,9 @@ async function agreed(server: FakeServer, members: FakeMember[], id: string) {
 
 describe('group changes', () => {
   it('two members commit in the same epoch: the loser applies the winner and commits again', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await fakeConversation(server, 2);
-    people.push(...members);
-    const [alice, bob] = members as [FakeMember, FakeMember];
-    const carol = await join(server);
-    const dave = await join(server);
+    const { server, alice, bob, conversation } = await cast.chat();
+    const carol = await cast.member();
+    const dave = await cast.member();
     const commits: Array<{ epoch: number; accepted: boolean }> = [];
     server.on('commit', (c) => commits.push({ epoch: c.epoch, accepted: c.accepted }));
     // Neither sees the other's Commit before committing: both commit in epoch 1.
@@ -73,9 +60,8 @@ describe('group changes', () => {
   });
 
   it('an account that leaves is removed in MLS by the remaining device with the lowest id', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await fakeConversation(server, 3);
-    people.push(...members);
+    const server = cast.server;
+    const { members, conversation } = await cast.conversation(3);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const committers: string[] = [];
     server.on('commit', (c) => {
@@ -94,10 +80,10 @@ describe('group changes', () => {
   });
 
   it("a signed-out device's leaf is removed by the first remaining device", async () => {
-    const server = new FakeServer();
-    const alice = await join(server);
-    const laptop = await join(server, { accountId: alice.device.accountId });
-    const bob = await join(server);
+    const server = cast.server;
+    const alice = await cast.member();
+    const laptop = await cast.member({ accountId: alice.device.accountId });
+    const bob = await cast.member();
     const conversation = await bob.messenger.createConversation([alice.device.accountId]);
     await eventually(laptop.messenger, async () =>
       (await laptop.messenger.conversations()).some((c) => c.id === conversation.id),

@@ -1,31 +1,14 @@
 import * as assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MemoryStore } from '../store/store.js';
-import {
-  eventually,
-  type FakeMember,
-  fakeConversation,
-  fakeMember,
-  startConversation,
-} from '../testing/fake-member.js';
+import { eventually, FakeCast, shownTexts, startConversation } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
 
-const people: FakeMember[] = [];
-afterEach(() => {
-  for (const p of people.splice(0)) p.messenger.stop();
+let cast: FakeCast;
+beforeEach(() => {
+  cast = new FakeCast(new FakeServer());
 });
-
-/** Alice and Bob in a conversation; Bob's store may be one of the test's making. */
-async function chat(server: FakeServer, bobStore?: MemoryStore) {
-  const alice = await fakeMember(server);
-  const bob = await fakeMember(server, bobStore ? { store: bobStore } : {});
-  people.push(alice, bob);
-  return { alice, bob, conversation: await startConversation([alice, bob]) };
-}
-
-async function texts(member: FakeMember, conversationId: string): Promise<string[]> {
-  return (await member.messenger.history(conversationId)).map((m) => m.text);
-}
+afterEach(() => cast.stop());
 
 /** A store whose next write of a key with this prefix fails, as a full disk would. */
 class FlakyStore extends MemoryStore {
@@ -41,10 +24,9 @@ class FlakyStore extends MemoryStore {
 
 describe('inbox', () => {
   it('applies and shows an entry redelivered with the same seq once, in order', async () => {
-    const server = new FakeServer();
-    const alice = await fakeMember(server);
-    const bob = await fakeMember(server);
-    people.push(alice, bob);
+    const server = cast.server;
+    const alice = await cast.member();
+    const bob = await cast.member();
     let shown = 0;
     bob.messenger.on('message', () => shown++);
     // Every ack of Bob's is lost: the Welcome and both messages come again.
@@ -52,7 +34,7 @@ describe('inbox', () => {
     const conversation = await startConversation([alice, bob]);
     await alice.messenger.send(conversation.id, 'one');
     await alice.messenger.send(conversation.id, 'two');
-    await eventually(bob.messenger, async () => (await texts(bob, conversation.id)).length === 2);
+    await shownTexts(bob, conversation.id, 2);
     assert.deepEqual(
       server.queue(bob.device.deviceId).map((e) => e.kind),
       ['welcome', 'application', 'application'],
@@ -62,13 +44,12 @@ describe('inbox', () => {
     server.redeliver(bob.device.deviceId);
     await acked;
     assert.deepEqual(server.queue(bob.device.deviceId), []);
-    assert.deepEqual(await texts(bob, conversation.id), ['one', 'two']);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 2), ['one', 'two']);
     assert.equal(shown, 2);
   });
 
   it('applies and shows an entry queued again under a new seq (same message id) once', async () => {
-    const server = new FakeServer();
-    const { alice, bob, conversation } = await chat(server);
+    const { server, alice, bob, conversation } = await cast.chat();
     let shown = 0;
     bob.messenger.on('message', () => shown++);
     server.hold(bob.device.deviceId);
@@ -82,12 +63,11 @@ describe('inbox', () => {
     const acked = server.next('ack', (a) => a.from.deviceId === bob.device.deviceId);
     server.release(bob.device.deviceId);
     assert.equal((await acked).seqs.length, 3, 'the copy is acknowledged too');
-    assert.deepEqual(await texts(bob, conversation.id), ['one', 'two']);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 2), ['one', 'two']);
     assert.equal(shown, 2);
   });
 
   it('acknowledges an entry only after the message is saved on the device', async () => {
-    const server = new FakeServer();
     const journal: string[] = [];
     class JournalStore extends MemoryStore {
       override async set<T>(key: string, value: T): Promise<void> {
@@ -95,7 +75,7 @@ describe('inbox', () => {
         if (JSON.stringify(value).includes('"text":"hi"')) journal.push(`saved ${key}`);
       }
     }
-    const { alice, bob, conversation } = await chat(server, new JournalStore());
+    const { server, alice, bob, conversation } = await cast.chat({ store: new JournalStore() });
     server.hold(bob.device.deviceId);
     await alice.messenger.send(conversation.id, 'hi');
     const seq = server.queue(bob.device.deviceId).at(-1)!.seq;
@@ -109,9 +89,8 @@ describe('inbox', () => {
   });
 
   it('does not acknowledge an entry whose apply failed; it is applied when delivered again', async () => {
-    const server = new FakeServer();
     const store = new FlakyStore();
-    const { alice, bob, conversation } = await chat(server, store);
+    const { server, alice, bob, conversation } = await cast.chat({ store });
     const log: string[] = [];
     server.on('ready', (d) => {
       if (d.deviceId === bob.device.deviceId) log.push('ready');
@@ -125,19 +104,18 @@ describe('inbox', () => {
     await failed;
     const entry = server.queue(bob.device.deviceId).find((e) => e.id === sent.id);
     assert.ok(entry, 'still queued on the server');
-    assert.deepEqual(await texts(bob, conversation.id), []);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 0), []);
     // The next connection delivers it again, and this time it is saved.
     const acked = server.next('ack', (a) => a.seqs.includes(entry.seq));
     server.dropSocket(bob.device.deviceId);
     await acked;
     const told = log.filter((l) => l === 'ready' || l.split(/[ ,]/).includes(String(entry.seq)));
     assert.deepEqual(told, ['ready', `ack ${entry.seq}`]);
-    assert.deepEqual(await texts(bob, conversation.id), ['hi']);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['hi']);
   });
 
   it('acknowledges and reports an entry that can never be processed, so it does not block', async () => {
-    const server = new FakeServer();
-    const { alice, bob, conversation } = await chat(server);
+    const { server, alice, bob, conversation } = await cast.chat();
     const reported = bob.messenger.next('error', () => true);
     const seq = server.inject({
       deviceId: bob.device.deviceId,
@@ -151,15 +129,11 @@ describe('inbox', () => {
     assert.equal((await reported).code, 'MLS_FAILED');
     await acked;
     await alice.messenger.send(conversation.id, 'still here');
-    await eventually(bob.messenger, async () => (await texts(bob, conversation.id)).length === 1);
-    assert.deepEqual(await texts(bob, conversation.id), ['still here']);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['still here']);
   });
 
   it('acknowledges a burst of entries in one frame, after applying them in order', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await fakeConversation(server, 2);
-    people.push(...members);
-    const [alice, bob] = members as [FakeMember, FakeMember];
+    const { server, alice, bob, conversation } = await cast.chat();
     server.hold(bob.device.deviceId);
     const words = ['one', 'two', 'three', 'four', 'five'];
     for (const word of words) await alice.messenger.send(conversation.id, word);
@@ -172,6 +146,6 @@ describe('inbox', () => {
     server.release(bob.device.deviceId);
     await eventually(server, () => server.queue(bob.device.deviceId).length === 0, ['ack']);
     assert.deepEqual(acks, [seqs]);
-    assert.deepEqual(await texts(bob, conversation.id), words);
+    assert.deepEqual(await shownTexts(bob, conversation.id, words.length), words);
   });
 });

@@ -1,27 +1,24 @@
 import * as assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MESSAGING_LIMITS } from '@parley/core';
 import {
   eventually,
+  FakeCast,
   type FakeMember,
-  fakeMember,
   startConversation,
 } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
 import { KEY_PACKAGE_TARGET } from './key-packages.js';
 import type { OwnKeyPackage } from './mls.js';
 
-const people: FakeMember[] = [];
-afterEach(() => {
-  for (const p of people.splice(0)) p.messenger.stop();
+let cast: FakeCast;
+beforeEach(() => {
+  cast = new FakeCast(new FakeServer());
 });
+afterEach(() => cast.stop());
 
 /** A device keeping the SDK's real target of KeyPackages. */
-async function join(server: FakeServer) {
-  const member = await fakeMember(server, { keyPackageTarget: KEY_PACKAGE_TARGET });
-  people.push(member);
-  return member;
-}
+const join = () => cast.member({ keyPackageTarget: KEY_PACKAGE_TARGET });
 
 /** The private halves the device keeps, by KeyPackage id. */
 async function privateHalves(member: FakeMember): Promise<Record<string, OwnKeyPackage>> {
@@ -30,8 +27,8 @@ async function privateHalves(member: FakeMember): Promise<Record<string, OwnKeyP
 
 describe('KeyPackages', () => {
   it('a new device stocks the target of one-time KeyPackages and a last-resort one', async () => {
-    const server = new FakeServer();
-    const alice = await join(server);
+    const server = cast.server;
+    const alice = await join();
     assert.deepEqual(server.stock(alice.device.deviceId), {
       oneTime: KEY_PACKAGE_TARGET,
       lastResort: true,
@@ -43,9 +40,9 @@ describe('KeyPackages', () => {
   });
 
   it('refills to the target when claims take the stock below the low-water mark', async () => {
-    const server = new FakeServer();
-    const alice = await join(server);
-    const bob = await join(server);
+    const server = cast.server;
+    const alice = await join();
+    const bob = await join();
     const refilled = server.next(
       'uploaded',
       (u) => u.device.deviceId === bob.device.deviceId && u.stock.oneTime === KEY_PACKAGE_TARGET,
@@ -61,9 +58,8 @@ describe('KeyPackages', () => {
   });
 
   it('a Welcome spends its one-time KeyPackage; the private halves of the others stay', async () => {
-    const server = new FakeServer();
-    const alice = await join(server);
-    const bob = await join(server);
+    const alice = await join();
+    const bob = await join();
     const before = await privateHalves(bob);
     const conversation = await startConversation([alice, bob]);
     await eventually(bob.messenger, async () => (await bob.messenger.conversations()).length > 0);

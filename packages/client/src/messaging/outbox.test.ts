@@ -1,23 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import {
-  eventually,
-  type FakeMember,
-  fakeConversation,
-  fakeMember,
-} from '../testing/fake-member.js';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { FakeCast, shownTexts } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
 
-const people: FakeMember[] = [];
-afterEach(() => {
-  for (const p of people.splice(0)) p.messenger.stop();
+let cast: FakeCast;
+beforeEach(() => {
+  cast = new FakeCast(new FakeServer());
 });
-
-async function chat(server: FakeServer, count = 2) {
-  const { members, conversation } = await fakeConversation(server, count);
-  people.push(...members);
-  return { members: members as [FakeMember, FakeMember, ...FakeMember[]], conversation };
-}
+afterEach(() => cast.stop());
 
 /** Every send frame and every store the server saw, in order. */
 function record(server: FakeServer) {
@@ -30,9 +20,7 @@ function record(server: FakeServer) {
 
 describe('outbox', () => {
   it('resends a send answered SERVICE_UNAVAILABLE with the same id, and the server stores it once', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await chat(server);
-    const [alice, bob] = members;
+    const { server, alice, bob, conversation } = await cast.chat();
     const { sends, stores } = record(server);
     server.refuseSends(1, 'SERVICE_UNAVAILABLE');
     const refused = server.next('refused', () => true);
@@ -45,20 +33,11 @@ describe('outbox', () => {
     });
     assert.deepEqual(sends, [sent.id, sent.id]);
     assert.deepEqual(stores, [{ id: sent.id, duplicate: false }]);
-    await eventually(
-      bob.messenger,
-      async () => (await bob.messenger.history(conversation.id)).length > 0,
-    );
-    assert.deepEqual(
-      (await bob.messenger.history(conversation.id)).map((m) => m.text),
-      ['hello'],
-    );
+    assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['hello']);
   });
 
   it('resends a send lost with its socket before it was stored, with the same id, after reconnecting', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await chat(server);
-    const [alice, bob] = members;
+    const { server, alice, bob, conversation } = await cast.chat();
     const { sends, stores } = record(server);
     const readies: string[] = [];
     server.on('ready', (d) => readies.push(d.deviceId));
@@ -73,9 +52,7 @@ describe('outbox', () => {
   });
 
   it('resends a send whose answer was lost; the server recognises it and delivers one copy', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await chat(server);
-    const [alice, bob] = members;
+    const { server, alice, bob, conversation } = await cast.chat();
     const { sends, stores } = record(server);
     let shown = 0;
     bob.messenger.on('message', () => shown++);
@@ -88,9 +65,7 @@ describe('outbox', () => {
     ]);
     // A second message behind it: once Bob has it, he has had every copy of the first.
     const second = await alice.messenger.send(conversation.id, 'twice?');
-    await eventually(bob.messenger, async () =>
-      (await bob.messenger.history(conversation.id)).some((m) => m.id === second.id),
-    );
+    assert.deepEqual(await shownTexts(bob, conversation.id, 2), ['once', 'twice?']);
     assert.deepEqual(
       (await bob.messenger.history(conversation.id)).map((m) => m.id),
       [first.id, second.id],
@@ -99,11 +74,8 @@ describe('outbox', () => {
   });
 
   it('encrypts a send refused with EPOCH_CONFLICT again in the new epoch; the new member reads it', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await chat(server);
-    const [alice, bob] = members;
-    const carol = await fakeMember(server);
-    people.push(carol);
+    const { server, alice, bob, conversation } = await cast.chat();
+    const carol = await cast.member();
     const { sends, stores } = record(server);
     // Alice does not yet see Bob's Commit when she sends.
     server.hold(alice.device.deviceId);
@@ -118,22 +90,11 @@ describe('outbox', () => {
     assert.deepEqual(sends, [sent.id, sent.id]);
     assert.deepEqual(stores, [{ id: sent.id, duplicate: false }]);
     assert.equal((await alice.messenger.conversation(conversation.id)).epoch, 2);
-    await eventually(
-      carol.messenger,
-      async () =>
-        (await carol.messenger.conversations()).length > 0 &&
-        (await carol.messenger.history(conversation.id)).length > 0,
-    );
-    assert.deepEqual(
-      (await carol.messenger.history(conversation.id)).map((m) => m.text),
-      ['did I miss anything?'],
-    );
+    assert.deepEqual(await shownTexts(carol, conversation.id, 1), ['did I miss anything?']);
   });
 
   it('keeps a message sent while offline as "sending" and sends it on connect', async () => {
-    const server = new FakeServer();
-    const { members, conversation } = await chat(server);
-    const [alice, bob] = members;
+    const { alice, bob, conversation } = await cast.chat();
     alice.messenger.stop();
     const shown = alice.messenger.next('status', (m) => m.status === 'sending');
     const sending = alice.messenger.send(conversation.id, 'later');

@@ -7,39 +7,27 @@
 import {
   type ClaimedKeyPackage,
   type DeviceRef,
-  deviceIdentity,
-  fromBase64Url,
   type KeyPackageItem,
   type KeyPackageStock,
   type KeyPackageUpload,
   MESSAGING_LIMITS,
-  MLS_CIPHER_SUITE,
   ParleyError,
 } from '@parley/core';
-import { decodeMlsMessage } from 'ts-mls';
+import { peerKeyPackage } from '../messaging/mls.js';
 
-/** As the server's check: nobody may plant KeyPackages for another device. */
-export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): void {
-  const fail = (reason: string) =>
-    new ParleyError('KEY_PACKAGE_INVALID', { details: { id: item.id, reason } });
-  const bytes = fromBase64Url(item.keyPackage);
-  if (!bytes) throw fail('not base64url');
-  let decoded: ReturnType<typeof decodeMlsMessage>;
+/**
+ * As the server's check (nobody may plant KeyPackages for another device): an MLS KeyPackage of
+ * Parley's suite, naming the uploader, validly signed. The SDK's own check of claimed KeyPackages
+ * makes exactly these checks.
+ */
+export async function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Promise<void> {
   try {
-    decoded = decodeMlsMessage(bytes, 0);
-  } catch {
-    throw fail('not an MLS message');
-  }
-  if (!decoded || decoded[1] !== bytes.length) throw fail('not an MLS message');
-  const message = decoded[0];
-  if (message.wireformat !== 'mls_key_package') throw fail('not a KeyPackage');
-  if (message.keyPackage.cipherSuite !== MLS_CIPHER_SUITE) throw fail('wrong cipher suite');
-  const credential = message.keyPackage.leafNode.credential;
-  if (
-    credential.credentialType !== 'basic' ||
-    new TextDecoder().decode(credential.identity) !== deviceIdentity(device)
-  ) {
-    throw fail('the credential must name this device');
+    await peerKeyPackage(item.keyPackage, device);
+  } catch (cause) {
+    throw new ParleyError('KEY_PACKAGE_INVALID', {
+      cause,
+      details: { id: item.id, reason: 'not a KeyPackage of this device' },
+    });
   }
 }
 

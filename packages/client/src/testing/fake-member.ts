@@ -1,12 +1,15 @@
 /**
- * A device of a person on the fake server, with its own store and messenger: what a test needs
- * to put several people in a conversation in a few lines. The device uploads its KeyPackages
- * before it connects, as a registered client does.
+ * People on the fake server, each a device with its own store and messenger: what a test needs
+ * to put several people in a conversation in a few lines. A device uploads its KeyPackages before
+ * it connects, as a registered client does. The cast stops every messenger it made, so a test
+ * file makes one and calls `stop()` after each test.
  *
  * @example
- * const server = new FakeServer();
- * const [alice, bob] = await Promise.all([fakeMember(server), fakeMember(server)]);
- * const chat = await alice.messenger.createConversation([bob.device.accountId]);
+ * const cast = new FakeCast(new FakeServer());
+ * afterEach(() => cast.stop());
+ * const { alice, bob, conversation } = await cast.chat();
+ * await alice.messenger.send(conversation.id, 'hi');
+ * assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['hi']);
  */
 
 import { MESSAGING_LIMITS } from '@parley/core';
@@ -38,39 +41,56 @@ export interface FakeMemberOptions {
   keyPackageTarget?: number;
 }
 
-export async function fakeMember(
-  server: FakeServer,
-  options: FakeMemberOptions = {},
-): Promise<FakeMember> {
-  const device = server.addDevice(options.accountId);
-  const store = options.store ?? new MemoryStore();
-  const api = new ApiClient(server.url, new TransparencyLog(store), server.fetch);
-  api.credential = device.credential;
-  const messenger = new Messenger(store, api, {
-    serverUrl: server.url,
-    credential: device.credential,
-    device: { accountId: device.accountId, deviceId: device.deviceId },
-    socketFactory: server.socketFactory,
-    serviceRetryMs: options.serviceRetryMs ?? 10,
-    keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
-  });
-  await messenger.ensureKeyPackages();
-  if (options.start ?? true) await messenger.start();
-  return { device, store, api, messenger };
-}
+export class FakeCast {
+  private readonly made: FakeMember[] = [];
 
-/**
- * `count` people, the first of whom starts a conversation with the others; resolves once every
- * one of them is in it.
- */
-export async function fakeConversation(
-  server: FakeServer,
-  count: number,
-  options: FakeMemberOptions = {},
-): Promise<{ members: FakeMember[]; conversation: Conversation }> {
-  const members: FakeMember[] = [];
-  for (let i = 0; i < count; i++) members.push(await fakeMember(server, options));
-  return { members, conversation: await startConversation(members) };
+  constructor(readonly server: FakeServer) {}
+
+  async member(options: FakeMemberOptions = {}): Promise<FakeMember> {
+    const device = this.server.addDevice(options.accountId);
+    const store = options.store ?? new MemoryStore();
+    const api = new ApiClient(this.server.url, new TransparencyLog(store), this.server.fetch);
+    api.credential = device.credential;
+    const messenger = new Messenger(store, api, {
+      serverUrl: this.server.url,
+      credential: device.credential,
+      device: { accountId: device.accountId, deviceId: device.deviceId },
+      socketFactory: this.server.socketFactory,
+      serviceRetryMs: options.serviceRetryMs ?? 10,
+      keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
+    });
+    const member = { device, store, api, messenger };
+    this.made.push(member);
+    await messenger.ensureKeyPackages();
+    if (options.start ?? true) await messenger.start();
+    return member;
+  }
+
+  /** `count` new people in a conversation the first one started. */
+  async conversation(
+    count: number,
+    options: FakeMemberOptions = {},
+  ): Promise<{ members: [FakeMember, FakeMember, ...FakeMember[]]; conversation: Conversation }> {
+    const members: FakeMember[] = [];
+    for (let i = 0; i < count; i++) members.push(await this.member(options));
+    return {
+      members: members as [FakeMember, FakeMember, ...FakeMember[]],
+      conversation: await startConversation(members),
+    };
+  }
+
+  /** Alice and Bob (made with `bob`'s options) in a conversation Alice started. */
+  async chat(bob: FakeMemberOptions = {}) {
+    const alice = await this.member();
+    const other = await this.member(bob);
+    const conversation = await startConversation([alice, other]);
+    return { server: this.server, alice, bob: other, conversation };
+  }
+
+  /** Stops every messenger this cast made. */
+  stop(): void {
+    for (const member of this.made.splice(0)) member.messenger.stop();
+  }
 }
 
 /** The first member starts a conversation with the others; resolves once all are in it. */
@@ -89,8 +109,20 @@ export async function startConversation(members: FakeMember[]): Promise<Conversa
   return conversation;
 }
 
+/** The texts of the member's history, once it holds at least `count` messages. */
+export async function shownTexts(
+  member: FakeMember,
+  conversationId: string,
+  count: number,
+): Promise<string[]> {
+  const texts = async () =>
+    (await member.messenger.history(conversationId).catch(() => [])).map((m) => m.text);
+  await eventually(member.messenger, async () => (await texts()).length >= count);
+  return texts();
+}
+
 /**
- * Resolves once `check` holds, checking now and again after each event the messenger emits of
+ * Resolves once `check` holds, checking now and again after each event the emitter emits of
  * the kinds named (no timers: a test waits on what happens, not on the clock).
  */
 export function eventually(

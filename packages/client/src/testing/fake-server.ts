@@ -138,7 +138,7 @@ export class FakeServer extends Emitter<FakeServerEvents> {
       );
       if (!device) throw new ParleyError('UNAUTHENTICATED');
       const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as unknown) : undefined;
-      return json(200, this.route(device.ref, init?.method ?? 'GET', url.pathname, body));
+      return json(200, await this.route(device.ref, init?.method ?? 'GET', url.pathname, body));
     } catch (error) {
       const e = error instanceof ParleyError ? error : new ParleyError('INTERNAL');
       return json(e.status, e.toBody());
@@ -249,13 +249,18 @@ export class FakeServer extends Emitter<FakeServerEvents> {
 
   // --- HTTP ---
 
-  private route(device: DeviceRef, method: string, path: string, body: unknown): unknown {
+  private async route(
+    device: DeviceRef,
+    method: string,
+    path: string,
+    body: unknown,
+  ): Promise<unknown> {
     const key = `${method} ${path}`;
     if (key === 'GET /v1/keys/packages') return this.stock(device.deviceId);
     if (key === 'POST /v1/keys/packages') {
       const upload = check(KeyPackageUpload, body);
-      for (const item of upload.keyPackages) checkKeyPackage(item, device);
-      if (upload.lastResort) checkKeyPackage(upload.lastResort, device);
+      for (const item of upload.keyPackages) await checkKeyPackage(item, device);
+      if (upload.lastResort) await checkKeyPackage(upload.lastResort, device);
       const stock = this.keyPackages.upload(device.deviceId, upload);
       this.emit('uploaded', { device, stock });
       return stock;

@@ -6,10 +6,10 @@
 
 export {
   eventually,
+  FakeCast,
   type FakeMember,
   type FakeMemberOptions,
-  fakeConversation,
-  fakeMember,
+  shownTexts,
   startConversation,
 } from './fake-member.js';
 export { type FakeDevice, FakeServer, type FakeServerEvents } from './fake-server.js';
