@@ -1,3 +1,9 @@
+/**
+ * The Parley SDK for browsers and Node: `ParleyClient` (registration, consent, contacts,
+ * discovery, the transparency log) and its `Messenger`. Node adds a file store and a WebSocket
+ * ('@parley/client/node'); tests get a fake server ('@parley/client/testing').
+ */
+
 export { type ErrorCode, getRetryAfterMs, isRateLimitError, ParleyError } from '@parley/core';
 export { type ClientOptions, type ContactResult, ParleyClient, type Session } from './client.js';
 export {
