@@ -26,14 +26,14 @@ import {
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from '@parley/server/testing';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 import {
   PrivatePostgres,
   PrivateRedis,
   postgresInstalled,
   redisInstalled,
-} from '../testing/services.js';
-import { texts, until } from '../testing/wait.js';
+} from './harness/services.js';
+import { texts, until } from './harness/wait.js';
 
 const missing = [
   ...(redisInstalled() ? [] : ['redis-server']),

@@ -19,9 +19,9 @@ import {
   type SocketFactory,
 } from '@parley/client/node';
 import WebSocket from 'ws';
-import { ServerProcess } from '../testing/server-process.js';
-import { tappedSocket } from '../testing/tapped-socket.js';
-import { texts, until } from '../testing/wait.js';
+import { ServerProcess } from './harness/server-process.js';
+import { tappedSocket } from './harness/tapped-socket.js';
+import { texts, until } from './harness/wait.js';
 
 const NUMBERS = {
   alice: '+14155550111',

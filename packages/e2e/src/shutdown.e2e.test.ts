@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type ChatMessage, FileStore, ParleyClient, type SocketFactory } from '@parley/client/node';
-import { ServerProcess } from '../testing/server-process.js';
-import { tappedSocket } from '../testing/tapped-socket.js';
-import { until } from '../testing/wait.js';
+import { ServerProcess } from './harness/server-process.js';
+import { tappedSocket } from './harness/tapped-socket.js';
+import { until } from './harness/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
 

@@ -18,8 +18,8 @@ import {
   openPage,
   screenshots,
   type WatchedPage,
-} from '../testing/browser.js';
-import { ServerProcess } from '../testing/server-process.js';
+} from './harness/browser.js';
+import { ServerProcess } from './harness/server-process.js';
 
 const NUMBERS = {
   alice: '4155550131',

@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore, ParleyClient, ParleyError } from '@parley/client';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 
 function numbers(count: number, offset: number): string[] {
   return Array.from({ length: count }, (_, i) => `+1212${String(2000000 + offset + i)}`);

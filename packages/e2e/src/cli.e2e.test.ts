@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 
 describe('parley CLI (real server process)', () => {
   let server: ServerProcess;

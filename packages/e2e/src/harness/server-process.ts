@@ -6,11 +6,18 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 
-export const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
+/** The `parley` binary as npm links it: the built CLI (`packages/cli/dist/bin.js`). */
+export const BIN = cliBin();
+
+function cliBin(): string {
+  const manifest = createRequire(import.meta.url).resolve('@parley/cli/package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: { parley: string } };
+  return join(dirname(manifest), bin.parley);
+}
 
 /** What every node of one deployment must hold alike (docs/operations.md). */
 const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'admin-token'];

@@ -23,7 +23,7 @@ import {
 import { nodeSocket } from '@parley/client/node';
 import { directoryTableName } from '@parley/server/testing';
 import SQLite from 'better-sqlite3';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 
 /** Which of `needles` occur anywhere in the files under `dir`, by name. */
 function findInFiles(dir: string, needles: Record<string, Uint8Array>): string[] {

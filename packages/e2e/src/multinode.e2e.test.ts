@@ -28,14 +28,12 @@ import {
   REDIS_TEST_URL,
   redisReachable,
 } from '@parley/server/testing';
-import { ServerProcess } from '../testing/server-process.js';
-import { freePort } from '../testing/services.js';
-import { texts, until } from '../testing/wait.js';
+import { ServerProcess } from './harness/server-process.js';
+import { freePort } from './harness/services.js';
+import { texts, until } from './harness/wait.js';
 
 const NGINX = '/usr/sbin/nginx';
-const EXAMPLE = fileURLToPath(
-  new URL('../../../../docs/deploy/nginx-parley.conf', import.meta.url),
-);
+const EXAMPLE = fileURLToPath(new URL('../../../docs/deploy/nginx-parley.conf', import.meta.url));
 const NUMBERS = {
   alice: '+14155550211',
   bob: '+14155550222',
