@@ -226,7 +226,7 @@ describe('parley CLI (real server process)', () => {
       '--state',
       state('dana'),
     ]);
-    assert.match(reply.stdout, /^Sent \((stored|delivered)\) in conversation /);
+    assert.match(reply.stdout, /^Sent \((stored|delivered|read)\) in conversation /);
 
     const outsider = await parley([
       'send',
