@@ -98,7 +98,8 @@ describe('parley export and parley account delete (real server process)', () => 
       ['phone'],
     );
     const laptopId = listed.find((d) => d.name === 'laptop')!.deviceId;
-    assert.match(await ok(['devices', 'remove', laptopId, '--state', phone]), /signed out/);
+    // Ids are random base64url: one starting with '-' is passed after '--', as the CLI tells.
+    assert.match(await ok(['devices', 'remove', '--state', phone, '--', laptopId]), /signed out/);
     // The laptop's credential is refused now.
     const refused = await parley(['account', '--state', laptop]);
     assert.equal(refused.code, 1);
@@ -113,7 +114,7 @@ describe('parley export and parley account delete (real server process)', () => 
     // Signing out this device itself: its credential and its local data go.
     const phoneId = listed.find((d) => d.name === 'phone')!.deviceId;
     assert.match(
-      await ok(['devices', 'remove', phoneId, '--state', phone]),
+      await ok(['devices', 'remove', '--state', phone, '--', phoneId]),
       /This device .* signed out/,
     );
     const after = await parley(['account', '--state', phone]);
@@ -142,7 +143,7 @@ describe('parley export and parley account delete (real server process)', () => 
     await ok(['consent', 'grant', '--state', erin]);
     await ok(['add', 'Finn', '+14155550178', '--state', erin]);
     await ok(['discover', '--json', '--state', erin]);
-    await ok(['send', '--conversation', sent.conversationId, 'hi finn', '--state', erin]);
+    await ok(['send', `--conversation=${sent.conversationId}`, 'hi finn', '--state', erin]);
 
     // --- export ---
     const file = join(dir, 'erin-export.json');

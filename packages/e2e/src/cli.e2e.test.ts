@@ -220,8 +220,8 @@ describe('parley CLI (real server process)', () => {
     );
     const reply = await parley([
       'send',
-      '--conversation',
-      receipt.conversationId,
+      // The id may start with '-': given with '=', it cannot be taken for an option.
+      `--conversation=${receipt.conversationId}`,
       'hi carl',
       '--state',
       state('dana'),

@@ -120,11 +120,14 @@ export class ServerProcess {
 
   /**
    * Runs the `parley` command against this server; with `answerCode`, types the code the server
-   * printed when the command asks for it, as a person would.
+   * printed when the command asks for it, as a person would. `--server` goes before a `--` in
+   * `args`, after which everything is positional (ids are random base64url and may start with -).
    */
   cli(args: string[], answerCode = false): Promise<CliResult> {
+    const end = args.includes('--') ? args.indexOf('--') : args.length;
+    const argv = [...args.slice(0, end), '--server', this.url, ...args.slice(end)];
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--server', this.url], {
+      const child = spawn(process.execPath, [BIN, ...argv], {
         env: { PATH: process.env.PATH ?? '' },
       });
       let stdout = '';
