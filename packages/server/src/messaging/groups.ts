@@ -9,8 +9,8 @@
 
 import type { DeviceRef } from '@parley/core';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
-import { type Db, type Executor, lock } from '../db/database.js';
-import type { Hub } from './hub.js';
+import { type Db, type Executor, lock } from '../infra/db/database.js';
+import type { Hub } from '../realtime/hub.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 
 export class Groups {

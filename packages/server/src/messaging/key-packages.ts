@@ -20,10 +20,10 @@ import {
   toBase64Url,
 } from '@parley/core';
 import { decodeMlsMessage } from 'ts-mls';
-import type { Bucket, Bus } from '../bus/bus.js';
-import { InProcessBus } from '../bus/in-process.js';
-import type { Db } from '../db/database.js';
-import type { Hub } from './hub.js';
+import type { Bucket, Bus } from '../infra/bus/bus.js';
+import { InProcessBus } from '../infra/bus/in-process.js';
+import type { Db } from '../infra/db/database.js';
+import type { Hub } from '../realtime/hub.js';
 
 export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Uint8Array {
   const bytes = fromBase64Url(item.keyPackage);

@@ -15,10 +15,10 @@ import {
   toBase64Url,
 } from '@parley/core';
 import type { Selectable } from 'kysely';
-import { type Db, type Executor, lock } from '../db/database.js';
-import type { QueueKind, QueueTable } from '../db/schema.js';
-import { DeliveryStats } from '../metrics/counters.js';
-import type { Hub } from './hub.js';
+import { type Db, type Executor, lock } from '../infra/db/database.js';
+import type { QueueKind, QueueTable } from '../infra/db/schema.js';
+import { DeliveryStats } from '../infra/metrics/counters.js';
+import type { Hub } from '../realtime/hub.js';
 
 export interface QueueEntry {
   deviceId: string;

@@ -1,0 +1,126 @@
+/**
+ * Deleting an account: afterwards the server holds nothing of it. One transaction removes the
+ * account row (with its discovery budget), its devices and their credentials, KeyPackages, queues,
+ * sent-message ids, key usage and group memberships, and its directory history; then its sockets
+ * are closed and what memory held of it (rate-limit buckets, presence watchers, the member set)
+ * is dropped.
+ *
+ * Two things outlive the transaction, for others' sake, and both go by themselves: the `leave`
+ * entries that tell the other members of its groups that it left (and any entries it sent them
+ * before), deleted as those devices acknowledge them or expire; and one removal of its
+ * fingerprint in the directory log, so clients holding the filter can drop it by a delta,
+ * forgotten after PARLEY_DELETION_TOMBSTONE_HOURS (docs/design.md, "Deleting an account").
+ * Contact links are keyed digests that name nobody; they are found by recomputing them against
+ * every other account, after the transaction and holding no lock (ContactLinks.forgetLater): at
+ * 2^24 accounts that takes minutes, which must not hold up every other writer.
+ */
+
+import type { DeviceRef } from '@parley/core';
+import { sql } from 'kysely';
+import type { Directory } from '../directory/directory.js';
+import type { BudgetCarry } from '../discovery/budget-carry.js';
+import type { ContactLinks } from '../discovery/contact-links.js';
+import type { Discovery } from '../discovery/discovery.js';
+import { type Db, dialectOf, lock } from '../infra/db/database.js';
+import type { KeyPackages } from '../messaging/key-packages.js';
+import { type Mailbox, newMessageId, type QueueEntry } from '../messaging/mailbox.js';
+import type { Hub } from '../realtime/hub.js';
+import { CLOSE } from '../realtime/socket.js';
+
+export class AccountDeletion {
+  constructor(
+    private readonly db: Db,
+    private readonly directory: Directory,
+    private readonly mailbox: Mailbox,
+    private readonly hub: Hub,
+    private readonly keyPackages: KeyPackages,
+    private readonly discovery: Discovery,
+    private readonly links: ContactLinks,
+    private readonly budgets: BudgetCarry,
+  ) {}
+
+  /** Deletes the account of the calling device, with every device it has. */
+  async delete(caller: DeviceRef): Promise<void> {
+    const { accountId } = caller;
+    const done = await this.directory.writeLock.run(() =>
+      this.db.transaction().execute(async (trx) => {
+        await lock(trx, 'directory');
+        await lock(trx, 'queue');
+        const account = await trx
+          .selectFrom('accounts')
+          .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
+          .select([
+            'fingerprint',
+            'token',
+            'accounts.discoverable as discoverable',
+            'accounts.budget_level as budgetLevel',
+            'accounts.budget_at as budgetAt',
+          ])
+          .where('accounts.id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        const devices = (
+          await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
+        ).map((d) => d.id);
+
+        // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
+        const memberships = await trx
+          .selectFrom('group_members as mine')
+          .innerJoin('group_members as all', 'all.group_id', 'mine.group_id')
+          .innerJoin('groups', 'groups.id', 'mine.group_id')
+          .select(['all.group_id', 'all.device_id', 'all.account_id', 'groups.epoch'])
+          .where('mine.account_id', '=', accountId)
+          .distinct()
+          .execute();
+        const entries: QueueEntry[] = [];
+        const emptied = new Set(memberships.map((m) => m.group_id));
+        for (const m of memberships) {
+          if (m.account_id === accountId) continue;
+          emptied.delete(m.group_id);
+          entries.push({
+            deviceId: m.device_id,
+            kind: 'leave',
+            messageId: newMessageId(),
+            groupId: m.group_id,
+            sender: caller,
+            epoch: m.epoch,
+            payload: null,
+          });
+        }
+        await trx.deleteFrom('group_members').where('account_id', '=', accountId).execute();
+        if (emptied.size > 0) {
+          await trx
+            .deleteFrom('groups')
+            .where('id', 'in', [...emptied])
+            .execute();
+        }
+        await this.mailbox.enqueue(trx, entries);
+
+        if (devices.length > 0) {
+          await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();
+          await trx.deleteFrom('sent_messages').where('sender_device', 'in', devices).execute();
+          await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
+          await trx.deleteFrom('devices').where('id', 'in', devices).execute();
+        }
+        await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
+        // Its entries in every key's directory table (the current one, and a rotation's target
+        // if one is running) go with it: they reference the account ON DELETE CASCADE.
+        await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);
+        await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
+        await this.directory.forgetAccount(trx, account.fingerprint, account.discoverable === 1);
+        return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };
+      }),
+    );
+    // Earlier versions of its rows stay in the write-ahead log until a checkpoint overwrites
+    // them; a truncating one removes them from disk now (secure_delete zeroes the main file).
+    if (dialectOf(this.db) === 'sqlite') {
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
+    }
+    this.links.forgetLater(accountId);
+    this.hub.wake(done.told);
+    this.hub.unwatchAccount(accountId);
+    this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
+    await this.keyPackages.forgetAccount(accountId);
+    await this.discovery.forgetAccount(accountId);
+    await this.directory.forgotten(done.fingerprint);
+  }
+}
