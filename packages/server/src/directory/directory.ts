@@ -28,8 +28,9 @@ import {
   updateFingerprints,
 } from '@parley/core/server';
 import { type RawBuilder, sql } from 'kysely';
-import { type Db, dialectOf, type Executor, lock } from '../infra/db/database.js';
-import { directoryColumns, directoryTableName } from '../infra/db/migrations/index.js';
+import { type Db, type Executor, lock } from '../infra/db/database.js';
+import { dialectOf } from '../infra/db/dialect.js';
+import { directoryColumns, directoryTableName } from '../infra/db/schema.js';
 import { Mutex } from '../infra/mutex.js';
 import type { KeyStore } from '../infra/oprf/key-store.js';
 import { type OprfPool, REKEYED_ENTRY } from '../infra/oprf/oprf-pool.js';

@@ -7,7 +7,8 @@
 
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
-import { type Db, dialectOf } from '../infra/db/database.js';
+import type { Db } from '../infra/db/database.js';
+import { bytesOfHexJson, stringAgg } from '../infra/db/dialect.js';
 
 /**
  * Accounts read (ids are base64url: a space separates them) per query when forgetting links:
@@ -81,10 +82,9 @@ export class ContactLinks {
 
   private async forget(accountId: string): Promise<void> {
     const trx = this.db;
-    const postgres = dialectOf(trx) === 'postgres';
+    const ids = stringAgg(trx, sql`id`, ' ', sql`seq`);
     let after = 0;
     for (;;) {
-      const ids = postgres ? sql`string_agg(id, ' ' order by seq)` : sql`group_concat(id, ' ')`;
       const { rows } = await sql<{ last: number | null; n: number; ids: string | null }>`
         select max(seq) as last, count(*) as n, ${ids} as ids
         from (select seq, id from accounts where seq > ${after}
@@ -99,12 +99,8 @@ export class ContactLinks {
         digests.push(this.digest(other, accountId).toString('hex'));
       }
       const json = JSON.stringify(digests);
-      await (postgres
-        ? sql`delete from contact_links where digest in
-            (select decode(value, 'hex') from json_array_elements_text(cast(${json} as json)))`
-        : sql`delete from contact_links
-            where digest in (select unhex(value) from json_each(${json}))`
-      ).execute(trx);
+      await sql`delete from contact_links
+        where digest in (${bytesOfHexJson(trx, json)})`.execute(trx);
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

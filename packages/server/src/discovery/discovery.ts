@@ -15,7 +15,8 @@ import type { ServerConfig } from '../config/config.js';
 import type { Directory } from '../directory/directory.js';
 import type { Bucket, Bus } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
-import { type Db, type Executor, forUpdate } from '../infra/db/database.js';
+import type { Db, Executor } from '../infra/db/database.js';
+import { forUpdate } from '../infra/db/dialect.js';
 import type { OprfPool } from '../infra/oprf/oprf-pool.js';
 import type { ContactLinks } from './contact-links.js';
 

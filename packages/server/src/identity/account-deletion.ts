@@ -16,12 +16,12 @@
  */
 
 import type { DeviceRef } from '@parley/core';
-import { sql } from 'kysely';
 import type { Directory } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
 import type { ContactLinks } from '../discovery/contact-links.js';
 import type { Discovery } from '../discovery/discovery.js';
-import { type Db, dialectOf, lock } from '../infra/db/database.js';
+import { type Db, lock } from '../infra/db/database.js';
+import { purgeDeletedRows } from '../infra/db/dialect.js';
 import type { KeyPackages } from '../messaging/key-packages.js';
 import { type Mailbox, newMessageId, type QueueEntry } from '../messaging/mailbox.js';
 import type { Hub } from '../realtime/hub.js';
@@ -110,11 +110,8 @@ export class AccountDeletion {
         return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };
       }),
     );
-    // Earlier versions of its rows stay in the write-ahead log until a checkpoint overwrites
-    // them; a truncating one removes them from disk now (secure_delete zeroes the main file).
-    if (dialectOf(this.db) === 'sqlite') {
-      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
-    }
+    // Earlier versions of its rows must not linger on disk (SQLite's write-ahead log).
+    await purgeDeletedRows(this.db);
     this.links.forgetLater(accountId);
     this.hub.wake(done.told);
     this.hub.unwatchAccount(accountId);

@@ -15,7 +15,7 @@ import {
 import WebSocket from 'ws';
 import { loadConfig } from '../config/config.js';
 
-export { directoryTableName } from '../infra/db/migrations/index.js';
+export { directoryTableName } from '../infra/db/schema.js';
 export {
   deleteRedisKeys,
   dumpRedisKeys,

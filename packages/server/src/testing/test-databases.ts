@@ -5,9 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import pg from 'pg';
-import { dialectOf, type Executor } from '../infra/db/database.js';
 
 /** The maintenance database, to create and drop test databases from (trust auth, as on CI). */
 export const POSTGRES_ADMIN_URL =
@@ -70,40 +68,8 @@ export async function dropPostgresDatabases(): Promise<void> {
   });
 }
 
-/** The names of every table and index. */
-export async function schemaNames(db: Executor): Promise<string[]> {
-  const { rows } =
-    dialectOf(db) === 'postgres'
-      ? await sql<{ name: string }>`select tablename as name from pg_tables
-          where schemaname = current_schema()
-          union all select indexname from pg_indexes where schemaname = current_schema()`.execute(
-          db,
-        )
-      : await sql<{ name: string }>`select name from sqlite_master`.execute(db);
-  return rows.map((r) => r.name);
-}
-
-/** The names of every table. */
-export async function tableNames(db: Executor): Promise<string[]> {
-  const { rows } =
-    dialectOf(db) === 'postgres'
-      ? await sql<{ name: string }>`select tablename as name from pg_tables
-          where schemaname = current_schema()`.execute(db)
-      : await sql<{ name: string }>`select name from sqlite_master
-          where type = 'table'`.execute(db);
-  return rows.map((r) => r.name);
-}
-
-/** The statement that created an index, as the database reports it; undefined when none. */
-export async function indexDefinition(db: Executor, name: string): Promise<string | undefined> {
-  const { rows } =
-    dialectOf(db) === 'postgres'
-      ? await sql<{ def: string }>`select indexdef as def from pg_indexes
-          where indexname = ${name}`.execute(db)
-      : await sql<{ def: string }>`select sql as def from sqlite_master
-          where name = ${name}`.execute(db);
-  return rows[0]?.def;
-}
+/** Schema questions tests ask, in either dialect. */
+export { indexDefinition, schemaNames, tableNames } from '../infra/db/dialect.js';
 
 /** Every row of every table of the database at `url`, as PostgreSQL prints it (bytea as hex). */
 export async function dumpPostgresDatabase(url: string): Promise<string[]> {

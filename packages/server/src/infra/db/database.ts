@@ -1,7 +1,7 @@
 /**
  * Opens the database and brings its schema up to date: the embedded SQLite file under the data
  * directory (the default, one node), or PostgreSQL (PARLEY_DATABASE_URL, any number of nodes).
- * Both sit behind the same Kysely interface; the few statements that differ ask `dialectOf`.
+ * Both sit behind the same Kysely interface; what differs between them is in dialect.ts.
  */
 
 import { mkdirSync } from 'node:fs';
@@ -11,7 +11,6 @@ import {
   Kysely,
   type Migration,
   Migrator,
-  PostgresAdapter,
   PostgresDialect,
   type SqliteDatabase,
   SqliteDialect,
@@ -20,6 +19,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Storage } from '../../config/config.js';
+import { advisoryLock } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -27,15 +27,8 @@ export type Db = Kysely<Database>;
 /** The database or a transaction on it. */
 export type Executor = Kysely<Database> | Transaction<Database>;
 
-export type Dialect = 'sqlite' | 'postgres';
-
 export async function openDatabase(storage: Storage): Promise<Db> {
   return storage.kind === 'postgres' ? openPostgres(storage.url) : openSqlite(storage.dataDir);
-}
-
-/** Which SQL the database speaks. */
-export function dialectOf(db: Executor): Dialect {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
 /**
@@ -48,16 +41,7 @@ export function dialectOf(db: Executor): Dialect {
  * whose one connection runs one transaction at a time.
  */
 export async function lock(trx: Transaction<Database>, name: 'directory' | 'queue'): Promise<void> {
-  if (dialectOf(trx) !== 'postgres') return;
-  await sql`select pg_advisory_xact_lock(${ADVISORY_LOCKS[name]})`.execute(trx);
-}
-
-/**
- * A read that the transaction will write back, locked against other nodes' transactions until it
- * commits (PostgreSQL's FOR UPDATE; SQLite's single writer needs none, and lacks the syntax).
- */
-export function forUpdate<Q extends { forUpdate(): Q }>(trx: Executor, query: Q): Q {
-  return dialectOf(trx) === 'postgres' ? query.forUpdate() : query;
+  await advisoryLock(trx, ADVISORY_LOCKS[name]);
 }
 
 /** Arbitrary but fixed: the first word spells "parl" in ASCII. */

@@ -4,7 +4,8 @@
  * an OPRF key), which reveals nothing without the key (docs/design.md).
  */
 
-import type { ColumnType, Generated } from 'kysely';
+import { type ColumnType, type Generated, type RawBuilder, sql } from 'kysely';
+import { columnTypes, type Dialect } from './dialect.js';
 
 export interface AccountsTable {
   /** Never reused (AUTOINCREMENT): the accounts' order, and the key of their directory entries. */
@@ -21,7 +22,7 @@ export interface AccountsTable {
 
 /**
  * One OPRF key's directory entries, in a table of their own per key: `directory_<key id>`
- * (db/migrations.ts, directoryTableName). `directory_entries` is no real table: it is the type
+ * (directoryTableName, below). `directory_entries` is no real table: it is the type
  * Kysely sees for any of them (Directory.entries names the actual one).
  */
 export interface DirectoryEntriesTable {
@@ -141,4 +142,23 @@ export interface Database {
   queue: QueueTable;
   sent_messages: SentMessagesTable;
   contact_links: ContactLinksTable;
+}
+
+/** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */
+export function directoryTableName(keyId: string): string {
+  if (!/^[0-9a-f]{10}$/.test(keyId)) throw new Error(`not an OPRF key id: ${keyId}`);
+  return `directory_${keyId}`;
+}
+
+/**
+ * The columns of a key's directory table: one entry per account, by the account's seq (so a
+ * rotation reads and appends in one order); deleting an account deletes its entries.
+ */
+export function directoryColumns(dialect: Dialect): RawBuilder<unknown> {
+  const { int, blob } = columnTypes(dialect);
+  return sql`
+  account_seq ${int} primary key references accounts (seq) on delete cascade,
+  element ${blob} not null,
+  fingerprint ${blob} not null,
+  token ${blob} not null`;
 }
