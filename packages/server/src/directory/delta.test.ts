@@ -16,7 +16,7 @@ import {
 } from '@parley/core';
 import { encodeFilter, encodeFilterPrefixes, sortFingerprints } from '@parley/core/server';
 import { insertAccounts, testServer } from '../testing/index.js';
-import { removalForm } from './directory.js';
+import { removalForm } from './publication.js';
 
 const fp = (v: bigint) => {
   const out = new Uint8Array(8);
@@ -83,12 +83,12 @@ describe('deltas over many changes', () => {
 
   /** Marks accounts (not) discoverable through the directory log, as the account code does. */
   async function setDiscoverable(which: string[], discoverable: boolean) {
-    const { db, directory } = t.server.services;
-    await db.transaction().execute(async (trx) => {
+    const { directory } = t.server.services;
+    await directory.write(async ({ trx, entries, log }) => {
       for (const id of which) {
         const row = await trx
           .selectFrom('accounts')
-          .innerJoin(directory.entries(), 'account_seq', 'accounts.seq')
+          .innerJoin(entries, 'account_seq', 'accounts.seq')
           .select('fingerprint')
           .where('accounts.id', '=', id)
           .executeTakeFirstOrThrow();
@@ -97,7 +97,7 @@ describe('deltas over many changes', () => {
           .set({ discoverable: discoverable ? 1 : 0 })
           .where('id', '=', id)
           .execute();
-        await directory.logChange(trx, row.fingerprint, discoverable ? 'add' : 'remove');
+        await log(row.fingerprint, discoverable ? 'add' : 'remove');
       }
     });
   }

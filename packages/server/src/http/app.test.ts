@@ -16,7 +16,7 @@ import {
   removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
-import { snapshotRange } from '../directory/directory.js';
+import { snapshotRange } from '../directory/publication.js';
 import { testServer } from '../testing/index.js';
 
 /** The added and removed lists of a delta response, decoded as the filters they are sent as. */

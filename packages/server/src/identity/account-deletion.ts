@@ -42,74 +42,71 @@ export class AccountDeletion {
   /** Deletes the account of the calling device, with every device it has. */
   async delete(caller: DeviceRef): Promise<void> {
     const { accountId } = caller;
-    const done = await this.directory.writeLock.run(() =>
-      this.db.transaction().execute(async (trx) => {
-        await lock(trx, 'directory');
-        await lock(trx, 'queue');
-        const account = await trx
-          .selectFrom('accounts')
-          .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
-          .select([
-            'fingerprint',
-            'token',
-            'accounts.discoverable as discoverable',
-            'accounts.budget_level as budgetLevel',
-            'accounts.budget_at as budgetAt',
-          ])
-          .where('accounts.id', '=', accountId)
-          .executeTakeFirstOrThrow();
-        const devices = (
-          await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
-        ).map((d) => d.id);
+    const done = await this.directory.write(async ({ trx, entries, forgetAccount }) => {
+      await lock(trx, 'queue');
+      const account = await trx
+        .selectFrom('accounts')
+        .innerJoin(entries, 'account_seq', 'accounts.seq')
+        .select([
+          'fingerprint',
+          'token',
+          'accounts.discoverable as discoverable',
+          'accounts.budget_level as budgetLevel',
+          'accounts.budget_at as budgetAt',
+        ])
+        .where('accounts.id', '=', accountId)
+        .executeTakeFirstOrThrow();
+      const devices = (
+        await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
+      ).map((d) => d.id);
 
-        // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
-        const memberships = await trx
-          .selectFrom('group_members as mine')
-          .innerJoin('group_members as all', 'all.group_id', 'mine.group_id')
-          .innerJoin('groups', 'groups.id', 'mine.group_id')
-          .select(['all.group_id', 'all.device_id', 'all.account_id', 'groups.epoch'])
-          .where('mine.account_id', '=', accountId)
-          .distinct()
+      // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
+      const memberships = await trx
+        .selectFrom('group_members as mine')
+        .innerJoin('group_members as all', 'all.group_id', 'mine.group_id')
+        .innerJoin('groups', 'groups.id', 'mine.group_id')
+        .select(['all.group_id', 'all.device_id', 'all.account_id', 'groups.epoch'])
+        .where('mine.account_id', '=', accountId)
+        .distinct()
+        .execute();
+      const told: QueueEntry[] = [];
+      const emptied = new Set(memberships.map((m) => m.group_id));
+      for (const m of memberships) {
+        if (m.account_id === accountId) continue;
+        emptied.delete(m.group_id);
+        told.push({
+          deviceId: m.device_id,
+          kind: 'leave',
+          messageId: newMessageId(),
+          groupId: m.group_id,
+          sender: caller,
+          epoch: m.epoch,
+          payload: null,
+        });
+      }
+      await trx.deleteFrom('group_members').where('account_id', '=', accountId).execute();
+      if (emptied.size > 0) {
+        await trx
+          .deleteFrom('groups')
+          .where('id', 'in', [...emptied])
           .execute();
-        const entries: QueueEntry[] = [];
-        const emptied = new Set(memberships.map((m) => m.group_id));
-        for (const m of memberships) {
-          if (m.account_id === accountId) continue;
-          emptied.delete(m.group_id);
-          entries.push({
-            deviceId: m.device_id,
-            kind: 'leave',
-            messageId: newMessageId(),
-            groupId: m.group_id,
-            sender: caller,
-            epoch: m.epoch,
-            payload: null,
-          });
-        }
-        await trx.deleteFrom('group_members').where('account_id', '=', accountId).execute();
-        if (emptied.size > 0) {
-          await trx
-            .deleteFrom('groups')
-            .where('id', 'in', [...emptied])
-            .execute();
-        }
-        await this.mailbox.enqueue(trx, entries);
+      }
+      await this.mailbox.enqueue(trx, told);
 
-        if (devices.length > 0) {
-          await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();
-          await trx.deleteFrom('sent_messages').where('sender_device', 'in', devices).execute();
-          await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
-          await trx.deleteFrom('devices').where('id', 'in', devices).execute();
-        }
-        await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
-        // Its entries in every key's directory table (the current one, and a rotation's target
-        // if one is running) go with it: they reference the account ON DELETE CASCADE.
-        await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);
-        await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
-        await this.directory.forgetAccount(trx, account.fingerprint, account.discoverable === 1);
-        return { devices, fingerprint: account.fingerprint, told: entries.map((e) => e.deviceId) };
-      }),
-    );
+      if (devices.length > 0) {
+        await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();
+        await trx.deleteFrom('sent_messages').where('sender_device', 'in', devices).execute();
+        await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
+        await trx.deleteFrom('devices').where('id', 'in', devices).execute();
+      }
+      await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
+      // Its entries in every key's directory table (the current one, and a rotation's target
+      // if one is running) go with it: they reference the account ON DELETE CASCADE.
+      await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);
+      await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
+      await forgetAccount(account.fingerprint, account.discoverable === 1);
+      return { devices, told: told.map((e) => e.deviceId) };
+    });
     // Earlier versions of its rows must not linger on disk (SQLite's write-ahead log).
     await purgeDeletedRows(this.db);
     this.links.forgetLater(accountId);
@@ -118,6 +115,5 @@ export class AccountDeletion {
     this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
     await this.keyPackages.forgetAccount(accountId);
     await this.discovery.forgetAccount(accountId);
-    await this.directory.forgotten(done.fingerprint);
   }
 }

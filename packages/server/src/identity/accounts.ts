@@ -14,7 +14,7 @@ import {
 } from '@parley/core';
 import type { Directory } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
-import { type Db, lock } from '../infra/db/database.js';
+import type { Db } from '../infra/db/database.js';
 import type { Hub } from '../realtime/hub.js';
 
 const newId = () => randomBytes(16).toString('base64url');
@@ -39,16 +39,14 @@ export class Accounts {
     presence: PresenceVisibility,
     deviceName: string,
   ): Promise<RegisterResponse> {
-    return this.directory.writeLock.run(async () => {
-      const entry = await this.directory.entryForNumber(phoneNumber);
-      const deviceId = newId();
-      const secret = randomBytes(32).toString('base64url');
-      const now = new Date().toISOString();
-      return this.db.transaction().execute(async (trx) => {
-        await lock(trx, 'directory');
+    const deviceId = newId();
+    const secret = randomBytes(32).toString('base64url');
+    const now = new Date().toISOString();
+    return this.directory.write(
+      async ({ trx, entries, log }, entry) => {
         // The token determines the element, so the token's index finds the account.
         const existing = await trx
-          .selectFrom(this.directory.entries())
+          .selectFrom(entries)
           .innerJoin('accounts', 'accounts.seq', 'account_seq')
           .select(['accounts.id as id', 'accounts.discoverable as discoverable'])
           .where('token', '=', entry.token)
@@ -64,7 +62,7 @@ export class Accounts {
               .set({ discoverable: discoverable ? 1 : 0 })
               .where('id', '=', accountId)
               .execute();
-            await this.directory.logChange(trx, entry.fingerprint, discoverable ? 'add' : 'remove');
+            await log(entry.fingerprint, discoverable ? 'add' : 'remove');
           }
         } else {
           accountId = newId();
@@ -83,7 +81,7 @@ export class Accounts {
             .returning('seq')
             .executeTakeFirstOrThrow();
           await trx
-            .insertInto(this.directory.entries())
+            .insertInto(entries)
             .values({
               account_seq: seq,
               element: entry.element,
@@ -91,7 +89,7 @@ export class Accounts {
               token: entry.token,
             })
             .execute();
-          if (discoverable) await this.directory.logChange(trx, entry.fingerprint, 'add');
+          if (discoverable) await log(entry.fingerprint, 'add');
         }
         await trx
           .insertInto('devices')
@@ -111,8 +109,10 @@ export class Accounts {
           presence,
           existingAccount: existing !== undefined,
         };
-      });
-    });
+      },
+      // Under the write lock, so the key it is evaluated under is still current at the insert.
+      () => this.directory.entryForNumber(phoneNumber),
+    );
   }
 
   /** Checks `Authorization: Bearer <deviceId>.<secret>`; UNAUTHENTICATED otherwise. */
@@ -165,24 +165,21 @@ export class Accounts {
     }
     if (change.discoverable !== undefined) {
       const discoverable = change.discoverable;
-      await this.directory.writeLock.run(() =>
-        this.db.transaction().execute(async (trx) => {
-          await lock(trx, 'directory');
-          const account = await trx
-            .selectFrom('accounts')
-            .innerJoin(this.directory.entries(), 'account_seq', 'accounts.seq')
-            .select(['accounts.discoverable as discoverable', 'fingerprint'])
-            .where('accounts.id', '=', accountId)
-            .executeTakeFirstOrThrow();
-          if (Boolean(account.discoverable) === discoverable) return;
-          await trx
-            .updateTable('accounts')
-            .set({ discoverable: discoverable ? 1 : 0 })
-            .where('id', '=', accountId)
-            .execute();
-          await this.directory.logChange(trx, account.fingerprint, discoverable ? 'add' : 'remove');
-        }),
-      );
+      await this.directory.write(async ({ trx, entries, log }) => {
+        const account = await trx
+          .selectFrom('accounts')
+          .innerJoin(entries, 'account_seq', 'accounts.seq')
+          .select(['accounts.discoverable as discoverable', 'fingerprint'])
+          .where('accounts.id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        if (Boolean(account.discoverable) === discoverable) return;
+        await trx
+          .updateTable('accounts')
+          .set({ discoverable: discoverable ? 1 : 0 })
+          .where('id', '=', accountId)
+          .execute();
+        await log(account.fingerprint, discoverable ? 'add' : 'remove');
+      });
     }
     return this.get(accountId);
   }
