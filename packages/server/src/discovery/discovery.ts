@@ -13,6 +13,7 @@ import {
 } from '@parley/core';
 import type { ServerConfig } from '../config/config.js';
 import type { Directory } from '../directory/directory.js';
+import { devicesOfAccounts } from '../identity/device-store.js';
 import type { Bucket, Bus } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { Db, Executor } from '../infra/db/database.js';
@@ -201,16 +202,10 @@ export class Discovery {
       accountId,
       rows.map((r) => r.id),
     );
-    const devices = await this.db
-      .selectFrom('devices')
-      .select(['id', 'account_id'])
-      .where(
-        'account_id',
-        'in',
-        rows.map((r) => r.id),
-      )
-      .orderBy('created_at')
-      .execute();
+    const devices = await devicesOfAccounts(
+      this.db,
+      rows.map((r) => r.id),
+    );
     return {
       matches: rows.map((r) => ({
         token: toBase64Url(r.token),

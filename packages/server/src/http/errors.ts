@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, ParleyError } from '@parley/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { storageUnavailable } from '../infra/db/database.js';
+import { asParleyError } from '../infra/errors.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
@@ -61,10 +61,7 @@ export function toParleyError(error: unknown): ParleyError {
     if (e.statusCode === 415) return new ParleyError('UNSUPPORTED_MEDIA_TYPE');
     return new ParleyError('VALIDATION_FAILED', { details: { reason: e.code ?? 'bad request' } });
   }
-  if (storageUnavailable(error)) {
-    return new ParleyError('SERVICE_UNAVAILABLE', { retryAfterMs: 2_000, cause: error });
-  }
-  return new ParleyError('INTERNAL', { cause: error });
+  return asParleyError(error);
 }
 
 /**

@@ -9,11 +9,10 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { loadOprf, MembershipFilter, toBase64Url } from '@parley/core';
+import { CLOSE_CODES, loadOprf, MembershipFilter, toBase64Url } from '@parley/core';
 import { sql } from 'kysely';
 import type { Directory } from '../directory/directory.js';
 import type { Db } from '../infra/db/database.js';
-import { CLOSE } from '../realtime/socket.js';
 import { deviceSocket, mlsKeyPackage, testServer } from '../testing/index.js';
 import { tableNames } from '../testing/test-databases.js';
 
@@ -206,14 +205,14 @@ describe('DELETE /v1/account', () => {
     assert.equal(second.status, 401, 'the first call deleted every device of the account');
 
     // Its sockets are closed, and its credentials refused everywhere.
-    assert.equal(await socketA.closed, CLOSE.accountDeleted);
+    assert.equal(await socketA.closed, CLOSE_CODES.accountDeleted);
     for (const d of [a, a2]) {
       const r = await t.call('GET', '/v1/account', { token: d.credential });
       assert.equal(r.status, 401);
       assert.equal(r.json.code, 'UNAUTHENTICATED');
     }
     const again = await connect(t, a.credential);
-    assert.equal(await again.closed, CLOSE.authFailed);
+    assert.equal(await again.closed, CLOSE_CODES.authFailed);
 
     // The other members learn that it left, from it; its watchers see it go offline.
     const leave = await socketB.waitFor((f) => f.t === 'deliver' && f.kind === 'leave');
@@ -306,7 +305,7 @@ describe('DELETE /v1/account racing other requests', () => {
       await inside;
       assert.equal((await remove(x)).status, 204);
       release();
-      assert.equal(await socket.closed, CLOSE.accountDeleted);
+      assert.equal(await socket.closed, CLOSE_CODES.accountDeleted);
     } finally {
       keyPackages.stock = stock;
     }

@@ -15,7 +15,7 @@
  * 2^24 accounts that takes minutes, which must not hold up every other writer.
  */
 
-import type { DeviceRef } from '@parley/core';
+import { CLOSE_CODES, type DeviceRef } from '@parley/core';
 import type { Directory } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
 import type { ContactLinks } from '../discovery/contact-links.js';
@@ -23,16 +23,17 @@ import type { Discovery } from '../discovery/discovery.js';
 import { type Db, lock } from '../infra/db/database.js';
 import { purgeDeletedRows } from '../infra/db/dialect.js';
 import type { KeyPackages } from '../messaging/key-packages.js';
-import { type Mailbox, newMessageId, type QueueEntry } from '../messaging/mailbox.js';
-import type { Hub } from '../realtime/hub.js';
-import { CLOSE } from '../realtime/socket.js';
+import type { Mailbox } from '../messaging/mailbox.js';
+import { leaveConversations } from '../messaging/membership.js';
+import type { Realtime } from '../realtime/port.js';
+import { deleteDevices, deviceIdsOf } from './device-store.js';
 
 export class AccountDeletion {
   constructor(
     private readonly db: Db,
     private readonly directory: Directory,
     private readonly mailbox: Mailbox,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
     private readonly keyPackages: KeyPackages,
     private readonly discovery: Discovery,
     private readonly links: ContactLinks,
@@ -56,48 +57,15 @@ export class AccountDeletion {
         ])
         .where('accounts.id', '=', accountId)
         .executeTakeFirstOrThrow();
-      const devices = (
-        await trx.selectFrom('devices').select('id').where('account_id', '=', accountId).execute()
-      ).map((d) => d.id);
-
+      const devices = await deviceIdsOf(trx, accountId);
       // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
-      const memberships = await trx
-        .selectFrom('group_members as mine')
-        .innerJoin('group_members as all', 'all.group_id', 'mine.group_id')
-        .innerJoin('groups', 'groups.id', 'mine.group_id')
-        .select(['all.group_id', 'all.device_id', 'all.account_id', 'groups.epoch'])
-        .where('mine.account_id', '=', accountId)
-        .distinct()
-        .execute();
-      const told: QueueEntry[] = [];
-      const emptied = new Set(memberships.map((m) => m.group_id));
-      for (const m of memberships) {
-        if (m.account_id === accountId) continue;
-        emptied.delete(m.group_id);
-        told.push({
-          deviceId: m.device_id,
-          kind: 'leave',
-          messageId: newMessageId(),
-          groupId: m.group_id,
-          sender: caller,
-          epoch: m.epoch,
-          payload: null,
-        });
-      }
-      await trx.deleteFrom('group_members').where('account_id', '=', accountId).execute();
-      if (emptied.size > 0) {
-        await trx
-          .deleteFrom('groups')
-          .where('id', 'in', [...emptied])
-          .execute();
-      }
-      await this.mailbox.enqueue(trx, told);
+      const told = await leaveConversations(trx, this.mailbox, { kind: 'leave', sender: caller });
 
       if (devices.length > 0) {
         await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();
         await trx.deleteFrom('sent_messages').where('sender_device', 'in', devices).execute();
         await trx.deleteFrom('key_packages').where('device_id', 'in', devices).execute();
-        await trx.deleteFrom('devices').where('id', 'in', devices).execute();
+        await deleteDevices(trx, devices);
       }
       await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
       // Its entries in every key's directory table (the current one, and a rotation's target
@@ -105,14 +73,14 @@ export class AccountDeletion {
       await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);
       await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
       await forgetAccount(account.fingerprint, account.discoverable === 1);
-      return { devices, told: told.map((e) => e.deviceId) };
+      return { devices, told };
     });
     // Earlier versions of its rows must not linger on disk (SQLite's write-ahead log).
     await purgeDeletedRows(this.db);
     this.links.forgetLater(accountId);
-    this.hub.wake(done.told);
-    this.hub.unwatchAccount(accountId);
-    this.hub.disconnect(done.devices, CLOSE.accountDeleted, 'account deleted');
+    this.realtime.wake(done.told);
+    this.realtime.unwatchAccount(accountId);
+    this.realtime.disconnect(done.devices, CLOSE_CODES.accountDeleted, 'account deleted');
     await this.keyPackages.forgetAccount(accountId);
     await this.discovery.forgetAccount(accountId);
   }

@@ -15,7 +15,8 @@ import {
 import type { Directory } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
 import type { Db } from '../infra/db/database.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Realtime } from '../realtime/port.js';
+import { credentialOf, devicesOf, insertDevice } from './device-store.js';
 
 const newId = () => randomBytes(16).toString('base64url');
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest();
@@ -24,7 +25,7 @@ export class Accounts {
   constructor(
     private readonly db: Db,
     private readonly directory: Directory,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
     private readonly budgets: BudgetCarry,
     private readonly now: () => number = Date.now,
   ) {}
@@ -55,7 +56,7 @@ export class Accounts {
         if (existing) {
           accountId = existing.id;
           await trx.updateTable('accounts').set({ presence }).where('id', '=', accountId).execute();
-          if (presence === 'nobody') this.hub.unwatchAccount(accountId);
+          if (presence === 'nobody') this.realtime.unwatchAccount(accountId);
           if (Boolean(existing.discoverable) !== discoverable) {
             await trx
               .updateTable('accounts')
@@ -91,16 +92,13 @@ export class Accounts {
             .execute();
           if (discoverable) await log(entry.fingerprint, 'add');
         }
-        await trx
-          .insertInto('devices')
-          .values({
-            id: deviceId,
-            account_id: accountId,
-            name: deviceName,
-            credential_hash: hashSecret(secret),
-            created_at: now,
-          })
-          .execute();
+        await insertDevice(trx, {
+          id: deviceId,
+          accountId,
+          name: deviceName,
+          credentialHash: hashSecret(secret),
+          createdAt: now,
+        });
         return {
           accountId,
           deviceId,
@@ -119,11 +117,7 @@ export class Accounts {
   async authenticate(header: string | undefined): Promise<DeviceRef> {
     const match = /^Bearer ([A-Za-z0-9_-]{8,64})\.([A-Za-z0-9_-]{43})$/.exec(header ?? '');
     if (!match) throw new ParleyError('UNAUTHENTICATED');
-    const device = await this.db
-      .selectFrom('devices')
-      .select(['id', 'account_id', 'credential_hash'])
-      .where('id', '=', match[1]!)
-      .executeTakeFirst();
+    const device = await credentialOf(this.db, match[1]!);
     const presented = hashSecret(match[2]!);
     if (!device || !timingSafeEqual(Buffer.from(device.credential_hash), presented)) {
       throw new ParleyError('UNAUTHENTICATED');
@@ -138,12 +132,7 @@ export class Accounts {
       .where('id', '=', accountId)
       .executeTakeFirst();
     if (!account) throw new ParleyError('UNAUTHENTICATED');
-    const devices = await this.db
-      .selectFrom('devices')
-      .select(['id', 'name', 'created_at'])
-      .where('account_id', '=', accountId)
-      .orderBy('created_at')
-      .execute();
+    const devices = await devicesOf(this.db, accountId);
     return {
       accountId: account.id,
       discoverable: Boolean(account.discoverable),
@@ -161,7 +150,7 @@ export class Accounts {
         .where('id', '=', accountId)
         .execute();
       // Watchers were admitted under the old setting; a narrower one takes effect at once.
-      if (change.presence === 'nobody') this.hub.unwatchAccount(accountId);
+      if (change.presence === 'nobody') this.realtime.unwatchAccount(accountId);
     }
     if (change.discoverable !== undefined) {
       const discoverable = change.discoverable;

@@ -7,7 +7,7 @@
 
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CLOSE } from '../realtime/socket.js';
+import { CLOSE_CODES } from '@parley/core';
 import { deviceSocket, mlsKeyPackage, testServer } from '../testing/index.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
@@ -62,7 +62,7 @@ describe('signing devices out', () => {
       headers: { authorization: `Bearer ${a1.credential}` },
     });
     assert.equal(removed.status, 204);
-    assert.equal(await socket.closed, CLOSE.deviceRemoved);
+    assert.equal(await socket.closed, CLOSE_CODES.deviceRemoved);
     assert.equal(await status(a2.credential), 401);
     const { db, mailbox } = t.server.services;
     for (const table of ['queue', 'key_packages', 'group_members'] as const) {

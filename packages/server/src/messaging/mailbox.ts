@@ -15,10 +15,11 @@ import {
   toBase64Url,
 } from '@parley/core';
 import type { Selectable } from 'kysely';
+import { existingDevices } from '../identity/device-store.js';
 import { type Db, type Executor, lock } from '../infra/db/database.js';
 import type { QueueKind, QueueTable } from '../infra/db/schema.js';
 import { DeliveryStats } from '../infra/metrics/counters.js';
-import type { Hub } from '../realtime/hub.js';
+import type { Addressed, Realtime } from '../realtime/port.js';
 
 export interface QueueEntry {
   deviceId: string;
@@ -57,14 +58,6 @@ export const newMessageId = (): string => randomBytes(16).toString('base64url');
 /** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
 const STORE_BATCH = 512;
 
-/** A queue entry as it will be delivered, and the device it is for. */
-export interface Addressed {
-  deviceId: string;
-  frame: DeliverFrame;
-  /** With other nodes: the device queue's largest seq before this entry's batch (hub.offer). */
-  after?: number;
-}
-
 function toFrame(r: Selectable<QueueTable>): DeliverFrame {
   return {
     t: 'deliver',
@@ -93,7 +86,7 @@ export class Mailbox {
 
   constructor(
     private readonly db: Db,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
     private readonly ttlMs: number,
   ) {}
 
@@ -141,7 +134,7 @@ export class Mailbox {
     // With other nodes writing the same queues, what each queue held before (under the queue
     // lock, so nothing older can appear later): lets the hub push these without a read back.
     let before: Map<string, number> | undefined;
-    if (this.hub.sharedQueues) {
+    if (this.realtime.sharedQueues) {
       const devices = [...new Set(entries.map((e) => e.deviceId))];
       const rows = await trx
         .selectFrom('queue')
@@ -258,10 +251,10 @@ export class Mailbox {
           const now = Date.now();
           for (const at of result.storedAt) this.stats.latency.observe((now - at) / 1000);
           try {
-            this.hub.offer(result.frames);
+            this.realtime.offer(result.frames);
           } catch {
             // Committed entries are never lost: the devices read them from the queue instead.
-            this.hub.wake(new Set(result.frames.map((f) => f.deviceId)));
+            this.realtime.wake(new Set(result.frames.map((f) => f.deviceId)));
           }
         }
       } finally {
@@ -423,11 +416,7 @@ export class Mailbox {
     }
     if (receipts.size > 0) {
       const all = [...receipts.values()];
-      const senders = await trx
-        .selectFrom('devices')
-        .select('id')
-        .where('id', 'in', [...new Set(all.map((r) => r.deviceId))])
-        .execute();
+      const senders = await existingDevices(trx, [...new Set(all.map((r) => r.deviceId))]);
       const alive = new Set(senders.map((d) => d.id));
       const live = all
         .filter((r) => alive.has(r.deviceId))

@@ -5,9 +5,9 @@
  * message path stays a few map lookups with nothing published.
  */
 
-import type { DeliverFrame, ServerFrame } from '@parley/core';
+import type { CloseCode, DeliverFrame, ServerFrame } from '@parley/core';
 import type { BusEvent, BusNode } from '../infra/bus/bus.js';
-import type { Addressed } from '../messaging/mailbox.js';
+import type { Addressed, Realtime } from './port.js';
 
 export interface DeviceConnection {
   readonly accountId: string;
@@ -27,7 +27,7 @@ export interface DeviceConnection {
   end(code: number, reason: string): void;
 }
 
-export class Hub {
+export class Hub implements Realtime {
   private readonly byDevice = new Map<string, Set<DeviceConnection>>();
   private readonly onlineDevices = new Map<string, Set<string>>();
   /** subject account id → connections watching it (already checked against its setting). */
@@ -201,7 +201,7 @@ export class Hub {
   }
 
   /** Closes every connection of these devices (deleted devices: nothing more goes to them). */
-  disconnect(deviceIds: Iterable<string>, code: number, reason: string): void {
+  disconnect(deviceIds: Iterable<string>, code: CloseCode, reason: string): void {
     const devices = [...deviceIds];
     this.disconnectHere(devices, code, reason);
     if (this.node?.hasPeers) this.node.publish({ t: 'disconnect', devices, code, reason });

@@ -7,20 +7,22 @@
  * connection stays open; only a failed authentication closes it.
  */
 
-import type { DeviceRef } from '@parley/core';
 import {
   CLOSE_CODES,
   ClientFrame,
   type ClientFrame as ClientFrameType,
   type DeliverFrame,
+  type DeviceRef,
   MESSAGING_LIMITS,
   ParleyError,
+  Rerunnable,
   type ServerFrame,
 } from '@parley/core';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { toParleyError } from '../http/errors.js';
+import { deviceExists } from '../identity/device-store.js';
+import { asParleyError } from '../infra/errors.js';
 import type { Services } from '../services.js';
 import type { DeviceConnection } from './hub.js';
 
@@ -29,9 +31,6 @@ const FRAME_TYPES = new Set(['auth', 'send', 'ack', 'signal', 'presence']);
 
 /** A batch of outgoing frames is sent at once when it reaches this size. */
 const OUTGOING_FLUSH_BYTES = 256 * 1024;
-
-/** Close codes: defined once, in core (protocol.ts). */
-export const CLOSE = CLOSE_CODES;
 
 export interface SocketOptions {
   authTimeoutMs: number;
@@ -44,8 +43,8 @@ export class DeviceSocket implements DeviceConnection {
   private lastSent = 0;
   private readonly inflight = new Set<number>();
   private readonly unanswered = new Set<Promise<void>>();
-  private pumping = false;
-  private again = false;
+  /** Delivery: one read of the queue at a time, and one more if woken meanwhile. */
+  private readonly pumper = new Rerunnable(() => this.pumpPass());
   /** Entries may be queued beyond `lastSent`: set by wake(), cleared by a short read. */
   private dirty = true;
   private alive = true;
@@ -61,7 +60,7 @@ export class DeviceSocket implements DeviceConnection {
   ) {
     this.timers.push(
       setTimeout(() => {
-        if (!this.device) this.close(CLOSE.authTimeout, 'authenticate first');
+        if (!this.device) this.close(CLOSE_CODES.authTimeout, 'authenticate first');
       }, options.authTimeoutMs),
     );
     const heartbeat = setInterval(() => {
@@ -137,7 +136,7 @@ export class DeviceSocket implements DeviceConnection {
       !this.device ||
       this.dirty ||
       (after !== undefined && after > this.lastSent) ||
-      this.pumping ||
+      this.pumper.running ||
       this.inflight.size + fresh.length > MESSAGING_LIMITS.deliveryWindow
     ) {
       this.wake();
@@ -172,7 +171,7 @@ export class DeviceSocket implements DeviceConnection {
     await Promise.allSettled([...this.unanswered]);
     if (this.socket.readyState === this.socket.CLOSED) return;
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
-    this.close(CLOSE.serverClosing, 'server shutting down');
+    this.close(CLOSE_CODES.serverClosing, 'server shutting down');
     // A client that does not answer the close handshake does not hold the shutdown up.
     const timer = setTimeout(() => this.socket.terminate(), handshakeMs);
     await closed;
@@ -185,7 +184,7 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   private error(error: unknown, ref?: string): void {
-    const e = toParleyError(error);
+    const e = asParleyError(error);
     if (e.code === 'INTERNAL') this.log.error({ err: error }, 'socket request failed');
     else if (e.code === 'SERVICE_UNAVAILABLE' && !(error instanceof ParleyError)) {
       this.log.warn({ err: error }, 'storage unavailable');
@@ -238,7 +237,7 @@ export class DeviceSocket implements DeviceConnection {
     if (!this.device) {
       if (frame.t !== 'auth') {
         this.error(new ParleyError('WEBSOCKET_AUTH_REQUIRED'));
-        return this.close(CLOSE.authFailed, 'authenticate first');
+        return this.close(CLOSE_CODES.authFailed, 'authenticate first');
       }
       return this.authenticate(frame.credential);
     }
@@ -254,7 +253,7 @@ export class DeviceSocket implements DeviceConnection {
       this.device = await this.services.accounts.authenticate(`Bearer ${credential}`);
     } catch {
       this.error(new ParleyError('WEBSOCKET_AUTH_REQUIRED'));
-      return this.close(CLOSE.authFailed, 'invalid credential');
+      return this.close(CLOSE_CODES.authFailed, 'invalid credential');
     }
     if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
     const stock = await this.services.keyPackages.stock(this.device.deviceId);
@@ -264,12 +263,9 @@ export class DeviceSocket implements DeviceConnection {
     this.services.hub.attach(this);
     // An account deleted since the credential was checked closed the sockets attached then;
     // this one was not yet, so it looks again now that it is (the deletion commits first).
-    const still = await this.services.db
-      .selectFrom('devices')
-      .select('id')
-      .where('id', '=', this.device.deviceId)
-      .executeTakeFirst();
-    if (!still) return this.close(CLOSE.accountDeleted, 'account deleted');
+    if (!(await deviceExists(this.services.db, this.device.deviceId))) {
+      return this.close(CLOSE_CODES.accountDeleted, 'account deleted');
+    }
     await this.pump();
   }
 
@@ -326,24 +322,19 @@ export class DeviceSocket implements DeviceConnection {
   }
 
   /** Sends queued entries after the last one sent, keeping at most a window unacknowledged. */
-  private async pump(): Promise<void> {
-    if (!this.device || this.closing) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
+  private pump(): Promise<void> {
+    if (!this.device || this.closing) return Promise.resolve();
+    return this.pumper.run();
+  }
+
+  private async pumpPass(): Promise<void> {
+    const deviceId = this.device!.deviceId;
     try {
       do {
-        this.again = false;
         const room = MESSAGING_LIMITS.deliveryWindow - this.inflight.size;
-        if (!this.dirty || room <= 0 || this.socket.readyState !== this.socket.OPEN) break;
+        if (!this.dirty || room <= 0 || this.socket.readyState !== this.socket.OPEN) return;
         this.dirty = false;
-        const frames = await this.services.mailbox.pending(
-          this.device.deviceId,
-          this.lastSent,
-          room,
-        );
+        const frames = await this.services.mailbox.pending(deviceId, this.lastSent, room);
         for (const frame of frames) {
           this.inflight.add(frame.seq);
           this.lastSent = frame.seq;
@@ -352,11 +343,9 @@ export class DeviceSocket implements DeviceConnection {
         this.services.mailbox.stats.delivered += frames.length;
         // A full window may have left more behind it.
         if (frames.length === room) this.dirty = true;
-      } while (this.again || this.dirty);
+      } while (this.dirty);
     } catch (error) {
       this.log.error({ err: error }, 'delivery failed');
-    } finally {
-      this.pumping = false;
     }
   }
 }

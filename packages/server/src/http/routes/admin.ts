@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ParleyError } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
+import { countDevices } from '../../identity/device-store.js';
 import type { Services } from '../../services.js';
 
 export function adminRoutes(app: FastifyInstance, services: Services, adminToken: string): void {
@@ -27,16 +28,13 @@ export function adminRoutes(app: FastifyInstance, services: Services, adminToken
         eb.fn.sum<number>('discoverable').as('discoverable'),
       ])
       .executeTakeFirstOrThrow();
-    const devices = await db
-      .selectFrom('devices')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
+    const devices = await countDevices(db);
     return {
       keyId: directory.currentKeyId,
       directoryVersion: await directory.currentVersion(),
       accounts: Number(accounts.all),
       discoverableAccounts: Number(accounts.discoverable ?? 0),
-      devices: Number(devices.n),
+      devices,
       pendingVerifications: await services.verification.count(),
       evaluations: services.discovery.evaluations,
       retainedKeys: directory.retainedKeyIds(),

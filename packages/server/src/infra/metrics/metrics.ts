@@ -6,20 +6,20 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Discovery } from '../../discovery/discovery.js';
-import type { Mailbox } from '../../messaging/mailbox.js';
-import type { Hub } from '../../realtime/hub.js';
 import type { Db } from '../db/database.js';
 import type { OprfPool } from '../oprf/oprf-pool.js';
-import type { Buckets } from './counters.js';
+import type { Buckets, DeliveryStats } from './counters.js';
 
-/** What the metrics read from. */
+/**
+ * What the metrics read from, described by what is read: the services that hold these numbers
+ * sit above this layer, and hand themselves in at start (server.ts).
+ */
 export interface MetricSources {
   db: Db;
-  hub: Hub;
-  mailbox: Mailbox;
-  discovery: Discovery;
-  pool: OprfPool;
+  hub: { connectionCount(): number };
+  mailbox: { readonly stats: DeliveryStats };
+  discovery: { readonly evaluations: number };
+  pool: Pick<OprfPool, 'stats' | 'pendingTasks'>;
 }
 
 /** Refusals counted by kind: error code → kind (`RATE_LIMITED` is told apart by its route). */
