@@ -64,7 +64,7 @@ export interface ServerConfig {
   /** A graceful shutdown (SIGTERM/SIGINT) that takes longer than this is cut short. */
   shutdownTimeoutMs: number;
   /**
-   * What nodes share (bus.ts): in this process only, or a Redis that several nodes use, with
+   * What nodes share (infra/bus/bus.ts): in this process only, or a Redis that several nodes use, with
    * every key under `prefix`.
    */
   bus: { kind: 'in-process' } | { kind: 'redis'; url: string; prefix: string };

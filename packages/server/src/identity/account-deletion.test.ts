@@ -73,7 +73,7 @@ async function needlesOf(
   };
 }
 
-/** A device's WebSocket, authenticated (testing.ts). */
+/** A device's WebSocket, authenticated (testing/index.ts). */
 const connect = (t: Server, credential: string) => deviceSocket(t.server.url, credential);
 
 async function heldFilter(t: Server) {

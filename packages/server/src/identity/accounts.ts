@@ -12,7 +12,7 @@ import {
   type PresenceVisibility,
   type RegisterResponse,
 } from '@parley/core';
-import type { Directory } from '../directory/directory.js';
+import type { Directory, DirectoryChange } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
 import type { Db } from '../infra/db/database.js';
 import type { Realtime } from '../realtime/port.js';
@@ -44,7 +44,8 @@ export class Accounts {
     const secret = randomBytes(32).toString('base64url');
     const now = new Date().toISOString();
     return this.directory.write(
-      async ({ trx, entries, log }, entry) => {
+      async (change, entry) => {
+        const { trx, entries, log } = change;
         // The token determines the element, so the token's index finds the account.
         const existing = await trx
           .selectFrom(entries)
@@ -58,12 +59,7 @@ export class Accounts {
           await trx.updateTable('accounts').set({ presence }).where('id', '=', accountId).execute();
           if (presence === 'nobody') this.realtime.unwatchAccount(accountId);
           if (Boolean(existing.discoverable) !== discoverable) {
-            await trx
-              .updateTable('accounts')
-              .set({ discoverable: discoverable ? 1 : 0 })
-              .where('id', '=', accountId)
-              .execute();
-            await log(entry.fingerprint, discoverable ? 'add' : 'remove');
+            await setDiscoverable(change, accountId, entry.fingerprint, discoverable);
           }
         } else {
           accountId = newId();
@@ -154,22 +150,32 @@ export class Accounts {
     }
     if (change.discoverable !== undefined) {
       const discoverable = change.discoverable;
-      await this.directory.write(async ({ trx, entries, log }) => {
-        const account = await trx
+      await this.directory.write(async (change) => {
+        const account = await change.trx
           .selectFrom('accounts')
-          .innerJoin(entries, 'account_seq', 'accounts.seq')
+          .innerJoin(change.entries, 'account_seq', 'accounts.seq')
           .select(['accounts.discoverable as discoverable', 'fingerprint'])
           .where('accounts.id', '=', accountId)
           .executeTakeFirstOrThrow();
         if (Boolean(account.discoverable) === discoverable) return;
-        await trx
-          .updateTable('accounts')
-          .set({ discoverable: discoverable ? 1 : 0 })
-          .where('id', '=', accountId)
-          .execute();
-        await log(account.fingerprint, discoverable ? 'add' : 'remove');
+        await setDiscoverable(change, accountId, account.fingerprint, discoverable);
       });
     }
     return this.get(accountId);
   }
+}
+
+/** Changes whether an account is discoverable, and logs its filter change in the same write. */
+async function setDiscoverable(
+  { trx, log }: DirectoryChange,
+  accountId: string,
+  fingerprint: Uint8Array,
+  discoverable: boolean,
+): Promise<void> {
+  await trx
+    .updateTable('accounts')
+    .set({ discoverable: discoverable ? 1 : 0 })
+    .where('id', '=', accountId)
+    .execute();
+  await log(fingerprint, discoverable ? 'add' : 'remove');
 }

@@ -7,7 +7,9 @@
  */
 
 import type { DeviceRef } from '@parley/core';
+import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../infra/db/database.js';
+import type { Database } from '../infra/db/schema.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 
 export type Departure =
@@ -36,7 +38,7 @@ export async function leaveConversations(
   mailbox: Mailbox,
   departure: Departure,
 ): Promise<string[]> {
-  let query = trx
+  const query = trx
     .selectFrom('group_members')
     .innerJoin('groups', 'groups.id', 'group_members.group_id')
     .select([
@@ -44,14 +46,7 @@ export async function leaveConversations(
       'group_members.device_id as deviceId',
       'groups.epoch',
     ]);
-  query =
-    departure.kind === 'removed'
-      ? query.where('group_members.device_id', 'in', departure.deviceIds)
-      : query.where('group_members.account_id', '=', departure.sender.accountId);
-  if (departure.kind === 'leave' && departure.groupId !== undefined) {
-    query = query.where('group_members.group_id', '=', departure.groupId);
-  }
-  const leaving = await query.execute();
+  const leaving = await query.where((eb) => ending(eb, departure)).execute();
   if (leaving.length === 0) return [];
   const groups = [...new Set(leaving.map((m) => m.groupId))];
   let others = trx
@@ -102,15 +97,10 @@ export async function leaveConversations(
     }
   }
 
-  let gone = trx.deleteFrom('group_members');
-  gone =
-    departure.kind === 'removed'
-      ? gone.where('device_id', 'in', departure.deviceIds)
-      : gone.where('account_id', '=', departure.sender.accountId);
-  if (departure.kind === 'leave' && departure.groupId !== undefined) {
-    gone = gone.where('group_id', '=', departure.groupId);
-  }
-  await gone.execute();
+  await trx
+    .deleteFrom('group_members')
+    .where((eb) => ending(eb, departure))
+    .execute();
   await trx
     .deleteFrom('groups')
     .where('id', 'in', groups)
@@ -127,4 +117,15 @@ export async function leaveConversations(
     .execute();
   await mailbox.enqueue(trx, told);
   return [...new Set(told.map((t) => t.deviceId))];
+}
+
+/** The memberships that end: these devices', or the account's (in one conversation, if named). */
+function ending(eb: ExpressionBuilder<Database, 'group_members'>, departure: Departure) {
+  const who =
+    departure.kind === 'removed'
+      ? eb('group_members.device_id', 'in', departure.deviceIds)
+      : eb('group_members.account_id', '=', departure.sender.accountId);
+  return departure.kind === 'leave' && departure.groupId !== undefined
+    ? eb.and([who, eb('group_members.group_id', '=', departure.groupId)])
+    : who;
 }

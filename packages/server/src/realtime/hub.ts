@@ -1,7 +1,7 @@
 /**
  * The hub: which devices are connected to this node, waking their delivery when their queue
  * grows, relaying ephemeral signals, and presence. What concerns a device that is not connected
- * here goes to the other nodes over the bus (bus/bus.ts); a single node has no peers, so its
+ * here goes to the other nodes over the bus (infra/bus/bus.ts); a single node has no peers, so its
  * message path stays a few map lookups with nothing published.
  */
 
@@ -168,7 +168,7 @@ export class Hub implements Realtime {
         // Other nodes write this queue too: one of them may have committed an earlier seq that
         // this socket has not read yet (its wake still on the way), and pushing these past it
         // would move the socket's read position beyond it. The mailbox noted the queue's largest
-        // seq before writing (under the queue lock, db/database.ts): a socket that has sent up
+        // seq before writing (under the queue lock, infra/db/database.ts): a socket that has sent up
         // to it takes these directly; otherwise, or without the note, it reads its queue.
         const after = afterOf.get(deviceId);
         for (const conn of conns) {

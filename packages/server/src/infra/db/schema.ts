@@ -120,7 +120,7 @@ export interface ContactLinksTable {
   created_at: number;
 }
 
-/** A deleted account's discovery budget, until it drains (budget-carry.ts). */
+/** A deleted account's discovery budget, until it drains (discovery/budget-carry.ts). */
 export interface BudgetCarryTable {
   digest: Uint8Array;
   level: number;

@@ -1,7 +1,7 @@
 /**
  * Worker thread for OPRF group operations. The event loop never does scalar multiplications: a
- * large discovery batch would stall every other client (DESIGN.md). Elements travel packed, 32
- * bytes each, in one transferable buffer.
+ * large discovery batch would stall every other client (docs/design.md, Server: "the event loop
+ * only moves buffers"). Elements travel packed, 32 bytes each, in one transferable buffer.
  *
  * The pool picks the backend (workerData): `native` multiplies whole batches in the
  * @parley/oprf-native addon (system libsodium), `wasm` element by element in @parley/core's

@@ -1,6 +1,6 @@
 /**
- * How verification codes reach a phone. The server sends SMS only for its own codes, never a
- * user's message (DESIGN.md promise 6).
+ * How verification codes reach a phone. The server sends SMS only for its own codes: "the server
+ * never sends a user's text by SMS" (docs/design.md, Messaging: SMS fallback).
  */
 
 export interface VerificationSms {
