@@ -36,7 +36,7 @@ import {
 import { emit, formatNumber, median, progress } from './lib/measure.mjs';
 
 const { snapshotRange, removalForm } = await import(
-  new URL('../packages/server/dist/directory.js', import.meta.url).href
+  new URL('../packages/server/dist/directory/publication.js', import.meta.url).href
 );
 
 const MAX_LOG2 = Number(process.env.BENCH_MAX_LOG2 || 24);

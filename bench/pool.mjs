@@ -22,7 +22,7 @@ import {
 import { importNativeAddon, makeFixture } from './lib/oprf-subjects.mjs';
 import { httpRows } from './lib/pool-http.mjs';
 
-const poolModule = new URL('../packages/server/dist/oprf/oprf-pool.js', import.meta.url);
+const poolModule = new URL('../packages/server/dist/infra/oprf/oprf-pool.js', import.meta.url);
 const STALL_GOAL_MS = 20;
 const STALL_ELEMENTS = 10_000;
 const BATCH = 1024;
@@ -150,7 +150,7 @@ async function main() {
   try {
     ({ OprfPool } = await import(poolModule.href));
   } catch (error) {
-    const why = `packages/server/dist/oprf/oprf-pool.js does not load (${reason(error)}); run npm run build`;
+    const why = `packages/server/dist/infra/oprf/oprf-pool.js does not load (${reason(error)}); run npm run build`;
     progress(`pool: not available: ${why}`);
     const row = { what: 'event loop, longest stall with the OPRF pool', value: null, unit: 'ms' };
     emit({

@@ -30,9 +30,11 @@ import { parseArgs } from 'node:util';
 const ROOT = new URL('../', import.meta.url);
 const server = {
   ...(await import(new URL('packages/server/dist/index.js', ROOT).href)),
-  ...(await import(new URL('packages/server/dist/testing.js', ROOT).href)),
+  ...(await import(new URL('packages/server/dist/testing/index.js', ROOT).href)),
 };
-const { InProcessBus } = await import(new URL('packages/server/dist/bus/in-process.js', ROOT).href);
+const { InProcessBus } = await import(
+  new URL('packages/server/dist/infra/bus/in-process.js', ROOT).href
+);
 const { InboxSmsProvider } = server;
 const core = await import(new URL('packages/core/dist/index.js', ROOT).href);
 

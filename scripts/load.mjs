@@ -192,7 +192,7 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
   const { ServerProcess } = await import(
     new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
   );
-  const serverLib = await import(new URL('packages/server/dist/testing.js', ROOT).href);
+  const serverLib = await import(new URL('packages/server/dist/testing/index.js', ROOT).href);
   const env = {
     PARLEY_LOG_LEVEL: 'warn',
     PARLEY_OPRF_WORKERS: '1',

@@ -105,7 +105,9 @@ export async function scanSecrets({ since, runId }) {
     for (const n of hits(text, needles)) report.found.push(`${n} in ${file}`);
   }
 
-  const server = await import(new URL('packages/server/dist/testing.js', `file://${ROOT}`).href);
+  const server = await import(
+    new URL('packages/server/dist/testing/index.js', `file://${ROOT}`).href
+  );
   // PostgreSQL: the databases the run kept (PARLEY_TEST_KEEP_DATABASES), then dropped.
   if (await server.postgresReachable()) {
     const pg = (await import('pg')).default;

@@ -1,19 +1,19 @@
 /** The server's services, wired once at start and handed to the routes. */
 
-import type { AccountDeletion } from './account-deletion.js';
-import type { Accounts } from './accounts.js';
-import type { Bus } from './bus/bus.js';
-import type { Db } from './db/database.js';
-import type { Devices } from './devices.js';
-import type { Directory } from './directory.js';
-import type { Discovery } from './discovery.js';
-import type { ContactLinks } from './messaging/contact-links.js';
+import type { Directory } from './directory/directory.js';
+import type { ContactLinks } from './discovery/contact-links.js';
+import type { Discovery } from './discovery/discovery.js';
+import type { AccountDeletion } from './identity/account-deletion.js';
+import type { Accounts } from './identity/accounts.js';
+import type { Devices } from './identity/devices.js';
+import type { VerificationService } from './identity/verification.js';
+import type { Bus } from './infra/bus/bus.js';
+import type { Db } from './infra/db/database.js';
+import type { OprfPool } from './infra/oprf/oprf-pool.js';
 import type { Groups } from './messaging/groups.js';
-import type { Hub } from './messaging/hub.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
-import type { OprfPool } from './oprf/oprf-pool.js';
-import type { VerificationService } from './verification.js';
+import type { Hub } from './realtime/hub.js';
 
 export interface Services {
   db: Db;

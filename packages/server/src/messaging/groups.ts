@@ -9,15 +9,17 @@
 
 import type { DeviceRef } from '@parley/core';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
-import { type Db, type Executor, lock } from '../db/database.js';
-import type { Hub } from './hub.js';
+import { existingDevices } from '../identity/device-store.js';
+import { type Db, type Executor, lock } from '../infra/db/database.js';
+import type { Realtime } from '../realtime/port.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
+import { leaveConversations } from './membership.js';
 
 export class Groups {
   constructor(
     private readonly db: Db,
     private readonly mailbox: Mailbox,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
   ) {}
 
   async commit(device: DeviceRef, groupId: string, body: CommitRequest): Promise<GroupResponse> {
@@ -60,15 +62,10 @@ export class Groups {
       const addedDevices =
         added.length === 0
           ? []
-          : await trx
-              .selectFrom('devices')
-              .select(['id', 'account_id'])
-              .where(
-                'id',
-                'in',
-                added.map((a) => a.deviceId),
-              )
-              .execute();
+          : await existingDevices(
+              trx,
+              added.map((a) => a.deviceId),
+            );
       if (addedDevices.length !== added.length) {
         throw new ParleyError('ACCOUNT_NOT_FOUND', {
           details: {
@@ -132,7 +129,7 @@ export class Groups {
       }
       return { epoch: body.epoch + 1, members, wake: entries.map((e) => e.deviceId) };
     });
-    this.hub.wake(result.wake);
+    this.realtime.wake(result.wake);
     return { groupId, epoch: result.epoch, members: result.members };
   }
 
@@ -144,42 +141,22 @@ export class Groups {
   async leave(device: DeviceRef, groupId: string): Promise<void> {
     const wake = await this.db.transaction().execute(async (trx) => {
       await lock(trx, 'queue');
-      const members = await this.members(trx, groupId);
-      if (!members.some((m) => m.deviceId === device.deviceId)) {
-        throw new ParleyError('NOT_GROUP_MEMBER');
-      }
-      const group = await trx
-        .selectFrom('groups')
-        .select('epoch')
-        .where('id', '=', groupId)
-        .executeTakeFirstOrThrow();
-      await trx
-        .deleteFrom('group_members')
+      const member = await trx
+        .selectFrom('group_members')
+        .select('device_id')
         .where('group_id', '=', groupId)
-        .where('account_id', '=', device.accountId)
-        .execute();
-      const remaining = members.filter((m) => m.accountId !== device.accountId);
-      if (remaining.length === 0) {
-        await trx.deleteFrom('groups').where('id', '=', groupId).execute();
-        return [];
-      }
+        .where('device_id', '=', device.deviceId)
+        .executeTakeFirst();
+      if (!member) throw new ParleyError('NOT_GROUP_MEMBER');
       // The remaining devices, and the leaver's other devices (so they know too).
-      const told = members.filter((m) => m.deviceId !== device.deviceId);
-      await this.mailbox.enqueue(
-        trx,
-        told.map((m) => ({
-          deviceId: m.deviceId,
-          kind: 'leave' as const,
-          messageId: newMessageId(),
-          groupId,
-          sender: device,
-          epoch: group.epoch,
-          payload: null,
-        })),
-      );
-      return told.map((m) => m.deviceId);
+      return leaveConversations(trx, this.mailbox, {
+        kind: 'leave',
+        sender: device,
+        groupId,
+        tellOwnDevices: true,
+      });
     });
-    this.hub.wake(wake);
+    this.realtime.wake(wake);
   }
 
   async get(device: DeviceRef, groupId: string): Promise<GroupResponse> {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deviceIdentity, MESSAGING_LIMITS } from '@parley/core';
-import { mlsKeyPackage, testServer } from '../testing.js';
+import { mlsKeyPackage, testServer } from '../testing/index.js';
 import { KeyPackages } from './key-packages.js';
 
 describe('KeyPackages', () => {

@@ -20,10 +20,11 @@ import {
   toBase64Url,
 } from '@parley/core';
 import { decodeMlsMessage } from 'ts-mls';
-import type { Bucket, Bus } from '../bus/bus.js';
-import { InProcessBus } from '../bus/in-process.js';
-import type { Db } from '../db/database.js';
-import type { Hub } from './hub.js';
+import { devicesOfAccounts } from '../identity/device-store.js';
+import type { Bucket, Bus } from '../infra/bus/bus.js';
+import { InProcessBus } from '../infra/bus/in-process.js';
+import type { Db } from '../infra/db/database.js';
+import type { Realtime } from '../realtime/port.js';
 
 export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Uint8Array {
   const bytes = fromBase64Url(item.keyPackage);
@@ -67,7 +68,7 @@ export class KeyPackages {
 
   constructor(
     private readonly db: Db,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
     options: { claimsPerHour?: number; bus?: Bus } = {},
   ) {
     const capacity = options.claimsPerHour ?? CLAIMS_PER_HOUR;
@@ -156,13 +157,7 @@ export class KeyPackages {
     const claimed: ClaimedKeyPackage[] = [];
     const touched = new Set<string>();
     await this.db.transaction().execute(async (trx) => {
-      const devices = await trx
-        .selectFrom('devices')
-        .select(['id', 'account_id'])
-        .where('account_id', 'in', unique)
-        .where('id', '!=', requester.deviceId)
-        .orderBy('created_at')
-        .execute();
+      const devices = await devicesOfAccounts(trx, unique, requester.deviceId);
       for (const device of devices) {
         // One-time packages first (last_resort 0), oldest first; the last-resort one otherwise.
         const row = await trx
@@ -198,7 +193,7 @@ export class KeyPackages {
     });
     for (const deviceId of touched) {
       const stock = await this.stock(deviceId);
-      if (stock.low) this.hub.relay([deviceId], { t: 'keypackages', stock });
+      if (stock.low) this.realtime.relay([deviceId], { t: 'keypackages', stock });
     }
     return claimed;
   }

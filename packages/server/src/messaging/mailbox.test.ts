@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { testServer } from '../testing.js';
+import { testServer } from '../testing/index.js';
 
 describe('device queues', () => {
   let t: Awaited<ReturnType<typeof testServer>>;

@@ -11,14 +11,16 @@ import {
   type DeliverFrame,
   fromBase64Url,
   ParleyError,
+  Rerunnable,
   type SendFrame,
   toBase64Url,
 } from '@parley/core';
 import type { Selectable } from 'kysely';
-import { type Db, type Executor, lock } from '../db/database.js';
-import type { QueueKind, QueueTable } from '../db/schema.js';
-import { DeliveryStats } from '../metrics/counters.js';
-import type { Hub } from './hub.js';
+import { existingDevices } from '../identity/device-store.js';
+import { type Db, type Executor, lock } from '../infra/db/database.js';
+import type { QueueKind, QueueTable } from '../infra/db/schema.js';
+import { DeliveryStats } from '../infra/metrics/counters.js';
+import type { Addressed, Realtime } from '../realtime/port.js';
 
 export interface QueueEntry {
   deviceId: string;
@@ -57,14 +59,6 @@ export const newMessageId = (): string => randomBytes(16).toString('base64url');
 /** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
 const STORE_BATCH = 512;
 
-/** A queue entry as it will be delivered, and the device it is for. */
-export interface Addressed {
-  deviceId: string;
-  frame: DeliverFrame;
-  /** With other nodes: the device queue's largest seq before this entry's batch (hub.offer). */
-  after?: number;
-}
-
 function toFrame(r: Selectable<QueueTable>): DeliverFrame {
   return {
     t: 'deliver',
@@ -93,7 +87,7 @@ export class Mailbox {
 
   constructor(
     private readonly db: Db,
-    private readonly hub: Hub,
+    private readonly realtime: Realtime,
     private readonly ttlMs: number,
   ) {}
 
@@ -141,7 +135,7 @@ export class Mailbox {
     // With other nodes writing the same queues, what each queue held before (under the queue
     // lock, so nothing older can appear later): lets the hub push these without a read back.
     let before: Map<string, number> | undefined;
-    if (this.hub.sharedQueues) {
+    if (this.realtime.sharedQueues) {
       const devices = [...new Set(entries.map((e) => e.deviceId))];
       const rows = await trx
         .selectFrom('queue')
@@ -208,68 +202,64 @@ export class Mailbox {
 
   private readonly pendingStores: PendingStore[] = [];
   private readonly pendingAcks: PendingAck[] = [];
-  private writing = false;
-
   /** One writer: whatever queued up while the last transaction ran goes into the next one. */
+  private readonly writer = new Rerunnable(() => this.writePass());
+
   private write(): void {
-    if (this.writing) return;
-    this.writing = true;
+    void this.writer.run();
+  }
+
+  private async writePass(): Promise<void> {
     // Starting on the next turn lets the frames already read from the sockets join this batch.
-    setImmediate(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pendingStores.length > 0 || this.pendingAcks.length > 0) {
+      const stores = this.pendingStores.splice(0, STORE_BATCH);
+      const acks = this.pendingAcks.splice(0, STORE_BATCH);
+      let result: {
+        outcome: Array<{ duplicate: boolean } | ParleyError>;
+        frames: Addressed[];
+        counts: number[];
+        storedAt: number[];
+      };
       try {
-        while (this.pendingStores.length > 0 || this.pendingAcks.length > 0) {
-          const stores = this.pendingStores.splice(0, STORE_BATCH);
-          const acks = this.pendingAcks.splice(0, STORE_BATCH);
-          let result: {
-            outcome: Array<{ duplicate: boolean } | ParleyError>;
-            frames: Addressed[];
-            counts: number[];
-            storedAt: number[];
+        result = await this.db.transaction().execute(async (trx) => {
+          await lock(trx, 'queue');
+          const written = await this.writeBatch(trx, stores);
+          const acked = await this.applyAcks(trx, acks);
+          return {
+            outcome: written.outcome,
+            frames: [...written.frames, ...acked.frames],
+            counts: acked.counts,
+            storedAt: acked.storedAt,
           };
-          try {
-            result = await this.db.transaction().execute(async (trx) => {
-              await lock(trx, 'queue');
-              const written = await this.writeBatch(trx, stores);
-              const acked = await this.applyAcks(trx, acks);
-              return {
-                outcome: written.outcome,
-                frames: [...written.frames, ...acked.frames],
-                counts: acked.counts,
-                storedAt: acked.storedAt,
-              };
-            });
-          } catch (error) {
-            for (const item of [...stores, ...acks]) item.reject(error);
-            continue;
-          }
-          // Answers first: they are owed whatever happens to the delivery below.
-          stores.forEach((item, i) => {
-            const outcome = result.outcome[i]!;
-            if (outcome instanceof ParleyError) item.reject(outcome);
-            else {
-              if (!outcome.duplicate) this.stats.stored += 1;
-              item.resolve(outcome);
-            }
-          });
-          acks.forEach((item, i) => {
-            this.stats.acknowledged += result.counts[i]!;
-            item.resolve(result.counts[i]!);
-          });
-          const now = Date.now();
-          for (const at of result.storedAt) this.stats.latency.observe((now - at) / 1000);
-          try {
-            this.hub.offer(result.frames);
-          } catch {
-            // Committed entries are never lost: the devices read them from the queue instead.
-            this.hub.wake(new Set(result.frames.map((f) => f.deviceId)));
-          }
-        }
-      } finally {
-        this.writing = false;
-        if (this.pendingStores.length > 0 || this.pendingAcks.length > 0) this.write();
-        else for (const resolve of this.idleWaiters.splice(0)) resolve();
+        });
+      } catch (error) {
+        for (const item of [...stores, ...acks]) item.reject(error);
+        continue;
       }
-    });
+      // Answers first: they are owed whatever happens to the delivery below.
+      stores.forEach((item, i) => {
+        const outcome = result.outcome[i]!;
+        if (outcome instanceof ParleyError) item.reject(outcome);
+        else {
+          if (!outcome.duplicate) this.stats.stored += 1;
+          item.resolve(outcome);
+        }
+      });
+      acks.forEach((item, i) => {
+        this.stats.acknowledged += result.counts[i]!;
+        item.resolve(result.counts[i]!);
+      });
+      const now = Date.now();
+      for (const at of result.storedAt) this.stats.latency.observe((now - at) / 1000);
+      try {
+        this.realtime.offer(result.frames);
+      } catch {
+        // Committed entries are never lost: the devices read them from the queue instead.
+        this.realtime.wake(new Set(result.frames.map((f) => f.deviceId)));
+      }
+    }
+    if (!this.writer.rerunAsked) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private readonly idleWaiters: Array<() => void> = [];
@@ -279,7 +269,7 @@ export class Mailbox {
    * (graceful shutdown waits for this before closing the database).
    */
   idle(): Promise<void> {
-    if (!this.writing && this.pendingStores.length === 0 && this.pendingAcks.length === 0) {
+    if (!this.writer.running && this.pendingStores.length === 0 && this.pendingAcks.length === 0) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -423,11 +413,7 @@ export class Mailbox {
     }
     if (receipts.size > 0) {
       const all = [...receipts.values()];
-      const senders = await trx
-        .selectFrom('devices')
-        .select('id')
-        .where('id', 'in', [...new Set(all.map((r) => r.deviceId))])
-        .execute();
+      const senders = await existingDevices(trx, [...new Set(all.map((r) => r.deviceId))]);
       const alive = new Set(senders.map((d) => d.id));
       const live = all
         .filter((r) => alive.has(r.deviceId))

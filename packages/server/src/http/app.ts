@@ -1,0 +1,127 @@
+/**
+ * Builds the Fastify application: strict request validation (unknown fields rejected, no type
+ * coercion), one error shape, device authentication on /v1 routes that need it, and logs that
+ * carry no request bodies and no credentials.
+ */
+
+import websocket from '@fastify/websocket';
+import type { DeviceRef } from '@parley/core';
+import { LIMITS } from '@parley/core';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Metrics } from '../infra/metrics/metrics.js';
+import type { DeviceSocket, SocketOptions } from '../realtime/socket.js';
+import type { Services } from '../services.js';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  installErrorHandling,
+  toParleyError,
+} from './errors.js';
+import { accountRoutes } from './routes/account.js';
+import { adminRoutes } from './routes/admin.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { messagingRoutes, socketRoute } from './routes/messaging.js';
+import { metricsRoute } from './routes/metrics.js';
+import { registrationRoutes } from './routes/registration.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    device: DeviceRef;
+  }
+}
+
+export function buildApp(
+  services: Services,
+  options: {
+    adminToken: string;
+    logger: FastifyServerOptions['logger'];
+    socket?: Partial<SocketOptions>;
+    metrics: Metrics;
+    /** Proxies whose X-Forwarded-For is believed (config.trustProxy). */
+    trustProxy?: string[];
+  },
+): FastifyInstance {
+  const app = Fastify({
+    ...(options.trustProxy && options.trustProxy.length > 0
+      ? { trustProxy: options.trustProxy }
+      : {}),
+    logger: options.logger,
+    bodyLimit: LIMITS.bodyBytes,
+    frameworkErrors,
+    clientErrorHandler,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  installErrorHandling(app);
+  const { metrics } = options;
+  app.addHook('onError', async (request, _reply, error) => {
+    metrics.refused(toParleyError(error).code, request.routeOptions.url);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+  });
+  // Once closing, answers close their connection: a kept-alive one would hold the shutdown up.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  // JSON only: a text/plain body would otherwise reach validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await services.db.selectFrom('meta').select('name').limit(1).execute();
+    } catch {
+      return reply
+        .status(503)
+        .send({ code: 'SERVICE_UNAVAILABLE', message: 'database unavailable' });
+    }
+    if (!(await services.bus.ready())) {
+      return reply.status(503).send({ code: 'SERVICE_UNAVAILABLE', message: 'Redis unavailable' });
+    }
+    return { status: 'ready' };
+  });
+
+  // ws closes frames above maxPayload itself (1009); frames between the messaging limit and this
+  // get a typed FRAME_TOO_LARGE and the connection stays.
+  const sockets = new Set<DeviceSocket>();
+  app.register(websocket, {
+    options: { maxPayload: 1024 * 1024 },
+    // On close (the plugin has stopped upgrades already): drain every socket, then close 1001.
+    preClose(done) {
+      Promise.allSettled([...sockets].map((socket) => socket.shutdown())).then(() =>
+        this.websocketServer.close(() => done()),
+      );
+    },
+  });
+  app.register(async (open) => registrationRoutes(open, services));
+  app.register(async (open) =>
+    socketRoute(
+      open,
+      services,
+      {
+        authTimeoutMs: options.socket?.authTimeoutMs ?? 10_000,
+        heartbeatMs: options.socket?.heartbeatMs ?? 30_000,
+      },
+      sockets,
+    ),
+  );
+  app.register(async (authed) => {
+    authed.decorateRequest('device', null as unknown as DeviceRef);
+    authed.addHook('onRequest', async (request) => {
+      request.device = await services.accounts.authenticate(request.headers.authorization);
+    });
+    accountRoutes(authed, services);
+    discoveryRoutes(authed, services);
+    messagingRoutes(authed, services);
+  });
+  app.register(async (admin) => {
+    adminRoutes(admin, services, options.adminToken);
+    metricsRoute(admin, metrics);
+  });
+  return app;
+}

@@ -1,0 +1,103 @@
+/**
+ * The devices table, and the only module that queries it: each read and write other modules need
+ * is a function here, run on the database or inside the caller's transaction (`db` may be either),
+ * so the caller keeps its transaction boundaries. A device row holds the hash of its credential,
+ * never the credential.
+ */
+
+import type { Executor } from '../infra/db/database.js';
+
+export interface NewDevice {
+  id: string;
+  accountId: string;
+  name: string;
+  credentialHash: Uint8Array;
+  createdAt: string;
+}
+
+export async function insertDevice(db: Executor, device: NewDevice): Promise<void> {
+  await db
+    .insertInto('devices')
+    .values({
+      id: device.id,
+      account_id: device.accountId,
+      name: device.name,
+      credential_hash: device.credentialHash,
+      created_at: device.createdAt,
+    })
+    .execute();
+}
+
+/** A device's account and credential hash, to check a presented credential against. */
+export function credentialOf(db: Executor, deviceId: string) {
+  return db
+    .selectFrom('devices')
+    .select(['id', 'account_id', 'credential_hash'])
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+}
+
+export async function deviceExists(db: Executor, deviceId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('devices')
+    .select('id')
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** An account's devices as its owner sees them, oldest first. */
+export function devicesOf(db: Executor, accountId: string) {
+  return db
+    .selectFrom('devices')
+    .select(['id', 'name', 'created_at'])
+    .where('account_id', '=', accountId)
+    .orderBy('created_at')
+    .execute();
+}
+
+/**
+ * The ids of an account's devices; with `among`, only those of these ids (another account's id
+ * matches nothing); with `except`, all but that one.
+ */
+export async function deviceIdsOf(
+  db: Executor,
+  accountId: string,
+  filter: { among?: string[]; except?: string } = {},
+): Promise<string[]> {
+  let query = db.selectFrom('devices').select('id').where('account_id', '=', accountId);
+  if (filter.among) query = query.where('id', 'in', filter.among);
+  if (filter.except !== undefined) query = query.where('id', '!=', filter.except);
+  return (await query.execute()).map((d) => d.id);
+}
+
+/** The devices of these accounts (but `except`), oldest first. */
+export function devicesOfAccounts(db: Executor, accountIds: string[], except?: string) {
+  let query = db
+    .selectFrom('devices')
+    .select(['id', 'account_id'])
+    .where('account_id', 'in', accountIds);
+  if (except !== undefined) query = query.where('id', '!=', except);
+  return query.orderBy('created_at').execute();
+}
+
+/** Which of these device ids exist, with their accounts. */
+export function existingDevices(db: Executor, deviceIds: string[]) {
+  return db
+    .selectFrom('devices')
+    .select(['id', 'account_id'])
+    .where('id', 'in', deviceIds)
+    .execute();
+}
+
+export async function deleteDevices(db: Executor, deviceIds: string[]): Promise<void> {
+  await db.deleteFrom('devices').where('id', 'in', deviceIds).execute();
+}
+
+export async function countDevices(db: Executor): Promise<number> {
+  const { n } = await db
+    .selectFrom('devices')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(n);
+}

@@ -1,0 +1,139 @@
+import * as assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { ParleyError } from '@parley/core';
+import type { ServerConfig } from '../config/config.js';
+import { InboxSmsProvider } from '../testing/index.js';
+import { VerificationService } from './verification.js';
+
+/** The verification settings of these tests: defaults as on a server, but 4 per IP. */
+const settings = (change: Partial<ServerConfig['verification']> = {}) => ({
+  codeTtlMs: 600_000,
+  maxAttempts: 5,
+  perNumber: 3,
+  perIp: 4,
+  perPrefix: 30,
+  windowMs: 3_600_000,
+  ...change,
+});
+
+describe('verification', () => {
+  let now = 1_000_000;
+  const inbox = new InboxSmsProvider();
+  const service = new VerificationService(settings(), inbox, () => now);
+  after(() => service.close());
+
+  it('a code expires after its lifetime', async () => {
+    const { verificationId, expiresAt } = await service.start('+14152223344', '10.0.0.1');
+    assert.equal(expiresAt.getTime(), now + 600_000);
+    now += 600_001;
+    await assert.rejects(
+      service.confirm(verificationId, inbox.codeFor(verificationId)),
+      (e: unknown) => e instanceof ParleyError && e.code === 'VERIFICATION_NOT_FOUND',
+    );
+    assert.equal(await service.count(), 0, 'the expired verification (and its number) is gone');
+  });
+
+  it('a correct code returns the number once and forgets it', async () => {
+    const { verificationId } = await service.start('+447911123456', '10.0.0.1');
+    assert.equal(
+      await service.confirm(verificationId, inbox.codeFor(verificationId)),
+      '+447911123456',
+    );
+    assert.equal(await service.count(), 0);
+  });
+
+  it('limits requests per IP across numbers, and says when to retry', async () => {
+    for (const n of ['+4915123456789', '+12125551234', '+14152223399', '+14152223388']) {
+      await service.start(n, '10.0.0.5');
+    }
+    const error = await service.start('+13052221111', '10.0.0.5').catch((e: unknown) => e);
+    assert.ok(error instanceof ParleyError);
+    assert.equal(error.code, 'VERIFICATION_RATE_LIMITED');
+    // 4 per hour: the next token comes after 15 minutes.
+    assert.equal(Math.round(error.retryAfterMs! / 1000), 15 * 60);
+    // Another IP is not affected.
+    await service.start('+13052221111', '10.0.0.2');
+  });
+
+  it('limits a block of consecutive numbers (bulk SIM cards), whatever the addresses', async () => {
+    let clock = 5_000_000;
+    const limited = new VerificationService(
+      settings({ perIp: 100, perPrefix: 5 }),
+      new InboxSmsProvider(),
+      () => clock,
+    );
+    try {
+      for (let i = 0; i < 5; i++) await limited.start(`+1415222710${i}`, `10.1.0.${i}`);
+      const refused = await limited.start('+14152227199', '10.1.0.99').catch((e: unknown) => e);
+      assert.ok(refused instanceof ParleyError);
+      assert.equal(refused.code, 'VERIFICATION_RATE_LIMITED');
+      // The next block is not affected; the same block is again after its refill.
+      await limited.start('+14152226999', '10.1.0.99');
+      clock += 13 * 60_000;
+      await limited.start('+14152227199', '10.1.0.99');
+    } finally {
+      limited.close();
+    }
+  });
+
+  it('backs off a number that keeps asking: an hour, then a day, then a week', async () => {
+    let clock = 9_000_000;
+    const limited = new VerificationService(
+      settings({ perIp: 1000, perPrefix: 1000 }),
+      new InboxSmsProvider(),
+      () => clock,
+    );
+    const retryAfter = async () => {
+      const e = await limited.start('+14152228800', '10.2.0.1').catch((x: unknown) => x);
+      assert.ok(e instanceof ParleyError && e.code === 'VERIFICATION_RATE_LIMITED');
+      return e.retryAfterMs!;
+    };
+    /** Requests until the next refusal, waiting out each; the waits it was told. */
+    const drain = async () => {
+      for (;;) {
+        try {
+          await limited.start('+14152228800', '10.2.0.1');
+        } catch (e) {
+          assert.ok(e instanceof ParleyError && e.code === 'VERIFICATION_RATE_LIMITED');
+          return e.retryAfterMs!;
+        }
+      }
+    };
+    try {
+      // 3 at once, then the hourly bucket makes it wait 20 minutes for the next.
+      assert.ok((await drain()) <= 20 * 60_000);
+      // Waiting out each hourly refusal, it soon meets the daily allowance (6): hours of waiting.
+      let wait = 0;
+      for (let i = 0; i < 10 && wait < 60 * 60_000; i++) {
+        clock += (await retryAfter()) + 1;
+        wait = await drain();
+      }
+      assert.ok(wait > 60 * 60_000, `the daily allowance makes it wait hours (${wait} ms)`);
+      // And waiting out the days, the weekly allowance (12) makes it wait a day or more.
+      for (let i = 0; i < 20 && wait < 24 * 3_600_000; i++) {
+        clock += (await retryAfter()) + 1;
+        wait = await drain();
+      }
+      assert.ok(
+        wait >= (24 * 3_600_000) / 2,
+        `the weekly allowance makes it wait about a day (${wait} ms)`,
+      );
+    } finally {
+      limited.close();
+    }
+  });
+
+  it('an SMS failure leaves no pending verification behind', async () => {
+    const failing = new VerificationService(settings(), {
+      name: 'down',
+      sendVerification: async () => {
+        throw new ParleyError('SMS_DELIVERY_FAILED');
+      },
+    });
+    await assert.rejects(failing.start('+14152223344', '10.0.0.9'), {
+      code: 'SMS_DELIVERY_FAILED',
+    });
+    assert.equal(await failing.count(), 0);
+    failing.close();
+  });
+});

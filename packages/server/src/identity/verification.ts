@@ -1,0 +1,196 @@
+/**
+ * Phone-number verification. The number exists only inside a pending verification, for the
+ * code's lifetime (10 minutes by default), in memory: this process's, or Redis' when nodes share
+ * a bus. It is never written to disk and never logged, and the bus never sees it in the clear: a
+ * session is sealed (AES-256-GCM) under a key derived from its verification id, which only the
+ * client holds, and stored under a hash of that id. Per-number limits are keyed by an HMAC under
+ * the limiter key, so even the limiter's keys hold no number.
+ */
+
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomInt,
+  timingSafeEqual,
+} from 'node:crypto';
+import { ParleyError } from '@parley/core';
+import type { ServerConfig } from '../config/config.js';
+import type { Bucket, Bus } from '../infra/bus/bus.js';
+import { InProcessBus } from '../infra/bus/in-process.js';
+import type { SmsProvider } from '../infra/sms/sms-provider.js';
+
+interface Pending {
+  phoneNumber: string;
+  /** SHA-256 of `id:code`, base64. */
+  codeHash: string;
+  expiresAt: number;
+}
+
+export const CODE_LENGTH = 6;
+
+export interface SharedVerification {
+  bus: Bus;
+  /**
+   * Keys the per-number limits. Nodes that share a bus must share it too, or each keeps its own
+   * count per number; by default a random key of this process.
+   */
+  limiterKey: Uint8Array;
+}
+
+export class VerificationService {
+  private readonly bus: Bus;
+  private readonly ownBus: boolean;
+  private readonly limiterKey: Uint8Array;
+  /** Each list's buckets are all charged; the first that refuses names the wait. */
+  private readonly perNumber: Bucket[];
+  private readonly perIp: Bucket[];
+  private readonly perPrefix: Bucket[];
+
+  constructor(
+    private readonly config: ServerConfig['verification'],
+    private readonly sms: SmsProvider,
+    private readonly now: () => number = Date.now,
+    shared?: SharedVerification,
+  ) {
+    this.bus = shared?.bus ?? new InProcessBus(now);
+    this.ownBus = !shared;
+    this.limiterKey = shared?.limiterKey ?? randomBytes(32);
+    // Escalating back-off: a number that keeps asking waits a window, then a day, then a week
+    // (each longer bucket holds a small multiple of the hourly allowance). Prefixes (blocks of
+    // 1,000 consecutive numbers, as bulk SIM cards come) and addresses get an hourly and a daily
+    // allowance.
+    const day = 24 * 3_600_000;
+    this.perNumber = [
+      { name: 'verification-number', capacity: config.perNumber, windowMs: config.windowMs },
+      { name: 'verification-number-day', capacity: config.perNumber * 2, windowMs: day },
+      { name: 'verification-number-week', capacity: config.perNumber * 4, windowMs: 7 * day },
+    ];
+    this.perIp = [
+      { name: 'verification-ip', capacity: config.perIp, windowMs: config.windowMs },
+      { name: 'verification-ip-day', capacity: config.perIp * 5, windowMs: day },
+    ];
+    this.perPrefix = [
+      { name: 'verification-prefix', capacity: config.perPrefix, windowMs: config.windowMs },
+      { name: 'verification-prefix-day', capacity: config.perPrefix * 3, windowMs: day },
+    ];
+  }
+
+  /** Charges every bucket, or none: a refusal gives back what the others took. */
+  private async take(buckets: Bucket[], key: string): Promise<void> {
+    const taken: Bucket[] = [];
+    for (const bucket of buckets) {
+      const result = await this.bus.take(bucket, key);
+      if (!result.allowed) {
+        for (const t of taken) await this.bus.refund(t, key);
+        throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
+      }
+      taken.push(bucket);
+    }
+  }
+
+  async start(
+    phoneNumber: string,
+    ip: string,
+  ): Promise<{ verificationId: string; expiresAt: Date }> {
+    const keyed = (label: string, value: string) =>
+      createHmac('sha256', this.limiterKey).update(`${label}\n${value}`).digest('base64');
+    await this.take(this.perIp, ip);
+    await this.take(this.perPrefix, keyed('prefix', phoneNumber.slice(0, -3)));
+    await this.take(this.perNumber, keyed('number', phoneNumber));
+    const verificationId = randomBytes(16).toString('base64url');
+    const code = String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
+    const expiresAt = new Date(this.now() + this.config.codeTtlMs);
+    const pending: Pending = {
+      phoneNumber,
+      codeHash: hashCode(verificationId, code).toString('base64'),
+      expiresAt: expiresAt.getTime(),
+    };
+    await this.bus.sessions.create(
+      verificationId,
+      seal(verificationId, pending),
+      this.config.codeTtlMs,
+    );
+    try {
+      await this.sms.sendVerification({ to: phoneNumber, code, verificationId, expiresAt });
+    } catch (error) {
+      await this.bus.sessions.consume(verificationId);
+      throw error;
+    }
+    return { verificationId, expiresAt };
+  }
+
+  /**
+   * Checks a code. On success the verification is consumed (single use, on whichever node) and
+   * the number handed to the caller, who must turn it into a directory element and drop it.
+   */
+  async confirm(verificationId: string, code: string): Promise<string> {
+    const sealed = await this.bus.sessions.get(verificationId);
+    const entry = sealed === undefined ? undefined : open(verificationId, sealed);
+    if (!entry || entry.expiresAt <= this.now()) {
+      if (sealed !== undefined) await this.bus.sessions.consume(verificationId);
+      throw new ParleyError('VERIFICATION_NOT_FOUND');
+    }
+    // Compared as fixed-length hashes in constant time: no timing hint about the code.
+    if (!timingSafeEqual(Buffer.from(entry.codeHash, 'base64'), hashCode(verificationId, code))) {
+      const attempts = await this.bus.sessions.fail(verificationId);
+      if (attempts === 0) throw new ParleyError('VERIFICATION_NOT_FOUND');
+      const attemptsLeft = this.config.maxAttempts - attempts;
+      if (attemptsLeft <= 0) {
+        await this.bus.sessions.consume(verificationId);
+        throw new ParleyError('VERIFICATION_ATTEMPTS_EXCEEDED');
+      }
+      throw new ParleyError('VERIFICATION_CODE_INCORRECT', { details: { attemptsLeft } });
+    }
+    // Two nodes confirming the same code at once: only the one that consumes it succeeds.
+    if (!(await this.bus.sessions.consume(verificationId))) {
+      throw new ParleyError('VERIFICATION_NOT_FOUND');
+    }
+    return entry.phoneNumber;
+  }
+
+  /** Pending verifications (on every node that shares the bus). */
+  count(): Promise<number> {
+    return this.bus.sessions.count();
+  }
+
+  close(): void {
+    if (this.ownBus) void this.bus.close();
+  }
+}
+
+function hashCode(verificationId: string, code: string): Buffer {
+  return createHash('sha256').update(`${verificationId}:${code}`).digest();
+}
+
+function sessionKey(verificationId: string): Buffer {
+  return createHash('sha256').update(`parley verification session key\0${verificationId}`).digest();
+}
+
+function seal(verificationId: string, pending: Pending): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sessionKey(verificationId), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(pending), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+}
+
+function open(verificationId: string, sealed: string): Pending | undefined {
+  try {
+    const raw = Buffer.from(sealed, 'base64');
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      sessionKey(verificationId),
+      raw.subarray(0, 12),
+    );
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    const body = Buffer.concat([
+      decipher.update(raw.subarray(12, raw.length - 16)),
+      decipher.final(),
+    ]);
+    return JSON.parse(body.toString('utf8')) as Pending;
+  } catch {
+    return undefined;
+  }
+}

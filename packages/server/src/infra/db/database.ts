@@ -1,0 +1,191 @@
+/**
+ * Opens the database and brings its schema up to date: the embedded SQLite file under the data
+ * directory (the default, one node), or PostgreSQL (PARLEY_DATABASE_URL, any number of nodes).
+ * Both sit behind the same Kysely interface; what differs between them is in dialect.ts.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import {
+  Kysely,
+  type Migration,
+  Migrator,
+  PostgresDialect,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+  type Transaction,
+} from 'kysely';
+import pg from 'pg';
+import type { Storage } from '../../config/config.js';
+import { advisoryLock } from './dialect.js';
+import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+/** The database or a transaction on it. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export async function openDatabase(storage: Storage): Promise<Db> {
+  return storage.kind === 'postgres' ? openPostgres(storage.url) : openSqlite(storage.dataDir);
+}
+
+/**
+ * What a write transaction must hold so that several nodes writing one PostgreSQL keep the order
+ * a single SQLite writer gives for free: `directory` for changes to the directory log (a client's
+ * delta sync reads versions in commit order), `queue` for anything put in a device queue (a
+ * device reads its queue after the last seq it got, so seqs must become visible in order).
+ * Transaction-scoped advisory locks, taken first in the transaction and always in this order
+ * (directory, then queue), so two transactions cannot wait on each other. No-ops on SQLite,
+ * whose one connection runs one transaction at a time.
+ */
+export async function lock(trx: Transaction<Database>, name: 'directory' | 'queue'): Promise<void> {
+  await advisoryLock(trx, ADVISORY_LOCKS[name]);
+}
+
+/** Arbitrary but fixed: the first word spells "parl" in ASCII. */
+const ADVISORY_LOCKS = { directory: 0x7061726c_0001n, queue: 0x7061726c_0002n } as const;
+
+// --- SQLite ------------------------------------------------------------------------------------
+
+async function openSqlite(dataDir: string): Promise<Db> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = new SQLite(join(dataDir, 'parley.sqlite'));
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  // Off while migrating (better-sqlite3 turns them on by default): see below.
+  sqlite.pragma('foreign_keys = OFF');
+  // Deleted rows are overwritten, not left readable in free pages (no number is stored, but
+  // account elements of deleted accounts should not linger either).
+  sqlite.pragma('secure_delete = ON');
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
+  await migrate(db, sqliteMigrations);
+  // Foreign keys on only after migrating: a migration that rebuilds a table (SQLite's procedure
+  // for schema changes ALTER TABLE cannot make) must not cascade its drop to child tables.
+  const violations = sqlite.pragma('foreign_key_check') as unknown[];
+  if (violations.length > 0) {
+    await db.destroy();
+    throw new Error(`database: ${violations.length} foreign key violations after migrating`);
+  }
+  sqlite.pragma('foreign_keys = ON');
+  return db;
+}
+
+/**
+ * Kysely prepares every statement anew; preparing costs about as much as running a small one.
+ * The hot statements (queue reads, acks, inserts) repeat the same SQL, so the last 256 prepared
+ * statements are kept. Safe because Kysely runs each statement to completion before the next
+ * (nothing here streams).
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 256): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      // After some errors (disk full, I/O error) SQLite has rolled the transaction back itself;
+      // Kysely's ROLLBACK would then fail with "no transaction is active" and hide the cause.
+      if (sql === 'rollback' && !sqlite.inTransaction) return NOTHING_TO_ROLL_BACK;
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
+}
+
+const NOTHING_TO_ROLL_BACK = {
+  reader: false,
+  all: () => [],
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  iterate: () => [][Symbol.iterator](),
+} as unknown as SQLite.Statement;
+
+// --- PostgreSQL --------------------------------------------------------------------------------
+
+/** Connections per node: the mailbox writer, socket reads, HTTP requests, the directory. */
+const POOL_SIZE = 16;
+
+async function openPostgres(url: string): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    // Counts, seqs and millisecond times are int8: JavaScript numbers hold them exactly up to
+    // 2^53, far beyond any seq or time here. numeric is not used.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle connection the server drops (PostgreSQL restarted) must not crash the process; the
+  // pool replaces it on the next query.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`select 1`.execute(db);
+  } catch (cause) {
+    await db.destroy();
+    const where = safeUrl(url);
+    throw new Error(
+      `Cannot reach PostgreSQL at ${where}: ${(cause as Error).message}. Check PARLEY_DATABASE_URL and that the server is running.`,
+      { cause },
+    );
+  }
+  await migrate(db, postgresMigrations);
+  return db;
+}
+
+const INT8_OID = 20;
+
+/** The URL without its password, for messages. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
+  } catch {
+    return 'an invalid URL';
+  }
+}
+
+async function migrate(db: Db, migrations: Record<string, Migration>): Promise<void> {
+  const provider = { getMigrations: async () => migrations };
+  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+/**
+ * Whether an error means the database cannot serve right now (PostgreSQL down, restarting or
+ * unreachable; SQLite's disk full or failing) rather than a fault in the request: the client is
+ * told SERVICE_UNAVAILABLE and retries, instead of INTERNAL.
+ */
+export function storageUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return (
+    // PostgreSQL: connection exceptions (08…), operator intervention (57P01–57P03: shutdown,
+    // crash, not accepting connections yet), insufficient resources (53…: disk full, memory).
+    /^(08|53)/.test(code) ||
+    /^57P0[1-3]$/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(
+      message,
+    ) ||
+    // SQLite: disk full, I/O error, read-only file system, locked past busy_timeout.
+    /^SQLITE_(FULL|IOERR|READONLY|BUSY|CANTOPEN)/.test(code)
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * Every difference between the two SQL dialects the server speaks, in one place: the embedded
+ * SQLite (one node) and PostgreSQL (any number of nodes sharing it). Callers write one query and
+ * ask this module for the pieces that differ — column types, hex and string aggregation, bytes
+ * parameters, advisory and row locks, the catalog — instead of branching on the dialect.
+ */
+
+import {
+  type Kysely,
+  PostgresAdapter,
+  type QueryExecutorProvider,
+  type RawBuilder,
+  sql,
+} from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Anything that runs statements: the database, a transaction, or a migration's handle. */
+type Runs = QueryExecutorProvider;
+
+/** Which SQL the database speaks. */
+export function dialectOf(db: Pick<Kysely<unknown>, 'getExecutor'>): Dialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/**
+ * Whether other nodes may share this database: PostgreSQL may be shared, the embedded SQLite
+ * file never is.
+ */
+export function sharedByNodes(db: Runs): boolean {
+  return dialectOf(db) === 'postgres';
+}
+
+/** Column types: bytes, and 64-bit integers (millisecond times, sequence numbers). */
+export function columnTypes(dialect: Dialect): {
+  blob: RawBuilder<unknown>;
+  int: RawBuilder<unknown>;
+} {
+  return dialect === 'postgres'
+    ? { blob: sql.raw('bytea'), int: sql.raw('bigint') }
+    : { blob: sql.raw('blob'), int: sql.raw('integer') };
+}
+
+/**
+ * A transaction-scoped advisory lock (PostgreSQL's pg_advisory_xact_lock); nothing on SQLite,
+ * whose one connection runs one transaction at a time.
+ */
+export async function advisoryLock(trx: Runs, key: bigint): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(${key})`.execute(trx);
+}
+
+/**
+ * A read that the transaction will write back, locked against other nodes' transactions until it
+ * commits (PostgreSQL's FOR UPDATE; SQLite's single writer needs none, and lacks the syntax).
+ */
+export function forUpdate<Q extends { forUpdate(): Q }>(trx: Runs, query: Q): Q {
+  return dialectOf(trx) === 'postgres' ? query.forUpdate() : query;
+}
+
+/** A blob as hex text (SQLite: upper case, PostgreSQL: lower; Buffer reads either). */
+export function hex(db: Runs, expr: RawBuilder<unknown>): RawBuilder<string> {
+  return dialectOf(db) === 'postgres' ? sql`encode(${expr}, 'hex')` : sql`hex(${expr})`;
+}
+
+/** The aggregate concatenation of text values in `order`, `separator` between them. */
+export function stringAgg(
+  db: Runs,
+  expr: RawBuilder<unknown>,
+  separator: string,
+  order: RawBuilder<unknown>,
+): RawBuilder<string> {
+  return dialectOf(db) === 'postgres'
+    ? sql`string_agg(${expr}, ${sql.lit(separator)} order by ${order})`
+    : sql`group_concat(${expr}, ${sql.lit(separator)} order by ${order})`;
+}
+
+/** A bytes parameter typed as such (PostgreSQL would otherwise take it for text in substr). */
+export function bytes(db: Runs, value: Uint8Array): RawBuilder<Uint8Array> {
+  return dialectOf(db) === 'postgres' ? sql`cast(${value} as bytea)` : sql`${value}`;
+}
+
+/** A subquery of one column: the bytes of each hex string in the JSON array `json`. */
+export function bytesOfHexJson(db: Runs, json: string): RawBuilder<unknown> {
+  return dialectOf(db) === 'postgres'
+    ? sql`select decode(value, 'hex') from json_array_elements_text(cast(${json} as json))`
+    : sql`select unhex(value) from json_each(${json})`;
+}
+
+/**
+ * Makes deleted rows' earlier versions leave the disk now: SQLite keeps them in its write-ahead
+ * log until a checkpoint overwrites them (secure_delete zeroes the main file only); a truncating
+ * checkpoint removes them. PostgreSQL: nothing here (its own vacuum reclaims them).
+ */
+export async function purgeDeletedRows(db: Runs): Promise<void> {
+  if (dialectOf(db) === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+}
+
+// --- The catalog ---------------------------------------------------------------------------------
+
+/**
+ * The names of the tables, all or those matching a pattern (given both ways: a PostgreSQL regular
+ * expression and a SQLite glob).
+ */
+export async function tableNames(
+  db: Runs,
+  pattern?: { regex: string; glob: string },
+): Promise<string[]> {
+  const postgres = dialectOf(db) === 'postgres';
+  const { rows } = postgres
+    ? await sql<{ name: string }>`select tablename as name from pg_tables
+        where schemaname = current_schema()
+        ${pattern ? sql`and tablename ~ ${pattern.regex}` : sql``}`.execute(db)
+    : await sql<{ name: string }>`select name from sqlite_master where type = 'table'
+        ${pattern ? sql`and name glob ${pattern.glob}` : sql``}`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+/** The names of every table and index. */
+export async function schemaNames(db: Runs): Promise<string[]> {
+  const { rows } =
+    dialectOf(db) === 'postgres'
+      ? await sql<{ name: string }>`select tablename as name from pg_tables
+          where schemaname = current_schema()
+          union all select indexname from pg_indexes where schemaname = current_schema()`.execute(
+          db,
+        )
+      : await sql<{ name: string }>`select name from sqlite_master`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+/** The statement that created an index, as the database reports it; undefined when none. */
+export async function indexDefinition(db: Runs, name: string): Promise<string | undefined> {
+  const { rows } =
+    dialectOf(db) === 'postgres'
+      ? await sql<{ def: string }>`select indexdef as def from pg_indexes
+          where indexname = ${name}`.execute(db)
+      : await sql<{ def: string }>`select sql as def from sqlite_master
+          where name = ${name}`.execute(db);
+  return rows[0]?.def;
+}

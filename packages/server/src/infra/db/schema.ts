@@ -1,0 +1,164 @@
+/**
+ * The database, as Kysely sees it. Note what is absent: no phone number in any form. An account is
+ * linked to its number only through its directory entry's `element` (k·HashToGroup(number) under
+ * an OPRF key), which reveals nothing without the key (docs/design.md).
+ */
+
+import { type ColumnType, type Generated, type RawBuilder, sql } from 'kysely';
+import { columnTypes, type Dialect } from './dialect.js';
+
+export interface AccountsTable {
+  /** Never reused (AUTOINCREMENT): the accounts' order, and the key of their directory entries. */
+  seq: Generated<number>;
+  id: string;
+  discoverable: number;
+  /** Who may see this account online: 'nobody' or 'contacts' (those with a contact link). */
+  presence: ColumnType<'nobody' | 'contacts', 'nobody' | 'contacts' | undefined>;
+  created_at: string;
+  /** Leaky bucket of discovery evaluations: level at budget_at (ms since epoch). */
+  budget_level: number;
+  budget_at: number;
+}
+
+/**
+ * One OPRF key's directory entries, in a table of their own per key: `directory_<key id>`
+ * (directoryTableName, below). `directory_entries` is no real table: it is the type
+ * Kysely sees for any of them (Directory.entries names the actual one).
+ */
+export interface DirectoryEntriesTable {
+  /** The account's seq. */
+  account_seq: number;
+  /** k·HashToGroup(E.164) under this table's key; unique per number, as its token is. */
+  element: Uint8Array;
+  /** Derived from element (directory-keys.ts); kept to serve the filter and resolve by index. */
+  fingerprint: Uint8Array;
+  token: Uint8Array;
+}
+
+export interface DevicesTable {
+  id: string;
+  account_id: string;
+  name: string;
+  credential_hash: Uint8Array;
+  created_at: string;
+}
+
+export interface DirectoryLogTable {
+  version: Generated<number>;
+  key_id: string;
+  fingerprint: Uint8Array;
+  op: 'add' | 'remove';
+  /** Set on a deleted account's removal: when the directory forgets it (ms since epoch). */
+  forget_at: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+export interface KeyUsageTable {
+  account_id: string;
+  key_id: string;
+  /** Elements evaluated (paid for) or translated into this key. */
+  evaluated: number;
+  /** Elements translated out of this key into a newer one. */
+  translated: number;
+}
+
+export interface MetaTable {
+  name: string;
+  value: string;
+}
+
+export interface KeyPackagesTable {
+  device_id: string;
+  /** Chosen by the device, so a Welcome can name the KeyPackage it was made for. */
+  id: string;
+  data: Uint8Array;
+  last_resort: number;
+  created_at: number;
+}
+
+export interface GroupsTable {
+  id: string;
+  /** The MLS epoch the next Commit must be made in; the first Commit for it wins. */
+  epoch: number;
+  created_at: number;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  device_id: string;
+  account_id: string;
+}
+
+export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt' | 'leave' | 'removed';
+
+export interface QueueTable {
+  seq: Generated<number>;
+  device_id: string;
+  kind: QueueKind;
+  message_id: string;
+  group_id: string;
+  sender_account: string;
+  sender_device: string;
+  epoch: number;
+  /** The MLS message as sent (ciphertext); null for receipts. */
+  payload: Uint8Array | null;
+  key_package_id: string | null;
+  sent_at: number;
+  expires_at: number;
+}
+
+export interface SentMessagesTable {
+  sender_device: string;
+  message_id: string;
+  /** SHA-256 of the payload: the same id with other content is refused, not deduplicated. */
+  digest: Uint8Array;
+  expires_at: number;
+}
+
+export interface ContactLinksTable {
+  /** HMAC(link key, viewer account ‖ subject account): the viewer resolved the subject's number. */
+  digest: Uint8Array;
+  created_at: number;
+}
+
+/** A deleted account's discovery budget, until it drains (discovery/budget-carry.ts). */
+export interface BudgetCarryTable {
+  digest: Uint8Array;
+  level: number;
+  at: number;
+  forget_at: number;
+}
+
+export interface Database {
+  budget_carry: BudgetCarryTable;
+  accounts: AccountsTable;
+  devices: DevicesTable;
+  directory_log: DirectoryLogTable;
+  key_usage: KeyUsageTable;
+  meta: MetaTable;
+  directory_entries: DirectoryEntriesTable;
+  key_packages: KeyPackagesTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  queue: QueueTable;
+  sent_messages: SentMessagesTable;
+  contact_links: ContactLinksTable;
+}
+
+/** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */
+export function directoryTableName(keyId: string): string {
+  if (!/^[0-9a-f]{10}$/.test(keyId)) throw new Error(`not an OPRF key id: ${keyId}`);
+  return `directory_${keyId}`;
+}
+
+/**
+ * The columns of a key's directory table: one entry per account, by the account's seq (so a
+ * rotation reads and appends in one order); deleting an account deletes its entries.
+ */
+export function directoryColumns(dialect: Dialect): RawBuilder<unknown> {
+  const { int, blob } = columnTypes(dialect);
+  return sql`
+  account_seq ${int} primary key references accounts (seq) on delete cascade,
+  element ${blob} not null,
+  fingerprint ${blob} not null,
+  token ${blob} not null`;
+}
