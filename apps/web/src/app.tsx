@@ -1,45 +1,18 @@
 /** The app shell: onboarding until registered, then chats, contacts and privacy. */
 
-import type { CountryCode } from 'libphonenumber-js/max';
 import { useEffect, useState } from 'react';
-import { Alert } from './alert.js';
-import { ChatList, ChatView, NewGroup } from './chats.js';
-import { ConsentScreen } from './consent.js';
-import { ContactsScreen } from './contacts.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
-import { Onboarding } from './onboarding.js';
-import { PrivacyScreen } from './privacy.js';
-
-type Route =
-  | { at: 'chats' }
-  | { at: 'chat'; id: string }
-  | { at: 'new-group' }
-  | { at: 'contacts' }
-  | { at: 'consent' }
-  | { at: 'privacy' };
-
-function parseRoute(hash: string): Route {
-  const [, at, id] = hash.replace(/^#/, '').split('/');
-  if (at === 'chat' && id) return { at: 'chat', id: decodeURIComponent(id) };
-  if (at === 'new-group' || at === 'contacts' || at === 'consent' || at === 'privacy')
-    return { at };
-  return { at: 'chats' };
-}
-
-const go = (path: string) => {
-  location.hash = `#/${path}`;
-};
-
-function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.hash));
-  useEffect(() => {
-    const onHash = () => setRoute(parseRoute(location.hash));
-    window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
-  }, []);
-  return route;
-}
+import { Alert } from './components/alert.js';
+import { describeError } from './model/errors.js';
+import { type AppModel, useModel } from './model/model.js';
+import type { CountryCode } from './model/phone.js';
+import { go, useRoute } from './model/route.js';
+import { ChatList } from './screens/chat-list.js';
+import { ChatView } from './screens/chat-view.js';
+import { ConsentScreen } from './screens/consent.js';
+import { ContactsScreen } from './screens/contacts.js';
+import { NewGroup } from './screens/new-group.js';
+import { Onboarding } from './screens/onboarding.js';
+import { PrivacyScreen } from './screens/privacy.js';
 
 export function App(props: { model: AppModel; region: CountryCode | undefined }) {
   const model = useModel(props.model);

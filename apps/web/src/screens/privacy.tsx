@@ -4,15 +4,12 @@
  * or all the others), an export of your data, and deleting the account.
  */
 
-import type { UploadRecord } from '@parley/client';
-import type { PresenceVisibility } from '@parley/core';
 import { useEffect, useState } from 'react';
-import { Alert } from './alert.js';
-import { Choice } from './choice.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
-
-type Device = Awaited<ReturnType<AppModel['client']['devices']>>[number];
+import { Alert } from '../components/alert.js';
+import { Choice } from '../components/choice.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, useModel } from '../model/model.js';
+import type { Device, PresenceVisibility, UploadRecord } from '../model/sdk.js';
 
 export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void }) {
   const model = useModel(props.model);

@@ -4,9 +4,9 @@
  */
 
 import { useState } from 'react';
-import { Alert } from './alert.js';
-import { describeError } from './errors.js';
-import type { AppModel } from './model.js';
+import { Alert } from '../components/alert.js';
+import { describeError } from '../model/errors.js';
+import type { AppModel } from '../model/model.js';
 
 export function ConsentScreen(props: { model: AppModel; onDone: (granted: boolean) => void }) {
   const { model } = props;

@@ -1,6 +1,7 @@
+/** One answer of a radio-button question, its whole label clickable. */
+
 import type { ReactNode } from 'react';
 
-/** One answer of a radio-button question, its whole label clickable. */
 export function Choice(props: {
   name: string;
   checked: boolean;

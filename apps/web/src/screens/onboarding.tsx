@@ -4,44 +4,20 @@
  * a name for this device.
  */
 
-import type { PresenceVisibility } from '@parley/core';
-import type { CountryCode } from 'libphonenumber-js/max';
 import { type FormEvent, useState } from 'react';
-import { Alert } from './alert.js';
-import { Choice } from './choice.js';
-import { describeError } from './errors.js';
-import type { AppModel } from './model.js';
-import { guessRegion, PhoneInput, withRegion } from './phone-input.js';
+import { Alert } from '../components/alert.js';
+import { Choice } from '../components/choice.js';
+import { PhoneInput } from '../components/phone-input.js';
+import { defaultDeviceName } from '../model/device-name.js';
+import { describeError } from '../model/errors.js';
+import type { AppModel } from '../model/model.js';
+import { type CountryCode, guessRegion, withRegion } from '../model/phone.js';
+import type { PresenceVisibility } from '../model/sdk.js';
 
 type Step =
   | { at: 'number' }
   | { at: 'code'; verificationId: string }
   | { at: 'choices'; verificationId: string; code: string };
-
-function defaultDeviceName(): string {
-  const ua = navigator.userAgent;
-  const browser = /Firefox\//.test(ua)
-    ? 'Firefox'
-    : /Edg\//.test(ua)
-      ? 'Edge'
-      : /Chrom/.test(ua)
-        ? 'Chrome'
-        : /Safari\//.test(ua)
-          ? 'Safari'
-          : 'Browser';
-  const os = /Android/.test(ua)
-    ? 'Android'
-    : /iPhone|iPad/.test(ua)
-      ? 'iOS'
-      : /Mac OS/.test(ua)
-        ? 'macOS'
-        : /Windows/.test(ua)
-          ? 'Windows'
-          : /Linux/.test(ua)
-            ? 'Linux'
-            : '';
-  return os ? `${browser} on ${os}` : browser;
-}
 
 export function Onboarding(props: { model: AppModel; onDone: () => void }) {
   const { model } = props;

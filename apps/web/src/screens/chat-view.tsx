@@ -1,13 +1,13 @@
 /**
- * Chats: the conversation list with unread counts, a conversation with live messages and their
- * sent/delivered/read state, typing, and starting a group.
+ * One conversation: its messages, live, with their sent/delivered/read state, who is typing, and
+ * the composer.
  */
 
-import type { ChatMessage, MessageStatus } from '@parley/client';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { Alert } from './alert.js';
-import { describeError } from './errors.js';
-import { type AppModel, useModel } from './model.js';
+import { Alert } from '../components/alert.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, useModel } from '../model/model.js';
+import type { ChatMessage, MessageStatus } from '../model/sdk.js';
 
 const STATUS_TEXT: Record<MessageStatus, string> = {
   sending: 'Sending…',
@@ -20,44 +20,6 @@ const STATUS_TEXT: Record<MessageStatus, string> = {
 
 const time = (iso: string) =>
   iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
-
-export function ChatList(props: {
-  model: AppModel;
-  onOpen: (id: string) => void;
-  onNewGroup: () => void;
-}) {
-  const model = useModel(props.model);
-  return (
-    <section aria-labelledby="chats-title" className="chats">
-      <div className="title-row">
-        <h1 id="chats-title">Chats</h1>
-        <button type="button" onClick={props.onNewGroup}>
-          New group
-        </button>
-      </div>
-      {model.conversations.length === 0 ? (
-        <p className="empty">No chats yet. Open Contacts and message someone on Parley.</p>
-      ) : (
-        <ul className="chat-list">
-          {model.conversations.map((c) => (
-            <li key={c.id}>
-              <button type="button" className="chat-item" onClick={() => props.onOpen(c.id)}>
-                <span className="chat-title">{c.title}</span>
-                <span className="chat-last">{c.last ? c.last.text : 'No messages yet'}</span>
-                {c.unread > 0 && (
-                  <span className="unread">
-                    {c.unread}
-                    <span className="visually-hidden"> unread</span>
-                  </span>
-                )}
-              </button>
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}
 
 export function ChatView(props: { model: AppModel; conversationId: string; onBack: () => void }) {
   const model = useModel(props.model);
@@ -176,75 +138,6 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           Send
         </button>
       </form>
-    </section>
-  );
-}
-
-export function NewGroup(props: {
-  model: AppModel;
-  onCreated: (id: string) => void;
-  onCancel: () => void;
-}) {
-  const model = useModel(props.model);
-  const [chosen, setChosen] = useState<Set<string>>(new Set());
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const candidates = model.people.filter((p) => p.accountId);
-
-  const create = async (e: FormEvent) => {
-    e.preventDefault();
-    if (chosen.size === 0) {
-      setError('Choose at least one person.');
-      return;
-    }
-    setBusy(true);
-    try {
-      const c = await model.client.messenger.createConversation([...chosen]);
-      await model.refreshConversations();
-      props.onCreated(c.id);
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <section aria-labelledby="group-title">
-      <h1 id="group-title">New group</h1>
-      {candidates.length === 0 ? (
-        <p className="empty">None of your contacts is on Parley yet.</p>
-      ) : (
-        <form onSubmit={(e) => void create(e)}>
-          <fieldset>
-            <legend>Members</legend>
-            {candidates.map((p) => (
-              <label key={p.accountId} className="choice">
-                <input
-                  type="checkbox"
-                  checked={chosen.has(p.accountId!)}
-                  onChange={(e) => {
-                    const next = new Set(chosen);
-                    if (e.target.checked) next.add(p.accountId!);
-                    else next.delete(p.accountId!);
-                    setChosen(next);
-                  }}
-                />
-                {p.name}
-              </label>
-            ))}
-          </fieldset>
-          <Alert message={error} />
-          <div className="actions">
-            <button type="button" onClick={props.onCancel}>
-              Cancel
-            </button>
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Creating…' : 'Create group'}
-            </button>
-          </div>
-        </form>
-      )}
     </section>
   );
 }
