@@ -89,7 +89,7 @@ module.exports = {
     {
       name: 'web-screens-go-through-the-model',
       severity: 'error',
-      from: { path: '^apps/web/src/(screens|components)/' },
+      from: { path: '^apps/web/src/((screens|components)/|[^/]+\.tsx$)' },
       to: { path: '^packages/|libphonenumber-js' },
     },
     // Test support.
