@@ -24,20 +24,20 @@ import {
   type PresenceVisibility,
   type VerificationResponse,
 } from '@parley/core';
-import { ApiClient, type Fetch } from './api.js';
-import { Consent } from './consent.js';
-import { ContactsBook } from './contacts-book.js';
-import { DATA_EXPORT_FORMAT, type DataExport } from './data-export.js';
+import { ContactsBook } from './contacts/contacts-book.js';
 import {
   type DiscoveredNumber,
   DiscoveryEngine,
   type DiscoveryProgress,
   type DiscoveryReport,
-} from './discovery.js';
-import type { SocketFactory } from './messaging/connection.js';
+} from './discovery/discovery.js';
 import { Messenger } from './messaging/messenger.js';
-import type { ClientStore } from './store.js';
-import { TransparencyLog, type UploadRecord } from './transparency-log.js';
+import { Consent } from './privacy/consent.js';
+import { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
+import { TransparencyLog, type UploadRecord } from './privacy/transparency-log.js';
+import type { ClientStore } from './store/store.js';
+import { ApiClient, type Fetch } from './transport/api.js';
+import type { SocketFactory } from './transport/connection.js';
 
 export interface Session {
   serverUrl: string;

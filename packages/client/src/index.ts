@@ -1,27 +1,24 @@
+/**
+ * The Parley SDK for browsers and Node: `ParleyClient` (registration, consent, contacts,
+ * discovery, the transparency log) and its `Messenger`. Node adds a file store and a WebSocket
+ * ('@parley/client/node'); tests get a fake server ('@parley/client/testing').
+ */
+
 export { type ErrorCode, getRetryAfterMs, isRateLimitError, ParleyError } from '@parley/core';
-export { ApiClient, type Fetch } from './api.js';
 export { type ClientOptions, type ContactResult, ParleyClient, type Session } from './client.js';
-export {
-  buildDisclosure,
-  Consent,
-  type ConsentGrant,
-  type Disclosure,
-  disclosureText,
-} from './consent.js';
-export { DATA_EXPORT_FORMAT, type DataExport } from './data-export.js';
-export type {
-  DiscoveredNumber,
-  DiscoveryExport,
-  DiscoveryProgress,
-  DiscoveryReport,
-} from './discovery.js';
 export {
   type ImportedContact,
   type ImportIssue,
   type ImportResult,
   parseContactsFile,
-} from './import/contacts-file.js';
-export type { SocketFactory, SocketLike } from './messaging/connection.js';
+} from './contacts/import/contacts-file.js';
+export { inviteText, smsFallback, smsLink } from './contacts/sms.js';
+export type {
+  DiscoveredNumber,
+  DiscoveryExport,
+  DiscoveryProgress,
+  DiscoveryReport,
+} from './discovery/discovery.js';
 export {
   type ChatMessage,
   type Conversation,
@@ -30,6 +27,19 @@ export {
   Messenger,
   type MessengerEvents,
 } from './messaging/messenger.js';
-export { inviteText, smsFallback, smsLink } from './messaging/sms.js';
-export { type ClientStore, IndexedDbStore, MemoryStore } from './store.js';
-export { UPLOAD_DESCRIPTIONS, type UploadKind, type UploadRecord } from './transparency-log.js';
+export {
+  buildDisclosure,
+  Consent,
+  type ConsentGrant,
+  type Disclosure,
+  disclosureText,
+} from './privacy/consent.js';
+export { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
+export {
+  UPLOAD_DESCRIPTIONS,
+  type UploadKind,
+  type UploadRecord,
+} from './privacy/transparency-log.js';
+export { type ClientStore, IndexedDbStore, MemoryStore } from './store/store.js';
+export { ApiClient, type Fetch } from './transport/api.js';
+export type { SocketFactory, SocketLike } from './transport/connection.js';

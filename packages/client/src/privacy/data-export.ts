@@ -5,10 +5,10 @@
  */
 
 import type { AccountResponse } from '@parley/core';
+import type { ImportedContact } from '../contacts/import/contacts-file.js';
+import type { DiscoveryExport } from '../discovery/discovery.js';
+import type { ChatMessage, Conversation } from '../messaging/model.js';
 import type { ConsentGrant } from './consent.js';
-import type { DiscoveryExport } from './discovery.js';
-import type { ImportedContact } from './import/contacts-file.js';
-import type { ChatMessage, Conversation } from './messaging/messenger.js';
 import type { UploadRecord } from './transparency-log.js';
 
 export const DATA_EXPORT_FORMAT = 'parley-data-export';

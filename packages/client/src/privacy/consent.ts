@@ -6,7 +6,7 @@
  */
 
 import { ParleyError } from '@parley/core';
-import type { ClientStore } from './store.js';
+import type { ClientStore } from '../store/store.js';
 
 export interface Disclosure {
   server: string;

@@ -1,10 +1,10 @@
 /**
  * The transparency log: one entry for every request that carried data off the device — when, to
  * which server, what kind, how many items, how many bytes, and whether it was blinded. The user
- * reads it to see that nothing else left (DESIGN.md promise 1).
+ * reads it to see that nothing else left.
  */
 
-import type { ClientStore } from './store.js';
+import type { ClientStore } from '../store/store.js';
 
 export type UploadKind =
   | 'own-phone-number'

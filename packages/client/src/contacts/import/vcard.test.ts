@@ -8,7 +8,10 @@ import { parseVCard } from './vcard.js';
 
 /** Fixtures are not copied to dist, so they are read from the source tree. */
 function fixture(name: string): string {
-  return readFileSync(new URL(`../../src/import/fixtures/${name}`, import.meta.url), 'utf8');
+  return readFileSync(
+    new URL(`../../../src/contacts/import/fixtures/${name}`, import.meta.url),
+    'utf8',
+  );
 }
 
 function card(...lines: string[]): string {

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { filterRangeFor, filterValue, REMOVAL_PREFIX_SHIFT, toBase64Url } from '@parley/core';
 import { encodeFilter, encodeFilterPrefixes } from '@parley/core/server';
-import type { ApiClient } from './api.js';
-import type { Consent } from './consent.js';
+import type { Consent } from '../privacy/consent.js';
+import { MemoryStore } from '../store/store.js';
+import type { ApiClient } from '../transport/api.js';
 import { DiscoveryEngine } from './discovery.js';
-import { MemoryStore } from './store.js';
 
 const fingerprints = (n: number) => Array.from({ length: n }, () => new Uint8Array(randomBytes(8)));
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FileStore } from './node.js';
+import { FileStore } from './file-store.js';
 import { type ClientStore, MemoryStore } from './store.js';
 
 const stores: [string, () => ClientStore][] = [

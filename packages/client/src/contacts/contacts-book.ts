@@ -4,13 +4,13 @@
  */
 
 import { normalizePhoneNumber, ParleyError } from '@parley/core';
-import type { Consent } from './consent.js';
+import type { Consent } from '../privacy/consent.js';
+import type { ClientStore } from '../store/store.js';
 import {
   type ImportedContact,
   type ImportResult,
   parseContactsFile,
 } from './import/contacts-file.js';
-import type { ClientStore } from './store.js';
 
 const KEY = 'contacts';
 

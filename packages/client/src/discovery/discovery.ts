@@ -1,5 +1,5 @@
 /**
- * Blind contact discovery, client side (DESIGN.md, filter mode):
+ * Blind contact discovery, client side (docs/design.md, "Discovery"):
  *   normalise → blind → evaluate (server, budgeted) → unblind → look up the fingerprint in the
  *   local copy of the membership filter → resolve the matches only.
  * The unblinded element of every checked number is cached per key id, so a later run sends only
@@ -20,9 +20,9 @@ import {
   removalPrefixRange,
   toBase64Url,
 } from '@parley/core';
-import type { ApiClient } from './api.js';
-import type { Consent } from './consent.js';
-import type { ClientStore } from './store.js';
+import type { Consent } from '../privacy/consent.js';
+import type { ClientStore } from '../store/store.js';
+import type { ApiClient } from '../transport/api.js';
 
 export interface DiscoveryProgress {
   phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';

@@ -38,7 +38,7 @@ import {
   VerificationResponse,
 } from '@parley/core';
 import { Value } from '@sinclair/typebox/value';
-import type { TransparencyLog, UploadKind } from './transparency-log.js';
+import type { TransparencyLog, UploadKind } from '../privacy/transparency-log.js';
 
 export type Fetch = typeof globalThis.fetch;
 

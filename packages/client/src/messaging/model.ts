@@ -1,0 +1,89 @@
+/**
+ * What the messenger holds and shows — messages, conversations and the events it emits — and the
+ * two narrow interfaces its pieces are given instead of the messenger itself: `MessengerEventSink`
+ * (emit and wait for events) and `Wire` (the device's connection, whichever is current).
+ */
+
+import { type ClientFrame, type DeviceRef, ParleyError, toBase64Url } from '@parley/core';
+
+export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received';
+
+export interface ChatMessage {
+  id: string;
+  conversationId: string;
+  from: DeviceRef;
+  text: string;
+  sentAt: string;
+  status: MessageStatus;
+  /** Accounts whose device received it (sender side). */
+  deliveredTo: string[];
+  readBy: string[];
+}
+
+export interface Conversation {
+  id: string;
+  members: DeviceRef[];
+  epoch: number;
+  createdAt: string;
+  /** False once this device was removed from the group. */
+  active: boolean;
+}
+
+export interface MessengerEvents extends Record<string, unknown> {
+  message: ChatMessage;
+  status: ChatMessage;
+  conversation: Conversation;
+  typing: { conversationId: string; from: DeviceRef };
+  presence: { accountId: string; online: boolean };
+  connected: undefined;
+  disconnected: undefined;
+  error: ParleyError;
+}
+
+/** A conversation as stored: the public view and the encoded MLS group state. */
+export interface StoredConversation extends Conversation {
+  state: string;
+}
+
+/** How the pieces tell the messenger's listeners, and wait for what they are told. */
+export interface MessengerEventSink {
+  emit<K extends keyof MessengerEvents>(event: K, value: MessengerEvents[K]): void;
+  next<K extends keyof MessengerEvents>(
+    event: K,
+    test: (value: MessengerEvents[K]) => boolean,
+    timeoutMs: number,
+  ): Promise<MessengerEvents[K]>;
+}
+
+/** The device's connection as the pieces use it: sends now, or says it is not connected. */
+export interface Wire {
+  isReady(): boolean;
+  /** False when not connected (the frame is not queued). */
+  send(frame: ClientFrame): boolean;
+  /** Resolves when the server has stored the message; rejects with its error frame's code. */
+  sendMessage(frame: Extract<ClientFrame, { t: 'send' }>): Promise<boolean>;
+}
+
+export function publicView(c: StoredConversation): Conversation {
+  return {
+    id: c.id,
+    members: c.members,
+    epoch: c.epoch,
+    createdAt: c.createdAt,
+    active: c.active,
+  };
+}
+
+/** The other accounts in the conversation (receipts count per account, not per device). */
+export function otherAccounts(c: StoredConversation | undefined, self: string): string[] {
+  return [...new Set((c?.members ?? []).map((m) => m.accountId))].filter((a) => a !== self);
+}
+
+/** Conversation and message ids: 16 random bytes, base64url. */
+export const randomId = (): string => toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+
+export function asParleyError(error: unknown): ParleyError {
+  return error instanceof ParleyError
+    ? error
+    : new ParleyError('MLS_FAILED', { cause: error, details: { what: String(error) } });
+}

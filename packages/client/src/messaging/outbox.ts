@@ -1,0 +1,229 @@
+/**
+ * The outbox: messages this device sends. A message is encrypted and saved to the outbox, with
+ * its id, before the first attempt, and sent again with the same id until the server says it is
+ * stored (the server keeps one copy per id, so a resend after a lost answer is harmless):
+ * - on reconnect, when the connection dropped before the answer came;
+ * - SERVICE_RETRY_MS later, when the server answered SERVICE_UNAVAILABLE;
+ * - encrypted again in the new epoch, when the server answered EPOCH_CONFLICT (another member's
+ *   Commit moved the group on; the outbox waits until this device has applied it).
+ * Any other refusal marks the message failed. Sends go out in order, pipelined.
+ */
+
+import { type DeviceRef, ParleyError, Rerunnable } from '@parley/core';
+import type { ClientStore } from '../store/store.js';
+import type { ApiClient } from '../transport/api.js';
+import { encodeContent } from './content.js';
+import type { Conversations } from './conversations.js';
+import type { Lane } from './lane.js';
+import * as mls from './mls.js';
+import {
+  asParleyError,
+  type ChatMessage,
+  type MessageStatus,
+  type MessengerEventSink,
+  randomId,
+  type Wire,
+} from './model.js';
+
+/** How long the outbox waits after the server answered SERVICE_UNAVAILABLE, by default. */
+export const SERVICE_RETRY_MS = 2_000;
+
+const KEY = 'outbox';
+
+interface OutboxEntry {
+  id: string;
+  conversationId: string;
+  epoch: number;
+  payload: string;
+  /** Kept so the message can be encrypted again after an epoch change. */
+  content: string;
+}
+
+export class Outbox {
+  private readonly waiters = new Map<
+    string,
+    { resolve: (m: ChatMessage) => void; reject: (e: ParleyError) => void }
+  >();
+  private readonly flusher = new Rerunnable(() => this.flushOnce());
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly device: DeviceRef,
+    private readonly store: ClientStore,
+    private readonly api: ApiClient,
+    private readonly lane: Lane,
+    private readonly conversations: Conversations,
+    private readonly wire: Wire,
+    private readonly events: MessengerEventSink,
+    private readonly timing: { serviceRetryMs: number },
+  ) {}
+
+  /**
+   * Encrypts and queues a text; resolves when the server has stored it for every recipient
+   * device. While offline it waits in the outbox and goes out on reconnect.
+   */
+  async send(conversationId: string, text: string): Promise<ChatMessage> {
+    const id = randomId();
+    const sentAt = new Date().toISOString();
+    const content = encodeContent(text, sentAt);
+    // Registered before the message can reach the outbox, so no answer can come before it.
+    const stored = new Promise<ChatMessage>((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+    });
+    try {
+      await this.lane.run(async () => {
+        const entry = await this.encrypt(conversationId, id, content);
+        const message: ChatMessage = {
+          id,
+          conversationId,
+          from: this.device,
+          text,
+          sentAt,
+          status: 'sending',
+          deliveredTo: [],
+          readBy: [],
+        };
+        await this.conversations.append(conversationId, message);
+        await this.store.set(KEY, [...(await this.entries()), entry]);
+        // Shown at once as 'sending', also while offline; 'stored' follows when the server has it.
+        this.events.emit('status', message);
+      });
+    } catch (error) {
+      this.waiters.delete(id);
+      throw error;
+    }
+    this.flush();
+    return stored;
+  }
+
+  /** Sends what is in the outbox (now, or once more after the round under way). */
+  flush(): void {
+    void this.flusher.run();
+  }
+
+  /** Stops the SERVICE_UNAVAILABLE retry; what is queued stays for the next flush. */
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Deletes the outbox; whoever waits for a message to be stored learns the account is gone. */
+  async erase(): Promise<void> {
+    this.stop();
+    await this.store.delete(KEY);
+    for (const waiter of this.waiters.values()) {
+      waiter.reject(new ParleyError('NOT_REGISTERED', { message: 'The account was deleted.' }));
+    }
+    this.waiters.clear();
+  }
+
+  private async entries(): Promise<OutboxEntry[]> {
+    return (await this.store.get<OutboxEntry[]>(KEY)) ?? [];
+  }
+
+  private async encrypt(conversationId: string, id: string, content: string): Promise<OutboxEntry> {
+    const stored = await this.conversations.require(conversationId);
+    if (!stored.active) throw new ParleyError('NOT_GROUP_MEMBER');
+    const state = await mls.decodeState(stored.state);
+    const encrypted = await mls.encrypt(state, new TextEncoder().encode(content));
+    // Saved whatever the server answers: a key used once must never be used again.
+    await this.conversations.save({ ...stored, state: await mls.encodeState(encrypted.state) });
+    return { id, conversationId, epoch: stored.epoch, payload: encrypted.payload, content };
+  }
+
+  /** One round: sends the whole outbox, pipelined, and sorts the answers. */
+  private async flushOnce(): Promise<void> {
+    try {
+      if (!this.wire.isReady()) return;
+      const outbox = await this.entries();
+      if (outbox.length === 0) return;
+      const results = await Promise.allSettled(
+        outbox.map((e) =>
+          this.wire.sendMessage({
+            t: 'send',
+            id: e.id,
+            groupId: e.conversationId,
+            epoch: e.epoch,
+            payload: e.payload,
+          }),
+        ),
+      );
+      const stale: OutboxEntry[] = [];
+      const done = new Map<string, MessageStatus>();
+      let offline = false;
+      let unavailable = false;
+      results.forEach((r, i) => {
+        const entry = outbox[i]!;
+        if (r.status === 'fulfilled') {
+          done.set(entry.id, 'stored');
+          return;
+        }
+        const error = asParleyError(r.reason);
+        if (error.code === 'EPOCH_CONFLICT') stale.push(entry);
+        else if (error.code === 'CONNECTION_CLOSED') offline = true;
+        // The server cannot store right now (its database is restarting, say): the message
+        // stays in the outbox and goes again shortly, with the same id.
+        else if (error.code === 'SERVICE_UNAVAILABLE') unavailable = true;
+        else {
+          done.set(entry.id, 'failed');
+          this.waiters.get(entry.id)?.reject(error);
+          this.waiters.delete(entry.id);
+        }
+      });
+      await this.settle(outbox, done);
+      if (unavailable && !offline) {
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.flush();
+        }, this.timing.serviceRetryMs);
+        this.retryTimer.unref?.();
+      }
+      // Offline: the next round comes with the reconnect (or now, if one came meanwhile).
+      if (offline || stale.length === 0) return;
+      await this.renew(stale);
+      this.flush();
+    } catch (error) {
+      this.events.emit('error', asParleyError(error));
+    }
+  }
+
+  /** Takes the answered messages out of the outbox and shows their new status. */
+  private async settle(outbox: OutboxEntry[], done: Map<string, MessageStatus>): Promise<void> {
+    await this.lane.run(async () => {
+      await this.store.set(
+        KEY,
+        (await this.entries()).filter((e) => !done.has(e.id)),
+      );
+      for (const [id, status] of done) {
+        const entry = outbox.find((e) => e.id === id)!;
+        const updated = await this.conversations.updateMessage(entry.conversationId, id, (m) => {
+          if (m.status === 'sending') m.status = status;
+        });
+        if (updated) {
+          this.events.emit('status', updated);
+          if (status === 'stored') this.waiters.get(id)?.resolve(updated);
+        }
+        this.waiters.delete(id);
+      }
+    });
+  }
+
+  /** Encrypts again, in the group's new epoch, what the server refused as from an older one. */
+  private async renew(stale: OutboxEntry[]): Promise<void> {
+    for (const entry of stale) {
+      const server = await this.api.group(entry.conversationId);
+      await this.conversations.waitForEpoch(entry.conversationId, server.epoch);
+    }
+    await this.lane.run(async () => {
+      const renewed: OutboxEntry[] = [];
+      for (const e of await this.entries()) {
+        renewed.push(
+          stale.some((s) => s.id === e.id)
+            ? await this.encrypt(e.conversationId, e.id, e.content)
+            : e,
+        );
+      }
+      await this.store.set(KEY, renewed);
+    });
+  }
+}
