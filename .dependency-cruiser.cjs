@@ -6,6 +6,7 @@
  */
 
 const SERVER = '^packages/server/src/';
+const CLIENT = '^packages/client/src/';
 const DOMAIN = `${SERVER}(identity|directory|discovery|messaging)/`;
 const NOT_TEST = '\\.test\\.ts$';
 
@@ -28,7 +29,8 @@ module.exports = {
     },
     {
       name: 'client-depends-on-core-only',
-      comment: 'The SDK runs in browsers: it may use the protocol core, never the server or the CLI.',
+      comment:
+        'The SDK runs in browsers: it may use the protocol core, never the server or the CLI.',
       severity: 'error',
       from: { path: '^packages/client/' },
       to: { path: '^(packages/(server|cli|e2e|oprf-native)|apps)/' },
@@ -85,11 +87,42 @@ module.exports = {
         path: `${SERVER}(http|realtime|identity|directory|discovery|messaging|testing)/|${SERVER}(server|services|index)\\.ts$`,
       },
     },
+    // Inside the SDK: store ← transport ← features (discovery, contacts, messaging) ← the facade.
+    {
+      name: 'client-store-is-the-bottom',
+      severity: 'error',
+      from: { path: `${CLIENT}store/` },
+      to: { path: `${CLIENT}(?!store/)` },
+    },
+    {
+      name: 'client-transport-is-below-the-features',
+      comment:
+        'The API client records each upload in the transparency log, and knows nothing else.',
+      severity: 'error',
+      from: { path: `${CLIENT}transport/` },
+      to: { path: `${CLIENT}(?!(transport|store)/|privacy/transparency-log\\.ts$)` },
+    },
+    {
+      name: 'client-features-stay-apart',
+      comment:
+        'Features may ask consent and write the transparency log; ParleyClient (client.ts) joins them.',
+      severity: 'error',
+      from: { path: `${CLIENT}(messaging|discovery)/`, pathNot: NOT_TEST },
+      to: {
+        path: `${CLIENT}contacts/|${CLIENT}privacy/(?!(consent|transparency-log)\\.ts$)|${CLIENT}(client|index|node)\\.ts$`,
+      },
+    },
+    {
+      name: 'client-messaging-and-discovery-do-not-know-each-other',
+      severity: 'error',
+      from: { path: `${CLIENT}(messaging|discovery)/` },
+      to: { path: `${CLIENT}(messaging|discovery)/`, pathNot: `${CLIENT}$1/` },
+    },
     // Inside the web app: screens and components go through the model.
     {
       name: 'web-screens-go-through-the-model',
       severity: 'error',
-      from: { path: '^apps/web/src/((screens|components)/|[^/]+\.tsx$)' },
+      from: { path: '^apps/web/src/((screens|components)/|[^/]+.tsx$)' },
       to: { path: '^packages/|libphonenumber-js' },
     },
     // Test support.
