@@ -15,7 +15,7 @@ import { emit, progress, quantile } from './lib/measure.mjs';
 
 const ROOT = new URL('../', import.meta.url);
 const { ServerProcess } = await import(
-  new URL('packages/cli/dist/testing/server-process.js', ROOT).href
+  new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
 );
 const { framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
 const SECONDS = Number(process.env.BENCH_FLOOD_SECONDS || 10);

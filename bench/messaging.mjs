@@ -20,7 +20,7 @@ import { emit, formatNumber, median, progress, quantile, RUNS } from './lib/meas
 
 const ROOT = new URL('../', import.meta.url);
 const { ServerProcess } = await import(
-  new URL('packages/cli/dist/testing/server-process.js', ROOT).href
+  new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
 );
 const { call, framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
 const mls = await import(new URL('packages/client/dist/messaging/mls.js', ROOT).href);

@@ -190,7 +190,7 @@ function openDevice(url, credential) {
 
 export async function runLoad({ devices, rate, duration, storage = 'sqlite', nodes = 1 }) {
   const { ServerProcess } = await import(
-    new URL('packages/cli/dist/testing/server-process.js', ROOT).href
+    new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
   );
   const serverLib = await import(new URL('packages/server/dist/testing.js', ROOT).href);
   const env = {

@@ -2,7 +2,8 @@
 // — every SQLite database under the temporary directory, every PostgreSQL test database (kept
 // until now, dropped here), every key and value left in Redis, and every server's output — for
 // every phone number the tests use, as E.164 and as bare digits. Any hit fails the run.
-// The numbers are the literals of the test sources (packages/*/src: *.test.ts, e2e, testing).
+// The numbers are the literals of the test sources (packages/*/src: *.test.ts, testing/, and the
+// end-to-end workspace packages/e2e with its harness).
 // Client-side state (contacts books, histories) holds numbers by design and is not scanned.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';

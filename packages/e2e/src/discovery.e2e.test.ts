@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { MemoryStore, ParleyClient, ParleyError } from '@parley/client';
 import { normalizePhoneNumber, phoneNumberForms } from '@parley/core';
-import { BIN, ServerProcess } from '../testing/server-process.js';
+import { BIN, ServerProcess } from './harness/server-process.js';
 
 const run = promisify(execFile);
 

@@ -26,14 +26,14 @@ import {
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from '@parley/server/testing';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 import {
   PrivatePostgres,
   PrivateRedis,
   postgresInstalled,
   redisInstalled,
-} from '../testing/services.js';
-import { texts, until } from '../testing/wait.js';
+} from './harness/services.js';
+import { reached, texts, until } from './harness/wait.js';
 
 const missing = [
   ...(redisInstalled() ? [] : ['redis-server']),
@@ -152,10 +152,11 @@ describe('faults', { skip, timeout: 300_000 }, () => {
       async () => (await readyz(a)) === 503 && (await readyz(b)) === 503,
     );
     const during = ['during 1', 'during 2', 'during 3'];
-    // Stored in PostgreSQL and acknowledged, though no node can tell the other.
+    // Stored in PostgreSQL and acknowledged, though no node can tell the other ('stored' at least:
+    // a status only moves on, stored → delivered → read, and it is not ours to time).
     for (const text of during) {
       const m = await alice.client.messenger.send(id, text);
-      assert.equal(m.status, 'stored');
+      assert.ok(reached(m.status, 'stored'), m.status);
     }
     await redis.start();
     await until(
@@ -205,9 +206,10 @@ describe('faults', { skip, timeout: 300_000 }, () => {
     await new Promise((r) => setTimeout(r, 1_500));
     await pg.start();
     const sent = await Promise.all(sending);
-    assert.deepEqual(
-      sent.map((m) => m.status),
-      ['stored', 'stored'],
+    // Stored at least: Bob is on the same node, and his receipts may already have come back.
+    assert.ok(
+      sent.every((m) => reached(m.status, 'stored')),
+      sent.map((m) => m.status).join(),
     );
     await until('bob to get everything', () => texts(bob.inbox, id).length >= 3, 60_000);
     assert.equal(await readyz(node), 200);
@@ -253,7 +255,7 @@ describe('faults', { skip, timeout: 300_000 }, () => {
     rmSync(filler);
     const sent = await sending;
     assert.ok(
-      sent.every((r) => r.status === 'fulfilled' && r.value.status === 'stored'),
+      sent.every((r) => r.status === 'fulfilled' && reached(r.value.status, 'stored')),
       `every send stored in the end:\n${JSON.stringify(sent)}\n${node.output}`,
     );
     await bob.client.messenger.start();

@@ -6,11 +6,18 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 
-export const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
+/** The `parley` binary as npm links it: the built CLI (`packages/cli/dist/bin.js`). */
+export const BIN = cliBin();
+
+function cliBin(): string {
+  const manifest = createRequire(import.meta.url).resolve('@parley/cli/package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: { parley: string } };
+  return join(dirname(manifest), bin.parley);
+}
 
 /** What every node of one deployment must hold alike (docs/operations.md). */
 const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'admin-token'];
@@ -113,11 +120,14 @@ export class ServerProcess {
 
   /**
    * Runs the `parley` command against this server; with `answerCode`, types the code the server
-   * printed when the command asks for it, as a person would.
+   * printed when the command asks for it, as a person would. `--server` goes before a `--` in
+   * `args`, after which everything is positional (ids are random base64url and may start with -).
    */
   cli(args: string[], answerCode = false): Promise<CliResult> {
+    const end = args.includes('--') ? args.indexOf('--') : args.length;
+    const argv = [...args.slice(0, end), '--server', this.url, ...args.slice(end)];
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--server', this.url], {
+      const child = spawn(process.execPath, [BIN, ...argv], {
         env: { PATH: process.env.PATH ?? '' },
       });
       let stdout = '';

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 
 describe('parley CLI (real server process)', () => {
   let server: ServerProcess;
@@ -220,13 +220,13 @@ describe('parley CLI (real server process)', () => {
     );
     const reply = await parley([
       'send',
-      '--conversation',
-      receipt.conversationId,
+      // The id may start with '-': given with '=', it cannot be taken for an option.
+      `--conversation=${receipt.conversationId}`,
       'hi carl',
       '--state',
       state('dana'),
     ]);
-    assert.match(reply.stdout, /^Sent \((stored|delivered)\) in conversation /);
+    assert.match(reply.stdout, /^Sent \((stored|delivered|read)\) in conversation /);
 
     const outsider = await parley([
       'send',

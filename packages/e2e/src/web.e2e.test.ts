@@ -18,8 +18,9 @@ import {
   openPage,
   screenshots,
   type WatchedPage,
-} from '../testing/browser.js';
-import { ServerProcess } from '../testing/server-process.js';
+} from './harness/browser.js';
+import { ServerProcess } from './harness/server-process.js';
+import { eventually } from './harness/wait.js';
 
 const NUMBERS = {
   alice: '4155550131',
@@ -89,7 +90,9 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       .getByLabel('The 6-digit code we texted you')
       .fill(await server.codeFor(verificationId));
     await page.getByRole('button', { name: 'Continue' }).click();
-    // Nothing is pre-selected: submitting without answering is refused.
+    // Nothing is pre-selected (once the questions are there): submitting without answering is
+    // refused.
+    await page.getByRole('radio').first().waitFor();
     assert.equal(await page.getByRole('radio', { checked: true }).count(), 0);
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByText('Please answer both questions').waitFor();
@@ -173,8 +176,8 @@ describe('web app', { skip, timeout: 300_000 }, () => {
 
     const a = alice.page;
     await a.getByRole('link', { name: /^Chats/ }).click();
-    await a.locator('.chat-item', { hasText: 'Hi Alice' }).locator('.unread').waitFor();
-    assert.equal(await a.locator('.chat-item .unread').first().textContent(), '1 unread');
+    const unread = a.locator('.chat-item', { hasText: 'Hi Alice' }).locator('.unread');
+    await eventually('the unread count', () => unread.textContent(), '1 unread');
     await openChat(a, 'Hi Alice');
     await message(a, 'Hi Alice').waitFor();
     await message(b, 'Hi Alice').getByText('Read').waitFor();
@@ -216,8 +219,8 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.reload();
     await openChat(b, /^Alice Example$/);
     await message(b, 'Hi Bob').waitFor();
-    assert.equal(await message(b, 'Hi Alice').count(), 1);
-    assert.equal(await message(b, 'Hi Bob').count(), 1);
+    await eventually("Bob's 'Hi Alice' after the reload", () => message(b, 'Hi Alice').count(), 1);
+    await eventually("Bob's 'Hi Bob' after the reload", () => message(b, 'Hi Bob').count(), 1);
 
     // The server goes away: Bob sees he is offline, writes anyway, and it arrives once after.
     const port = server.port;
@@ -233,14 +236,18 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await message(b, 'Sent while offline')
       .getByText(/Delivered|Read/)
       .waitFor();
-    assert.equal(await message(a, 'Sent while offline').count(), 1);
+    await eventually('what Alice got of it', () => message(a, 'Sent while offline').count(), 1);
 
     // Privacy: the log, the export, withdrawing consent.
     await b.getByRole('link', { name: 'Privacy' }).click();
     const log = b.getByRole('table');
     await log.getByText('Contacts’ numbers, each blinded').first().waitFor();
     const blindedRow = log.locator('tr', { hasText: 'Contacts’ numbers, each blinded' }).first();
-    assert.equal(await blindedRow.locator('td').nth(3).innerText(), 'Yes');
+    await eventually(
+      'the blinded column',
+      () => blindedRow.locator('td').nth(3).textContent(),
+      'Yes',
+    );
     await checkScreen(b, 'privacy');
     const [download] = await Promise.all([
       b.waitForEvent('download'),
@@ -253,7 +260,7 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByText('Consent withdrawn.').waitFor();
     await b.getByRole('link', { name: 'Contacts' }).click();
     await b.getByRole('button', { name: 'See what this shares' }).waitFor();
-    assert.equal(await b.getByText('Dave Example').count(), 0);
+    await eventually('Dave Example, erased', () => b.getByText('Dave Example').count(), 0);
 
     // Bob hides his presence: Alice, who found him by number, no longer sees him online.
     await a.getByRole('link', { name: 'Contacts' }).click();
@@ -262,7 +269,7 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByRole('link', { name: 'Privacy' }).click();
     await b.getByLabel('Nobody').click();
     await b.getByText('Nobody sees when you are online.').waitFor();
-    assert.ok(await b.getByLabel('Nobody').isChecked());
+    await eventually('the Nobody choice', () => b.getByLabel('Nobody').isChecked(), true);
     await bobForAlice.getByText('Online now').waitFor({ state: 'detached' });
     await bobForAlice.getByText('On Parley').waitFor();
 
@@ -283,8 +290,9 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
     // The number field has focus on arrival; Enter submits.
     await page.keyboard.type(NUMBERS.erin);
-    assert.equal(
-      await page.getByLabel('Phone number', { exact: true }).inputValue(),
+    await eventually(
+      'the number as typed',
+      () => page.getByLabel('Phone number', { exact: true }).inputValue(),
       '(415) 555-0135',
     );
     const [response] = await Promise.all([
@@ -307,8 +315,13 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     // The answers given by keyboard are the account's settings.
     await page.getByRole('link', { name: 'Privacy' }).focus();
     await page.keyboard.press('Enter');
-    assert.ok(await page.getByLabel('Can find me on Parley').isChecked());
-    assert.ok(await page.getByLabel('People who have my number and found me').isChecked());
+    const checked = (label: string) => page.getByLabel(label).isChecked();
+    await eventually('discoverable, as answered', () => checked('Can find me on Parley'), true);
+    await eventually(
+      'presence, as answered',
+      () => checked('People who have my number and found me'),
+      true,
+    );
 
     // A second device of Erin's (the SDK, in Node) shows on the dashboard; she signs it out there.
     const laptop = await ParleyClient.open({
@@ -327,11 +340,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.reload();
     const devices = page.getByRole('list', { name: 'Your devices' });
     await devices.getByText('Erin laptop').waitFor();
-    assert.equal(await devices.getByRole('listitem').count(), 2);
+    await eventually('the devices listed', () => devices.getByRole('listitem').count(), 2);
     await devices.getByText('(this device)').waitFor();
     await page.getByRole('button', { name: 'Sign out Erin laptop' }).click();
     await page.getByText('Erin laptop is signed out').waitFor();
-    assert.equal(await devices.getByRole('listitem').count(), 1);
+    // The status shows first; the list is fetched again and re-rendered after it.
+    await eventually('the devices left', () => devices.getByRole('listitem').count(), 1);
     await assert.rejects(
       laptop.getAccount(),
       (e: unknown) => (e as { code?: string }).code === 'UNAUTHENTICATED',

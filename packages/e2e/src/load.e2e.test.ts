@@ -19,7 +19,7 @@ interface LoadReport {
   server: { cpuSeconds: number; cpuSecondsPer1000Delivered: number; peakRssMiB: number };
 }
 
-const script = new URL('../../../../scripts/load.mjs', import.meta.url).href;
+const script = new URL('../../../scripts/load.mjs', import.meta.url).href;
 
 describe('load generator', { timeout: 120_000 }, () => {
   it('40 devices at 400 msg/s for 2 s: nothing lost, nothing doubled', async () => {

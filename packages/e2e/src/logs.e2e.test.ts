@@ -16,8 +16,8 @@ import { MemoryStore, ParleyClient } from '@parley/client';
 import { nodeSocket } from '@parley/client/node';
 import { phoneNumberForms } from '@parley/core';
 import WebSocket from 'ws';
-import { ServerProcess } from '../testing/server-process.js';
-import { until } from '../testing/wait.js';
+import { ServerProcess } from './harness/server-process.js';
+import { until } from './harness/wait.js';
 
 const ALICE = '+14155550511';
 const BOB = '+14155550522';

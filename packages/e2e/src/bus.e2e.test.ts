@@ -14,7 +14,7 @@ import {
   REDIS_TEST_URL,
   redisReachable,
 } from '@parley/server/testing';
-import { ServerProcess } from '../testing/server-process.js';
+import { ServerProcess } from './harness/server-process.js';
 
 const reachable = await redisReachable();
 
