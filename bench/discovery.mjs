@@ -18,7 +18,7 @@
 // with the server setup already held by the client, like our filter. Its setup is built once per
 // size and cached (bench/lib/psi-directory.mjs). At 2^24 the setup is not built: see the notes.
 //
-// Why: DESIGN.md holds discovery of 1,024 contacts against 2^24 users to ≤ 0.5 s with the filter
+// Why: our goals (docs/benchmarks.md) hold discovery of 1,024 contacts against 2^24 users to ≤ 0.5 s with the filter
 // downloaded (Kales et al.: 2.92 s on a phone over Wi-Fi against 2^28).
 // Usage: node bench/discovery.mjs. BENCH_MAX_LOG2=20 skips 2^24; BENCH_PSI_MAX_LOG2 (default 20)
 // caps the psi.js set size. One JSON object on the last stdout line; progress on stderr.

@@ -1,7 +1,7 @@
 // Section "filter": the membership filter's size, false-positive rate and update cost at 2^20 and
 // 2^24 registered users, on random 8-byte fingerprints (what OPRF-derived fingerprints look like).
 //   - Bits per registered user of the snapshot the server serves (encoded at snapshotRange(n), the
-//     range with 1/8 headroom for deltas) against DESIGN.md's ≤ 34 bits and Kales et al.'s cuckoo
+//     range with 1/8 headroom for deltas) against the goal of ≤ 34 bits and Kales et al.'s cuckoo
 //     filter (~33.5 bits at 2^-29); the same set at filterRangeFor(n), without headroom, beside
 //     it; and the served size at 1.5 × 2^20 users, between powers of two.
 //   - False-positive rate: ≥ 10^8 lookups of random fingerprints not in the set against the
@@ -15,7 +15,7 @@
 //   - At 2^24: the client's cost of a delta (decode, then apply to its 2^24 filter), and of
 //     decoding the whole snapshot.
 // Why: the filter is what every client downloads and keeps current; its size and update cost are
-// two rows of DESIGN.md's table, and its false-positive rate bounds what a client reveals.
+// two rows of the goals table (docs/benchmarks.md), and its false-positive rate bounds what a client reveals.
 // Usage: node bench/filter.mjs. BENCH_MAX_LOG2=20 skips 2^24; BENCH_FPR_LOOKUPS sets the lookups
 // per size (default 1e8). One JSON object on the last stdout line; progress on stderr.
 

@@ -2,7 +2,7 @@
 // BlindEvaluate — deserialize and validate the client's blinded element, multiply it by the key,
 // serialize — on one thread, for our WASM path, our native addon (when built), @noble/curves,
 // @cloudflare/voprf-ts and @openmined/psi.js, against libsodium compiled natively in the same run.
-// Why: DESIGN.md holds us to ≥ 0.8 × native libsodium and ≥ 5 × OpenMined PSI per core, and this
+// Why: our goals (docs/benchmarks.md) hold us to ≥ 0.8 × native libsodium and ≥ 5 × OpenMined PSI per core, and this
 // cost is what an attacker's scan and an honest user's discovery both pay on the server.
 // Usage: node bench/oprf.mjs (prints one JSON object on its last stdout line; progress on stderr).
 

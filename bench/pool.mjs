@@ -1,5 +1,5 @@
 // Section "pool": the server's OPRF throughput with its whole worker pool, and what a big
-// discovery batch does to the event loop. Why: DESIGN.md says OPRF work never runs on the event
+// discovery batch does to the event loop. Why: the design (docs/design.md) says OPRF work never runs on the event
 // loop; this checks that a pool of one worker per core scales (N workers vs 1), that a
 // 10,000-element evaluation in batches of 1,024 leaves the loop responsive (goal: longest stall
 // ≤ 20 ms), and the same through the real HTTP server, with GET /healthz latency under load.

@@ -150,7 +150,7 @@ export function renderMarkdown(runs, sections) {
   return [
     '# Benchmarks',
     '',
-    'Produced by `npm run bench` (`bench/run.mjs`); rerun it rather than editing this file. `node bench/run.mjs oprf pool` reruns only the sections named and keeps the others from the earlier run that measured them (each section says which run). Machines are noisy, so every figure is compared with a baseline measured in the same run; goals are the "Numbers we hold ourselves to" of DESIGN.md. How each figure is measured: the header comment of `bench/<section>.mjs`.',
+    'Produced by `npm run bench` (`bench/run.mjs`); rerun it rather than editing this file. `node bench/run.mjs oprf pool` reruns only the sections named and keeps the others from the earlier run that measured them (each section says which run). Machines are noisy, so every figure is compared with a baseline measured in the same run; goals are the "Numbers we hold ourselves to" of the design brief, listed under Goals below. How each figure is measured: the header comment of `bench/<section>.mjs`.',
     '',
     '## Runs',
     '',

@@ -57,7 +57,7 @@ export function directoryToken(sha512: Sha512, keyId: string, element: Uint8Arra
   return derive(sha512, TOKEN_TAG, keyId, element).slice(0, TOKEN_BYTES);
 }
 
-/** The OPRF input for a phone number: its E.164 string as UTF-8 (DESIGN.md). */
+/** The OPRF input for a phone number: its E.164 string as UTF-8 (docs/design.md, Discovery). */
 export function phoneNumberInput(e164: string): Uint8Array {
   return utf8(e164);
 }

@@ -73,7 +73,7 @@ export const RegisterRequest = Type.Object(
   {
     verificationId: Id,
     code: Type.String({ pattern: '^[0-9]{4,10}$' }),
-    /** No default: the user must choose (DESIGN.md promise 1). */
+    /** No default: the user must choose ("being discoverable is a separate choice", docs/design.md). */
     discoverable: Type.Boolean(),
     /** Who sees when this user is online; no default either. */
     presence: PresenceVisibility,
