@@ -115,7 +115,7 @@ export async function startServer(
     const hub = new Hub();
     const node = await bus.join((event) => hub.receive(event));
     hub.join(node);
-    const mailbox = new Mailbox(db, hub, config.messageTtlMs);
+    const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock);
     const links = new ContactLinks(db, linkKey);
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
@@ -144,7 +144,7 @@ export async function startServer(
       mailbox,
       links,
       keyPackages,
-      groups: new Groups(db, mailbox, hub),
+      groups: new Groups(db, mailbox, hub, clock),
     };
     const app = buildApp(services, {
       adminToken,

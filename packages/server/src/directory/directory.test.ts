@@ -136,7 +136,11 @@ describe('key rotation over many accounts', () => {
     let release!: () => void;
     const held = directory.writeLock.run(() => new Promise<void>((r) => (release = r)));
     const rotation = directory.rotate();
-    while ((await stagedRows(t.server)) < count) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + 120_000;
+    while ((await stagedRows(t.server)) < count) {
+      assert.ok(Date.now() < deadline, 'the rotation staged every entry within two minutes');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     await db.deleteFrom('accounts').where('id', '=', 'synthetic00000007').execute();
     before.delete('synthetic00000007');
     const [straggler] = await addSynthetic(t.server, oprf, 1, 'straggler');

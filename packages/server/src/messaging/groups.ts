@@ -20,6 +20,7 @@ export class Groups {
     private readonly db: Db,
     private readonly mailbox: Mailbox,
     private readonly realtime: Realtime,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async commit(device: DeviceRef, groupId: string, body: CommitRequest): Promise<GroupResponse> {
@@ -33,7 +34,7 @@ export class Groups {
         details: [{ field: 'body/welcome', problem: 'adding devices needs a Welcome' }],
       });
     }
-    const now = Date.now();
+    const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
       // First: it orders this group's epochs across nodes as well as the queue (mailbox.ts).
       await lock(trx, 'queue');

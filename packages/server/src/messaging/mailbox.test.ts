@@ -4,6 +4,8 @@ import { testServer } from '../testing/index.js';
 
 describe('device queues', () => {
   let t: Awaited<ReturnType<typeof testServer>>;
+  /** The server's clock: entries expire when the test moves it, not while the machine is slow. */
+  let now = Date.now();
   const device = (r: { accountId: string; deviceId: string }) => ({
     accountId: r.accountId,
     deviceId: r.deviceId,
@@ -25,7 +27,7 @@ describe('device queues', () => {
   }
 
   before(async () => {
-    t = await testServer({ PARLEY_MESSAGE_TTL_SECONDS: '1' });
+    t = await testServer({ PARLEY_MESSAGE_TTL_SECONDS: '1' }, { clock: () => now });
   });
   after(async () => t.server.close());
 
@@ -58,7 +60,7 @@ describe('device queues', () => {
     assert.equal(await mailbox.ack(a, [queued[1]!.seq]), 0);
     assert.equal(await mailbox.depth(b.deviceId), 2);
 
-    await new Promise((r) => setTimeout(r, 1100));
+    now += 1100; // the TTL (1 s) passes on the server's clock, however slow the machine
     assert.deepEqual(await mailbox.pending(b.deviceId, 0, 10), [], 'expired entries are not sent');
     assert.equal(await mailbox.sweep(), 2);
     assert.equal(await mailbox.depth(b.deviceId), 0);

@@ -89,10 +89,12 @@ export class Mailbox {
     private readonly db: Db,
     private readonly realtime: Realtime,
     private readonly ttlMs: number,
+    /** The time entries expire by (tests move it instead of waiting). */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /** Adds entries inside the caller's transaction; wake the devices after it commits. */
-  async enqueue(trx: Executor, entries: QueueEntry[], now = Date.now()): Promise<void> {
+  async enqueue(trx: Executor, entries: QueueEntry[], now = this.clock()): Promise<void> {
     await this.insert(trx, entries, now, false);
   }
 
@@ -250,7 +252,7 @@ export class Mailbox {
         this.stats.acknowledged += result.counts[i]!;
         item.resolve(result.counts[i]!);
       });
-      const now = Date.now();
+      const now = this.clock();
       for (const at of result.storedAt) this.stats.latency.observe((now - at) / 1000);
       try {
         this.realtime.offer(result.frames);
@@ -280,7 +282,7 @@ export class Mailbox {
     batch: PendingStore[],
   ): Promise<{ outcome: Array<{ duplicate: boolean } | ParleyError>; frames: Addressed[] }> {
     if (batch.length === 0) return { outcome: [], frames: [] };
-    const now = Date.now();
+    const now = this.clock();
     const senders = [...new Set(batch.map((b) => b.sender.deviceId))];
     const groupIds = [...new Set(batch.map((b) => b.frame.groupId))];
     const seenRows = await trx
@@ -365,7 +367,7 @@ export class Mailbox {
       .selectAll()
       .where('device_id', '=', deviceId)
       .where('seq', '>', afterSeq)
-      .where('expires_at', '>', Date.now())
+      .where('expires_at', '>', this.clock())
       .orderBy('seq')
       .limit(limit)
       .execute();
@@ -423,7 +425,9 @@ export class Mailbox {
             entry.ids.length > 1 ? new TextEncoder().encode(JSON.stringify(entry.ids)) : null,
         }));
       for (let i = 0; i < live.length; i += INSERT_CHUNK) {
-        frames.push(...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), Date.now(), true)));
+        frames.push(
+          ...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), this.clock(), true)),
+        );
       }
     }
     return { counts, frames, storedAt };
@@ -439,7 +443,7 @@ export class Mailbox {
   }
 
   /** Deletes expired queue entries and idempotency records; returns how many entries went. */
-  async sweep(now = Date.now()): Promise<number> {
+  async sweep(now = this.clock()): Promise<number> {
     // Every entry lives the same time from when it was written, so the expired ones are the
     // oldest seqs: find the first live one by walking seq (the row id) from the start, which
     // costs about as many rows as are deleted, without an index on expires_at. (An entry written

@@ -55,7 +55,10 @@ const databaseOf = new Map<string, string>();
  * A server on a free port with its own data directory and database: SQLite there, or — with
  * PARLEY_TEST_STORAGE=postgres (storage.postgres.test.ts) — a fresh PostgreSQL database.
  */
-export async function testServer(env: Record<string, string> = {}) {
+export async function testServer(
+  env: Record<string, string> = {},
+  options: { clock?: () => number } = {},
+) {
   const inbox = new InboxSmsProvider();
   const dataDir = env.PARLEY_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'parley-server-test-'));
   const storage: Record<string, string> = {};
@@ -76,7 +79,7 @@ export async function testServer(env: Record<string, string> = {}) {
     PARLEY_OPRF_WORKERS: '1',
     ...env,
   });
-  const server: RunningServer = await startServer(config, { sms: inbox });
+  const server: RunningServer = await startServer(config, { sms: inbox, ...options });
   const call = async (
     method: string,
     path: string,

@@ -55,6 +55,19 @@ describe('Prometheus metrics', () => {
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   }
 
+  /**
+   * Waits until a metric reads `expected`, then asserts it: whether the server counts before or
+   * after it sends the frame a test waited for is not what these tests are about.
+   */
+  async function settles(name: string, expected: number, labels = '', message?: string) {
+    let last = Number.NaN;
+    await until(`${name}${labels} = ${expected}`, async () => {
+      last = await sample(name, labels);
+      return last === expected;
+    }).catch(() => undefined);
+    assert.equal(last, expected, message ?? `${name}${labels}`);
+  }
+
   before(async () => {
     t = await testServer({
       PARLEY_DISCOVERY_BUDGET: '3',
@@ -108,35 +121,35 @@ describe('Prometheus metrics', () => {
     assert.ok(depth0 >= 1, 'the Welcome waits in b’s queue');
 
     const sender = await deviceSocket(t.server.url, a.credential);
-    assert.equal(await sample('parley_websocket_connections'), 1);
+    await settles('parley_websocket_connections', 1);
     const ids = ['1', '2', '3'].map((c) => c.repeat(22));
     for (const id of ids) sender.send({ t: 'send', id, groupId, epoch: 1, payload: 'AQID' });
     sender.send({ t: 'send', id: ids[0]!, groupId, epoch: 1, payload: 'AQID' }); // a retry
     await until('4 answers', () => sender.frames.filter((f) => f.t === 'stored').length === 4);
-    assert.equal(await sample('parley_messages_stored_total'), 3, 'the retry is not counted');
-    assert.equal(await sample('parley_queue_depth'), depth0 + 3);
+    await settles('parley_messages_stored_total', 3, '', 'the retry is not counted');
+    await settles('parley_queue_depth', depth0 + 3);
 
     const delivered0 = await sample('parley_queue_entries_delivered_total');
     const receiver = await deviceSocket(t.server.url, b.credential);
-    assert.equal(await sample('parley_websocket_connections'), 2);
+    await settles('parley_websocket_connections', 2);
     await until(
       'the welcome and 3 messages',
       () => receiver.frames.filter((f) => f.t === 'deliver').length === 4,
     );
-    assert.equal(await sample('parley_queue_entries_delivered_total'), delivered0 + 4);
-    assert.equal(await sample('parley_delivery_latency_seconds_count'), 0);
+    await settles('parley_queue_entries_delivered_total', delivered0 + 4);
+    await settles('parley_delivery_latency_seconds_count', 0);
 
     const seqs = receiver.frames.filter((f) => f.t === 'deliver').map((f) => f.seq as number);
     receiver.send({ t: 'ack', seqs });
     // The acknowledgement puts one receipt in a's queue, which a's socket gets at once.
     await until('the receipt', () => sender.frames.some((f) => f.t === 'deliver'));
-    assert.equal(await sample('parley_queue_entries_acknowledged_total'), 4);
-    assert.equal(await sample('parley_delivery_latency_seconds_count'), 3, 'one per message');
-    assert.equal(await sample('parley_delivery_latency_seconds_bucket', '{le="+Inf"}'), 3);
-    assert.equal(await sample('parley_delivery_latency_seconds_bucket', '{le="3600"}'), 3);
+    await settles('parley_queue_entries_acknowledged_total', 4);
+    await settles('parley_delivery_latency_seconds_count', 3, '', 'one per message');
+    await settles('parley_delivery_latency_seconds_bucket', 3, '{le="+Inf"}');
+    await settles('parley_delivery_latency_seconds_bucket', 3, '{le="3600"}');
     assert.ok((await sample('parley_delivery_latency_seconds_sum')) < 60);
-    assert.equal(await sample('parley_queue_entries_delivered_total'), delivered0 + 5);
-    assert.equal(await sample('parley_queue_depth'), depth0 - 1 + 1, 'b’s queue empty, a receipt');
+    await settles('parley_queue_entries_delivered_total', delivered0 + 5);
+    await settles('parley_queue_depth', depth0 - 1 + 1, '', 'b’s queue empty, a receipt');
 
     receiver.ws.close();
     sender.ws.close();
