@@ -217,11 +217,14 @@ export class ParleyClient {
 
   /**
    * Signs out one of the account's devices: its credential stops working and nothing more is
-   * delivered to it. Removing this device signs it out here too (its data on this device is
-   * erased, as after deleteAccount, but the account stays).
+   * delivered to it. First this device says so in MLS in each conversation the device is in, so
+   * the other members remove its leaf (they do not take the server's word for it). Removing this
+   * device signs it out here too (its data on this device is erased, as after deleteAccount, but
+   * the account stays).
    */
   async removeDevice(deviceId: string): Promise<void> {
     this.requireSession();
+    await this.messenger.announceSignOut([deviceId]);
     await this.api.removeDevice(deviceId);
     if (deviceId === this.session!.deviceId) await this.forgetSession();
   }
@@ -229,6 +232,7 @@ export class ParleyClient {
   /** Signs out every other device of the account (a lost phone); returns how many. */
   async signOutOtherDevices(): Promise<number> {
     this.requireSession();
+    await this.messenger.announceSignOut('others');
     return (await this.api.removeOtherDevices()).removed;
   }
 
@@ -245,6 +249,8 @@ export class ParleyClient {
 
   async deleteAccount(): Promise<void> {
     this.requireSession();
+    // The other members act on the account's own word that it leaves, not the server's.
+    await this.messenger.announceAccountDeletion().catch(() => false);
     try {
       await this.api.deleteAccount();
     } catch (error) {

@@ -23,10 +23,18 @@ export {
   type ChatMessage,
   type Conversation,
   KEY_PACKAGE_TARGET,
+  type MembershipChange,
+  type MembershipNotice,
+  type MessageKind,
   type MessageStatus,
   Messenger,
   type MessengerEvents,
 } from './messaging/messenger.js';
+export {
+  type SecurityWarning,
+  type SecurityWarningCode,
+  securityWarningText,
+} from './messaging/warnings.js';
 export {
   buildDisclosure,
   Consent,

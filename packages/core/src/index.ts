@@ -5,6 +5,7 @@
  */
 export * from './directory-keys.js';
 export * from './encoding.js';
+export * from './envelope.js';
 export * from './error-docs.js';
 export * from './errors.js';
 export {

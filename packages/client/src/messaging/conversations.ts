@@ -5,17 +5,19 @@
  * `conversation` event, which is also what `waitForEpoch` listens for.
  */
 
-import { ParleyError } from '@parley/core';
+import { type DeviceRef, ParleyError } from '@parley/core';
 import type { ClientState } from 'ts-mls';
 import type { ClientStore } from '../store/store.js';
 import * as mls from './mls.js';
 import {
   type ChatMessage,
   type Conversation,
+  type MembershipNotice,
   type MessengerEventSink,
   publicView,
   type StoredConversation,
 } from './model.js';
+import { membershipNotices, noticeMessage } from './notices.js';
 
 const KEYS = {
   conversations: 'conversations',
@@ -77,24 +79,66 @@ export class Conversations {
     }
   }
 
-  /** Saves a new MLS state of the group (joined, committed, or a Commit applied) and says so. */
+  /**
+   * Saves a new MLS state of the group (joined, committed, or a Commit applied) and says so.
+   * With `change`, the members before and after are compared and every difference is added to
+   * the history as a notice by `change.by`, the Commit's MLS sender (or `change.notices` are
+   * added as they are); the `conversation` event comes after them.
+   */
   async adopt(
     id: string,
     state: ClientState,
+    change?: { by: DeviceRef; before?: readonly DeviceRef[]; notices?: MembershipNotice[] },
     createdAt = new Date().toISOString(),
   ): Promise<StoredConversation> {
     const previous = await this.load(id);
+    const members = mls
+      .membersOf(state)
+      .map(({ accountId, deviceId }) => ({ accountId, deviceId }));
+    // Announced departures stay until the Commit that carries them out.
+    const departures = (previous?.departures ?? []).filter((d) =>
+      members.some((m) => m.accountId === d || m.deviceId === d),
+    );
     const conversation: StoredConversation = {
       id,
       state: await mls.encodeState(state),
       epoch: mls.epochOf(state),
-      members: mls.membersOf(state).map(({ accountId, deviceId }) => ({ accountId, deviceId })),
+      members,
       createdAt: previous?.createdAt ?? createdAt,
       active: state.groupActiveState.kind === 'active',
+      ...(departures.length > 0 ? { departures } : {}),
+      ...(previous?.handled ? { handled: previous.handled } : {}),
     };
     await this.save(conversation);
+    if (change) {
+      const notices =
+        change.notices ??
+        membershipNotices(
+          change.before ?? previous?.members ?? [],
+          members,
+          change.by,
+          previous?.departures,
+        );
+      for (const notice of notices) await this.notify(id, notice);
+    }
     this.events.emit('conversation', publicView(conversation));
     return conversation;
+  }
+
+  /** Remembers departures announced in MLS (account or device ids) until a Commit enacts them. */
+  async noteDepartures(id: string, departing: readonly string[]): Promise<StoredConversation> {
+    const stored = await this.require(id);
+    const departures = [...new Set([...(stored.departures ?? []), ...departing])];
+    const next = { ...stored, departures };
+    await this.save(next);
+    return next;
+  }
+
+  /** Adds a notice to the history and shows it. */
+  async notify(id: string, notice: MembershipNotice): Promise<void> {
+    const message = noticeMessage(id, notice);
+    await this.append(id, message);
+    this.events.emit('message', message);
   }
 
   /** Marks the conversation left by this device (its history stays) and says so. */
@@ -183,7 +227,9 @@ export class Conversations {
   private async loadHistory(id: string): Promise<ChatMessage[]> {
     let history = this.histories.get(id);
     if (!history) {
-      history = (await this.store.get<ChatMessage[]>(KEYS.history(id))) ?? [];
+      const stored = (await this.store.get<ChatMessage[]>(KEYS.history(id))) ?? [];
+      // Histories saved before message kinds existed hold texts only.
+      history = stored.map((m) => (m.kind ? m : { ...m, kind: 'text' as const }));
       this.histories.set(id, history);
     }
     return history;

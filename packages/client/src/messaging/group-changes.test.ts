@@ -90,6 +90,9 @@ describe('group changes', () => {
     );
     assert.equal((await bob.messenger.conversation(conversation.id)).members.length, 3);
     const removal = server.next('commit', (c) => c.accepted);
+    // The owner says so in MLS first, as ParleyClient.removeDevice does; the server's word alone
+    // would change nothing.
+    assert.equal(await alice.messenger.announceSignOut([laptop.device.deviceId]), true);
     server.removeDevice(laptop.device.deviceId);
     const commit = await removal;
     assert.equal(commit.from.deviceId, ids([alice.device, bob.device])[0]);

@@ -56,7 +56,10 @@ export class GroupChanges {
         add: claimed.map((c) => ({ deviceId: c.deviceId, keyPackageId: c.keyPackageId })),
         remove: [],
       });
-      return this.conversations.adopt(id, committed.state);
+      return this.conversations.adopt(id, committed.state, {
+        by: this.device,
+        before: [this.device],
+      });
     });
     return publicView(conversation);
   }
@@ -85,11 +88,16 @@ export class GroupChanges {
   }
 
   /**
-   * Leaves the conversation with all of this account's devices: the server stops delivering at
-   * once, and a remaining member removes them in MLS. The history stays on this device.
+   * Tells the server this account left (after its `leave` envelope was stored): it stops
+   * delivering at once. A remaining member may already have committed the removal, which the
+   * server then answers NOT_GROUP_MEMBER: left either way. The history stays on this device.
    */
   async leave(conversationId: string): Promise<Conversation> {
-    await this.api.leaveGroup(conversationId);
+    try {
+      await this.api.leaveGroup(conversationId);
+    } catch (error) {
+      if (!(error instanceof ParleyError && error.code === 'NOT_GROUP_MEMBER')) throw error;
+    }
     return this.lane.run(async () =>
       this.conversations.markLeft(await this.conversations.require(conversationId)),
     );
@@ -132,7 +140,9 @@ export class GroupChanges {
           throw error;
         }
         return {
-          conversation: await this.conversations.adopt(conversationId, change.committed.state),
+          conversation: await this.conversations.adopt(conversationId, change.committed.state, {
+            by: this.device,
+          }),
         };
       });
       if (outcome.conversation) return publicView(outcome.conversation);

@@ -9,10 +9,22 @@
  *   when a delivery window's worth has gathered.
  * When an entry asks this device to commit (a member left or signed a device out), the Commit
  * starts after the entry's lane task, through `after`.
+ *
+ * Who did what is MLS's word only: the sender of a message or Commit is its MLS sender (a `from`
+ * the server wrote that disagrees is ignored, with a warning), and membership changes only by
+ * Commits. A member's leave or a device's sign-out is acted on when its own account announced it
+ * in an MLS message (a `leave` or `device-removed` envelope); the server's `leave` and `removed`
+ * entries are hints that change nothing by themselves.
  */
 
-import { type DeliverFrame, type DeviceRef, MESSAGING_LIMITS, ParleyError } from '@parley/core';
-import { parseContent } from './content.js';
+import {
+  type DeliverFrame,
+  type DeviceRef,
+  type Envelope,
+  MESSAGING_LIMITS,
+  ParleyError,
+  parseEnvelope,
+} from '@parley/core';
 import type { Conversations } from './conversations.js';
 import type { GroupChanges } from './group-changes.js';
 import type { KeyPackageStock } from './key-packages.js';
@@ -23,8 +35,19 @@ import {
   type ChatMessage,
   type MessengerEventSink,
   otherAccounts,
+  type StoredConversation,
   type Wire,
 } from './model.js';
+import type { SecurityWarning } from './warnings.js';
+
+/** Ids of history-less messages a conversation remembers, to recognise them delivered again. */
+const HANDLED_MAX = 64;
+
+/** Who a Commit's notice names when MLS gives no member (cannot happen with basic credentials). */
+const NOBODY: DeviceRef = { accountId: '', deviceId: '' };
+
+const same = (a: DeviceRef, b: DeviceRef) =>
+  a.accountId === b.accountId && a.deviceId === b.deviceId;
 
 export class Inbox {
   private readonly acks: number[] = [];
@@ -85,13 +108,13 @@ export class Inbox {
       case 'commit':
         return this.applyCommit(frame);
       case 'application':
-        return this.applyMessage(frame);
+        return this.applyMessage(task, frame);
       case 'receipt':
         return this.applyReceipt(frame);
       case 'leave':
-        return this.applyLeave(task, frame);
+        return this.applyLeave(frame);
       case 'removed':
-        return this.applyRemoved(task, frame);
+        return this.applyRemoved(frame);
     }
   }
 
@@ -103,37 +126,68 @@ export class Inbox {
         details: { what: 'Welcome for an unknown KeyPackage' },
       });
     }
-    const state = await mls.joinByWelcome(frame.payload, kp, await this.keys.signatureKeys());
-    await this.conversations.adopt(frame.groupId, state, frame.sentAt);
+    const { state, addedBy } = await mls.joinByWelcome(
+      frame.payload,
+      kp,
+      await this.keys.signatureKeys(),
+    );
+    this.checkSender(frame, addedBy);
+    const by = addedBy ?? NOBODY;
+    const notices = [
+      { change: 'added' as const, by, accounts: [this.device.accountId], devices: [this.device] },
+    ];
+    await this.conversations.adopt(frame.groupId, state, { by, notices }, frame.sentAt);
     await this.keys.spend(kp);
   }
 
   private async applyCommit(frame: DeliverFrame): Promise<void> {
     const stored = await this.conversations.load(frame.groupId);
     if (!stored || frame.epoch < stored.epoch || !frame.payload) return; // seen before
-    const state = await mls.processHandshake(await mls.decodeState(stored.state), frame.payload);
-    await this.conversations.adopt(frame.groupId, state);
-  }
-
-  private async applyMessage(frame: DeliverFrame): Promise<void> {
-    // Delivered before; the acknowledgement was lost.
-    if (await this.conversations.has(frame.groupId, frame.id)) return;
-    const stored = await this.conversations.load(frame.groupId);
-    if (!stored || !frame.payload) return;
-    const { state, plaintext } = await mls.decrypt(
+    const { state, committer } = await mls.processHandshake(
       await mls.decodeState(stored.state),
       frame.payload,
     );
-    const content = parseContent(plaintext);
+    this.checkSender(frame, committer);
+    await this.conversations.adopt(frame.groupId, state, { by: committer ?? NOBODY });
+  }
+
+  private async applyMessage(task: LaneTask, frame: DeliverFrame): Promise<void> {
+    const stored = await this.conversations.load(frame.groupId);
+    // Delivered before; the acknowledgement was lost.
+    if (stored?.handled?.includes(frame.id)) return;
+    if (await this.conversations.has(frame.groupId, frame.id)) return;
+    if (!stored || !frame.payload) return;
+    const { state, plaintext, sender } = await mls.decrypt(
+      await mls.decodeState(stored.state),
+      frame.payload,
+    );
+    this.checkSender(frame, sender);
+    const read = parseEnvelope(plaintext);
+    const envelope = read.kind === 'envelope' ? read.envelope : undefined;
+    if (envelope && envelope.type !== 'text') {
+      const next: StoredConversation = {
+        ...stored,
+        state: await mls.encodeState(state),
+        handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
+      };
+      return this.applyControl(task, next, sender, envelope);
+    }
     const message: ChatMessage = {
       id: frame.id,
       conversationId: frame.groupId,
-      from: frame.from,
-      text: content.text,
-      sentAt: content.sentAt,
+      from: sender,
       status: 'received',
       deliveredTo: [],
       readBy: [],
+      // A newer kind of message (or unreadable content) is kept and shown as a placeholder.
+      ...(envelope?.type === 'text'
+        ? { kind: 'text', text: envelope.text, sentAt: envelope.sentAt }
+        : {
+            kind: 'unsupported',
+            text: '',
+            contentType: read.kind === 'unsupported' ? read.type : '',
+            sentAt: frame.sentAt,
+          }),
     };
     // History first: if the process dies between the two writes, the id is known and the
     // redelivered copy is dropped instead of failing to decrypt with a spent key.
@@ -143,37 +197,96 @@ export class Inbox {
   }
 
   /**
-   * Another account left: the remaining device with the lowest id commits their removal (one
-   * device, to avoid a burst of competing Commits; a conflict would be retried anyway).
+   * A leave or a sign-out, announced in MLS by the account it concerns. The announcement is
+   * remembered (so the server's matching hint raises no warning), and the remaining device with
+   * the lowest id commits the removal (one device, to avoid a burst of competing Commits; a
+   * conflict would be retried anyway). This saves `next` (the new MLS state) in every case.
    */
-  private async applyLeave(task: LaneTask, frame: DeliverFrame): Promise<void> {
-    const stored = await this.conversations.load(frame.groupId);
-    if (!stored?.active) return;
-    const leaver = frame.from.accountId;
-    if (leaver === this.device.accountId) {
+  private async applyControl(
+    task: LaneTask,
+    next: StoredConversation,
+    sender: DeviceRef,
+    envelope: Exclude<Envelope, { type: 'text' }>,
+  ): Promise<void> {
+    const mine = sender.accountId === this.device.accountId;
+    await this.conversations.save(next);
+    if (envelope.type === 'leave') {
+      if (!next.members.some((m) => m.accountId === sender.accountId)) return;
+      await this.conversations.noteDepartures(next.id, [sender.accountId]);
+      if (!next.active) return;
       // Another device of this account left: so did this one.
-      await this.conversations.markLeft(stored);
+      if (mine) {
+        await this.conversations.markLeft(await this.conversations.require(next.id));
+        return;
+      }
+      const remaining = next.members.filter((m) => m.accountId !== sender.accountId);
+      if (lowest(remaining) !== this.device.deviceId) return;
+      task.after(() => this.changes.remove(next.id, [sender.accountId]));
       return;
     }
-    if (!stored.members.some((m) => m.accountId === leaver)) return; // already removed
-    const remaining = stored.members.filter((m) => m.accountId !== leaver).map((m) => m.deviceId);
-    if (remaining.sort()[0] !== this.device.deviceId) return;
-    task.after(() => this.changes.remove(frame.groupId, [leaver]));
+    // device-removed: only a device of the same account may sign devices out.
+    const named = next.members.filter((m) => envelope.deviceIds.includes(m.deviceId));
+    if (named.some((m) => m.accountId !== sender.accountId)) {
+      this.warn({
+        code: 'REMOVAL_REFUSED',
+        conversationId: next.id,
+        detail: { authenticated: sender, deviceIds: envelope.deviceIds },
+      });
+      return;
+    }
+    const ids = named.map((m) => m.deviceId);
+    if (ids.length === 0) return;
+    await this.conversations.noteDepartures(next.id, ids);
+    if (!next.active || ids.includes(this.device.deviceId)) return;
+    if (removerOf(next.members, ids) !== this.device.deviceId) return;
+    task.after(() => this.changes.removeDevices(next.id, ids));
   }
 
   /**
-   * A device of a member (this account's, or another's) was signed out: the server no longer
-   * delivers to it, and the first remaining device (by id) removes its leaf in MLS, so it cannot
-   * read later epochs.
+   * The server says another account left. Only a hint: the account's own `leave` envelope is
+   * what counts, and it comes before this entry (the leaver stores it before leaving).
    */
-  private async applyRemoved(task: LaneTask, frame: DeliverFrame): Promise<void> {
+  private async applyLeave(frame: DeliverFrame): Promise<void> {
+    const stored = await this.conversations.load(frame.groupId);
+    if (!stored) return;
+    const leaver = frame.from.accountId;
+    if (!stored.members.some((m) => m.accountId === leaver)) return; // already removed
+    if (leaver === this.device.accountId && !stored.active) return; // left here already
+    if (stored.departures?.includes(leaver)) return; // announced; the removal is under way
+    this.warn({
+      code: 'UNVERIFIED_LEAVE',
+      conversationId: frame.groupId,
+      detail: { claimed: frame.from, entry: 'leave' },
+    });
+  }
+
+  /** The server says a device was signed out: a hint, as `leave` is. */
+  private async applyRemoved(frame: DeliverFrame): Promise<void> {
     const stored = await this.conversations.load(frame.groupId);
     if (!stored?.active) return;
     const removed = frame.from.deviceId;
+    if (removed === this.device.deviceId) return; // the server closes this device's socket
     if (!stored.members.some((m) => m.deviceId === removed)) return; // already removed
-    const remaining = stored.members.filter((m) => m.deviceId !== removed).map((m) => m.deviceId);
-    if (remaining.sort()[0] !== this.device.deviceId) return;
-    task.after(() => this.changes.removeDevices(frame.groupId, [removed]));
+    if (stored.departures?.includes(removed)) return; // announced; the removal is under way
+    this.warn({
+      code: 'UNVERIFIED_REMOVAL',
+      conversationId: frame.groupId,
+      detail: { claimed: frame.from, deviceIds: [removed], entry: 'removed' },
+    });
+  }
+
+  /** A `from` the server wrote that MLS contradicts is ignored, and said so. */
+  private checkSender(frame: DeliverFrame, authenticated: DeviceRef | undefined): void {
+    if (!authenticated || same(frame.from, authenticated)) return;
+    this.warn({
+      code: 'SENDER_MISMATCH',
+      conversationId: frame.groupId,
+      detail: { claimed: frame.from, authenticated, entry: frame.kind },
+    });
+  }
+
+  private warn(warning: SecurityWarning): void {
+    this.events.emit('warning', warning);
   }
 
   private async applyReceipt(frame: DeliverFrame): Promise<void> {
@@ -191,4 +304,14 @@ export class Inbox {
     );
     for (const m of changed) this.events.emit('status', m);
   }
+}
+
+/** The device with the lowest id: the one that commits a removal. */
+function lowest(members: readonly DeviceRef[]): string | undefined {
+  return members.map((m) => m.deviceId).sort()[0];
+}
+
+/** The device that commits the removal of these devices: the lowest id among the others. */
+export function removerOf(members: readonly DeviceRef[], deviceIds: readonly string[]) {
+  return lowest(members.filter((m) => !deviceIds.includes(m.deviceId)));
 }

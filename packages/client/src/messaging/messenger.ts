@@ -7,13 +7,16 @@
  * - `group-changes.ts` — Commits (create, add, remove, leave) and epoch-conflict recovery;
  * - `outbox.ts` — sending, with retries under the same message id;
  * - `inbox.ts` — applying delivered entries exactly once, in order, and acknowledging them;
- * - `signals.ts` — typing and read receipts;
+ * - `signals.ts` — typing and read receipts, signed by the sending device;
+ * - `notices.ts` — the membership notices in the history, from Commits;
+ * - `warnings.ts` — the security warnings (what the server claimed and MLS did not back);
  * - `lane.ts` — the one-at-a-time order everything that changes MLS state runs in.
  * Presence is a frame each way and lives here.
  *
  * @example
  * const messenger = client.messenger;
- * messenger.on('message', (m) => console.log(m.from.accountId, m.text));
+ * messenger.on('message', (m) => console.log(m.from.accountId, m.kind, m.text));
+ * messenger.on('warning', (w) => console.warn(w.code, w.conversationId));
  * await messenger.start();
  * const chat = await messenger.createConversation([friendAccountId]);
  * await messenger.send(chat.id, 'hello'); // resolves once the server has stored it
@@ -26,7 +29,7 @@ import { Connection, type SocketFactory } from '../transport/connection.js';
 import { Emitter } from '../transport/emitter.js';
 import { Conversations } from './conversations.js';
 import { GroupChanges } from './group-changes.js';
-import { Inbox } from './inbox.js';
+import { Inbox, removerOf } from './inbox.js';
 import { KeyPackageStock } from './key-packages.js';
 import { Lane } from './lane.js';
 import {
@@ -37,14 +40,24 @@ import {
   type MessengerEvents,
   type Wire,
 } from './model.js';
-import { Outbox, SERVICE_RETRY_MS } from './outbox.js';
+import { type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
 export { KEY_PACKAGE_TARGET } from './key-packages.js';
-export type { ChatMessage, Conversation, MessageStatus, MessengerEvents } from './model.js';
+export type {
+  ChatMessage,
+  Conversation,
+  MembershipChange,
+  MembershipNotice,
+  MessageKind,
+  MessageStatus,
+  MessengerEvents,
+} from './model.js';
 
 /** How long `start()` waits for the first connection before it reports it is still trying. */
 const CONNECT_WAIT_MS = 15_000;
+/** How long a leave or sign-out waits for its MLS announcement to be stored. */
+const ANNOUNCE_WAIT_MS = 15_000;
 
 export interface MessengerOptions {
   serverUrl: string;
@@ -101,7 +114,9 @@ export class Messenger extends Emitter<MessengerEvents> {
       wire,
       events,
     );
-    this.signals = new Signals(device, this.lane, this.conversationStore, wire, events);
+    this.signals = new Signals(device, this.lane, this.conversationStore, wire, events, () =>
+      this.keys.signatureKeys(),
+    );
   }
 
   get device(): DeviceRef {
@@ -226,11 +241,113 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   /**
-   * Leaves the conversation with all of this account's devices: the server stops delivering at
-   * once, and a remaining member removes them in MLS. The history stays on this device.
+   * Leaves the conversation with all of this account's devices. First a `leave` envelope goes to
+   * the members in MLS and is stored — the only word of the leave the other members act on (the
+   * remaining device with the lowest id commits the removal); then the server is told and stops
+   * delivering at once. The history stays on this device.
    */
-  leave(conversationId: string): Promise<Conversation> {
+  async leave(conversationId: string): Promise<Conversation> {
+    const current = await this.conversationStore.get(conversationId);
+    if (current.active) {
+      await this.stored(this.outbox.sendControl(conversationId, { v: 1, type: 'leave' }));
+      await this.lane.run(() =>
+        this.conversationStore.noteDepartures(conversationId, [this.device.accountId]),
+      );
+    }
     return this.changes.leave(conversationId);
+  }
+
+  /**
+   * Before this account is deleted: a `leave` envelope in every active conversation, so the
+   * other members remove it (the server's word alone would not make them). Best effort: resolves
+   * false when not every one was stored within 15 s (connecting first if need be).
+   */
+  announceAccountDeletion(): Promise<boolean> {
+    return this.announce(() => ({ v: 1, type: 'leave' }));
+  }
+
+  /**
+   * Before devices of this account are signed out: a `device-removed` envelope naming them in
+   * every active conversation they are in (`'others'`: every device of this account but this
+   * one), so the other members remove their leaves. Best effort, as `announceAccountDeletion`.
+   */
+  announceSignOut(deviceIds: string[] | 'others'): Promise<boolean> {
+    const self = this.options.device;
+    return this.announce((c) => {
+      const named = c.members.filter(
+        (m) =>
+          m.accountId === self.accountId &&
+          (deviceIds === 'others' ? m.deviceId !== self.deviceId : deviceIds.includes(m.deviceId)),
+      );
+      return named.length > 0
+        ? { v: 1, type: 'device-removed', deviceIds: named.map((m) => m.deviceId) }
+        : undefined;
+    });
+  }
+
+  private async announce(
+    envelopeFor: (c: Conversation) => ControlEnvelope | undefined,
+  ): Promise<boolean> {
+    const targets = (await this.conversationStore.list())
+      .filter((c) => c.active && c.members.some((m) => m.deviceId !== this.device.deviceId))
+      .map((c) => ({ id: c.id, envelope: envelopeFor(c) }))
+      .filter((t) => t.envelope !== undefined);
+    if (targets.length === 0) return true;
+    const started = !this.connection;
+    try {
+      if (started) await this.start();
+      const results = await Promise.allSettled(
+        targets.map(async ({ id, envelope }) => {
+          await this.stored(this.outbox.sendControl(id, envelope!));
+          const departing =
+            envelope!.type === 'leave' ? [this.device.accountId] : envelope!.deviceIds;
+          const stored = await this.lane.run(() =>
+            this.conversationStore.noteDepartures(id, departing),
+          );
+          // This device does not receive its own envelope: if it is the one to commit the
+          // removal, it starts it here.
+          if (
+            envelope!.type === 'device-removed' &&
+            removerOf(stored.members, departing) === this.device.deviceId
+          ) {
+            this.changes.removeDevices(id, departing).catch((error: unknown) => {
+              this.emit('error', asParleyError(error));
+            });
+          }
+        }),
+      );
+      return results.every((r) => r.status === 'fulfilled');
+    } catch {
+      return false;
+    } finally {
+      if (started) this.stop();
+    }
+  }
+
+  /** Waits for a control envelope to be stored, for ANNOUNCE_WAIT_MS at most. */
+  private stored(sent: Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ParleyError('CONNECTION_CLOSED', {
+              message:
+                'The announcement to the other members was not stored within 15 s; it is sent on the next connection.',
+            }),
+          ),
+        ANNOUNCE_WAIT_MS,
+      );
+      sent.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   // --- sending ---

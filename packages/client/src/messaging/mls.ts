@@ -22,15 +22,22 @@ import type {
   KeyPackage,
   MLSMessage,
   PrivateKeyPackage,
+  PrivateMessage,
   Proposal,
   Welcome,
 } from 'ts-mls';
 
 type TsMls = typeof import('ts-mls');
+type PrivateMessages = typeof import('ts-mls/privateMessage.js');
+type Welcomes = typeof import('ts-mls/welcome.js');
 
 interface Loaded {
   mls: TsMls;
   verifyKeyPackage: (kp: KeyPackage, s: CiphersuiteImpl['signature']) => Promise<boolean>;
+  makeKeyPackageRef: typeof import('ts-mls/keyPackage.js')['makeKeyPackageRef'];
+  decryptSenderData: PrivateMessages['decryptSenderData'];
+  decryptGroupSecrets: Welcomes['decryptGroupSecrets'];
+  decryptGroupInfo: Welcomes['decryptGroupInfo'];
   impl: CiphersuiteImpl;
   config: ClientConfig;
 }
@@ -40,7 +47,9 @@ let loading: Promise<Loaded> | undefined;
 export function loadMls(): Promise<Loaded> {
   loading ??= (async () => {
     const mls = await import('ts-mls');
-    const { verifyKeyPackage } = await import('ts-mls/keyPackage.js');
+    const { verifyKeyPackage, makeKeyPackageRef } = await import('ts-mls/keyPackage.js');
+    const { decryptSenderData } = await import('ts-mls/privateMessage.js');
+    const { decryptGroupSecrets, decryptGroupInfo } = await import('ts-mls/welcome.js');
     const impl = await mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(MLS_CIPHER_SUITE));
     const config: ClientConfig = {
       keyRetentionConfig: mls.defaultKeyRetentionConfig,
@@ -58,7 +67,16 @@ export function loadMls(): Promise<Loaded> {
         },
       },
     };
-    return { mls, impl, config, verifyKeyPackage };
+    return {
+      mls,
+      impl,
+      config,
+      verifyKeyPackage,
+      makeKeyPackageRef,
+      decryptSenderData,
+      decryptGroupSecrets,
+      decryptGroupInfo,
+    };
   })();
   return loading;
 }
@@ -179,12 +197,42 @@ export function epochOf(state: ClientState): number {
 /** The devices in the group, by leaf. */
 export function membersOf(state: ClientState): Array<DeviceRef & { leaf: number }> {
   const out: Array<DeviceRef & { leaf: number }> = [];
-  state.ratchetTree.forEach((node, index) => {
-    if (node?.nodeType !== 'leaf' || node.leaf.credential.credentialType !== 'basic') return;
-    const who = parseDeviceIdentity(node.leaf.credential.identity);
+  state.ratchetTree.forEach((_, index) => {
+    if (index % 2 !== 0) return;
+    const who = leafDevice(state.ratchetTree, index / 2);
     if (who) out.push({ ...who, leaf: index / 2 });
   });
   return out;
+}
+
+/** The device a leaf's credential names, read from the tree (leaf L is node 2L). */
+function leafDevice(tree: ClientState['ratchetTree'], leaf: number): DeviceRef | undefined {
+  const node = tree[leaf * 2];
+  if (node?.nodeType !== 'leaf' || node.leaf.credential.credentialType !== 'basic') return;
+  return parseDeviceIdentity(node.leaf.credential.identity);
+}
+
+/**
+ * Who sent a PrivateMessage, as MLS authenticates it: the leaf in its sender data (RFC 9420
+ * §6.3.2), decrypted with the sender-data secret of the message's epoch, and that leaf's
+ * credential in the same epoch's tree. ts-mls then verifies the content's signature against that
+ * very leaf, so a message that decrypts was signed by this device.
+ */
+async function senderOf(
+  loaded: Loaded,
+  state: ClientState,
+  message: PrivateMessage,
+): Promise<DeviceRef | undefined> {
+  const epoch =
+    message.epoch === state.groupContext.epoch
+      ? { secret: state.keySchedule.senderDataSecret, tree: state.ratchetTree }
+      : (() => {
+          const old = state.historicalReceiverData.get(message.epoch);
+          return old && { secret: old.senderDataSecret, tree: old.ratchetTree };
+        })();
+  if (!epoch) return undefined;
+  const data = await loaded.decryptSenderData(message, epoch.secret, loaded.impl);
+  return data ? leafDevice(epoch.tree, data.leafIndex) : undefined;
 }
 
 export async function createGroup(
@@ -254,19 +302,25 @@ export async function commit(
   }
 }
 
+/**
+ * Joins by a Welcome. `addedBy` is the member whose GroupInfo signature ts-mls verified (the
+ * `signer` leaf, RFC 9420 §12.4.3.1): the device that added this one, whatever the server says.
+ */
 export async function joinByWelcome(
   welcomeB64: string,
   own: OwnKeyPackage,
   keys: SignatureKeys,
-): Promise<ClientState> {
-  const { mls, impl, config } = await loadMls();
+): Promise<{ state: ClientState; addedBy: DeviceRef | undefined }> {
+  const loaded = await loadMls();
+  const { mls, impl, config } = loaded;
   const message = decode(mls, welcomeB64, 'Welcome');
   if (message.wireformat !== 'mls_welcome') throw mlsError(undefined, 'not a Welcome');
   const kpMessage = decode(mls, own.keyPackage, 'own KeyPackage');
   if (kpMessage.wireformat !== 'mls_key_package') throw mlsError(undefined, 'own KeyPackage');
+  const welcome = message.welcome as Welcome;
   try {
-    return await mls.joinGroup(
-      message.welcome as Welcome,
+    const state = await mls.joinGroup(
+      welcome,
       kpMessage.keyPackage,
       privateOf(own, keys),
       mls.emptyPskIndex,
@@ -275,33 +329,64 @@ export async function joinByWelcome(
       undefined,
       config,
     );
+    // The GroupInfo again, for its signer: joinGroup checked its signature but returns no
+    // trace of it. No PSKs are used, so the PSK secret is the zero vector (§8.4).
+    const secrets = await loaded.decryptGroupSecrets(
+      await impl.hpke.importPrivateKey(fromBase64Url(own.initPrivateKey)!),
+      await loaded.makeKeyPackageRef(kpMessage.keyPackage, impl.hash),
+      welcome,
+      impl.hpke,
+    );
+    const info =
+      secrets &&
+      (await loaded.decryptGroupInfo(
+        welcome,
+        secrets.joinerSecret,
+        new Uint8Array(impl.kdf.size),
+        impl,
+      ));
+    return { state, addedBy: info ? leafDevice(state.ratchetTree, info.signer) : undefined };
   } catch (cause) {
     throw mlsError(cause, 'join by Welcome');
   }
 }
 
-/** Applies a Commit (or a proposal) from another member. */
-export async function processHandshake(state: ClientState, b64: string): Promise<ClientState> {
-  const { mls, impl } = await loadMls();
+/**
+ * Applies a Commit (or a proposal) from another member; `committer` is the member MLS
+ * authenticates as its sender (a PublicMessage's sender leaf, a PrivateMessage's sender data),
+ * read in the tree before the Commit.
+ */
+export async function processHandshake(
+  state: ClientState,
+  b64: string,
+): Promise<{ state: ClientState; committer: DeviceRef | undefined }> {
+  const loaded = await loadMls();
+  const { mls, impl } = loaded;
   const message = decode(mls, b64, 'Commit');
   try {
     if (message.wireformat === 'mls_private_message') {
+      const committer = await senderOf(loaded, state, message.privateMessage);
       const result = await mls.processPrivateMessage(
         state,
         message.privateMessage,
         mls.emptyPskIndex,
         impl,
       );
-      return result.newState;
+      return { state: result.newState, committer };
     }
     if (message.wireformat === 'mls_public_message') {
+      const sender = message.publicMessage.content.sender;
+      const committer =
+        sender.senderType === 'member'
+          ? leafDevice(state.ratchetTree, sender.leafIndex)
+          : undefined;
       const result = await mls.processPublicMessage(
         state,
         message.publicMessage,
         mls.emptyPskIndex,
         impl,
       );
-      return result.newState;
+      return { state: result.newState, committer };
     }
   } catch (cause) {
     throw mlsError(cause, 'process commit');
@@ -331,15 +416,19 @@ export async function encrypt(
   }
 }
 
+/** Decrypts an application message; `sender` is the device MLS authenticates as its author. */
 export async function decrypt(
   state: ClientState,
   payload: string,
-): Promise<{ state: ClientState; plaintext: Uint8Array }> {
-  const { mls, impl } = await loadMls();
+): Promise<{ state: ClientState; plaintext: Uint8Array; sender: DeviceRef }> {
+  const loaded = await loadMls();
+  const { mls, impl } = loaded;
   const message = decode(mls, payload, 'application message');
   if (message.wireformat !== 'mls_private_message') throw mlsError(undefined, 'not private');
   let result: Awaited<ReturnType<TsMls['processPrivateMessage']>>;
+  let sender: DeviceRef | undefined;
   try {
+    sender = await senderOf(loaded, state, message.privateMessage);
     result = await mls.processPrivateMessage(
       state,
       message.privateMessage,
@@ -350,7 +439,8 @@ export async function decrypt(
     throw mlsError(cause, 'decrypt');
   }
   if (result.kind !== 'applicationMessage') throw mlsError(undefined, 'not an application message');
-  return { state: result.newState, plaintext: result.message };
+  if (!sender) throw mlsError(undefined, 'no sender leaf');
+  return { state: result.newState, plaintext: result.message, sender };
 }
 
 /** A per-epoch key for ephemeral signals, from the MLS exporter (RFC 9420 §8.5). */
@@ -363,4 +453,33 @@ export async function signalKey(state: ClientState): Promise<Uint8Array> {
     16,
     impl,
   );
+}
+
+/** Signs with this device's MLS signature key (the key in each of its leaves). */
+export async function sign(keys: SignatureKeys, message: Uint8Array): Promise<Uint8Array> {
+  const { impl } = await loadMls();
+  return impl.signature.sign(fromBase64Url(keys.signKey)!, message);
+}
+
+/**
+ * Checks a signature against the leaf of `device` in the group's current tree: false when the
+ * device has no leaf there or the signature is not its key's.
+ */
+export async function verifyByLeaf(
+  state: ClientState,
+  device: DeviceRef,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const { impl } = await loadMls();
+  const member = membersOf(state).find(
+    (m) => m.deviceId === device.deviceId && m.accountId === device.accountId,
+  );
+  const node = member && state.ratchetTree[member.leaf * 2];
+  if (node?.nodeType !== 'leaf') return false;
+  try {
+    return await impl.signature.verify(node.leaf.signaturePublicKey, message, signature);
+  } catch {
+    return false;
+  }
 }

@@ -5,14 +5,44 @@
  */
 
 import { type ClientFrame, type DeviceRef, ParleyError, toBase64Url } from '@parley/core';
+import type { SecurityWarning } from './warnings.js';
 
 export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received';
+
+/**
+ * What a history entry is: a text; a notice of a membership change (from an MLS Commit, or the
+ * Welcome that added this device); or a message of a kind this version cannot show (a newer
+ * envelope type or version, or unreadable content), kept as a placeholder.
+ */
+export type MessageKind = 'text' | 'notice' | 'unsupported';
+
+export type MembershipChange = 'added' | 'removed' | 'left' | 'device-added' | 'device-removed';
+
+/**
+ * A membership change as MLS says it happened: `by` is the member whose Commit (or, for the
+ * Welcome that added this device, whose GroupInfo signature) made it. 'left' is a removal of an
+ * account that had announced its leave in MLS; 'device-…' changes keep the account in.
+ */
+export interface MembershipNotice {
+  change: MembershipChange;
+  by: DeviceRef;
+  accounts: string[];
+  devices: DeviceRef[];
+}
 
 export interface ChatMessage {
   id: string;
   conversationId: string;
+  /** The sender as MLS authenticates it (for a notice: the committer). */
   from: DeviceRef;
+  /** Histories stored before kinds existed read as 'text'. */
+  kind: MessageKind;
+  /** The text of a 'text' message; '' for the other kinds. */
   text: string;
+  /** For 'notice'. */
+  notice?: MembershipNotice;
+  /** For 'unsupported': the envelope type it carried ('' when unreadable). */
+  contentType?: string;
   sentAt: string;
   status: MessageStatus;
   /** Accounts whose device received it (sender side). */
@@ -34,6 +64,8 @@ export interface MessengerEvents extends Record<string, unknown> {
   status: ChatMessage;
   conversation: Conversation;
   typing: { conversationId: string; from: DeviceRef };
+  /** Something the server claimed that MLS does not back; the claim was ignored. */
+  warning: SecurityWarning;
   presence: { accountId: string; online: boolean };
   connected: undefined;
   disconnected: undefined;
@@ -43,6 +75,13 @@ export interface MessengerEvents extends Record<string, unknown> {
 /** A conversation as stored: the public view and the encoded MLS group state. */
 export interface StoredConversation extends Conversation {
   state: string;
+  /**
+   * Departures announced in MLS and not yet committed: account ids (a `leave` envelope from the
+   * account) and device ids (named by a `device-removed` envelope of their account).
+   */
+  departures?: string[];
+  /** Ids of the latest applied messages that leave no history entry (leave intents, say). */
+  handled?: string[];
 }
 
 /** How the pieces tell the messenger's listeners, and wait for what they are told. */

@@ -9,10 +9,17 @@
  * Any other refusal marks the message failed. Sends go out in order, pipelined.
  */
 
-import { type DeviceRef, ParleyError, Rerunnable } from '@parley/core';
+import {
+  type DeviceRef,
+  type DeviceRemovedEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  type LeaveEnvelope,
+  ParleyError,
+  Rerunnable,
+} from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
-import { encodeContent } from './content.js';
 import type { Conversations } from './conversations.js';
 import type { Lane } from './lane.js';
 import * as mls from './mls.js';
@@ -35,14 +42,19 @@ interface OutboxEntry {
   conversationId: string;
   epoch: number;
   payload: string;
-  /** Kept so the message can be encrypted again after an epoch change. */
+  /** Kept so the message can be encrypted again after an epoch change (envelope JSON). */
   content: string;
+  /** A control envelope (leave, device-removed): in no history, only awaited. */
+  control?: true;
 }
+
+/** Envelopes that change membership rather than show in the history. */
+export type ControlEnvelope = LeaveEnvelope | DeviceRemovedEnvelope;
 
 export class Outbox {
   private readonly waiters = new Map<
     string,
-    { resolve: (m: ChatMessage) => void; reject: (e: ParleyError) => void }
+    { resolve: (m: ChatMessage | undefined) => void; reject: (e: ParleyError) => void }
   >();
   private readonly flusher = new Rerunnable(() => this.flushOnce());
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -63,30 +75,53 @@ export class Outbox {
    * device. While offline it waits in the outbox and goes out on reconnect.
    */
   async send(conversationId: string, text: string): Promise<ChatMessage> {
-    const id = randomId();
     const sentAt = new Date().toISOString();
-    const content = encodeContent(text, sentAt);
+    const message = await this.queue(
+      conversationId,
+      { v: 1, type: 'text', text, sentAt },
+      (id) => ({
+        id,
+        conversationId,
+        from: this.device,
+        kind: 'text',
+        text,
+        sentAt,
+        status: 'sending',
+        deliveredTo: [],
+        readBy: [],
+      }),
+    );
+    return message!;
+  }
+
+  /**
+   * Encrypts and queues a control envelope (no history entry); resolves when the server has
+   * stored it. It goes out in order with the messages queued before it.
+   */
+  async sendControl(conversationId: string, envelope: ControlEnvelope): Promise<void> {
+    await this.queue(conversationId, envelope, undefined);
+  }
+
+  private async queue(
+    conversationId: string,
+    envelope: Envelope,
+    shown: ((id: string) => ChatMessage) | undefined,
+  ): Promise<ChatMessage | undefined> {
+    const id = randomId();
+    const content = new TextDecoder().decode(encodeEnvelope(envelope));
     // Registered before the message can reach the outbox, so no answer can come before it.
-    const stored = new Promise<ChatMessage>((resolve, reject) => {
+    const stored = new Promise<ChatMessage | undefined>((resolve, reject) => {
       this.waiters.set(id, { resolve, reject });
     });
     try {
       await this.lane.run(async () => {
         const entry = await this.encrypt(conversationId, id, content);
-        const message: ChatMessage = {
-          id,
-          conversationId,
-          from: this.device,
-          text,
-          sentAt,
-          status: 'sending',
-          deliveredTo: [],
-          readBy: [],
-        };
-        await this.conversations.append(conversationId, message);
+        const message = shown?.(id);
+        if (message) await this.conversations.append(conversationId, message);
+        else entry.control = true;
         await this.store.set(KEY, [...(await this.entries()), entry]);
         // Shown at once as 'sending', also while offline; 'stored' follows when the server has it.
-        this.events.emit('status', message);
+        if (message) this.events.emit('status', message);
       });
     } catch (error) {
       this.waiters.delete(id);
@@ -196,6 +231,11 @@ export class Outbox {
       );
       for (const [id, status] of done) {
         const entry = outbox.find((e) => e.id === id)!;
+        if (entry.control) {
+          if (status === 'stored') this.waiters.get(id)?.resolve(undefined);
+          this.waiters.delete(id);
+          continue;
+        }
         const updated = await this.conversations.updateMessage(entry.conversationId, id, (m) => {
           if (m.status === 'sending') m.status = status;
         });
@@ -219,7 +259,10 @@ export class Outbox {
       for (const e of await this.entries()) {
         renewed.push(
           stale.some((s) => s.id === e.id)
-            ? await this.encrypt(e.conversationId, e.id, e.content)
+            ? {
+                ...(await this.encrypt(e.conversationId, e.id, e.content)),
+                ...(e.control ? { control: true as const } : {}),
+              }
             : e,
         );
       }

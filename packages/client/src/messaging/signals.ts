@@ -4,12 +4,21 @@
  * exported from the group's current epoch (RFC 9420 §8.5); its 8-byte header (the epoch) is the
  * associated data, and a signal from another epoch is dropped, as signals are ephemeral.
  *
- * Payload: epoch (8 bytes, big-endian) ‖ IV (12 bytes) ‖ AES-GCM ciphertext of a JSON body.
+ * The key is the whole group's, so it only says "a member sent this". Who did is said by a
+ * signature of the sending device's MLS signature key (the key in its leaf) over
+ * (label, groupId, epoch, body); the receiver checks it against the leaf, in its current tree, of
+ * the device the relayed frame names, and drops (with a SIGNAL_FORGED warning) what does not
+ * verify — so neither another member nor the server (by rewriting `from`) can speak for a device.
+ * A signal can still be replayed by the server within its epoch; it says nothing new then.
+ *
+ * Payload: epoch (8 bytes, big-endian) ‖ IV (12 bytes) ‖ AES-GCM ciphertext of
+ * (signature length, 2 bytes ‖ signature ‖ JSON body).
  */
 
 import { type DeviceRef, fromBase64Url, toBase64Url } from '@parley/core';
 import type { Conversations } from './conversations.js';
 import type { Lane } from './lane.js';
+import type { SignatureKeys } from './mls.js';
 import * as mls from './mls.js';
 import {
   type MessengerEventSink,
@@ -22,6 +31,7 @@ import {
 const READ_IDS_MAX = 100;
 const HEADER = 8;
 const IV = 12;
+const LABEL = new TextEncoder().encode('parley signal v1');
 
 type Body = { type: 'typing' } | { type: 'read'; ids: string[] };
 
@@ -34,6 +44,7 @@ export class Signals {
     private readonly conversations: Conversations,
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
+    private readonly signatureKeys: () => Promise<SignatureKeys>,
   ) {}
 
   typing(conversationId: string): Promise<void> {
@@ -56,12 +67,17 @@ export class Signals {
     const iv = crypto.getRandomValues(new Uint8Array(IV));
     const header = new Uint8Array(HEADER);
     new DataView(header.buffer).setBigUint64(0, BigInt(stored.epoch));
+    const json = new TextEncoder().encode(JSON.stringify(body));
+    const signature = await mls.sign(
+      await this.signatureKeys(),
+      toBeSigned(conversationId, header, json),
+    );
+    const inner = new Uint8Array(2 + signature.length + json.length);
+    new DataView(inner.buffer).setUint16(0, signature.length);
+    inner.set(signature, 2);
+    inner.set(json, 2 + signature.length);
     const sealed = new Uint8Array(
-      await crypto.subtle.encrypt(
-        { name: 'AES-GCM', iv, additionalData: header },
-        key,
-        new TextEncoder().encode(JSON.stringify(body)),
-      ),
+      await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: header }, key, inner),
     );
     const payload = new Uint8Array(HEADER + IV + sealed.length);
     payload.set(header, 0);
@@ -81,12 +97,40 @@ export class Signals {
       return;
     }
     const key = await this.keyFor(stored);
-    const plain = await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: bytes.slice(HEADER, HEADER + IV), additionalData: header },
-      key,
-      bytes.slice(HEADER + IV),
-    );
-    const body = JSON.parse(new TextDecoder().decode(plain)) as { type?: unknown; ids?: unknown };
+    const forged = () =>
+      this.events.emit('warning', {
+        code: 'SIGNAL_FORGED',
+        conversationId: groupId,
+        detail: { claimed: from },
+      });
+    let plain: Uint8Array;
+    try {
+      plain = new Uint8Array(
+        await crypto.subtle.decrypt(
+          { name: 'AES-GCM', iv: bytes.slice(HEADER, HEADER + IV), additionalData: header },
+          key,
+          bytes.slice(HEADER + IV),
+        ),
+      );
+    } catch {
+      return forged();
+    }
+    const length = plain.length >= 2 ? new DataView(plain.buffer).getUint16(0) : plain.length;
+    const signature = plain.slice(2, 2 + length);
+    const json = plain.slice(2 + length);
+    const state = await mls.decodeState(stored.state);
+    if (
+      plain.length < 2 + length ||
+      !(await mls.verifyByLeaf(state, from, toBeSigned(groupId, header, json), signature))
+    ) {
+      return forged();
+    }
+    let body: { type?: unknown; ids?: unknown };
+    try {
+      body = JSON.parse(new TextDecoder().decode(json)) as typeof body;
+    } catch {
+      return;
+    }
     if (body.type === 'typing') this.events.emit('typing', { conversationId: groupId, from });
     if (body.type === 'read' && Array.isArray(body.ids)) {
       const others = otherAccounts(stored, this.device.accountId);
@@ -113,4 +157,16 @@ export class Signals {
     this.keys.set(stored.id, { epoch: stored.epoch, key });
     return key;
   }
+}
+
+/** What a signal's signature covers: a label, the group, the epoch header and the body. */
+function toBeSigned(groupId: string, header: Uint8Array, body: Uint8Array): Uint8Array {
+  const group = new TextEncoder().encode(groupId);
+  const out = new Uint8Array(LABEL.length + 1 + group.length + header.length + body.length);
+  out.set(LABEL, 0);
+  out[LABEL.length] = group.length;
+  out.set(group, LABEL.length + 1);
+  out.set(header, LABEL.length + 1 + group.length);
+  out.set(body, LABEL.length + 1 + group.length + header.length);
+  return out;
 }

@@ -109,14 +109,16 @@ export async function startConversation(members: FakeMember[]): Promise<Conversa
   return conversation;
 }
 
-/** The texts of the member's history, once it holds at least `count` messages. */
+/** The texts of the member's history (notices left out), once it holds at least `count`. */
 export async function shownTexts(
   member: FakeMember,
   conversationId: string,
   count: number,
 ): Promise<string[]> {
   const texts = async () =>
-    (await member.messenger.history(conversationId).catch(() => [])).map((m) => m.text);
+    (await member.messenger.history(conversationId).catch(() => []))
+      .filter((m) => m.kind === 'text')
+      .map((m) => m.text);
   await eventually(member.messenger, async () => (await texts()).length >= count);
   return texts();
 }

@@ -1,0 +1,75 @@
+/**
+ * Membership notices: the history entries that show who changed a conversation's membership.
+ * They are made only from what MLS says — the members before and after a Commit, read from the
+ * ratchet trees, and the Commit's authenticated sender — never from the server's `leave` or
+ * `removed` entries, so a member removed in silence is still shown to everyone.
+ */
+
+import type { DeviceRef } from '@parley/core';
+import { type ChatMessage, type MembershipNotice, randomId } from './model.js';
+
+const same = (a: DeviceRef, b: DeviceRef) =>
+  a.deviceId === b.deviceId && a.accountId === b.accountId;
+
+/**
+ * The notices for one change of members, in a fixed order (added, device-added, left, removed,
+ * device-removed). `departures` holds the accounts that announced their leave in MLS: their
+ * removal is shown as 'left'.
+ */
+export function membershipNotices(
+  before: readonly DeviceRef[],
+  after: readonly DeviceRef[],
+  by: DeviceRef,
+  departures: readonly string[] = [],
+): MembershipNotice[] {
+  const accountsBefore = new Set(before.map((m) => m.accountId));
+  const accountsAfter = new Set(after.map((m) => m.accountId));
+  const added = after.filter((m) => !before.some((b) => same(b, m)));
+  const removed = before.filter((m) => !after.some((a) => same(a, m)));
+  const notices: MembershipNotice[] = [];
+  const push = (change: MembershipNotice['change'], devices: DeviceRef[]) => {
+    if (devices.length === 0) return;
+    const accounts = [...new Set(devices.map((d) => d.accountId))];
+    notices.push({ change, by, accounts, devices: devices.map(ref) });
+  };
+  push(
+    'added',
+    added.filter((m) => !accountsBefore.has(m.accountId)),
+  );
+  push(
+    'device-added',
+    added.filter((m) => accountsBefore.has(m.accountId)),
+  );
+  const gone = removed.filter((m) => !accountsAfter.has(m.accountId));
+  push(
+    'left',
+    gone.filter((m) => departures.includes(m.accountId)),
+  );
+  push(
+    'removed',
+    gone.filter((m) => !departures.includes(m.accountId)),
+  );
+  push(
+    'device-removed',
+    removed.filter((m) => accountsAfter.has(m.accountId)),
+  );
+  return notices;
+}
+
+/** A notice as a history entry. */
+export function noticeMessage(conversationId: string, notice: MembershipNotice): ChatMessage {
+  return {
+    id: randomId(),
+    conversationId,
+    from: notice.by,
+    kind: 'notice',
+    text: '',
+    notice,
+    sentAt: new Date().toISOString(),
+    status: 'received',
+    deliveredTo: [],
+    readBy: [],
+  };
+}
+
+const ref = ({ accountId, deviceId }: DeviceRef): DeviceRef => ({ accountId, deviceId });
