@@ -10,7 +10,8 @@
  * setting (every account may watch every other).
  *
  * Faults: `refuseSends`, `dropOnSend`, `loseAcks`, `dropSocket`, `redeliver`, `duplicate`,
- * `inject`, `hold`/`release` and `delayMs`. What happened is read from the events (`send`,
+ * `inject`, `hold`/`release` and `delayMs`; and an operator's own hand, `rewrite`, which edits
+ * (or withholds) any frame the server writes to a device, as a modified server could. What happened is read from the events (`send`,
  * `stored`, `refused`, `ack`, `commit`, `uploaded`, `ready`) and from `group`, `queue`, `stock`.
  *
  * @example
@@ -38,6 +39,7 @@ import {
   KeyPackageUpload,
   ParleyError,
   type SendFrame,
+  type ServerFrame,
   type Static,
   type TSchema,
 } from '@parley/core';
@@ -94,6 +96,7 @@ export class FakeServer extends Emitter<FakeServerEvents> {
   private readonly keyPackages = new FakeKeyPackages();
   private readonly links = new Set<Link>();
   private readonly sendFaults: SendFault[] = [];
+  private rewriter: ((frame: ServerFrame, to: DeviceRef) => ServerFrame | undefined) | undefined;
 
   constructor(url = `http://parley-fake-${++servers}.test`) {
     super();
@@ -160,6 +163,10 @@ export class FakeServer extends Emitter<FakeServerEvents> {
           chain: Promise.resolve(),
         };
         this.links.add(link);
+        socket.rewrite = (frame) => {
+          const to = link.device?.ref;
+          return this.rewriter && to ? this.rewriter(frame as ServerFrame, to) : frame;
+        };
         return {
           // Frames from one socket are handled one after another, as the server does.
           message: (text) => {
@@ -234,6 +241,17 @@ export class FakeServer extends Emitter<FakeServerEvents> {
   /** Queues an entry of the test's making (a corrupt payload, say); returns its seq. */
   inject(entry: NewEntry): number {
     return this.queues.enqueue([entry])[0]!;
+  }
+
+  /**
+   * Every frame the server writes to a device goes through `fn` from now on: what it returns is
+   * sent instead (undefined: nothing is sent). `rewrite(undefined)` stops it.
+   *
+   * @example
+   * server.rewrite((f) => (f.t === 'deliver' ? { ...f, from: mallory } : f));
+   */
+  rewrite(fn: ((frame: ServerFrame, to: DeviceRef) => ServerFrame | undefined) | undefined): void {
+    this.rewriter = fn;
   }
 
   /** Holds the device's deliveries (entries queue up) until `release`. */

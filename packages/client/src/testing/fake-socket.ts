@@ -96,10 +96,15 @@ export class FakeSocket implements SocketLike {
 
   // --- the server's end ---
 
+  /** What the server writes passes through here first (a test's operator rewrites it). */
+  rewrite: ((frame: unknown) => unknown) | undefined;
+
   /** Queues a frame; the frames of one turn reach the client as one message. */
   push(frame: unknown): void {
     if (this.readyState !== OPEN) return;
-    this.outgoing.push(JSON.stringify(frame));
+    const sent = this.rewrite ? this.rewrite(frame) : frame;
+    if (sent === undefined) return;
+    this.outgoing.push(JSON.stringify(sent));
     if (this.outgoing.length > 1) return;
     this.down.put(() => {
       const lines = this.outgoing.splice(0);

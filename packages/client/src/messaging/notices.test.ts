@@ -1,0 +1,33 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { membershipNotices } from './notices.js';
+
+const d = (accountId: string, deviceId: string) => ({ accountId, deviceId });
+const alice = d('A', 'a1');
+const alice2 = d('A', 'a2');
+const bob = d('B', 'b1');
+const carol = d('C', 'c1');
+
+describe('membership notices', () => {
+  it('tells accounts added from devices added to accounts already in', () => {
+    assert.deepEqual(membershipNotices([alice, bob], [alice, bob, carol, alice2], alice), [
+      { change: 'added', by: alice, accounts: ['C'], devices: [carol] },
+      { change: 'device-added', by: alice, accounts: ['A'], devices: [alice2] },
+    ]);
+  });
+
+  it('shows an account that announced its leave as left, any other as removed', () => {
+    const before = [alice, alice2, bob, carol];
+    assert.deepEqual(membershipNotices(before, [alice, alice2], alice, ['B']), [
+      { change: 'left', by: alice, accounts: ['B'], devices: [bob] },
+      { change: 'removed', by: alice, accounts: ['C'], devices: [carol] },
+    ]);
+    assert.deepEqual(membershipNotices(before, [alice, bob, carol], bob), [
+      { change: 'device-removed', by: bob, accounts: ['A'], devices: [alice2] },
+    ]);
+  });
+
+  it('says nothing when the members did not change (a key update)', () => {
+    assert.deepEqual(membershipNotices([alice, bob], [bob, alice], alice), []);
+  });
+});
