@@ -39,7 +39,9 @@ Messages (end-to-end encrypted; CONTACT is a phone number or account:ID)
   parley send --conversation ID TEXT   send to a conversation or group
   parley group create CONTACT...       start a group
   parley listen [--count N] [--timeout S] [--json]
-                                       print messages as they arrive
+                                       print messages as they arrive, with membership
+                                       notices (not counted by --count) and security
+                                       warnings (on stderr)
   parley conversations [--json]        list conversations
 `;
 

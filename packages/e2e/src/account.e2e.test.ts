@@ -178,7 +178,7 @@ describe('parley export and parley account delete (real server process)', () => 
     assert.equal(data.conversations.length, 1);
     assert.equal(data.conversations[0]!.id, sent.conversationId);
     assert.deepEqual(
-      data.conversations[0]!.messages.map((m) => m.text),
+      data.conversations[0]!.messages.filter((m) => m.kind === 'text').map((m) => m.text),
       ['hi erin', 'hi finn'],
     );
     // No credential, no private key of any kind.
@@ -322,7 +322,11 @@ describe('SDK: deleteAccount() and exportData() (real server process)', () => {
       hal.client.account!.accountId,
     ]);
     await joined;
-    const heard = new Promise((resolve) => hal.client.messenger.on('message', resolve));
+    const heard = new Promise((resolve) =>
+      hal.client.messenger.on('message', (m) => {
+        if (m.kind === 'text') resolve(m);
+      }),
+    );
     await gil.client.messenger.send(conversation.id, 'see you at noon');
     await heard;
 
@@ -335,7 +339,10 @@ describe('SDK: deleteAccount() and exportData() (real server process)', () => {
     assert.equal(data.discovery, null);
     assert.ok(data.transparencyLog.length > 0);
     assert.deepEqual(
-      data.conversations.map((c) => [c.id, c.messages.map((m) => m.text)]),
+      data.conversations.map((c) => [
+        c.id,
+        c.messages.filter((m) => m.kind === 'text').map((m) => m.text),
+      ]),
       [[conversation.id, ['see you at noon']]],
     );
     const text = JSON.stringify(data);

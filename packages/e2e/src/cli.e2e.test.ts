@@ -207,7 +207,16 @@ describe('parley CLI (real server process)', () => {
       state('dana'),
     ]);
     assert.equal(heard.code, 0, heard.stderr);
-    const message = JSON.parse(heard.stdout.trim()) as { conversationId: string; text: string };
+    // Dana also sees who added her (a notice line, not counted by --count).
+    const lines = heard.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { conversationId: string; kind: string; text: string });
+    assert.deepEqual(
+      lines.map((l) => l.kind),
+      ['notice', 'text'],
+    );
+    const message = lines.at(-1)!;
     assert.deepEqual(
       [message.conversationId, message.text],
       [receipt.conversationId, 'hello dana'],

@@ -69,7 +69,9 @@ describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => 
     const alice = await device('alice', '+14155550411', aliceSocket.factory);
     const bob = await device('bob', '+14155550422', bobSocket.factory);
     const inbox: ChatMessage[] = [];
-    bob.messenger.on('message', (m) => inbox.push(m));
+    bob.messenger.on('message', (m) => {
+      if (m.kind === 'text') inbox.push(m);
+    });
     const conversation = await alice.messenger.createConversation([bob.account!.accountId]);
 
     // The stream: one send every few milliseconds, whatever the server is doing.

@@ -12,6 +12,8 @@ import {
   type Conversation,
   type ParleyClient,
   ParleyError,
+  type SecurityWarning,
+  securityWarningText,
 } from '@parley/client';
 import { useSyncExternalStore } from 'react';
 
@@ -42,6 +44,8 @@ export class AppModel {
   problem: string | undefined;
   consent: ConsentGrant | undefined;
   conversations: ConversationView[] = [];
+  /** Security warnings by conversation: the sentence to show (details go to the console only). */
+  warnings: Record<string, string[]> = {};
   private seen: Record<string, number> = {};
   private version = 0;
   private readonly listeners = new Set<() => void>();
@@ -107,6 +111,7 @@ export class AppModel {
       this.problem = error.message;
       this.changed();
     });
+    m.on('warning', (warning) => this.warned(warning));
     // A message can name a conversation this list has not seen yet: then everything is reread.
     const refreshOne = (msg: ChatMessage) =>
       void this.refreshConversation(msg.conversationId).catch(() => this.refreshConversations());
@@ -138,6 +143,45 @@ export class AppModel {
     if (accountId === this.client.account?.accountId) return 'You';
     const person = this.people.find((p) => p.accountId === accountId);
     return person?.name ?? `Unknown (${accountId.slice(0, 6)})`;
+  }
+
+  /** A person's name in a notice: the contact's name, else "someone". */
+  private personIn(accountId: string, capital = false): string {
+    if (accountId === this.client.account?.accountId) return capital ? 'You' : 'you';
+    const person = this.people.find((p) => p.accountId === accountId);
+    return person?.name ?? (capital ? 'Someone' : 'someone');
+  }
+
+  /** The line a history entry shows: its text, a membership notice, or a placeholder. */
+  messageText(m: ChatMessage): string {
+    if (m.kind === 'unsupported') return 'A newer kind of message — update Parley to see it';
+    if (m.kind !== 'notice' || !m.notice) return m.text;
+    const { change, by, accounts } = m.notice;
+    const who = accounts.map((a) => this.personIn(a)).join(', ');
+    const Who = accounts.map((a, i) => this.personIn(a, i === 0)).join(', ');
+    const By = this.personIn(by.accountId, true);
+    switch (change) {
+      case 'added':
+        return `${By} added ${who}`;
+      case 'removed':
+        return `${By} removed ${who}`;
+      case 'left':
+        return `${Who} left`;
+      case 'device-added':
+        return `A device of ${who} was added`;
+      case 'device-removed':
+        return `A device of ${who} was removed`;
+    }
+  }
+
+  private warned(warning: SecurityWarning): void {
+    // The details are for whoever reads the console; people get the sentence.
+    console.warn('Parley security warning', warning.code, warning.conversationId, warning.detail);
+    const text = securityWarningText(warning.code);
+    const shown = this.warnings[warning.conversationId] ?? [];
+    if (shown.includes(text)) return;
+    this.warnings = { ...this.warnings, [warning.conversationId]: [...shown, text] };
+    this.changed();
   }
 
   private async savePeople(people: Person[]): Promise<void> {
@@ -223,7 +267,8 @@ export class AppModel {
       ...c,
       title: others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you',
       last: history.at(-1),
-      unread: history.slice(seen).filter((h) => h.from.accountId !== self).length,
+      unread: history.slice(seen).filter((h) => h.from.accountId !== self && h.kind !== 'notice')
+        .length,
     };
   }
 
@@ -242,7 +287,7 @@ export class AppModel {
     if (before >= history.length) return;
     const unreadIds = history
       .slice(before)
-      .filter((h) => h.from.accountId !== self)
+      .filter((h) => h.from.accountId !== self && h.kind !== 'notice')
       .map((h) => h.id);
     this.seen = { ...this.seen, [conversationId]: history.length };
     await this.store.set(KEYS.seen, this.seen);

@@ -24,7 +24,9 @@ export function ChatList(props: {
             <li key={c.id}>
               <button type="button" className="chat-item" onClick={() => props.onOpen(c.id)}>
                 <span className="chat-title">{c.title}</span>
-                <span className="chat-last">{c.last ? c.last.text : 'No messages yet'}</span>
+                <span className="chat-last">
+                  {c.last ? model.messageText(c.last) : 'No messages yet'}
+                </span>
                 {c.unread > 0 && (
                   <span className="unread">
                     {c.unread}

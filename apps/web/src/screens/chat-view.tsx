@@ -99,13 +99,27 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
         <h1 id="chat-title">{view?.title ?? 'Chat'}</h1>
       </div>
       {view && !view.active && <p className="hint">You are no longer in this chat.</p>}
+      {(model.warnings[conversationId] ?? []).map((w) => (
+        <p key={w} className="security-warning" role="alert">
+          {w}
+        </p>
+      ))}
       <ol className="messages" aria-label="Messages" aria-live="polite">
         {history.map((m) => {
+          if (m.kind === 'notice') {
+            return (
+              <li key={m.id} className="notice">
+                {model.messageText(m)}
+              </li>
+            );
+          }
           const mine = m.from.accountId === self;
           return (
             <li key={m.id} className={mine ? 'message mine' : 'message'}>
               {!mine && <span className="from">{model.nameOf(m.from.accountId)}</span>}
-              <span className="text">{m.text}</span>
+              <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
+                {model.messageText(m)}
+              </span>
               <span className="meta">
                 {time(m.sentAt)}
                 {mine && (

@@ -9,6 +9,7 @@ import {
   type Conversation,
   type ParleyClient,
   ParleyError,
+  securityWarningText,
   smsFallback,
 } from '@parley/client';
 import { UsageError } from '../usage.js';
@@ -89,16 +90,46 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   });
 }
 
-function line(m: ChatMessage, json: boolean | undefined): string {
-  return json
-    ? JSON.stringify({
-        conversationId: m.conversationId,
-        id: m.id,
-        from: m.from,
-        text: m.text,
-        sentAt: m.sentAt,
-      })
-    : `[${m.conversationId.slice(0, 8)}] ${m.from.accountId.slice(0, 8)}: ${m.text}`;
+const short = (id: string) => id.slice(0, 8);
+
+/** A notice in words; accounts by their short ids (the CLI knows no names). */
+function noticeText(notice: NonNullable<ChatMessage['notice']>, self: string): string {
+  const who = (a: string) => (a === self ? 'you' : short(a));
+  const accounts = notice.accounts.map(who).join(', ');
+  const by = notice.by.accountId ? who(notice.by.accountId) : 'someone';
+  switch (notice.change) {
+    case 'added':
+      return `${by} added ${accounts}`;
+    case 'removed':
+      return `${by} removed ${accounts}`;
+    case 'left':
+      return `${accounts} left`;
+    case 'device-added':
+      return `a device of ${accounts} was added (by ${by})`;
+    case 'device-removed':
+      return `a device of ${accounts} was removed (by ${by})`;
+  }
+}
+
+function line(m: ChatMessage, json: boolean | undefined, self: string): string {
+  if (json) {
+    return JSON.stringify({
+      conversationId: m.conversationId,
+      id: m.id,
+      kind: m.kind,
+      from: m.from,
+      text: m.text,
+      ...(m.notice ? { notice: m.notice } : {}),
+      ...(m.kind === 'unsupported' ? { contentType: m.contentType ?? '' } : {}),
+      sentAt: m.sentAt,
+    });
+  }
+  const where = `[${short(m.conversationId)}]`;
+  if (m.kind === 'notice' && m.notice) return `${where} * ${noticeText(m.notice, self)}`;
+  if (m.kind === 'unsupported') {
+    return `${where} ${short(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
+  }
+  return `${where} ${short(m.from.accountId)}: ${m.text}`;
 }
 
 export async function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
@@ -167,11 +198,18 @@ export async function messagingCommand(command: string, args: MessagingArgs): Pr
         throw new UsageError(`--count must be a positive integer (got '${values.count}')`);
       }
       let seen = 0;
+      const self = client.account!.accountId;
       const done = new Promise<void>((resolve) => {
         client.messenger.on('message', (m) => {
-          out(line(m, values.json));
-          if (++seen >= count) resolve();
+          out(line(m, values.json, self));
+          // Notices are printed but not counted: --count counts what people sent.
+          if (m.kind !== 'notice' && ++seen >= count) resolve();
         });
+        client.messenger.on('warning', (w) =>
+          process.stderr.write(
+            `parley: warning ${w.code} in ${short(w.conversationId)}: ${securityWarningText(w.code)}\n`,
+          ),
+        );
         process.once('SIGINT', () => resolve());
         if (values.timeout !== undefined) setTimeout(resolve, timeoutMs).unref();
       });
@@ -187,7 +225,8 @@ export async function messagingCommand(command: string, args: MessagingArgs): Pr
       const me = client.account!.accountId;
       const rows = await Promise.all(
         list.map(async (c) => {
-          const history = await client.messenger.history(c.id);
+          // What people sent; membership notices are not counted.
+          const history = (await client.messenger.history(c.id)).filter((m) => m.kind !== 'notice');
           return { conversation: c, last: history.at(-1), count: history.length };
         }),
       );
@@ -197,7 +236,7 @@ export async function messagingCommand(command: string, args: MessagingArgs): Pr
             rows.map((r) => ({
               ...r.conversation,
               messages: r.count,
-              last: r.last ? { text: r.last.text, status: r.last.status } : null,
+              last: r.last ? { kind: r.last.kind, text: r.last.text, status: r.last.status } : null,
             })),
           ),
         );

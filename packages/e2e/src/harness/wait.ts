@@ -53,6 +53,9 @@ const PROGRESS: readonly MessageStatus[] = ['sending', 'stored', 'delivered', 'r
 export const reached = (status: MessageStatus, least: MessageStatus): boolean =>
   PROGRESS.includes(status) && PROGRESS.indexOf(status) >= PROGRESS.indexOf(least);
 
-/** The texts of the messages in `inbox` that belong to `conversationId`, in arrival order. */
+/**
+ * The texts of the text messages in `inbox` that belong to `conversationId`, in arrival order
+ * (membership notices and placeholders left out).
+ */
 export const texts = (inbox: ChatMessage[], conversationId: string): string[] =>
-  inbox.filter((m) => m.conversationId === conversationId).map((m) => m.text);
+  inbox.filter((m) => m.conversationId === conversationId && m.kind === 'text').map((m) => m.text);
