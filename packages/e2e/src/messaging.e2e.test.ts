@@ -155,7 +155,7 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     assert.deepEqual(texts(alice2.inbox, direct), [...sent, 'b1', 'b2', 'b3']);
     await until('delivery receipts', async () =>
       (await alice1.client.messenger.history(direct))
-        .filter((m) => m.from.deviceId === alice1.client.account!.deviceId)
+        .filter((m) => m.kind === 'text' && m.from.deviceId === alice1.client.account!.deviceId)
         .every((m) => reached(m.status, 'delivered')),
     );
     assert.deepEqual(alice1.errors, []);
@@ -171,7 +171,7 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
     await until('bob sees alice typing', () => typing.length > 0);
     assert.deepEqual(typing, [alice1.client.account!.deviceId]);
     const mine = (await alice1.client.messenger.history(direct)).filter(
-      (m) => m.from.deviceId === alice1.client.account!.deviceId,
+      (m) => m.kind === 'text' && m.from.deviceId === alice1.client.account!.deviceId,
     );
     await bob.client.messenger.markRead(
       direct,
