@@ -22,6 +22,7 @@ export type {
 export {
   type ChatMessage,
   type Conversation,
+  describeNotice,
   KEY_PACKAGE_TARGET,
   type MembershipChange,
   type MembershipNotice,

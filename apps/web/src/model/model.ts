@@ -10,6 +10,7 @@ import {
   type ConsentGrant,
   type ContactResult,
   type Conversation,
+  describeNotice,
   type ParleyClient,
   ParleyError,
   type SecurityWarning,
@@ -145,33 +146,16 @@ export class AppModel {
     return person?.name ?? `Unknown (${accountId.slice(0, 6)})`;
   }
 
-  /** A person's name in a notice: the contact's name, else "someone". */
-  private personIn(accountId: string, capital = false): string {
-    if (accountId === this.client.account?.accountId) return capital ? 'You' : 'you';
-    const person = this.people.find((p) => p.accountId === accountId);
-    return person?.name ?? (capital ? 'Someone' : 'someone');
-  }
-
   /** The line a history entry shows: its text, a membership notice, or a placeholder. */
   messageText(m: ChatMessage): string {
     if (m.kind === 'unsupported') return 'A newer kind of message — update Parley to see it';
     if (m.kind !== 'notice' || !m.notice) return m.text;
-    const { change, by, accounts } = m.notice;
-    const who = accounts.map((a) => this.personIn(a)).join(', ');
-    const Who = accounts.map((a, i) => this.personIn(a, i === 0)).join(', ');
-    const By = this.personIn(by.accountId, true);
-    switch (change) {
-      case 'added':
-        return `${By} added ${who}`;
-      case 'removed':
-        return `${By} removed ${who}`;
-      case 'left':
-        return `${Who} left`;
-      case 'device-added':
-        return `A device of ${who} was added`;
-      case 'device-removed':
-        return `A device of ${who} was removed`;
-    }
+    // Names from the contacts this app knows, else "someone".
+    return describeNotice(m.notice, (accountId) =>
+      accountId === this.client.account?.accountId
+        ? 'you'
+        : (this.people.find((p) => p.accountId === accountId)?.name ?? 'someone'),
+    );
   }
 
   private warned(warning: SecurityWarning): void {

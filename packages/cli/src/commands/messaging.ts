@@ -7,6 +7,7 @@
 import {
   type ChatMessage,
   type Conversation,
+  describeNotice,
   type ParleyClient,
   ParleyError,
   securityWarningText,
@@ -92,25 +93,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 const short = (id: string) => id.slice(0, 8);
 
-/** A notice in words; accounts by their short ids (the CLI knows no names). */
-function noticeText(notice: NonNullable<ChatMessage['notice']>, self: string): string {
-  const who = (a: string) => (a === self ? 'you' : short(a));
-  const accounts = notice.accounts.map(who).join(', ');
-  const by = notice.by.accountId ? who(notice.by.accountId) : 'someone';
-  switch (notice.change) {
-    case 'added':
-      return `${by} added ${accounts}`;
-    case 'removed':
-      return `${by} removed ${accounts}`;
-    case 'left':
-      return `${accounts} left`;
-    case 'device-added':
-      return `a device of ${accounts} was added (by ${by})`;
-    case 'device-removed':
-      return `a device of ${accounts} was removed (by ${by})`;
-  }
-}
-
 function line(m: ChatMessage, json: boolean | undefined, self: string): string {
   if (json) {
     return JSON.stringify({
@@ -125,7 +107,11 @@ function line(m: ChatMessage, json: boolean | undefined, self: string): string {
     });
   }
   const where = `[${short(m.conversationId)}]`;
-  if (m.kind === 'notice' && m.notice) return `${where} * ${noticeText(m.notice, self)}`;
+  if (m.kind === 'notice' && m.notice) {
+    // The CLI knows no names: accounts by their short ids.
+    const text = describeNotice(m.notice, (a) => (a === self ? 'you' : short(a)));
+    return `${where} * ${text}`;
+  }
   if (m.kind === 'unsupported') {
     return `${where} ${short(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
   }

@@ -140,14 +140,7 @@ describe('membership changes come only from Commits', () => {
   });
 
   it('a forged `removed` changes nothing and warns', async () => {
-    const server = cast.server;
-    const alice = await cast.member();
-    const laptop = await cast.member({ accountId: alice.device.accountId });
-    const bob = await cast.member();
-    const conversation = await bob.messenger.createConversation([alice.device.accountId]);
-    await eventually(laptop.messenger, async () =>
-      (await laptop.messenger.conversations()).some((c) => c.id === conversation.id),
-    );
+    const { server, laptop, bob, conversation } = await cast.chatWithLaptop();
     const seen = warnings(bob);
     server.inject({
       deviceId: bob.device.deviceId,

@@ -80,14 +80,7 @@ describe('group changes', () => {
   });
 
   it("a signed-out device's leaf is removed by the first remaining device", async () => {
-    const server = cast.server;
-    const alice = await cast.member();
-    const laptop = await cast.member({ accountId: alice.device.accountId });
-    const bob = await cast.member();
-    const conversation = await bob.messenger.createConversation([alice.device.accountId]);
-    await eventually(laptop.messenger, async () =>
-      (await laptop.messenger.conversations()).some((c) => c.id === conversation.id),
-    );
+    const { server, alice, laptop, bob, conversation } = await cast.chatWithLaptop();
     assert.equal((await bob.messenger.conversation(conversation.id)).members.length, 3);
     const removal = server.next('commit', (c) => c.accepted);
     // The owner says so in MLS first, as ParleyClient.removeDevice does; the server's word alone

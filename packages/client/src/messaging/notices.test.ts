@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { membershipNotices } from './notices.js';
+import { describeNotice, membershipNotices } from './notices.js';
 
 const d = (accountId: string, deviceId: string) => ({ accountId, deviceId });
 const alice = d('A', 'a1');
@@ -29,5 +29,25 @@ describe('membership notices', () => {
 
   it('says nothing when the members did not change (a key update)', () => {
     assert.deepEqual(membershipNotices([alice, bob], [bob, alice], alice), []);
+  });
+});
+
+describe('describeNotice', () => {
+  it('says who did what, in names the caller gives', () => {
+    const names: Record<string, string> = { A: 'you', B: 'Bob', C: 'someone' };
+    const say = (n: Parameters<typeof describeNotice>[0]) => describeNotice(n, (a) => names[a]!);
+    assert.equal(
+      say({ change: 'added', by: alice, accounts: ['B', 'C'], devices: [] }),
+      'You added Bob, someone',
+    );
+    assert.equal(say({ change: 'left', by: bob, accounts: ['C'], devices: [] }), 'Someone left');
+    assert.equal(
+      say({ change: 'removed', by: bob, accounts: ['A'], devices: [] }),
+      'Bob removed you',
+    );
+    assert.equal(
+      say({ change: 'device-added', by: alice, accounts: ['A'], devices: [alice2] }),
+      'A device of yours was added',
+    );
   });
 });

@@ -72,4 +72,25 @@ export function noticeMessage(conversationId: string, notice: MembershipNotice):
   };
 }
 
+/**
+ * A notice in words, with names from `nameOf` (e.g. the contact's name, "you", or "someone"):
+ * "Carol removed Alice", "Alice left", "A device of Bob was added".
+ */
+export function describeNotice(
+  notice: MembershipNotice,
+  nameOf: (accountId: string) => string,
+): string {
+  const who = notice.accounts.map(nameOf).join(', ');
+  const by = notice.by.accountId ? nameOf(notice.by.accountId) : 'someone';
+  const whose = who === 'you' ? 'yours' : who;
+  const sentence = {
+    added: `${by} added ${who}`,
+    removed: `${by} removed ${who}`,
+    left: `${who} left`,
+    'device-added': `a device of ${whose} was added`,
+    'device-removed': `a device of ${whose} was removed`,
+  }[notice.change];
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1);
+}
+
 const ref = ({ accountId, deviceId }: DeviceRef): DeviceRef => ({ accountId, deviceId });

@@ -87,6 +87,18 @@ export class FakeCast {
     return { server: this.server, alice, bob: other, conversation };
   }
 
+  /** Alice with two devices (her first and a laptop) and Bob, in a conversation Bob started. */
+  async chatWithLaptop() {
+    const alice = await this.member();
+    const laptop = await this.member({ accountId: alice.device.accountId });
+    const bob = await this.member();
+    const conversation = await startConversation([bob, alice]);
+    await eventually(laptop.messenger, async () =>
+      (await laptop.messenger.conversations()).some((c) => c.id === conversation.id),
+    );
+    return { server: this.server, alice, laptop, bob, conversation };
+  }
+
   /** Stops every messenger this cast made. */
   stop(): void {
     for (const member of this.made.splice(0)) member.messenger.stop();
