@@ -1,0 +1,428 @@
+/**
+ * The operator as the adversary (issue 14): SDK clients talk to a real `parley serve` through
+ * `MaliciousOperator`, which rewrites what the server sends exactly as a modified server could.
+ * Every promise that must hold against a lying server is attacked here, and each attack must fail
+ * visibly: the client shows the truth and says that it was lied to.
+ *
+ * The first cases check the harness itself (it passes everything through unchanged; its hooks
+ * reach the SDK) and an attack that already fails today (a tampered MLS payload). The attacks on
+ * who said what (a rewritten `from`, a forged `leave`, a member's removal Commit, a forged typing
+ * signal) need the MLS-sender change of the SDK (issue 14 items 4-5): until it lands they are
+ * marked todo, and they read its new fields (`ChatMessage.kind`, `.notice`, the `warning` event)
+ * through the narrow helpers below, so that this file compiles before and after it.
+ */
+
+import * as assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { type ChatMessage, FileStore, nodeSocket, ParleyClient } from '@parley/client/node';
+import { type DeviceRef, fromBase64Url, type ParleyError, toBase64Url } from '@parley/core';
+import { MaliciousOperator } from './harness/malicious-operator.js';
+import { reached, texts, until } from './harness/wait.js';
+
+const NUMBERS = {
+  alice: '+14155550911',
+  bob: '+14155550922',
+  carol: '+14155550933',
+};
+
+const TODO = 'needs the MLS-sender SDK change (issue 14 items 4-5)';
+
+// --- the SDK's MLS-sender API (issue 14 items 4-5), read dynamically until it is on main ---
+
+type NoticeChange = 'added' | 'removed' | 'left' | 'device-added' | 'device-removed';
+interface Notice {
+  change: NoticeChange;
+  by: DeviceRef;
+  accounts: string[];
+  devices: DeviceRef[];
+}
+type WarningCode = 'SENDER_MISMATCH' | 'UNVERIFIED_LEAVE' | 'UNVERIFIED_REMOVAL' | 'SIGNAL_FORGED';
+interface Warning {
+  code: WarningCode;
+  conversationId: string;
+  detail?: unknown;
+}
+
+const kindOf = (m: ChatMessage) => (m as { kind?: 'text' | 'notice' | 'unsupported' }).kind;
+const noticeOf = (m: ChatMessage) =>
+  kindOf(m) === 'notice' ? (m as { notice?: Notice }).notice : undefined;
+
+function onWarning(client: ParleyClient, listener: (w: Warning) => void): void {
+  const messenger = client.messenger as unknown as {
+    on(event: 'warning', listener: (w: Warning) => void): () => void;
+  };
+  messenger.on('warning', listener);
+}
+
+// --- devices ---
+
+interface Device {
+  name: string;
+  client: ParleyClient;
+  ref: DeviceRef;
+  inbox: ChatMessage[];
+  errors: ParleyError[];
+  warnings: Warning[];
+  typing: Array<{ conversationId: string; from: DeviceRef }>;
+}
+
+const root = mkdtempSync(join(tmpdir(), 'parley-operator-'));
+let operator: MaliciousOperator;
+
+/** Registers a device through the operator (every request and socket goes through it). */
+async function register(name: string, number: string): Promise<Device> {
+  const client = await ParleyClient.open({
+    serverUrl: operator.url,
+    store: new FileStore(join(root, name)),
+    socket: nodeSocket,
+  });
+  const { verificationId } = await client.requestCode(number);
+  await client.register({
+    verificationId,
+    code: await operator.server.codeFor(verificationId),
+    discoverable: true,
+    presence: 'nobody',
+    deviceName: name,
+  });
+  const { accountId, deviceId } = client.account!;
+  const device: Device = {
+    name,
+    client,
+    ref: { accountId, deviceId },
+    inbox: [],
+    errors: [],
+    warnings: [],
+    typing: [],
+  };
+  client.messenger.on('message', (m) => device.inbox.push(m));
+  client.messenger.on('error', (e) => device.errors.push(e));
+  client.messenger.on('typing', (t) => device.typing.push(t));
+  onWarning(client, (w) => device.warnings.push(w));
+  await client.messenger.start();
+  return device;
+}
+
+/** What the device shows people said in a conversation (notices apart), in arrival order. */
+const said = (d: Device, conversationId: string) =>
+  texts(
+    d.inbox.filter((m) => kindOf(m) !== 'notice'),
+    conversationId,
+  );
+
+const sameDevice = (a: DeviceRef | undefined, b: DeviceRef) =>
+  a?.accountId === b.accountId && a.deviceId === b.deviceId;
+
+const warned = (d: Device, code: WarningCode, conversationId: string) =>
+  d.warnings.some((w) => w.code === code && w.conversationId === conversationId);
+
+async function hasConversation(d: Device, id: string): Promise<void> {
+  await until(`${d.name} to join the conversation`, async () =>
+    (await d.client.messenger.conversations()).some((c) => c.id === id),
+  );
+}
+
+describe('a malicious operator (real server process behind a rewriting proxy)', {
+  timeout: 300_000,
+}, () => {
+  let alice: Device;
+  let bob: Device;
+  let carol: Device;
+
+  /** A new group of Alice, Bob and Carol, made by Bob, that every one of them has joined. */
+  async function group(): Promise<string> {
+    const { id } = await bob.client.messenger.createConversation([
+      alice.ref.accountId,
+      carol.ref.accountId,
+    ]);
+    await Promise.all([alice, carol].map((d) => hasConversation(d, id)));
+    return id;
+  }
+
+  before(async () => {
+    operator = await MaliciousOperator.start({ PARLEY_LOG_LEVEL: 'warn' });
+    alice = await register('alice', NUMBERS.alice);
+    bob = await register('bob', NUMBERS.bob);
+    carol = await register('carol', NUMBERS.carol);
+  });
+
+  afterEach(() => operator.reset());
+
+  after(async () => {
+    for (const d of [alice, bob, carol]) d?.client.close();
+    await operator?.close();
+  });
+
+  it('passes everything through unchanged: a chat arrives once each, in order', async () => {
+    // Every frame to Bob goes through a hook that returns it as it was: the batches are split
+    // into frames and put back, byte for byte.
+    const toBob: string[] = [];
+    operator.onServerFrame((conn, frame) => {
+      if (conn.deviceId === bob.ref.deviceId && frame.t === 'deliver') toBob.push(frame.id);
+      return frame;
+    });
+    assert.equal(operator.connections(alice.ref.deviceId).length, 1);
+    assert.equal(operator.connections(bob.ref.deviceId).length, 1);
+    assert.equal(operator.connections(bob.ref.deviceId)[0]!.accountId, bob.ref.accountId);
+
+    const { id } = await alice.client.messenger.createConversation([bob.ref.accountId]);
+    await hasConversation(bob, id);
+    const sent: ChatMessage[] = [];
+    for (let i = 1; i <= 5; i++) sent.push(await alice.client.messenger.send(id, `a${i}`));
+    for (let i = 1; i <= 3; i++) await bob.client.messenger.send(id, `b${i}`);
+    // The last of each side arrives after every earlier one, or not in order.
+    await until('bob to get a5', () => said(bob, id).includes('a5'));
+    await until('alice to get b3', () => said(alice, id).includes('b3'));
+    assert.deepEqual(said(bob, id), ['a1', 'a2', 'a3', 'a4', 'a5']);
+    assert.deepEqual(said(alice, id), ['b1', 'b2', 'b3']);
+    for (const m of sent) assert.equal(toBob.filter((x) => x === m.id).length, 1, 'once each');
+    await until('delivery receipts through the operator', async () =>
+      (await alice.client.messenger.history(id))
+        .filter((m) => sameDevice(m.from, alice.ref))
+        .every((m) => reached(m.status, 'delivered')),
+    );
+    assert.deepEqual([...alice.errors, ...bob.errors], []);
+    assert.deepEqual([...alice.warnings, ...bob.warnings], []);
+  });
+
+  it('rewrites what the SDK reads over HTTP', async () => {
+    assert.equal((await bob.client.getAccount()).discoverable, true);
+    operator.onResponse('GET', '/v1/account', (_req, status, json) =>
+      status === 200 ? { ...(json as object), discoverable: false } : json,
+    );
+    assert.equal((await bob.client.getAccount()).discoverable, false, 'the operator’s answer');
+    operator.reset();
+    assert.equal((await bob.client.getAccount()).discoverable, true, 'the server’s again');
+  });
+
+  it('a tampered MLS payload is refused, shown as an error, and blocks nothing', async () => {
+    const { id } = await alice.client.messenger.createConversation([bob.ref.accountId]);
+    await hasConversation(bob, id);
+    let tampered: { id: string; seq: number } | undefined;
+    const acked: number[] = [];
+    operator.onServerFrame((conn, frame) => {
+      if (
+        tampered ||
+        conn.deviceId !== bob.ref.deviceId ||
+        frame.t !== 'deliver' ||
+        frame.kind !== 'application' ||
+        frame.groupId !== id ||
+        !frame.payload
+      ) {
+        return frame;
+      }
+      tampered = { id: frame.id, seq: frame.seq };
+      const bytes = new Uint8Array(fromBase64Url(frame.payload)!);
+      bytes[bytes.length - 1]! ^= 0x01; // the last byte of the AEAD tag
+      return { ...frame, payload: toBase64Url(bytes) };
+    });
+    operator.onClientFrame((conn, frame) => {
+      if (conn.deviceId === bob.ref.deviceId && frame.t === 'ack') {
+        acked.push(...(frame.seqs as number[]));
+      }
+      return frame;
+    });
+    const errorsBefore = bob.errors.length;
+    const first = await alice.client.messenger.send(id, 'tampered');
+    await alice.client.messenger.send(id, 'after');
+    await until('bob to get the next message', () => said(bob, id).includes('after'));
+    assert.equal(tampered?.id, first.id);
+    assert.deepEqual(said(bob, id), ['after'], 'nothing corrupted is shown');
+    assert.ok(!(await bob.client.messenger.history(id)).some((m) => m.id === first.id));
+    assert.ok(
+      bob.errors.slice(errorsBefore).some((e) => e.code === 'MLS_FAILED'),
+      'the failure is reported',
+    );
+    // Let go, not retried forever: the queue behind it moves on.
+    await until('bob to acknowledge the tampered entry', () => acked.includes(tampered!.seq));
+    await bob.client.messenger.send(id, 'reply');
+    await until('alice to get the reply', () => said(alice, id).includes('reply'));
+    assert.deepEqual(alice.errors, []);
+  });
+
+  it('a rewritten `from`: the sender shown is the MLS sender, and the lie is reported', {
+    todo: TODO,
+  }, async () => {
+    const id = await group();
+    const rewritten: string[] = [];
+    operator.onServerFrame((conn, frame) => {
+      if (
+        conn.deviceId !== bob.ref.deviceId ||
+        frame.t !== 'deliver' ||
+        frame.kind !== 'application' ||
+        frame.groupId !== id ||
+        frame.from.deviceId !== alice.ref.deviceId
+      ) {
+        return frame;
+      }
+      rewritten.push(frame.id);
+      return { ...frame, from: carol.ref };
+    });
+    const sent = await alice.client.messenger.send(id, 'from alice');
+    await until('bob to get it', () => bob.inbox.some((m) => m.id === sent.id));
+    assert.ok(rewritten.includes(sent.id), 'the operator named Carol');
+    const shown = bob.inbox.find((m) => m.id === sent.id)!;
+    assert.ok(sameDevice(shown.from, alice.ref), `shown from ${JSON.stringify(shown.from)}`);
+    const stored = (await bob.client.messenger.history(id)).find((m) => m.id === sent.id);
+    assert.ok(sameDevice(stored?.from, alice.ref), 'and so in the history');
+    await until('a SENDER_MISMATCH warning', () => warned(bob, 'SENDER_MISMATCH', id));
+    // The read receipt answers the MLS sender.
+    await bob.client.messenger.markRead(id, [sent.id]);
+    await until('alice to see bob read it', async () =>
+      (await alice.client.messenger.history(id))
+        .find((m) => m.id === sent.id)!
+        .readBy.includes(bob.ref.accountId),
+    );
+    // Carol, whom the operator named, got the message from Alice, unchanged.
+    await until('carol to get it', () => carol.inbox.some((m) => m.id === sent.id));
+    assert.ok(sameDevice(carol.inbox.find((m) => m.id === sent.id)!.from, alice.ref));
+  });
+
+  it('a forged `leave`: nobody removes the member, and the lie is reported', {
+    todo: TODO,
+  }, async () => {
+    const id = await group();
+    // A modified server rewrites a real queued entry (here the first receipt each of Bob and
+    // Carol gets in this conversation) into "Alice left", under the entry's own seq.
+    const forged = new Map<string, number>();
+    const handled = new Set<string>();
+    operator.onServerFrame((conn, frame) => {
+      const to = conn.deviceId;
+      if (
+        !to ||
+        to === alice.ref.deviceId ||
+        forged.has(to) ||
+        frame.t !== 'deliver' ||
+        frame.kind !== 'receipt' ||
+        frame.groupId !== id
+      ) {
+        return frame;
+      }
+      forged.set(to, frame.seq);
+      return {
+        t: 'deliver',
+        seq: frame.seq,
+        kind: 'leave',
+        id: frame.id,
+        groupId: id,
+        from: alice.ref,
+        epoch: frame.epoch,
+        sentAt: frame.sentAt,
+      };
+    });
+    operator.onClientFrame((conn, frame) => {
+      const seq = conn.deviceId === undefined ? undefined : forged.get(conn.deviceId);
+      if (frame.t === 'ack' && seq !== undefined && (frame.seqs as number[]).includes(seq)) {
+        handled.add(conn.deviceId!);
+      }
+      return frame;
+    });
+    await bob.client.messenger.send(id, 'bob, before');
+    await carol.client.messenger.send(id, 'carol, before');
+    await until('the forged leave to reach bob and carol', () => forged.size === 2);
+    for (const d of [bob, carol]) {
+      await until(
+        `${d.name} to handle it`,
+        () => handled.has(d.ref.deviceId) || d.warnings.length > 0,
+      );
+      assert.ok(warned(d, 'UNVERIFIED_LEAVE', id), `${d.name} reports the unverified leave`);
+    }
+    // Alice is still a member everywhere: her next message reaches both, theirs reach her.
+    await alice.client.messenger.send(id, 'alice, still here');
+    for (const d of [bob, carol]) {
+      await until(`${d.name} to get alice’s message`, () =>
+        said(d, id).includes('alice, still here'),
+      );
+    }
+    await bob.client.messenger.send(id, 'bob, after');
+    await carol.client.messenger.send(id, 'carol, after');
+    await until('alice to get both', () =>
+      ['bob, after', 'carol, after'].every((t) => said(alice, id).includes(t)),
+    );
+    for (const d of [alice, bob, carol]) {
+      const conversation = await d.client.messenger.conversation(id);
+      assert.ok(conversation.active, `${d.name}: still active`);
+      assert.ok(
+        conversation.members.some((m) => sameDevice(m, alice.ref)),
+        `${d.name}: alice still listed`,
+      );
+      const notices = (await d.client.messenger.history(id)).map(noticeOf).filter(Boolean);
+      assert.ok(
+        !notices.some((n) => n!.change === 'removed' || n!.change === 'left'),
+        `${d.name}: no removal shown`,
+      );
+    }
+  });
+
+  it('a member’s removal Commit is shown to every member and to the one removed', {
+    todo: TODO,
+  }, async () => {
+    const id = await group();
+    await carol.client.messenger.removeMembers(id, [alice.ref.accountId]);
+    await until(
+      'alice’s client to show she was removed',
+      async () => !(await alice.client.messenger.conversation(id)).active,
+    );
+    const removal = (n: Notice | undefined) =>
+      n?.change === 'removed' &&
+      sameDevice(n.by, carol.ref) &&
+      n.accounts.length === 1 &&
+      n.accounts[0] === alice.ref.accountId;
+    for (const d of [bob, carol]) {
+      await until(`${d.name} to show “Carol removed Alice”`, async () =>
+        (await d.client.messenger.history(id)).some((m) => removal(noticeOf(m))),
+      );
+      const conversation = await d.client.messenger.conversation(id);
+      assert.ok(!conversation.members.some((m) => m.accountId === alice.ref.accountId));
+    }
+  });
+
+  it('a forged typing signal is not shown, and the forgery is reported', {
+    todo: TODO,
+  }, async () => {
+    const id = await group();
+    const fromCarol = () =>
+      bob.typing.filter((t) => t.conversationId === id && sameDevice(t.from, carol.ref)).length;
+    const fromAlice = () =>
+      bob.typing.filter((t) => t.conversationId === id && sameDevice(t.from, alice.ref)).length;
+
+    // 1. A payload the operator made, under the conversation's current epoch, naming Alice.
+    const epoch = (await bob.client.messenger.conversation(id)).epoch;
+    const payload = new Uint8Array(8 + 12 + 32);
+    new DataView(payload.buffer).setBigUint64(0, BigInt(epoch));
+    payload.set(crypto.getRandomValues(new Uint8Array(44)), 8);
+    const signal = { t: 'signal', groupId: id, from: alice.ref, payload: toBase64Url(payload) };
+    assert.equal(operator.inject(bob.ref.deviceId, signal), 1, 'bob is connected');
+    // Carol's real typing comes after it on Bob's socket: once it is shown, the forgery was read.
+    const seen = fromCarol();
+    await carol.client.messenger.typing(id);
+    await until('bob to see carol typing', () => fromCarol() > seen);
+    assert.equal(fromAlice(), 0, 'no typing shown from alice');
+    assert.ok(warned(bob, 'SIGNAL_FORGED', id), 'the forged signal is reported');
+
+    // 2. Carol's real signal, relayed to Bob as Alice's: authenticated by the sending leaf.
+    const warnings = bob.warnings.length;
+    let relabelled = false;
+    operator.onServerFrame((conn, frame) => {
+      if (relabelled || conn.deviceId !== bob.ref.deviceId || frame.t !== 'signal') return frame;
+      relabelled = true;
+      return { ...frame, from: alice.ref };
+    });
+    const before = fromCarol();
+    await carol.client.messenger.typing(id);
+    await carol.client.messenger.typing(id);
+    await until('bob to see carol typing again', () => relabelled && fromCarol() > before);
+    assert.equal(fromAlice(), 0, 'still no typing shown from alice');
+    assert.ok(
+      bob.warnings
+        .slice(warnings)
+        .some(
+          (w) =>
+            w.conversationId === id && (w.code === 'SIGNAL_FORGED' || w.code === 'SENDER_MISMATCH'),
+        ),
+      'the relabelled signal is reported',
+    );
+  });
+});
