@@ -195,17 +195,6 @@ export class ParleyClient {
     return account;
   }
 
-  /**
-   * Deletes the account on the server — every device of it, its conversations' memberships, its
-   * directory entry — and then erases everything of it on this device: session, consent,
-   * contacts, discovery cache and filter, transparency log, MLS keys, conversations, history and
-   * outbox. The messenger stops. If another device already deleted the account (the credential
-   * is refused), the local erasure still happens.
-   *
-   * @example
-   * await client.deleteAccount();
-   * client.registered; // false
-   */
   /** The account's devices (this one included), as the server knows them. */
   async devices(): Promise<
     Array<{ deviceId: string; name: string; createdAt: string; current: boolean }>
@@ -247,6 +236,17 @@ export class ParleyClient {
     this.api.credential = undefined;
   }
 
+  /**
+   * Deletes the account on the server — every device of it, its conversations' memberships, its
+   * directory entry — and then erases everything of it on this device: session, consent,
+   * contacts, discovery cache and filter, transparency log, MLS keys, conversations, history and
+   * outbox. The messenger stops. If another device already deleted the account (the credential
+   * is refused), the local erasure still happens.
+   *
+   * @example
+   * await client.deleteAccount();
+   * client.registered; // false
+   */
   async deleteAccount(): Promise<void> {
     this.requireSession();
     // The other members act on the account's own word that it leaves, not the server's.
