@@ -21,25 +21,27 @@
 // Why: our goals (docs/benchmarks.md) hold discovery of 1,024 contacts against 2^24 users to ≤ 0.5 s with the filter
 // downloaded (Kales et al.: 2.92 s on a phone over Wi-Fi against 2^28).
 // Usage: node bench/discovery.mjs. BENCH_MAX_LOG2=20 skips 2^24; BENCH_PSI_MAX_LOG2 (default 20)
-// caps the psi.js set size. One JSON object on the last stdout line; progress on stderr.
+// caps the psi.js set size. BENCH_SMOKE=1: 2^10 users, 128 contacts, one round, no psi.js
+// (lib/smoke.mjs). One JSON object on the last stdout line; progress on stderr.
 
 import { availableParallelism } from 'node:os';
 import { MemoryStore, ParleyClient } from '@parley/client';
 import { emit, formatNumber, median, progress } from './lib/measure.mjs';
 import { startServerOn } from './lib/parley-server.mjs';
 import { loadPsi, psiDiscover, psiServer, psiSetupCached } from './lib/psi-directory.mjs';
+import { SMOKE, SMOKE_LOG2, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 import {
   BENCH_REAL_NUMBERS,
   benchWorkDir,
   createSyntheticDirectory,
 } from './lib/synthetic-directory.mjs';
 
-const MAX_LOG2 = Number(process.env.BENCH_MAX_LOG2 || 24);
-const SIZES = [20, 24].filter((log2) => log2 <= MAX_LOG2);
+const MAX_LOG2 = setting('BENCH_MAX_LOG2', 24, SMOKE_LOG2);
+const SIZES = smokeOr([20, 24], [MAX_LOG2]).filter((log2) => log2 <= MAX_LOG2);
 const PSI_MAX_LOG2 = Number(process.env.BENCH_PSI_MAX_LOG2 || 20);
-const CONTACTS = 1024;
+const CONTACTS = smokeOr(1024, 128);
 const REAL_PER_ROUND = 10;
-const ROUNDS = 3;
+const ROUNDS = smokeOr(3, 1);
 const GOAL_MS = 500;
 const KALES_MS = 2920;
 /** psi.js per-element false-positive rate, our filter's bound. */
@@ -84,6 +86,7 @@ async function newClient(url, codes, ownNumber) {
     verificationId,
     code: codes.get(verificationId),
     discoverable: false,
+    presence: 'nobody',
     deviceName: 'bench',
   });
   await client.consent.grant();
@@ -186,7 +189,7 @@ async function measureOurs(log2, rows, notes, results) {
           : {}),
       });
       notes.push(
-        `2^${log2}: rounds ${times.map((t) => t.toFixed(0)).join(', ')} ms; phases of the median round (ms, from the SDK's progress events): ${JSON.stringify(phases[times.indexOf(ms)] ?? phases[1])}. Each round found exactly its ${REAL_PER_ROUND} registered numbers. Warm-up (first discover, 1,024 numbers, filter download included): ${first.ms.toFixed(0)} ms.`,
+        `2^${log2}: rounds ${times.map((t) => t.toFixed(0)).join(', ')} ms; phases of the median round (ms, from the SDK's progress events): ${JSON.stringify(phases[times.indexOf(ms)] ?? phases[1])}. Each round found exactly its ${REAL_PER_ROUND} registered numbers. Warm-up (first discover, ${formatNumber(CONTACTS)} numbers, filter download included): ${first.ms.toFixed(0)} ms.`,
       );
 
       // Cold: a new client's first discover, nothing in its address book: only the filter.
@@ -238,7 +241,7 @@ async function clientCrypto() {
   const blindMs = [];
   const unblindMs = [];
   const randomMs = [];
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < ROUNDS; r++) {
     let t = performance.now();
     const blinded = inputs.map((x) => oprf.blind(x));
     blindMs.push(performance.now() - t);
@@ -364,7 +367,15 @@ async function main() {
   const notes = [
     `Client and server in one process on one machine (${availableParallelism()} cores), HTTP over loopback; the SDK does its OPRF work in libsodium.js (WASM) on the main thread, the server in its worker pool. Times are client.discover() wall time: the filter delta check, blind, evaluate, unblind, filter lookups, resolve.`,
   ];
-  if (MAX_LOG2 < 24) notes.push(`BENCH_MAX_LOG2=${MAX_LOG2}: sizes above 2^${MAX_LOG2} skipped.`);
+  if (SMOKE) {
+    notes.push(
+      smokeNote(
+        `2^${MAX_LOG2} users instead of 2^20 and 2^24, ${CONTACTS} contacts instead of 1,024, ${ROUNDS} round(s); @openmined/psi.js (a peer's package) skipped`,
+      ),
+    );
+  } else if (MAX_LOG2 < 24) {
+    notes.push(`BENCH_MAX_LOG2=${MAX_LOG2}: sizes above 2^${MAX_LOG2} skipped.`);
+  }
   const ours = new Map();
   for (const log2 of SIZES) await measureOurs(log2, rows, notes, ours);
   const crypto = await clientCrypto();
@@ -376,7 +387,7 @@ async function main() {
   notes.push(
     `Client OPRF work for ${formatNumber(CONTACTS)} numbers, measured alone: blind ${crypto.blindMs.toFixed(0)} ms (of which ${crypto.randomMs.toFixed(0)} ms drawing the random blind scalars, generateSecretKey), unblind ${crypto.unblindMs.toFixed(0)} ms.`,
   );
-  await measurePsi(rows, notes, ours);
+  if (!SMOKE) await measurePsi(rows, notes, ours);
   emit({
     section: 'discovery',
     title: 'Contact discovery, 1,024 contacts, end to end',

@@ -17,7 +17,8 @@
 // Why: the filter is what every client downloads and keeps current; its size and update cost are
 // two rows of the goals table (docs/benchmarks.md), and its false-positive rate bounds what a client reveals.
 // Usage: node bench/filter.mjs. BENCH_MAX_LOG2=20 skips 2^24; BENCH_FPR_LOOKUPS sets the lookups
-// per size (default 1e8). One JSON object on the last stdout line; progress on stderr.
+// per size (default 1e8). BENCH_SMOKE=1: 2^10 users, 2^16 lookups, deltas of 64 and 256 changes
+// (lib/smoke.mjs). One JSON object on the last stdout line; progress on stderr.
 
 import { randomFillSync } from 'node:crypto';
 import {
@@ -34,18 +35,21 @@ import {
   sortFingerprints,
 } from '@parley/core/server';
 import { emit, formatNumber, median, progress } from './lib/measure.mjs';
+import { SMOKE, SMOKE_LOG2, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const { snapshotRange, removalForm } = await import(
   new URL('../packages/server/dist/directory/publication.js', import.meta.url).href
 );
 
-const MAX_LOG2 = Number(process.env.BENCH_MAX_LOG2 || 24);
-const SIZES = [20, 24].filter((log2) => log2 <= MAX_LOG2);
-const LOOKUPS = Number(process.env.BENCH_FPR_LOOKUPS || 1e8);
+const MAX_LOG2 = setting('BENCH_MAX_LOG2', 24, SMOKE_LOG2);
+const SIZES = smokeOr([20, 24], [MAX_LOG2]).filter((log2) => log2 <= MAX_LOG2);
+const LOOKUPS = setting('BENCH_FPR_LOOKUPS', 1e8, 2 ** 16);
 /** Lookups against the range-2^32 filter that checks the n / range formula. */
 const CHECK_LOOKUPS = Math.min(LOOKUPS, 1e7);
-const CHANGES = [1000, 65_536];
-const REPEATS = 5;
+const CHANGES = smokeOr([1000, 65_536], [64, 256]);
+const REPEATS = smokeOr(5, 2);
+/** The size between powers of two: 1.5 × 2^20 (1.5 × the smoke size in smoke mode). */
+const BETWEEN_LOG2 = smokeOr(20, MAX_LOG2);
 
 const SIZE_GOAL = 34;
 const KALES_SIZE = 33.5;
@@ -357,13 +361,21 @@ async function main() {
     'Random 8-byte fingerprints (node:crypto); encoder: encodeFilterPacked from @parley/core/server. Negative lookups are fresh random fingerprints; one of them being a real member has probability n/2^64, ignored.',
     `Sizes include the 20-byte header (per list). Deltas are coded as the server codes them for a client holding the served snapshot: added at its range, removed as prefixes at removalPrefixRange(range) (${REMOVAL_PREFIX_SHIFT} bits shorter) or, where another possible entry shares the prefix, at full width; bits per changed user = (bytes of the three lists) × 8 / changes, binary (the JSON response carries them as base64url, ×4/3).`,
   ];
-  if (MAX_LOG2 < 24) notes.push(`BENCH_MAX_LOG2=${MAX_LOG2}: sizes above 2^${MAX_LOG2} skipped.`);
+  if (SMOKE) {
+    notes.push(
+      smokeNote(
+        `2^${MAX_LOG2} users instead of 2^20 and 2^24, ${formatNumber(LOOKUPS)} lookups, deltas of ${CHANGES.join(' and ')} changes, ${REPEATS} repeats`,
+      ),
+    );
+  } else if (MAX_LOG2 < 24) {
+    notes.push(`BENCH_MAX_LOG2=${MAX_LOG2}: sizes above 2^${MAX_LOG2} skipped.`);
+  }
   for (const log2 of SIZES) await measureSize(log2, rows, notes);
   // Between powers of two, where a power-of-two range used to cost up to a bit more.
-  const n = 3 * 2 ** 19;
+  const n = 3 * 2 ** (BETWEEN_LOG2 - 1);
   const between = encodePacked(randomFillSync(new Uint8Array(n * 8)), snapshotRange(n));
   rows.push({
-    what: `filter size, 1.5 × 2^20 users, as served (snapshotRange)`,
+    what: `filter size, 1.5 × 2^${BETWEEN_LOG2} users, as served (snapshotRange)`,
     value: (between.length * 8) / n,
     unit: 'bits/user',
     ratio: (between.length * 8) / n / KALES_SIZE,

@@ -5,20 +5,22 @@
 // (refused by the per-address limit), and from a botnet of ever-new addresses (each allowed its
 // first requests: real verifications, SMS and all). Reported: the chat's send→deliver latency and
 // the newcomer's registration time, p50 and p99, as ratios to the baseline, and the flood's rate.
-// Usage: node bench/flood.mjs. BENCH_FLOOD_SECONDS (default 10 per phase).
+// Usage: node bench/flood.mjs. BENCH_FLOOD_SECONDS (default 10 per phase; 1 under BENCH_SMOKE=1,
+// lib/smoke.mjs).
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { emit, progress, quantile } from './lib/measure.mjs';
+import { SMOKE, setting, smokeNote } from './lib/smoke.mjs';
 
 const ROOT = new URL('../', import.meta.url);
 const { ServerProcess } = await import(
   new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
 );
 const { framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
-const SECONDS = Number(process.env.BENCH_FLOOD_SECONDS || 10);
+const SECONDS = setting('BENCH_FLOOD_SECONDS', 10, 1);
 const FLOODERS = 16;
 
 // The flood runs in a child process of its own, so it does not share this process's event loop
@@ -261,5 +263,6 @@ emit({
   notes: [
     `${FLOODERS} flooding connections (in a process of their own) ask for codes for new random numbers as fast as the server answers; the console SMS provider prints each code (real work: HMACs, a sealed session, the SMS).`,
     'The server, the flood, the chat and the newcomers share the 2 cores; latencies are wall time on loopback.',
+    ...(SMOKE ? [smokeNote(`phases of ${SECONDS} s instead of 10 s`)] : []),
   ],
 });

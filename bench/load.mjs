@@ -10,19 +10,25 @@
 //
 // Usage: node bench/load.mjs. BENCH_LOAD_RATE (default 2000 msg/s), BENCH_LOAD_SECONDS (default 20),
 // BENCH_LOAD_DEVICES (default 1000,10000), BENCH_LOAD_CONFIGS (default sqlite,postgres,postgres-2).
+// BENCH_SMOKE=1: 20 devices on 1 node with SQLite at 100 msg/s for 1 s, no PostgreSQL or Redis
+// (lib/smoke.mjs); the variables above still override.
 
 import { emit, formatNumber, progress } from './lib/measure.mjs';
+import { SMOKE, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const { runLoad } = await import(new URL('../scripts/load.mjs', import.meta.url).href);
-const rate = Number(process.env.BENCH_LOAD_RATE || 2000);
-const duration = Number(process.env.BENCH_LOAD_SECONDS || 20);
-const sizes = (process.env.BENCH_LOAD_DEVICES || '1000,10000').split(',').map(Number);
+const rate = setting('BENCH_LOAD_RATE', 2000, 100);
+const duration = setting('BENCH_LOAD_SECONDS', 20, 1);
+const sizes = (process.env.BENCH_LOAD_DEVICES || smokeOr('1000,10000', '20'))
+  .split(',')
+  .map(Number);
 const CONFIGS = {
   sqlite: { storage: 'sqlite', nodes: 1, label: '1 node, SQLite' },
   postgres: { storage: 'postgres', nodes: 1, label: '1 node, PostgreSQL' },
   'postgres-2': { storage: 'postgres', nodes: 2, label: '2 nodes, PostgreSQL + Redis' },
 };
-const configs = (process.env.BENCH_LOAD_CONFIGS || 'sqlite,postgres,postgres-2')
+// Smoke mode needs no services: the SQLite node only.
+const configs = (process.env.BENCH_LOAD_CONFIGS || smokeOr('sqlite,postgres,postgres-2', 'sqlite'))
   .split(',')
   .map((name) => {
     if (!CONFIGS[name]) throw new Error(`BENCH_LOAD_CONFIGS: unknown configuration ${name}`);
@@ -119,4 +125,11 @@ for (const devices of sizes) {
 notes.push(
   'CPU is read from /proc (utime + stime) of the server processes, and of every process named postgres and redis-server, before and after the sending and draining; a PostgreSQL backend that exited in between would be missing (the nodes keep their pool connections for the whole run).',
 );
+if (SMOKE) {
+  notes.push(
+    smokeNote(
+      `${sizes.join(', ')} devices at ${rate} msg/s for ${duration} s, configurations ${configs.map((c) => c.name).join(', ')} (PostgreSQL and Redis not used unless BENCH_LOAD_CONFIGS names them)`,
+    ),
+  );
+}
 emit({ section: 'load', title: 'Load: the relay with many connected devices', rows, notes });

@@ -8,15 +8,17 @@
 //   - memory: server RSS growth from 10,000 idle authenticated WebSockets, vs the raw relay's;
 //   - MLS: encrypt and decrypt of a 100-byte text (ts-mls, cipher suite 1) vs AES-128-GCM alone.
 // Usage: node bench/messaging.mjs (one JSON object on the last stdout line; progress on stderr).
+// BENCH_SMOKE=1: 300 ms runs, 200 idle connections, 50 MLS messages, short pauses (lib/smoke.mjs).
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { emit, formatNumber, median, progress, quantile, RUNS } from './lib/measure.mjs';
+import { SMOKE, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const ROOT = new URL('../', import.meta.url);
 const { ServerProcess } = await import(
@@ -26,8 +28,12 @@ const { call, framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
 const mls = await import(new URL('packages/client/dist/messaging/mls.js', ROOT).href);
 
 const WINDOW = Number(process.env.BENCH_WINDOW || 128);
-const PEAK_MS = Number(process.env.BENCH_MIN_MS || 3000);
-const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 10_000);
+const PEAK_MS = setting('BENCH_MIN_MS', 3000, 300);
+const WARM_MS = smokeOr(500, 100);
+const IDLE_CONNECTIONS = setting('BENCH_IDLE_CONNECTIONS', 10_000, 200);
+const MLS_MESSAGES = setting('BENCH_MLS_MESSAGES', 2000, 50);
+/** Pauses in the memory measurement: before the baseline RSS, after the last connection, after closing. */
+const SETTLE_MS = smokeOr([1000, 3000, 500], [100, 300, 100]);
 const PAYLOAD_BYTES = 334; // a 100-byte text as an MLS PrivateMessage (measured below)
 const b64 = (bytes) => Buffer.from(bytes).toString('base64url');
 
@@ -257,7 +263,7 @@ async function drive(relay, ms, rate) {
 async function relayRows(rows, notes) {
   const relays = [await rawRelay(), await parleyRelay()];
   try {
-    for (const relay of relays) await drive(relay, 500); // warm-up
+    for (const relay of relays) await drive(relay, WARM_MS); // warm-up
     const peaks = new Map(relays.map((r) => [r.name, []]));
     for (let run = 0; run < RUNS; run++) {
       for (const relay of relays) {
@@ -372,14 +378,14 @@ async function memoryRows(rows, notes) {
       },
     ]) {
       const warm = await idleConnections(subject.url, subject.auth, 100);
-      await sleep(1000);
+      await sleep(SETTLE_MS[0]);
       const before = rssKiB(subject.pid);
       const rest = await idleConnections(
         subject.url,
         (i) => subject.auth(i + 100),
         IDLE_CONNECTIONS - 100,
       );
-      await sleep(3000);
+      await sleep(SETTLE_MS[1]);
       const after = rssKiB(subject.pid);
       const perConnection = ((after - before) * 1024) / (IDLE_CONNECTIONS - 100);
       results.push({ name: subject.name, perConnection, after });
@@ -387,11 +393,12 @@ async function memoryRows(rows, notes) {
         `messaging: ${subject.name}: ${formatNumber(perConnection / 1024)} KiB per idle connection`,
       );
       for (const ws of [...warm, ...rest]) ws.terminate();
-      await sleep(500);
+      await sleep(SETTLE_MS[2]);
     }
   } finally {
     raw.child.kill();
     await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
   const [rawResult, parley] = results;
   rows.push({
@@ -409,7 +416,7 @@ async function memoryRows(rows, notes) {
     met: parley.perConnection <= 16_000,
   });
   notes.push(
-    `Memory: growth of the server process's resident set (VmRSS) from 100 to ${IDLE_CONNECTIONS.toLocaleString('en')} authenticated idle WebSockets, 3 s after the last one; Parley's devices were inserted into its database directly.`,
+    `Memory: growth of the server process's resident set (VmRSS) from 100 to ${IDLE_CONNECTIONS.toLocaleString('en')} authenticated idle WebSockets, ${SETTLE_MS[1] / 1000} s after the last one; Parley's devices were inserted into its database directly.`,
   );
 }
 
@@ -424,12 +431,12 @@ async function mlsRows(rows, notes) {
     add: [await mls.peerKeyPackage(bobKp.keyPackage, bob)],
   });
   aliceState = committed.state;
-  let bobState = await mls.joinByWelcome(committed.welcome, bobKp, keysB);
+  let bobState = (await mls.joinByWelcome(committed.welcome, bobKp, keysB)).state;
   const text = new TextEncoder().encode(
     JSON.stringify({ v: 1, type: 'text', text: 'x'.repeat(100), sentAt: new Date().toISOString() }),
   );
   const plain100 = randomBytes(100);
-  const N = Number(process.env.BENCH_MLS_MESSAGES || 2000);
+  const N = MLS_MESSAGES;
   const payloads = [];
   let t = performance.now();
   for (let i = 0; i < N; i++) {
@@ -495,6 +502,13 @@ const parts = (process.env.BENCH_MESSAGING_PARTS || 'mls,relay,memory').split(',
 if (parts.includes('mls')) await mlsRows(rows, notes);
 if (parts.includes('relay')) await relayRows(rows, notes);
 if (parts.includes('memory')) await memoryRows(rows, notes);
+if (SMOKE) {
+  notes.push(
+    smokeNote(
+      `runs of ${PEAK_MS} ms (warm-up ${WARM_MS} ms), ${RUNS} run(s), ${IDLE_CONNECTIONS} idle connections instead of 10,000, ${MLS_MESSAGES} MLS messages instead of 2,000, pauses of ${SETTLE_MS.join('/')} ms`,
+    ),
+  );
+}
 emit({
   section: 'messaging',
   title: 'Messaging: relay throughput, latency, memory per connection, MLS cost',

@@ -4,6 +4,7 @@
 // 10,000-element evaluation in batches of 1,024 leaves the loop responsive (goal: longest stall
 // ≤ 20 ms), and the same through the real HTTP server, with GET /healthz latency under load.
 // Usage: node bench/pool.mjs (one JSON object on the last stdout line; progress on stderr).
+// BENCH_SMOKE=1: 2,048 elements, 2 repetitions, 100 ms rounds (lib/smoke.mjs).
 
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,12 +22,14 @@ import {
 } from './lib/measure.mjs';
 import { importNativeAddon, makeFixture } from './lib/oprf-subjects.mjs';
 import { httpRows } from './lib/pool-http.mjs';
+import { SMOKE, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const poolModule = new URL('../packages/server/dist/infra/oprf/oprf-pool.js', import.meta.url);
 const STALL_GOAL_MS = 20;
-const STALL_ELEMENTS = 10_000;
+const STALL_ELEMENTS = smokeOr(10_000, 2048);
 const BATCH = 1024;
-const STALL_REPS = 5;
+const STALL_REPS = smokeOr(5, 2);
+const IDLE_MS = smokeOr(200, 50);
 
 /** Keeps `inflight` 1,024-element evaluations going for minMs; returns evaluations per second. */
 async function saturate(pool, packed, minMs, inflight = 4) {
@@ -108,7 +111,7 @@ async function throughputRows(fixture, pools, cores, evaluateBatch) {
 
 async function stallRows(fixture, pool, evaluateBatch) {
   const batches = batchesOf(fixture.elements, STALL_ELEMENTS);
-  const idle = await repeatedLoopDelay(STALL_REPS, () => sleep(200));
+  const idle = await repeatedLoopDelay(STALL_REPS, () => sleep(IDLE_MS));
   const pooled = await repeatedLoopDelay(STALL_REPS, () =>
     Promise.all(batches.map((b) => pool.evaluate('k', b))),
   );
@@ -183,7 +186,7 @@ async function main() {
         .join(', ')}.`,
       `Pool workers' backend: ${pools.all.backend ?? 'wasm (this OprfPool has no backend option)'}.`,
     );
-    progress('pool: event-loop stall under a 10,000-element evaluation');
+    progress(`pool: event-loop stall under a ${STALL_ELEMENTS}-element evaluation`);
     const stall = await stallRows(fixture, pools.all, evaluateBatch);
     rows.push(...stall.rows);
     notes.push(stall.note);
@@ -197,6 +200,13 @@ async function main() {
   const http = await httpRows(fixture, { poolOps, stallGoalMs: STALL_GOAL_MS });
   rows.push(...http.rows);
   notes.push(...http.notes);
+  if (SMOKE) {
+    notes.push(
+      smokeNote(
+        `rounds of ${MIN_MS} ms; ${STALL_ELEMENTS} elements instead of 10,000 and ${STALL_REPS} repetitions instead of 5 for the stall; HTTP load ${http.shape}`,
+      ),
+    );
+  }
   emit({ section: 'pool', title: 'OPRF worker pool and event loop', rows, notes });
 }
 

@@ -14,18 +14,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readData, renderMarkdown } from './lib/report.mjs';
+import { SECTIONS } from './lib/sections.mjs';
 
-const SECTIONS = [
-  'oprf',
-  'pool',
-  'filter',
-  'discovery',
-  'rebuild',
-  'messaging',
-  'web',
-  'load',
-  'flood',
-];
 const root = fileURLToPath(new URL('../', import.meta.url));
 const benchDir = new URL('./', import.meta.url);
 const output = new URL('../docs/benchmarks.md', import.meta.url);

@@ -3,7 +3,8 @@
 // import statically), gzip-compressed as the server sends them. The baseline, built in the same
 // run with the same Vite, is a bare React page: what any React app pays before its first line.
 //
-// Usage: node bench/web.mjs (after `npm run build`, which builds apps/web/dist).
+// Usage: node bench/web.mjs (after `npm run build`, which builds apps/web/dist). It is already
+// seconds long, so BENCH_SMOKE=1 changes nothing but its notes (lib/smoke.mjs).
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { emit, formatNumber, progress } from './lib/measure.mjs';
+import { SMOKE, smokeNote } from './lib/smoke.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const webDist = join(root, 'apps/web/dist');
@@ -111,5 +113,6 @@ emit({
   notes: [
     `Initial files: ${app.files.map((f) => f.replace('/assets/', '')).join(', ')}; sizes are gzip -9, as \`parley serve\` sends them.`,
     'libsodium (the OPRF) loads when discovery first runs; ts-mls when the messenger first encrypts or decrypts.',
+    ...(SMOKE ? [smokeNote('nothing shrunk (the section takes seconds as it is)')] : []),
   ],
 });

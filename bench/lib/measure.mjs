@@ -4,11 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setting, smokeResult } from './smoke.mjs';
 
-/** Milliseconds each subject runs per round; BENCH_MIN_MS overrides it for a quick smoke run. */
-export const MIN_MS = Number(process.env.BENCH_MIN_MS || 2000);
-/** Rounds per subject (median of these); BENCH_RUNS overrides. */
-export const RUNS = Number(process.env.BENCH_RUNS || 3);
+/** Milliseconds each subject runs per round (100 in smoke mode); BENCH_MIN_MS overrides it. */
+export const MIN_MS = setting('BENCH_MIN_MS', 2000, 100);
+/** Rounds per subject (median of these; 1 in smoke mode); BENCH_RUNS overrides. */
+export const RUNS = setting('BENCH_RUNS', 3, 1);
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -88,9 +89,12 @@ export function progress(message) {
   process.stderr.write(`${message}\n`);
 }
 
-/** Prints the section's result: one JSON object on the last stdout line (bench/README.md). */
+/**
+ * Prints the section's result: one JSON object on the last stdout line (bench/README.md). In smoke
+ * mode rows not measured become notes (lib/smoke.mjs).
+ */
 export function emit(result) {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${JSON.stringify(smokeResult(result))}\n`);
 }
 
 /** The installed version of a package under bench/node_modules (or the root's), or undefined. */

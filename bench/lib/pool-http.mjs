@@ -16,10 +16,13 @@ import {
   repeatedLoopDelay,
 } from './measure.mjs';
 import { startBenchServer } from './parley-server.mjs';
+import { smokeOr } from './smoke.mjs';
 
 const workerFile = new URL('./http-client-worker.mjs', import.meta.url);
-const CONCURRENT = 10;
-const REPS = 5;
+const CONCURRENT = smokeOr(10, 2);
+const REPS = smokeOr(5, 1);
+const IDLE_MS = smokeOr(500, 100);
+const BASE64_MS = smokeOr(500, 50);
 
 function nextMessage(worker) {
   return new Promise((resolve, reject) => {
@@ -59,7 +62,7 @@ function base64Cost(elements) {
     for (const text of encoded) fromBase64Url(text);
     for (const bytes of elements) toBase64Url(bytes);
   };
-  return opsPerSecond(once, { minMs: 500 }).then((perSecond) => 1000 / perSecond);
+  return opsPerSecond(once, { minMs: BASE64_MS }).then((perSecond) => 1000 / perSecond);
 }
 
 function latencyRows(idle, load) {
@@ -122,6 +125,7 @@ function unavailableRows(why, stallGoalMs) {
   return {
     rows: [{ ...row, goal: `≤ ${stallGoalMs} ms`, met: null, unavailable: why }],
     notes: [why],
+    shape: 'not run',
   };
 }
 
@@ -147,11 +151,12 @@ export async function httpRows(fixture, { poolOps, stallGoalMs }) {
       concurrent: CONCURRENT,
     });
     await loadRound(loader);
-    const idle = await underProbe(url, () => repeatedLoopDelay(REPS, () => sleep(500)));
+    const idle = await underProbe(url, () => repeatedLoopDelay(REPS, () => sleep(IDLE_MS)));
     const load = await underProbe(url, () => repeatedLoopDelay(REPS, () => loadRound(loader)));
     const base64Ms = await base64Cost(fixture.elements);
     const backend = server.server.services?.pool?.backend;
     return {
+      shape: `${CONCURRENT} concurrent × 1,024, ${REPS} time(s)`,
       rows: measuredRows({ idle, load, poolOps, stallGoalMs, base64Ms }),
       notes: [
         `HTTP: server started in this process (startServer, temp data dir, ${backend ? `OPRF backend ${backend}, ` : ''}one OPRF worker per core). The load generator and the /healthz prober (every 5 ms; ${load.latencies.length} samples under load, ${idle.latencies.length} idle) are worker threads of the same process, so on a small machine they compete with the OPRF workers for cores, as remote clients would not.`,
