@@ -15,9 +15,10 @@ import {
   type SendFrame,
   toBase64Url,
 } from '@parley/core';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { existingDevices } from '../identity/device-store.js';
 import { type Db, type Executor, lock } from '../infra/db/database.js';
+import { textIntPairs } from '../infra/db/dialect.js';
 import type { QueueKind, QueueTable } from '../infra/db/schema.js';
 import { DeliveryStats } from '../infra/metrics/counters.js';
 import type { Addressed, Realtime } from '../realtime/port.js';
@@ -374,43 +375,69 @@ export class Mailbox {
     return rows.map(toFrame);
   }
 
+  /**
+   * Deletes every acknowledged entry of the batch in one statement keyed by (device, seq) pairs,
+   * so an ack for another device's entry matches nothing; each pair counts for the first
+   * acknowledgement in the batch that named it, as if they had run one after the other.
+   */
   private async applyAcks(
     trx: Executor,
     acks: PendingAck[],
   ): Promise<{ counts: number[]; frames: Addressed[]; storedAt: number[] }> {
     const frames: Addressed[] = [];
-    const counts: number[] = [];
+    const counts = acks.map(() => 0);
     /** When each acknowledged application message was stored, for the latency histogram. */
     const storedAt: number[] = [];
-    // One receipt entry per (sender device, conversation) per acknowledgement, naming all the
-    // messages it covers: a window of messages costs one queue row back, not one each.
+    /** Which acknowledgement each (device, seq) pair counts for. */
+    const owner = new Map<string, number>();
+    const pairs: Array<[string, number]> = [];
+    acks.forEach(({ device, seqs }, i) => {
+      for (const seq of seqs) {
+        const key = `${device.deviceId}/${seq}`;
+        if (owner.has(key)) continue;
+        owner.set(key, i);
+        pairs.push([device.deviceId, seq]);
+      }
+    });
+    if (pairs.length === 0) return { counts, frames, storedAt };
+    const rows = await trx
+      .deleteFrom('queue')
+      .where(sql<boolean>`(device_id, seq) in (${textIntPairs(trx, pairs)})`)
+      .returning([
+        'seq',
+        'device_id',
+        'kind',
+        'message_id',
+        'group_id',
+        'sender_device',
+        'epoch',
+        'sent_at',
+      ])
+      .execute();
+    // RETURNING has no order: seq order makes each receipt name its messages oldest first.
+    rows.sort((x, y) => x.seq - y.seq);
+    // One receipt entry per (acknowledging device, sender device, conversation) per batch, naming
+    // all the messages it covers: a window of messages costs one queue row back, not one each.
     const receipts = new Map<string, QueueEntry & { ids: string[] }>();
-    for (const { device, seqs } of acks) {
-      const rows = await trx
-        .deleteFrom('queue')
-        .where('device_id', '=', device.deviceId)
-        .where('seq', 'in', seqs)
-        .returning(['kind', 'message_id', 'group_id', 'sender_device', 'epoch', 'sent_at'])
-        .execute();
-      counts.push(rows.length);
-      for (const r of rows) {
-        if (r.kind !== 'application') continue;
-        storedAt.push(r.sent_at);
-        const key = `${device.deviceId}/${r.sender_device}/${r.group_id}`;
-        const receipt = receipts.get(key);
-        if (receipt) receipt.ids.push(r.message_id);
-        else {
-          receipts.set(key, {
-            deviceId: r.sender_device,
-            kind: 'receipt',
-            messageId: r.message_id,
-            groupId: r.group_id,
-            sender: device,
-            epoch: r.epoch,
-            payload: null,
-            ids: [r.message_id],
-          });
-        }
+    for (const r of rows) {
+      const i = owner.get(`${r.device_id}/${r.seq}`)!;
+      counts[i]! += 1;
+      if (r.kind !== 'application') continue;
+      storedAt.push(r.sent_at);
+      const key = `${r.device_id}/${r.sender_device}/${r.group_id}`;
+      const receipt = receipts.get(key);
+      if (receipt) receipt.ids.push(r.message_id);
+      else {
+        receipts.set(key, {
+          deviceId: r.sender_device,
+          kind: 'receipt',
+          messageId: r.message_id,
+          groupId: r.group_id,
+          sender: acks[i]!.device,
+          epoch: r.epoch,
+          payload: null,
+          ids: [r.message_id],
+        });
       }
     }
     if (receipts.size > 0) {

@@ -88,6 +88,24 @@ export function bytesOfHexJson(db: Runs, json: string): RawBuilder<unknown> {
 }
 
 /**
+ * A subquery of two columns, (text, integer), holding `rows`: one parameter per column however
+ * many rows (PostgreSQL: two arrays through unnest; SQLite: one JSON array through json_each), so
+ * the statement text is the same for every batch and no driver's parameter limit applies. Meant
+ * for a row-value `(a, b) in (…)` match, which both planners answer from an index on (a, b).
+ */
+export function textIntPairs(
+  db: Runs,
+  rows: ReadonlyArray<readonly [string, number]>,
+): RawBuilder<unknown> {
+  if (dialectOf(db) === 'sqlite') {
+    return sql`select value ->> 0, value ->> 1 from json_each(${JSON.stringify(rows)})`;
+  }
+  const texts = rows.map((r) => r[0]);
+  const ints = rows.map((r) => r[1]);
+  return sql`select * from unnest(cast(${texts} as text[]), cast(${ints} as bigint[]))`;
+}
+
+/**
  * Makes deleted rows' earlier versions leave the disk now: SQLite keeps them in its write-ahead
  * log until a checkpoint overwrites them (secure_delete zeroes the main file only); a truncating
  * checkpoint removes them. PostgreSQL: nothing here (its own vacuum reclaims them).

@@ -1,9 +1,9 @@
 /**
  * The storage suite on PostgreSQL: the server's test files that exercise storage (HTTP API,
- * directory and key rotation, deltas, account deletion, device queues, KeyPackages, metrics,
- * isolation between accounts, signing devices out, and the HTTP and WebSocket fuzzing) run
- * here a second time, every test server on a fresh PostgreSQL database at 127.0.0.1:5432 (.ci/run
- * starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
+ * directory and key rotation, deltas, account deletion, device queues and batched
+ * acknowledgements, KeyPackages, metrics, isolation between accounts, signing devices out, and the
+ * HTTP and WebSocket fuzzing) run here a second time, every test server on a fresh PostgreSQL
+ * database at 127.0.0.1:5432 (.ci/run starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
  * elsewhere the suite skips, saying why.
  */
 
@@ -25,6 +25,7 @@ if (reachable) {
   await import('../../directory/delta.test.js');
   await import('../../identity/account-deletion.test.js');
   await import('../../messaging/mailbox.test.js');
+  await import('../../messaging/mailbox-acks.test.js');
   await import('../../messaging/key-packages.test.js');
   await import('../metrics/metrics.test.js');
   await import('../../http/isolation.test.js');
