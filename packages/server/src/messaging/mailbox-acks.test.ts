@@ -8,7 +8,7 @@
 
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DeliverFrame, DeviceRef } from '@parley/core';
+import { type DeliverFrame, type DeviceRef, MESSAGING_LIMITS } from '@parley/core';
 import { testServer } from '../testing/index.js';
 
 describe('a batch of acknowledgements', () => {
@@ -159,5 +159,39 @@ describe('a batch of acknowledgements', () => {
     assert.deepEqual(sorted(got), sorted(expected));
     // (s1, s2) × (r1, r2, r3) in the first conversation, s3 × (r1, r2) in the second.
     assert.equal(got.size, 8);
+  });
+  it('splits a receipt that would name more than a delivery window of messages', async () => {
+    const { mailbox, groups } = t.server.services;
+    const sender = device(await t.register('+14155550310'));
+    const reader = device(await t.register('+14155550311'));
+    const groupId = 'W'.repeat(22);
+    await groups.commit(sender, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: reader.deviceId, keyPackageId: 'kp-window-0' }],
+      remove: [],
+    });
+    const window = MESSAGING_LIMITS.deliveryWindow;
+    const count = window + 44;
+    const ids = Array.from({ length: count }, (_, n) => `win${String(n).padStart(19, '0')}`);
+    for (const id of ids) {
+      await mailbox.store(sender, { t: 'send', id, groupId, epoch: 1, payload: 'AQID' });
+    }
+    const queued = await mailbox.pending(reader.deviceId, 0, 100_000);
+    const before = (await mailbox.pending(sender.deviceId, 0, 100_000)).length;
+    // Two acknowledgements in one writer pass: together they cover more than a window.
+    const seqs = queued.map((f) => f.seq);
+    const half = Math.ceil(seqs.length / 2);
+    await Promise.all([
+      mailbox.ack(reader, seqs.slice(0, half)),
+      mailbox.ack(reader, seqs.slice(half)),
+    ]);
+    const receipts = (await mailbox.pending(sender.deviceId, 0, 100_000))
+      .slice(before)
+      .filter((f) => f.kind === 'receipt');
+    assert.ok(receipts.length >= 2, `${receipts.length} receipts`);
+    for (const r of receipts) assert.ok(named(r).length <= window, `${named(r).length} ids`);
+    assert.deepEqual(receipts.flatMap(named).sort(), [...ids].sort(), 'every message, once');
   });
 });

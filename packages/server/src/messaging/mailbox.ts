@@ -10,6 +10,7 @@ import type { DeviceRef } from '@parley/core';
 import {
   type DeliverFrame,
   fromBase64Url,
+  MESSAGING_LIMITS,
   ParleyError,
   Rerunnable,
   type SendFrame,
@@ -418,7 +419,10 @@ export class Mailbox {
     rows.sort((x, y) => x.seq - y.seq);
     // One receipt entry per (acknowledging device, sender device, conversation) per batch, naming
     // all the messages it covers: a window of messages costs one queue row back, not one each.
-    const receipts = new Map<string, QueueEntry & { ids: string[] }>();
+    // A receipt names at most a delivery window of ids (the frame's limit); past that, another.
+    type Receipt = QueueEntry & { ids: string[] };
+    const all: Receipt[] = [];
+    const receipts = new Map<string, Receipt>();
     for (const r of rows) {
       const i = owner.get(`${r.device_id}/${r.seq}`)!;
       counts[i]! += 1;
@@ -426,9 +430,10 @@ export class Mailbox {
       storedAt.push(r.sent_at);
       const key = `${r.device_id}/${r.sender_device}/${r.group_id}`;
       const receipt = receipts.get(key);
-      if (receipt) receipt.ids.push(r.message_id);
-      else {
-        receipts.set(key, {
+      if (receipt && receipt.ids.length < MESSAGING_LIMITS.deliveryWindow) {
+        receipt.ids.push(r.message_id);
+      } else {
+        const opened: Receipt = {
           deviceId: r.sender_device,
           kind: 'receipt',
           messageId: r.message_id,
@@ -437,11 +442,12 @@ export class Mailbox {
           epoch: r.epoch,
           payload: null,
           ids: [r.message_id],
-        });
+        };
+        receipts.set(key, opened);
+        all.push(opened);
       }
     }
-    if (receipts.size > 0) {
-      const all = [...receipts.values()];
+    if (all.length > 0) {
       const senders = await existingDevices(trx, [...new Set(all.map((r) => r.deviceId))]);
       const alive = new Set(senders.map((d) => d.id));
       const live = all
