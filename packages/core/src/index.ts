@@ -8,6 +8,7 @@ export * from './encoding.js';
 export * from './envelope.js';
 export * from './error-docs.js';
 export * from './errors.js';
+export * from './identity.js';
 export {
   expectedFalsePositiveRate,
   falsePositiveBound,
