@@ -187,6 +187,31 @@ export const ERROR_CATALOG = {
     status: 0,
     message: 'The contacts file could not be read as vCard or CSV.',
   },
+  NO_IDENTITY: {
+    status: 0,
+    message:
+      'This device does not hold its account’s identity key; link it from a device that does, or register again.',
+  },
+  SAFETY_NUMBER_CHANGED: {
+    status: 0,
+    message:
+      'A verified contact’s safety number changed; compare it again or accept the new one before sending.',
+  },
+  IDENTITY_REFUSED: {
+    status: 0,
+    message:
+      'A key the server handed out does not belong to the account it names; nothing was encrypted to it.',
+  },
+  LINK_CODE_INVALID: {
+    status: 0,
+    message:
+      'That link code is not one a new device shows, or the server swapped its key; scan or type it again.',
+  },
+  LINK_EXPIRED: {
+    status: 0,
+    message:
+      'The link request ended before it was approved; start linking again on the new device.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -258,7 +258,14 @@ export const KeyPackagesLowFrame = Type.Object(
   strict,
 );
 
+/**
+ * The account's devices changed (a device was linked): a hint. Each device reads the list and
+ * checks every certificate against its own identity key before it believes it.
+ */
+export const DevicesChangedFrame = Type.Object({ t: Type.Literal('devices') }, strict);
+
 export const ServerFrame = Type.Union([
+  DevicesChangedFrame,
   ReadyFrame,
   DeliverFrame,
   StoredFrame,

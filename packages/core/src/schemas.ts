@@ -15,6 +15,8 @@ export const LIMITS = Object.freeze({
   /** Elements per translate request (re-keying after rotation). */
   translateBatch: 1024,
   deviceNameLength: 64,
+  /** A sealed provisioning envelope, base64url (the identity key, settings, chosen contacts). */
+  linkEnvelopeChars: 240 * 1024,
   /** Request bodies larger than this are refused with PAYLOAD_TOO_LARGE. */
   bodyBytes: 256 * 1024,
 });
@@ -40,6 +42,15 @@ export const E164 = Type.String({
   pattern: '^\\+[1-9][0-9]{6,14}$',
   description: 'a phone number in E.164 form',
 });
+
+export const IdentityKey = b64(32, 'an Ed25519 identity public key, base64url');
+export const Certificate = Type.String({
+  pattern: '^[A-Za-z0-9_-]+$',
+  minLength: 200,
+  maxLength: 400,
+  description: 'a device certificate (packages/core/src/identity.ts), base64url',
+});
+export const RegistrationLockPin = Type.String({ minLength: 4, maxLength: 64 });
 
 export const ErrorResponse = Type.Object(
   {
@@ -78,6 +89,10 @@ export const RegisterRequest = Type.Object(
     /** Who sees when this user is online; no default either. */
     presence: PresenceVisibility,
     deviceName: Type.String({ minLength: 1, maxLength: LIMITS.deviceNameLength }),
+    /** The new identity's Ed25519 public key, made on this device (packages/core/src/identity.ts). */
+    identityKey: IdentityKey,
+    /** Needed while the number's account has a registration lock on. */
+    registrationLockPin: Type.Optional(RegistrationLockPin),
   },
   strict,
 );
@@ -90,14 +105,23 @@ export const RegisterResponse = Type.Object(
     credential: Type.String(),
     discoverable: Type.Boolean(),
     presence: PresenceVisibility,
-    /** True when this number already had an account and this device joined it. */
+    /**
+     * True when this number had an account: its devices were signed out and this device starts
+     * a new identity on it (contacts see "safety number changed").
+     */
     existingAccount: Type.Boolean(),
   },
   strict,
 );
 
 export const Device = Type.Object(
-  { deviceId: Id, name: Type.String(), createdAt: Type.String() },
+  {
+    deviceId: Id,
+    name: Type.String(),
+    createdAt: Type.String(),
+    /** The device certificate (identity.ts), once the device has uploaded it. */
+    certificate: Type.Optional(Certificate),
+  },
   strict,
 );
 
@@ -108,9 +132,75 @@ export const AccountResponse = Type.Object(
     presence: PresenceVisibility,
     createdAt: Type.String(),
     devices: Type.Array(Device),
+    /** Absent for an account made before identity keys (PUT /v1/account/identity sets it). */
+    identityKey: Type.Optional(IdentityKey),
+    registrationLock: Type.Boolean(),
   },
   strict,
 );
+
+// --- identity, registration lock, linking ---
+
+export const CertificateRequest = Type.Object({ certificate: Certificate }, strict);
+export const IdentityKeyRequest = Type.Object({ identityKey: IdentityKey }, strict);
+export const AccountIdentityParams = Type.Object({ accountId: Id }, strict);
+export const AccountIdentityResponse = Type.Object(
+  { accountId: Id, identityKey: IdentityKey },
+  strict,
+);
+export const RegistrationLockRequest = Type.Object({ pin: RegistrationLockPin }, strict);
+
+/** The lookup part of a typed link code: 8 Crockford base32 characters (40 bits). */
+export const LinkHandle = Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{8}$' });
+export const LinkCreateRequest = Type.Object(
+  {
+    /** The new device's ephemeral X25519 key, which the approving device seals to. */
+    publicKey: b64(32, 'an X25519 public key, base64url'),
+    deviceName: Type.String({ minLength: 1, maxLength: LIMITS.deviceNameLength }),
+    /** SHA-256 of the secret the new device will authenticate with (it never leaves it). */
+    credentialHash: b64(32, 'SHA-256 of the new device’s secret, base64url'),
+  },
+  strict,
+);
+export const LinkCreateResponse = Type.Object(
+  { linkId: Id, handle: LinkHandle, expiresAt: Type.String() },
+  strict,
+);
+export const LinkHandleParams = Type.Object({ handle: LinkHandle }, strict);
+export const LinkIdParams = Type.Object({ linkId: Id }, strict);
+export const LinkRequestResponse = Type.Object(
+  {
+    publicKey: b64(32, 'an X25519 public key, base64url'),
+    deviceName: Type.String(),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+  },
+  strict,
+);
+export const LinkApproveRequest = Type.Object(
+  {
+    envelope: Type.String({
+      pattern: '^[A-Za-z0-9_-]*$',
+      minLength: 1,
+      maxLength: LIMITS.linkEnvelopeChars,
+      description: 'the sealed provisioning envelope, base64url',
+    }),
+  },
+  strict,
+);
+export const LinkApproveResponse = Type.Object({ accountId: Id, deviceId: Id }, strict);
+export const LinkResultResponse = Type.Union([
+  Type.Object({ status: Type.Literal('pending') }, strict),
+  Type.Object(
+    {
+      status: Type.Literal('approved'),
+      accountId: Id,
+      deviceId: Id,
+      envelope: LinkApproveRequest.properties.envelope,
+    },
+    strict,
+  ),
+]);
 
 /** DELETE /v1/devices/:deviceId: one of the caller's account's devices. */
 export const DeviceParams = Type.Object({ deviceId: Id }, strict);
@@ -293,4 +383,14 @@ export type ResolvedContact = Static<typeof ResolvedContact>;
 export type RotateKeyResponse = Static<typeof RotateKeyResponse>;
 export type StatsResponse = Static<typeof StatsResponse>;
 export type ErrorResponse = Static<typeof ErrorResponse>;
+export type CertificateRequest = Static<typeof CertificateRequest>;
+export type IdentityKeyRequest = Static<typeof IdentityKeyRequest>;
+export type AccountIdentityResponse = Static<typeof AccountIdentityResponse>;
+export type RegistrationLockRequest = Static<typeof RegistrationLockRequest>;
+export type LinkCreateRequest = Static<typeof LinkCreateRequest>;
+export type LinkCreateResponse = Static<typeof LinkCreateResponse>;
+export type LinkRequestResponse = Static<typeof LinkRequestResponse>;
+export type LinkApproveRequest = Static<typeof LinkApproveRequest>;
+export type LinkApproveResponse = Static<typeof LinkApproveResponse>;
+export type LinkResultResponse = Static<typeof LinkResultResponse>;
 export type { Static, TSchema };
