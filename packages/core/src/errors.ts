@@ -155,6 +155,32 @@ export const ERROR_CATALOG = {
     message:
       'The server is starting or shutting down, or cannot reach a service it needs; retry shortly.',
   },
+  REGISTRATION_LOCKED: {
+    status: 423,
+    message:
+      'This number’s account has a registration lock: enter its PIN, or wait until the lock lapses.',
+  },
+  REGISTRATION_LOCK_ATTEMPTS_EXCEEDED: {
+    status: 429,
+    message: 'Too many wrong PINs for this number; try again after the time given.',
+  },
+  CERTIFICATE_INVALID: {
+    status: 400,
+    message:
+      'The device certificate does not name this device, carry the account’s identity key, or verify.',
+  },
+  CERTIFICATE_REQUIRED: {
+    status: 409,
+    message: 'Upload this device’s certificate (PUT /v1/device/certificate) first.',
+  },
+  IDENTITY_EXISTS: {
+    status: 409,
+    message: 'This account already has an identity key; link this device from one that holds it.',
+  },
+  LINK_NOT_FOUND: {
+    status: 404,
+    message: 'No such link request, or it expired or was already used; start linking again.',
+  },
   // --- client side (never sent by the server) ---
   CONSENT_REQUIRED: {
     status: 0,
