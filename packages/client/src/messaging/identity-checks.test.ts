@@ -7,9 +7,10 @@
 
 import * as assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { type DeviceRef, loadIdentityCrypto, ParleyError } from '@parley/core';
+import { ParleyError } from '@parley/core';
 import { eventually, FakeCast, type FakeMember } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
+import { forgedKeyPackage } from '../testing/forged-keys.js';
 import * as mls from './mls.js';
 import type { SecurityWarning } from './warnings.js';
 
@@ -25,19 +26,6 @@ function warnings(member: FakeMember): SecurityWarning[] {
   return seen;
 }
 
-/** A KeyPackage the operator made for `device`: its own identity key, its own device key. */
-async function operatorKeyPackage(device: DeviceRef, id: string): Promise<string> {
-  const crypto = await loadIdentityCrypto();
-  const identity = crypto.newIdentityKeys();
-  const signature = await mls.newSignatureKeys();
-  const certificate = crypto.issueCertificate(identity, {
-    ...device,
-    deviceKey: new Uint8Array(Buffer.from(signature.publicKey, 'base64url')),
-    createdAt: Date.now(),
-  });
-  return (await mls.newKeyPackage(certificate, signature, id, false)).keyPackage;
-}
-
 const commits = (server: FakeServer) => {
   const seen: string[] = [];
   server.on('commit', (c) => seen.push(c.groupId));
@@ -49,7 +37,7 @@ describe('keys only the account’s identity key vouches for', () => {
     const { alice, bob } = await cast.chat();
     const seen = warnings(bob);
     const committed = commits(cast.server);
-    const forged = await operatorKeyPackage(alice.device, 'operator-kp-1');
+    const forged = await forgedKeyPackage(alice.device, 'operator-kp-1');
     cast.server.rewriteClaims((claimed) =>
       claimed.map((c) =>
         c.accountId === alice.device.accountId ? { ...c, keyPackage: forged } : c,
