@@ -240,7 +240,8 @@ export const ERROR_CATALOG = {
   },
   LINK_EXPIRED: {
     status: 0,
-    message: 'The link request ended before it was approved; start linking again on the new device.',
+    message:
+      'The link request ended before it was approved; start linking again on the new device.',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -32,7 +32,11 @@ function crockford(bytes: Uint8Array): string {
 
 /** The typed code written from its definition: handle ‖ 80 bits of SHA-256(label ‖ key). */
 function expectedTypedCode(handle: string, publicKey: Uint8Array): string {
-  const digest = createHash('sha256').update('parley link key v1\0').update(publicKey).digest();
+  const digest = createHash('sha256')
+    .update('parley link key v1\0')
+    .update(handle)
+    .update(publicKey)
+    .digest();
   return (handle + crockford(digest.subarray(0, 10))).match(/.{4}/g)!.join('-');
 }
 
@@ -145,6 +149,13 @@ describe('typed link code', () => {
     assert.equal(parsed.commitment, code.replace(/-/g, '').slice(8));
     assert.match(parsed.commitment, CROCKFORD);
     assert.equal(await typedCodeMatches(parsed, publicKey), true);
+  });
+
+  test('a key committed for one session does not match another session’s handle', async () => {
+    const { publicKey } = await newLinkKeys();
+    const parsed = parseTypedLinkCode(await typedLinkCode({ handle: HANDLE, publicKey }))!;
+    const other = HANDLE === 'ZZZZZZZZ' ? '00000000' : 'ZZZZZZZZ';
+    assert.equal(await typedCodeMatches({ ...parsed, handle: other }, publicKey), false);
   });
 
   test('a swapped key does not match', async () => {

@@ -18,10 +18,10 @@
  * Why the typed code commits to the key with 80 bits. The QR code carries the whole key, but a
  * typed code only names the session, and the approver fetches the key from the server, which could
  * swap in its own. So the last 16 characters of the typed code are the first 80 bits of
- * SHA-256("parley link key v1\0" ‖ publicKey). To pass off its key a server needs one whose
- * commitment matches the one the person typed: a second preimage on 80 bits, about 2⁸⁰ hashes —
- * and within the ten minutes the session lives, because every link uses fresh keys (a server that
- * holds T sessions at once, trying against all of them, divides that by T). 80 bits are 16
+ * SHA-256("parley link key v1\0" ‖ handle ‖ publicKey). To pass off its key a server needs one
+ * whose commitment matches the one the person typed: a second preimage on 80 bits, about 2⁸⁰
+ * hashes — and within the ten minutes the session lives, because every link uses fresh keys. The
+ * handle is hashed in, so a key tried against one session is no good for another. 80 bits are 16
  * characters; with the 8 of the handle, 24 to type.
  *
  * What the sealed box does not do. crypto_box_seal encrypts to the new device's key with a
@@ -174,11 +174,14 @@ export function parseLinkQrPayload(text: string): LinkCode | undefined {
   return { handle, publicKey };
 }
 
-async function commitment(publicKey: Uint8Array): Promise<Uint8Array> {
+/** Binds the key to its session's handle, so one guessed key cannot serve every open session. */
+async function commitment(handle: string, publicKey: Uint8Array): Promise<Uint8Array> {
   const sodium = await loadSodium();
-  const input = new Uint8Array(COMMITMENT_LABEL.length + publicKey.length);
+  const handleBytes = utf8(handle);
+  const input = new Uint8Array(COMMITMENT_LABEL.length + handleBytes.length + publicKey.length);
   input.set(COMMITMENT_LABEL, 0);
-  input.set(publicKey, COMMITMENT_LABEL.length);
+  input.set(handleBytes, COMMITMENT_LABEL.length);
+  input.set(publicKey, COMMITMENT_LABEL.length + handleBytes.length);
   return sodium.crypto_hash_sha256(input).slice(0, COMMITMENT_BYTES);
 }
 
@@ -190,7 +193,7 @@ async function commitment(publicKey: Uint8Array): Promise<Uint8Array> {
  */
 export async function typedLinkCode(code: LinkCode): Promise<string> {
   checkCode(code);
-  const chars = code.handle + crockfordEncode(await commitment(code.publicKey));
+  const chars = code.handle + crockfordEncode(await commitment(code.handle, code.publicKey));
   return chars.match(/.{4}/g)!.join('-');
 }
 
@@ -224,7 +227,7 @@ export async function typedCodeMatches(
       : undefined;
   if (!typed) return false;
   const sodium = await loadSodium();
-  return sodium.memcmp(typed, await commitment(publicKey));
+  return sodium.memcmp(typed, await commitment(parsed.handle, publicKey));
 }
 
 /**
