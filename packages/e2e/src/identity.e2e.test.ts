@@ -152,7 +152,8 @@ describe('identity (real server process)', { timeout: 240_000 }, () => {
     const stop = new AbortController();
     const waiting = link.wait({ pollMs: 100, signal: stop.signal });
     waiting.catch(() => {});
-    after(() => stop.abort());
+    // If anything below fails, the new device stops polling.
+    const timer = setTimeout(() => stop.abort(), 60_000);
     await assert.rejects(
       alice.client.inspectLink(`${link.code.slice(0, -1)}${link.code.endsWith('0') ? '1' : '0'}`),
       (e: ParleyError) => e.code === 'LINK_CODE_INVALID',
@@ -166,6 +167,7 @@ describe('identity (real server process)', { timeout: 240_000 }, () => {
     assert.equal(request.deviceName, 'alice-tablet');
     await alice.client.approveLink(request);
     const session = await waiting;
+    clearTimeout(timer);
     assert.equal(session.accountId, accountOf(alice));
     // Approved once: the code is spent.
     await assert.rejects(alice.client.inspectLink(link.code), (e: ParleyError) =>
