@@ -23,6 +23,7 @@ import {
 import { nodeSocket } from '@parley/client/node';
 import { directoryTableName } from '@parley/server/testing';
 import SQLite from 'better-sqlite3';
+import { linkDevice } from './harness/link.js';
 import { ServerProcess } from './harness/server-process.js';
 import { until } from './harness/wait.js';
 
@@ -310,9 +311,19 @@ describe('SDK: deleteAccount() and exportData() (real server process)', () => {
     return { client, store };
   }
 
+  /** A second device of the account, linked by the first (an SMS code alone never adds one). */
+  async function linked(existing: ParleyClient) {
+    const store = new MemoryStore();
+    const client = await ParleyClient.open({ serverUrl: server.url, store, socket: nodeSocket });
+    clients.push(client);
+    await linkDevice(existing, client, 'sdk phone');
+    await client.messenger.start();
+    return { client, store };
+  }
+
   it('exports the conversations, then deletes everywhere and erases every local key', async () => {
     const gil = await device('+14155550166');
-    const gilPhone = await device('+14155550166');
+    const gilPhone = await linked(gil.client);
     const hal = await device('+14155550167');
     const gilId = gil.client.account!.accountId;
     const joined = new Promise<Conversation>((resolve) =>
