@@ -120,6 +120,17 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     presence: 'contacts' | 'nobody',
     deviceName: string,
   ): Promise<void> {
+    await answerSignUp(page, number, presence, deviceName);
+    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
+  }
+
+  /** Goes through sign-up up to "Create account" (which may then ask for a PIN, or warn). */
+  async function answerSignUp(
+    page: Page,
+    number: string,
+    presence: 'contacts' | 'nobody',
+    deviceName: string,
+  ): Promise<void> {
     await page.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
     await page.getByLabel('Country').selectOption('US');
     await page.getByLabel('Phone number', { exact: true }).fill(number);
@@ -144,7 +155,6 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       .check();
     await page.getByLabel('Name of this device').fill(deviceName);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
   }
 
   async function checkScreen(page: Page, name: string): Promise<void> {
@@ -567,6 +577,33 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await until('the new Jack to get the reply', async () =>
       texts(await newJack.messenger.history(fresh.id), fresh.id).includes('Is it you?'),
     );
+
+    // Ivy turns the registration lock on: registering her number elsewhere asks for the PIN, and
+    // once it is given, says plainly what happened to her old devices.
+    await i.getByRole('link', { name: 'Privacy' }).click();
+    await i.getByLabel('New PIN').fill('2468-lock');
+    await i.getByLabel('The same PIN again').fill('8642-lock');
+    await i.getByRole('button', { name: 'Turn on registration lock' }).click();
+    await i.getByText('The two PINs differ').waitFor();
+    await i.getByLabel('The same PIN again').fill('2468-lock');
+    await i.getByRole('button', { name: 'Turn on registration lock' }).click();
+    await i.getByRole('button', { name: 'Turn off registration lock' }).waitFor();
+    const elsewhere = await person('desktop');
+    const e = elsewhere.page;
+    await answerSignUp(e, NUMBERS.ivy, 'nobody', 'Ivy tablet');
+    const pin = e.getByLabel('Registration lock PIN');
+    await pin.fill('0000-wrong');
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByText('That PIN is not right.').waitFor();
+    await checkScreen(e, 'registration-lock-pin');
+    await pin.fill('2468-lock');
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByRole('heading', { name: 'This number had a Parley account' }).waitFor();
+    await e.getByText('your contacts will see that your safety number changed').waitFor();
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByRole('heading', { name: 'Contacts' }).waitFor();
+    await i.getByRole('heading', { name: 'This device is signed out' }).waitFor();
+    assert.deepEqual(elsewhere.problems(), []);
     for (const w of [ivy, jack]) assert.deepEqual(w.problems(), []);
   });
 });
