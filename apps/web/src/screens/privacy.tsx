@@ -198,8 +198,6 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
         </fieldset>
       </div>
 
-      <RegistrationLock model={model} />
-
       <LinkDevice model={model} onLinked={() => setLinked((n) => n + 1)} />
 
       <div className="panel">
@@ -230,6 +228,8 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
           </button>
         )}
       </div>
+
+      <RegistrationLock model={model} />
 
       <div className="panel">
         <h2>Your data</h2>

@@ -79,9 +79,11 @@ export function RegistrationLock(props: { model: AppModel }) {
       {on === true && (
         <>
           <p>Registration lock is on.</p>
-          <button type="button" disabled={busy} onClick={turnOff}>
-            Turn off registration lock
-          </button>
+          <div className="actions">
+            <button type="button" disabled={busy} onClick={turnOff}>
+              Turn off registration lock
+            </button>
+          </div>
         </>
       )}
       {on === false && (
@@ -104,9 +106,11 @@ export function RegistrationLock(props: { model: AppModel }) {
             maxLength={64}
             onChange={(e) => setAgain(e.target.value)}
           />
-          <button type="submit" disabled={busy}>
-            Turn on registration lock
-          </button>
+          <div className="actions">
+            <button type="submit" disabled={busy}>
+              Turn on registration lock
+            </button>
+          </div>
         </form>
       )}
       <Alert message={error} />
