@@ -23,6 +23,7 @@ import {
   type LinkResult,
   type LinkSession,
   ParleyError,
+  randomLinkHandle,
   toBase64Url,
 } from '@parley/core';
 import type { ServerConfig } from '../config/config.js';
@@ -32,23 +33,6 @@ import { forUpdate } from '../infra/db/dialect.js';
 import type { Realtime } from '../realtime/port.js';
 import { newId } from './accounts.js';
 import { deviceIdsOf, insertDevice } from './device-store.js';
-
-/** Crockford's base32 alphabet: no I, L, O or U, so a typed code has no look-alikes. */
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-
-/**
- * 8 Crockford base32 characters of 40 random bits.
- * TODO(issue 14): use randomLinkHandle() from @parley/core's linking.ts once it lands.
- */
-export function randomHandle(): string {
-  let bits = randomBytes(5).readUIntBE(0, 5);
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    out = CROCKFORD[bits % 32] + out;
-    bits = Math.floor(bits / 32);
-  }
-  return out;
-}
 
 /** Handle lookups one account may make per hour: enough for typos, too few to scan 2^40. */
 export const LOOKUPS_PER_HOUR = 60;
@@ -92,7 +76,7 @@ export class Linking {
     const now = this.now();
     const linkId = randomBytes(16).toString('base64url');
     for (;;) {
-      const handle = randomHandle();
+      const handle = await randomLinkHandle();
       const inserted = await this.db
         .insertInto('link_sessions')
         .values({
