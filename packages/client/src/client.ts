@@ -17,6 +17,7 @@
 import {
   type AccountResponse,
   type AccountUpdateRequest,
+  LINK_ENVELOPE_BYTES,
   loadOprf,
   normalizePhoneNumber,
   type Oprf,
@@ -281,7 +282,7 @@ export class ParleyClient {
   async approveLink(
     request: LinkRequestInfo,
     options: { bringContacts?: boolean; joinTimeoutMs?: number } = {},
-  ): Promise<{ deviceId: string; conversations: number }> {
+  ): Promise<{ deviceId: string; conversations: number; contactsBrought: number }> {
     const session = this.requireSession();
     const messenger = this.messenger;
     const grant = options.bringContacts ? await this.consent.status() : undefined;
@@ -294,12 +295,22 @@ export class ParleyClient {
       pins: await messenger.trust.all(),
       ...(grant ? { addressBook: { consent: grant, contacts: await this.contacts.list() } } : {}),
     };
-    const approved = await approveLink(this.api, request, payload);
+    // The relay takes LINK_ENVELOPE_BYTES at most (a sealed box adds 48 bytes): an address book
+    // too large for it stays behind, and the caller is told.
+    const fits = (p: ProvisioningPayload) =>
+      new TextEncoder().encode(JSON.stringify(p)).length + 48 <= LINK_ENVELOPE_BYTES;
+    const { addressBook: _, ...withoutBook } = payload;
+    const sent: ProvisioningPayload = fits(payload) ? payload : withoutBook;
+    const approved = await approveLink(this.api, request, sent);
     const conversations = await messenger.welcomeLinkedDevice(
       approved.deviceId,
       options.joinTimeoutMs,
     );
-    return { deviceId: approved.deviceId, conversations };
+    return {
+      deviceId: approved.deviceId,
+      conversations,
+      contactsBrought: sent.addressBook?.contacts.length ?? 0,
+    };
   }
 
   // --- safety numbers and the registration lock ---

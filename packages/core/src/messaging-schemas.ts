@@ -259,13 +259,12 @@ export const KeyPackagesLowFrame = Type.Object(
 );
 
 /**
- * The account's devices changed (a device was linked): a hint. Each device reads the list and
- * checks every certificate against its own identity key before it believes it.
+ * The account's devices changed (a device was linked): a hint to fetch GET /v1/account and to
+ * check the new device's certificate before trusting it.
  */
-export const DevicesChangedFrame = Type.Object({ t: Type.Literal('devices') }, strict);
+export const DevicesChangedFrame = Type.Object({ t: Type.Literal('devices-changed') }, strict);
 
 export const ServerFrame = Type.Union([
-  DevicesChangedFrame,
   ReadyFrame,
   DeliverFrame,
   StoredFrame,
@@ -273,6 +272,7 @@ export const ServerFrame = Type.Union([
   RelayedSignalFrame,
   PresenceFrame,
   KeyPackagesLowFrame,
+  DevicesChangedFrame,
 ]);
 
 export type KeyPackageItem = Static<typeof KeyPackageItem>;

@@ -250,7 +250,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       case 'keypackages':
         if (frame.stock.low) void this.keys.refill();
         break;
-      case 'devices':
+      case 'devices-changed':
         this.followDevices().catch((error: unknown) => this.emit('error', asParleyError(error)));
         break;
       default:

@@ -25,15 +25,11 @@ import {
   type KeyPackageUpload,
   type LeaveResponse,
   LeaveResponse as LeaveResponseSchema,
-  type LinkApproveResponse as LinkApproved,
-  LinkApproveResponse,
-  type LinkCreateResponse as LinkCreated,
-  type LinkCreateRequest,
-  LinkCreateResponse,
-  type LinkRequestResponse as LinkRequest,
-  LinkRequestResponse,
-  type LinkResultResponse as LinkResult,
-  LinkResultResponse,
+  LinkApproved,
+  LinkCreated,
+  type LinkRequest,
+  LinkResult,
+  LinkSession,
   ParleyError,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
@@ -302,32 +298,27 @@ export class ApiClient {
     await this.request('DELETE', '/v1/account/registration-lock', Anything);
   }
 
-  createLink(body: LinkCreateRequest): Promise<LinkCreated> {
-    return this.request('POST', '/v1/links', LinkCreateResponse, {
+  createLink(body: LinkRequest): Promise<LinkCreated> {
+    return this.request('POST', '/v1/links', LinkCreated, {
       kind: 'link-request',
       items: 1,
       json: body,
     });
   }
 
-  linkRequest(handle: string): Promise<LinkRequest> {
-    return this.request('GET', `/v1/links/${encodeURIComponent(handle)}`, LinkRequestResponse);
+  linkRequest(handle: string): Promise<LinkSession> {
+    return this.request('GET', `/v1/links/${encodeURIComponent(handle)}`, LinkSession);
   }
 
   approveLink(handle: string, envelope: string): Promise<LinkApproved> {
-    return this.request(
-      'POST',
-      `/v1/links/${encodeURIComponent(handle)}/approve`,
-      LinkApproveResponse,
-      { kind: 'link-approval', items: 1, json: { envelope } },
-    );
+    return this.request('POST', `/v1/links/${encodeURIComponent(handle)}/approve`, LinkApproved, {
+      kind: 'link-approval',
+      items: 1,
+      json: { envelope },
+    });
   }
 
   linkResult(linkId: string): Promise<LinkResult> {
-    return this.request(
-      'GET',
-      `/v1/links/${encodeURIComponent(linkId)}/result`,
-      LinkResultResponse,
-    );
+    return this.request('GET', `/v1/links/${encodeURIComponent(linkId)}/result`, LinkResult);
   }
 }
