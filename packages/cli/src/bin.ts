@@ -46,6 +46,12 @@ main(process.argv.slice(2)).then(
           ? ` (retry in ${Math.ceil(error.retryAfterMs / 1000)} s)`
           : '';
       process.stderr.write(`parley: ${error.code}: ${error.message}${retry}\n`);
+      if (error.code === 'UNAUTHENTICATED') {
+        // Signed out (by another device, or by a new registration of the number): never a dead end.
+        process.stderr.write(
+          'parley: this device is signed out. Link it from a device of your account (parley link here, then parley devices approve CODE there), or register again (parley register NUMBER).\n',
+        );
+      }
       process.exitCode = 1;
     } else {
       process.stderr.write(`parley: ${error instanceof Error ? error.message : String(error)}\n`);

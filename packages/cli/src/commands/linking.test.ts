@@ -207,7 +207,11 @@ describe('parley devices approve', () => {
       },
       approveLink: async (r, options) => {
         calls.push(`approve ${r.handle} bringContacts=${options?.bringContacts}`);
-        return { deviceId: 'new-device', conversations: 2 };
+        return {
+          deviceId: 'new-device',
+          conversations: 2,
+          contactsBrought: options?.bringContacts ? 3 : 0,
+        };
       },
     };
     return { client, calls };
@@ -243,7 +247,7 @@ describe('parley devices approve', () => {
 
   it('--yes does not ask; --bring-contacts hands the contacts over', async () => {
     const { client, calls } = existingDevice();
-    const { io } = capture();
+    const { notes, io } = capture();
     await approveCommand({
       client,
       code: [QR],
@@ -253,6 +257,7 @@ describe('parley devices approve', () => {
       connect: async () => {},
     });
     assert.equal(calls.at(-1), 'approve 7K3M9Q2D bringContacts=true');
+    assert.equal(notes.at(-1), '3 contacts brought to it.');
   });
 
   it('a "no" links nothing', async () => {

@@ -119,5 +119,12 @@ export async function approveCommand(args: ApproveArgs): Promise<number> {
       ? JSON.stringify(result)
       : `linked; added to ${result.conversations} conversation${result.conversations === 1 ? '' : 's'} (device ${result.deviceId}, "${request.deviceName}").`,
   );
+  if (values['bring-contacts'] && !values.json) {
+    note(
+      result.contactsBrought > 0
+        ? `${result.contactsBrought} contacts brought to it.`
+        : 'No contacts brought: this device has none, no address-book consent, or more than the link relay carries (import them there).',
+    );
+  }
   return 0;
 }
