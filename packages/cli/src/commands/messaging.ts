@@ -119,7 +119,14 @@ function line(m: ChatMessage, json: boolean | undefined, self: string): string {
   return `${where} ${short(m.from.accountId)}: ${m.text}`;
 }
 
-export async function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
+export function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
+  // A conversation started or a message sent to a verified contact whose key changed is refused.
+  return run(command, args).catch((error: unknown) => {
+    throw blockedSendError(error);
+  });
+}
+
+async function run(command: string, args: MessagingArgs): Promise<number> {
   const { client, positionals, values, out } = args;
   const timeoutMs = seconds(values.timeout, '--timeout', 30) * 1000;
   // Keys and devices noticed while connected, whatever the command (stdout stays its output).
@@ -154,9 +161,7 @@ export async function messagingCommand(command: string, args: MessagingArgs): Pr
         client.messenger.send(conversationId!, text),
         timeoutMs,
         'Sending',
-      ).catch((error: unknown) => {
-        throw blockedSendError(error);
-      });
+      );
       out(
         values.json
           ? JSON.stringify({ sent: true, conversationId, id: message.id, status: message.status })
