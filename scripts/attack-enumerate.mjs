@@ -207,8 +207,6 @@ async function reRegister() {
         deviceName: 'scraper',
         // A fresh identity key (32 bytes): the server stores and relays it, it vouches for nothing.
         identityKey: randomBytes(32).toString('base64url'),
-    // A fresh identity key (32 bytes): the server stores and relays it, it vouches for nothing.
-    identityKey: randomBytes(32).toString('base64url'),
       });
       if (r.status !== 201) throw new Error(`register: ${r.status} ${JSON.stringify(r.json)}`);
       me = r.json;
