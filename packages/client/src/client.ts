@@ -393,13 +393,29 @@ export class ParleyClient {
     return account;
   }
 
-  /** The account's devices (this one included), as the server knows them. */
+  /**
+   * The account's devices (this one included), as the server lists them; `verified` when the
+   * device's certificate chains to this account's identity key, checked here.
+   */
   async devices(): Promise<
-    Array<{ deviceId: string; name: string; createdAt: string; current: boolean }>
+    Array<{
+      deviceId: string;
+      name: string;
+      createdAt: string;
+      current: boolean;
+      verified: boolean;
+    }>
   > {
     this.requireSession();
     const account = await this.api.account();
-    return account.devices.map((d) => ({ ...d, current: d.deviceId === this.session!.deviceId }));
+    const checked = await this.messenger.checkDevices(account.devices);
+    return checked.map((d) => ({
+      deviceId: d.deviceId,
+      name: d.name,
+      createdAt: d.createdAt,
+      current: d.deviceId === this.session!.deviceId,
+      verified: d.verified,
+    }));
   }
 
   /**

@@ -34,24 +34,7 @@
  */
 
 import { fromBase64Url, toBase64Url, utf8 } from './encoding.js';
-
-type Sodium = typeof import('libsodium-wrappers-sumo')['default'];
-
-/** libsodium is imported on first use (as in oprf.ts). */
-let loading: Promise<Sodium> | undefined;
-function loadSodium(): Promise<Sodium> {
-  loading ??= import('libsodium-wrappers-sumo').then(
-    async (loaded) => {
-      await loaded.default.ready;
-      return loaded.default;
-    },
-    (error: unknown) => {
-      loading = undefined;
-      throw error;
-    },
-  );
-  return loading;
-}
+import { loadSodium } from './sodium.js';
 
 /** Crockford's base32 (https://www.crockford.com/base32.html): no I, L, O or U. */
 export const CROCKFORD_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

@@ -32,24 +32,7 @@
  */
 
 import { utf8 } from './encoding.js';
-
-type Sodium = typeof import('libsodium-wrappers-sumo')['default'];
-
-/** libsodium is imported on first use (as in oprf.ts), so pages that never verify skip it. */
-let loading: Promise<Sodium> | undefined;
-function loadSodium(): Promise<Sodium> {
-  loading ??= import('libsodium-wrappers-sumo').then(
-    async (loaded) => {
-      await loaded.default.ready;
-      return loaded.default;
-    },
-    (error: unknown) => {
-      loading = undefined;
-      throw error;
-    },
-  );
-  return loading;
-}
+import { loadSodium } from './sodium.js';
 
 /** SHA-512 rounds per party (libsignal's `iterations`, fixed across clients). */
 export const SAFETY_NUMBER_ITERATIONS = 5200;

@@ -5,7 +5,6 @@
  */
 
 import type { ParleyClient } from '@parley/client';
-import { bytesEqual, fromBase64Url, loadIdentityCrypto } from '@parley/core';
 import { UsageError } from '../usage.js';
 import { approveCommand } from './linking.js';
 import { confirm } from './prompt.js';
@@ -19,44 +18,11 @@ export interface DevicesArgs {
   note: (text: string) => void;
 }
 
-type Device = Awaited<ReturnType<ParleyClient['getAccount']>>['devices'][number];
-
-/**
- * Whether a device's certificate verifies, names this account and that device, and carries
- * `identityKey` (this account's, as this device holds it).
- */
-export async function certified(
-  accountId: string,
-  identityKey: Uint8Array | undefined,
-  device: Device,
-): Promise<boolean> {
-  const bytes = device.certificate ? fromBase64Url(device.certificate) : undefined;
-  if (!bytes || !identityKey) return false;
-  const cert = (await loadIdentityCrypto()).verifyCertificate(bytes);
-  return (
-    cert !== undefined &&
-    cert.accountId === accountId &&
-    cert.deviceId === device.deviceId &&
-    bytesEqual(cert.identityKey, identityKey)
-  );
-}
-
 export async function devicesCommand(args: DevicesArgs): Promise<number> {
   const { client, positionals, values, out } = args;
   const action = positionals[0] ?? 'list';
   if (action === 'list') {
-    const session = client.account!;
-    const account = await client.getAccount();
-    const own = (await client.messenger.identity.keys())?.publicKey;
-    const devices = await Promise.all(
-      account.devices.map(async (d) => ({
-        deviceId: d.deviceId,
-        name: d.name,
-        createdAt: d.createdAt,
-        current: d.deviceId === session.deviceId,
-        verified: await certified(account.accountId, own, d),
-      })),
-    );
+    const devices = await client.devices();
     out(
       values.json
         ? JSON.stringify(devices)

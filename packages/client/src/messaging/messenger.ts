@@ -267,27 +267,16 @@ export class Messenger extends Emitter<MessengerEvents> {
    * left out (and a certificate under another identity key raises a KEY_REFUSED warning).
    */
   async syncDevices(): Promise<AccountResponse['devices']> {
-    const own = await this.identity.keys();
-    if (!own) return [];
     const account = await this.api.account();
-    const crypto = await loadIdentityCrypto();
-    const verified = account.devices.filter((d) => {
-      const bytes = d.certificate ? fromBase64Url(d.certificate) : undefined;
-      const cert = bytes && crypto.verifyCertificate(bytes);
-      if (!cert) return false;
-      const ok =
-        cert.accountId === this.device.accountId &&
-        cert.deviceId === d.deviceId &&
-        bytesEqual(cert.identityKey, own.publicKey);
-      if (!ok) {
-        this.emit('warning', {
-          code: 'KEY_REFUSED',
-          conversationId: '',
-          detail: { claimed: { accountId: this.device.accountId, deviceId: d.deviceId } },
-        });
-      }
-      return ok;
-    });
+    const checked = await this.checkDevices(account.devices);
+    for (const d of checked.filter((x) => x.certificate && !x.verified)) {
+      this.emit('warning', {
+        code: 'KEY_REFUSED',
+        conversationId: '',
+        detail: { claimed: { accountId: this.device.accountId, deviceId: d.deviceId } },
+      });
+    }
+    const verified = checked.filter((d) => d.verified);
     const known = await this.store.get<string[]>(KNOWN_DEVICES);
     if (known) {
       for (const d of verified) {
@@ -300,6 +289,29 @@ export class Messenger extends Emitter<MessengerEvents> {
       verified.map((d) => d.deviceId),
     );
     return verified;
+  }
+
+  /**
+   * The account's devices as the server lists them, each marked `verified` when its certificate
+   * verifies, names this account and that device, and carries this account's identity key as
+   * this device holds it (no identity key here: none is verified). Changes nothing.
+   */
+  async checkDevices<D extends { deviceId: string; certificate?: string }>(
+    devices: readonly D[],
+  ): Promise<Array<D & { verified: boolean }>> {
+    const own = await this.identity.keys();
+    const crypto = await loadIdentityCrypto();
+    return devices.map((d) => {
+      const bytes = d.certificate ? fromBase64Url(d.certificate) : undefined;
+      const cert = bytes && crypto.verifyCertificate(bytes);
+      const verified =
+        own !== undefined &&
+        cert !== undefined &&
+        cert.accountId === this.device.accountId &&
+        cert.deviceId === d.deviceId &&
+        bytesEqual(cert.identityKey, own.publicKey);
+      return { ...d, verified };
+    });
   }
 
   /**
