@@ -113,6 +113,16 @@ module.exports = {
       },
     },
     {
+      name: 'client-identity-is-below-messaging',
+      comment:
+        'Identity keys, trust, linking and safety numbers: messaging asks them; they know no feature.',
+      severity: 'error',
+      from: { path: `${CLIENT}identity/`, pathNot: NOT_TEST },
+      to: {
+        path: `${CLIENT}(messaging|discovery|contacts|privacy)/|${CLIENT}(client|index|node)\\.ts$`,
+      },
+    },
+    {
       name: 'client-messaging-and-discovery-do-not-know-each-other',
       severity: 'error',
       from: { path: `${CLIENT}(messaging|discovery)/`, pathNot: NOT_TEST },

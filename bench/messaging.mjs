@@ -26,6 +26,7 @@ const { ServerProcess } = await import(
 );
 const { call, framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
 const mls = await import(new URL('packages/client/dist/messaging/mls.js', ROOT).href);
+const core = await import(new URL('packages/core/dist/index.js', ROOT).href);
 
 const WINDOW = Number(process.env.BENCH_WINDOW || 128);
 const PEAK_MS = setting('BENCH_MIN_MS', 3000, 300);
@@ -73,6 +74,8 @@ async function register(server, phoneNumber) {
     discoverable: false,
     presence: 'nobody',
     deviceName: 'bench',
+    // A fresh identity key (32 bytes): the server stores and relays it, it vouches for nothing.
+    identityKey: randomBytes(32).toString('base64url'),
   });
 }
 
@@ -420,15 +423,34 @@ async function memoryRows(rows, notes) {
   );
 }
 
+/** A device's signature keys and certificate under `identity`, as the SDK makes them. */
+async function certifiedDevice(identityCrypto, identity, device) {
+  const keys = await mls.newSignatureKeys();
+  const certificate = identityCrypto.issueCertificate(identity, {
+    ...device,
+    deviceKey: Buffer.from(keys.publicKey, 'base64url'),
+    createdAt: Date.now(),
+  });
+  return { device, keys, certificate };
+}
+
 async function mlsRows(rows, notes) {
-  const keysA = await mls.newSignatureKeys();
-  const keysB = await mls.newSignatureKeys();
-  const alice = { accountId: 'benchalice', deviceId: 'benchdevice-a' };
-  const bob = { accountId: 'benchbob00', deviceId: 'benchdevice-b' };
-  const bobKp = await mls.newKeyPackage(bob, keysB, 'bench-kp-b', false);
-  let aliceState = await mls.createGroup(b64(randomBytes(16)), alice, keysA);
+  const identityCrypto = await core.loadIdentityCrypto();
+  const aliceId = identityCrypto.newIdentityKeys();
+  const bobId = identityCrypto.newIdentityKeys();
+  const a = await certifiedDevice(identityCrypto, aliceId, {
+    accountId: 'benchalice',
+    deviceId: 'benchdevice-a',
+  });
+  const b = await certifiedDevice(identityCrypto, bobId, {
+    accountId: 'benchbob00',
+    deviceId: 'benchdevice-b',
+  });
+  const keysB = b.keys;
+  const bobKp = await mls.newKeyPackage(b.certificate, keysB, 'bench-kp-b', false);
+  let aliceState = await mls.createGroup(b64(randomBytes(16)), a.certificate, a.keys);
   const committed = await mls.commit(aliceState, {
-    add: [await mls.peerKeyPackage(bobKp.keyPackage, bob)],
+    add: [(await mls.peerKeyPackage(bobKp.keyPackage, b.device)).keyPackage],
   });
   aliceState = committed.state;
   let bobState = (await mls.joinByWelcome(committed.welcome, bobKp, keysB)).state;
@@ -494,12 +516,143 @@ async function mlsRows(rows, notes) {
   notes.push(
     `MLS: ${N} messages in one epoch, each encrypted by one member and decrypted in order by the other, in this process.`,
   );
+  await certificateRows(rows, notes, { identityCrypto, aliceId, a, aliceState, decryptUs });
+}
+
+/**
+ * What identity keys add on the client: a received message costs one certificate parse (its
+ * sender leaf's account and device; the certificate was verified when the leaf entered the
+ * tree), a Commit costs a verification of every leaf of the new tree (ts-mls's hook for the
+ * leaves it changed, then the trust store's walk of all of them).
+ */
+async function certificateRows(rows, notes, { identityCrypto, aliceId, a, aliceState, decryptUs }) {
+  const N = MLS_MESSAGES;
+  let t = performance.now();
+  for (let i = 0; i < N; i++) core.credentialDevice(a.certificate);
+  const parseUs = ((performance.now() - t) * 1000) / N;
+  t = performance.now();
+  for (let i = 0; i < N; i++) identityCrypto.verifyCertificate(a.certificate);
+  const verifyUs = ((performance.now() - t) * 1000) / N;
+  // A Commit adding a device to a group of 8: the new tree's 9 leaves are verified.
+  const members = [];
+  for (let i = 0; i < 8; i++) {
+    const d = await certifiedDevice(identityCrypto, aliceId, {
+      accountId: 'benchalice',
+      deviceId: `benchdevice-${i}x`,
+    });
+    members.push(
+      (
+        await mls.peerKeyPackage(
+          (
+            await mls.newKeyPackage(d.certificate, d.keys, `kp${i}`, false)
+          ).keyPackage,
+          d.device,
+        )
+      ).keyPackage,
+    );
+  }
+  const group = (await mls.commit(aliceState, { add: members })).state;
+  const reps = Math.max(5, Math.round(N / 20));
+  t = performance.now();
+  for (let i = 0; i < reps; i++) await mls.leafCertificates(group);
+  const treeUs = ((performance.now() - t) * 1000) / reps;
+  const leaves = (await mls.leafCertificates(group)).length;
+  rows.push({
+    what: 'identity: a received message’s sender certificate read (per message)',
+    value: Number(parseUs.toFixed(2)),
+    unit: 'µs',
+    ratio: parseUs / decryptUs,
+    baseline: `MLS decrypt: ${decryptUs.toFixed(1)} µs`,
+  });
+  rows.push({
+    what: 'identity: one device certificate verified (Ed25519, libsodium WASM)',
+    value: Number(verifyUs.toFixed(1)),
+    unit: 'µs',
+    ratio: verifyUs / decryptUs,
+    baseline: `MLS decrypt: ${decryptUs.toFixed(1)} µs`,
+  });
+  rows.push({
+    what: `identity: every leaf of a Commit’s tree verified (${leaves} leaves)`,
+    value: Number(treeUs.toFixed(0)),
+    unit: 'µs',
+    ratio: treeUs / decryptUs,
+    baseline: `MLS decrypt: ${decryptUs.toFixed(1)} µs`,
+  });
+  notes.push(
+    'Identity: a message’s sender is read from its leaf’s certificate (parsed, not verified: it was verified when the leaf entered the tree); a Commit or Welcome verifies every leaf of the new tree against the identity keys.',
+  );
+}
+
+/**
+ * Linking a device end to end against a real server, through the SDK: the new device asks, the
+ * existing one reads the typed code, checks the key, approves and waits for the new device's
+ * certificate and KeyPackages; the new device opens the envelope and publishes its keys. The
+ * baseline is the same run's registration by SMS code, end to end through the SDK.
+ */
+async function linkRows(rows, notes) {
+  const { ParleyClient, FileStore, nodeSocket } = await import(
+    new URL('packages/client/dist/node.js', ROOT).href
+  );
+  const server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'warn' });
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-link-'));
+  const open = (name) =>
+    ParleyClient.open({
+      serverUrl: server.url,
+      store: new FileStore(join(dir, name)),
+      socket: nodeSocket,
+    });
+  const reps = smokeOr(5, 1);
+  const registerMs = [];
+  const linkMs = [];
+  try {
+    for (let i = 0; i < reps; i++) {
+      const first = await open(`first${i}`);
+      let t = performance.now();
+      const { verificationId } = await first.requestCode(
+        `+1415555${String(3000 + i).padStart(4, '0')}`,
+      );
+      await first.register({
+        verificationId,
+        code: await server.codeFor(verificationId),
+        discoverable: false,
+        presence: 'nobody',
+        deviceName: 'first',
+      });
+      registerMs.push(performance.now() - t);
+      const second = await open(`second${i}`);
+      t = performance.now();
+      const link = await second.startLink({ deviceName: 'second' });
+      const waiting = link.wait({ pollMs: 50 });
+      const request = await first.inspectLink(link.code);
+      await first.approveLink(request);
+      await waiting;
+      linkMs.push(performance.now() - t);
+      first.close();
+      second.close();
+    }
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const reg = median(registerMs);
+  const lnk = median(linkMs);
+  rows.push({
+    what: 'identity: link a device end to end (code typed, approved, keys published), median',
+    value: Number(lnk.toFixed(0)),
+    unit: 'ms',
+    ratio: lnk / reg,
+    baseline: `registration by SMS code end to end: ${reg.toFixed(0)} ms`,
+  });
+  notes.push(
+    `Linking: ${reps} links against a real \`parley serve\` (SQLite), the new device polling every 50 ms; the approving device has no conversations, so no Commit is counted.`,
+  );
 }
 
 const rows = [];
 const notes = [];
-const parts = (process.env.BENCH_MESSAGING_PARTS || 'mls,relay,memory').split(',');
+const parts = (process.env.BENCH_MESSAGING_PARTS || 'mls,link,relay,memory').split(',');
 if (parts.includes('mls')) await mlsRows(rows, notes);
+if (parts.includes('link')) await linkRows(rows, notes);
 if (parts.includes('relay')) await relayRows(rows, notes);
 if (parts.includes('memory')) await memoryRows(rows, notes);
 if (SMOKE) {

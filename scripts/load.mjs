@@ -235,6 +235,8 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
         discoverable: false,
         presence: 'nobody',
         deviceName: 'load',
+        // A fresh identity key (32 bytes): the server stores and relays it, it vouches for nothing.
+        identityKey: randomBytes(32).toString('base64url'),
       });
     });
     const groups = new Array(devices / 2);

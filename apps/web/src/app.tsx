@@ -1,4 +1,7 @@
-/** The app shell: onboarding until registered, then chats, contacts and privacy. */
+/**
+ * The app shell: onboarding until registered (or linked), then chats, contacts and privacy; the
+ * signed-out screen once the server refuses this device; notices such as a newly linked device.
+ */
 
 import { useEffect, useState } from 'react';
 import { Alert } from './components/alert.js';
@@ -13,12 +16,16 @@ import { ContactsScreen } from './screens/contacts.js';
 import { NewGroup } from './screens/new-group.js';
 import { Onboarding } from './screens/onboarding.js';
 import { PrivacyScreen } from './screens/privacy.js';
+import { SafetyNumberScreen } from './screens/safety-number.js';
+import { SignedOut } from './screens/signed-out.js';
 
 export function App(props: { model: AppModel; region: CountryCode | undefined }) {
   const model = useModel(props.model);
   const route = useRoute();
   const [startError, setStartError] = useState<string>();
   const [everConnected, setEverConnected] = useState(false);
+  /** On the signed-out screen: which way back the user chose. */
+  const [again, setAgain] = useState<'link' | 'register'>();
 
   useEffect(() => {
     if (model.connected) setEverConnected(true);
@@ -32,17 +39,39 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
       contacts: 'Contacts',
       consent: 'Your contacts',
       privacy: 'Privacy',
+      safety: 'Safety number',
     }[route.at];
-    document.title = model.client.registered ? `${title} · Parley` : 'Welcome · Parley';
-  }, [route, model.client.registered]);
+    document.title = model.signedOut
+      ? 'Signed out · Parley'
+      : model.client.registered
+        ? `${title} · Parley`
+        : 'Welcome · Parley';
+  }, [route, model.client.registered, model.signedOut]);
 
-  if (!model.client.registered) {
+  if (model.signedOut && !again) {
+    return (
+      <SignedOut
+        reason={model.signedOut}
+        onLink={() => setAgain('link')}
+        onRegister={() => setAgain('register')}
+      />
+    );
+  }
+
+  if (!model.client.registered || model.signedOut) {
+    const restarting = model.signedOut !== undefined;
     return (
       <Onboarding
         model={model}
-        onDone={() => {
-          go('contacts');
-          model.start().catch((e) => setStartError(describeError(e)));
+        start={again ?? 'register'}
+        {...(restarting ? { onBack: () => setAgain(undefined) } : {})}
+        onDone={(how) => {
+          // Linked: the conversations came along. Registered: a new identity starts with contacts.
+          go(how === 'linked' ? 'chats' : 'contacts');
+          setAgain(undefined);
+          (restarting ? model.restart() : model.start()).catch((e) =>
+            setStartError(describeError(e)),
+          );
           model.changed();
         }}
       />
@@ -51,7 +80,7 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
 
   const unread = model.conversations.reduce((n, c) => n + c.unread, 0);
   const tab =
-    route.at === 'chat' || route.at === 'new-group'
+    route.at === 'chat' || route.at === 'new-group' || route.at === 'safety'
       ? 'chats'
       : route.at === 'consent'
         ? 'contacts'
@@ -100,6 +129,7 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
         )}
         <Alert message={model.problem} />
         <Alert message={startError} />
+        <Toasts model={model} />
         {route.at === 'chats' && (
           <ChatList
             model={model}
@@ -131,6 +161,14 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
           />
         )}
         {route.at === 'consent' && <ConsentScreen model={model} onDone={() => go('contacts')} />}
+        {route.at === 'safety' && (
+          <SafetyNumberScreen
+            key={route.id}
+            model={model}
+            accountId={route.id}
+            onBack={() => (history.length > 1 ? history.back() : go('chats'))}
+          />
+        )}
         {route.at === 'privacy' && (
           <PrivacyScreen
             model={model}
@@ -143,5 +181,26 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
         )}
       </main>
     </div>
+  );
+}
+
+/** App-wide notices ("New device linked: …"), each until dismissed. */
+function Toasts(props: { model: AppModel }) {
+  const { model } = props;
+  return (
+    <ul className="toasts" aria-label="Notices" aria-live="polite">
+      {model.toasts.map((t) => (
+        <li key={t.id} className="toast">
+          <span>{t.text}</span>
+          <button
+            type="button"
+            onClick={() => model.dismissToast(t.id)}
+            aria-label={`Dismiss: ${t.text}`}
+          >
+            ×
+          </button>
+        </li>
+      ))}
+    </ul>
   );
 }

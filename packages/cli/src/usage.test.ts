@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse, UsageError } from './usage.js';
+import { HELP, parse, UsageError } from './usage.js';
 
 const options = {
   conversation: { type: 'string' },
@@ -30,5 +30,26 @@ describe('argument parsing', () => {
     const parsed = parse(['send', '+14155550123', 'hello -there', '--conversation=abc'], options);
     assert.deepEqual(parsed.positionals, ['send', '+14155550123', 'hello -there']);
     assert.equal(parsed.values.conversation, 'abc');
+  });
+});
+
+describe('the help text', () => {
+  it('names every option the client commands take', async () => {
+    const { OPTIONS } = await import('./commands/client.js');
+    for (const name of Object.keys(OPTIONS)) {
+      assert.ok(HELP.includes(`--${name}`), `the help does not mention --${name}`);
+    }
+  });
+
+  it('names the commands for linking, safety numbers and the registration lock', () => {
+    for (const command of [
+      'parley link',
+      'parley devices approve CODE',
+      'parley safety-number CONTACT',
+      'parley account lock',
+      'parley account unlock',
+    ]) {
+      assert.ok(HELP.includes(command), `the help does not mention ${command}`);
+    }
   });
 });

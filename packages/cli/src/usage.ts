@@ -1,8 +1,63 @@
-/** Argument parsing shared by the commands (node:util parseArgs, strict). */
+/** The help text, and argument parsing shared by the commands (node:util parseArgs, strict). */
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {}
+
+/** `parley help`. */
+export const HELP = `parley — private contact discovery and messaging
+
+Server
+  parley serve                         start the server (configured by PARLEY_* variables)
+  parley admin rotate-key              rotate the OPRF key of the running server
+  parley admin stats                   counts and state of the running server
+      --data DIR (default ./data)  --server URL (default http://127.0.0.1:8787)
+
+Client (state in the directory --state DIR, default ~/.parley)
+  parley register NUMBER --discoverable yes|no --presence nobody|contacts
+                       [--name DEVICE] [--code CODE] [--pin PIN] [--server URL]
+                                       a number that had an account starts a new identity
+                                       (its devices are signed out); --pin for a locked one
+  parley link [--name DEVICE] [--json] on a new device: show a QR code and a code to approve
+                                       from a device of your account; waits (Ctrl-C cancels)
+  parley consent show|grant|withdraw
+  parley import FILE [--region US]     import a vCard (.vcf) or CSV contacts export
+  parley add NAME NUMBER               add one contact by hand
+  parley discover [--json] [--lazy] [--all]
+                                       find which contacts are on Parley (--all: everyone)
+  parley log [--json]                  the transparency log: every upload made
+  parley account [--discoverable yes|no] [--presence nobody|contacts]
+  parley account delete --yes          delete the account everywhere and erase this device's data
+  parley account lock [--pin PIN]      registration lock: registering your number again by SMS
+                                       code alone needs this PIN (asked if not given)
+  parley account unlock                turn the registration lock off
+  parley devices [--json]              the account's devices, and whether each one's
+                                       certificate chains to your identity key
+  parley devices approve CODE [--yes] [--bring-contacts]
+                                       link the new device showing CODE (or its QR text): it
+                                       gets your identity and joins your conversations
+  parley devices remove ID             sign a device out (this one too: its data is erased)
+  parley devices sign-out-others       sign out every device but this one (a lost phone)
+  parley export [--out FILE]           everything about you as JSON (no credential, no keys)
+
+Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an account id)
+  parley send CONTACT TEXT [--app-url URL]
+                                       send; for someone not on Parley, print an sms: link
+  parley send --conversation ID TEXT   send to a conversation or group
+  parley group create CONTACT...       start a group
+  parley listen [--count N] [--timeout S] [--json]
+                                       print messages as they arrive, with membership
+                                       notices (not counted by --count); security
+                                       warnings, changed safety numbers and newly linked
+                                       devices on stderr
+  parley conversations [--json]        list conversations
+  parley safety-number CONTACT [--json]
+                                       the 60 digits to compare with CONTACT, and whether
+                                       they are verified or changed
+      --verify [--scanned CODE]        mark verified after comparing (CODE: their side's code)
+      --accept                         accept a verified contact's changed key; sending resumes
+      --unverify                       drop the verified mark
+`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -17,11 +17,13 @@
 import {
   type AccountResponse,
   type AccountUpdateRequest,
+  LINK_ENVELOPE_BYTES,
   loadOprf,
   normalizePhoneNumber,
   type Oprf,
   ParleyError,
   type PresenceVisibility,
+  toBase64Url,
   type VerificationResponse,
 } from '@parley/core';
 import { ContactsBook } from './contacts/contacts-book.js';
@@ -31,6 +33,17 @@ import {
   type DiscoveryProgress,
   type DiscoveryReport,
 } from './discovery/discovery.js';
+import {
+  approveLink,
+  awaitApproval,
+  beginLink,
+  inspectLink,
+  type LinkRequestInfo,
+  type PendingLink,
+  type ProvisioningPayload,
+} from './identity/linking.js';
+import { OwnIdentity } from './identity/own-identity.js';
+import { type SafetyNumber, SafetyNumbers } from './identity/safety-numbers.js';
 import { Messenger } from './messaging/messenger.js';
 import { Consent } from './privacy/consent.js';
 import { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
@@ -146,22 +159,207 @@ export class ParleyClient {
     discoverable: boolean;
     presence: PresenceVisibility;
     deviceName: string;
-  }): Promise<Session> {
-    const result = await this.api.register(input);
-    const session: Session = {
+    /** The PIN, when the number's account has a registration lock (REGISTRATION_LOCKED). */
+    registrationLockPin?: string;
+  }): Promise<Session & { existingAccount: boolean }> {
+    // A registration by SMS always starts a new identity: a device joins an existing one only
+    // by being linked from a device that holds it (`startLink`).
+    const identity = await new OwnIdentity(this.options.store).generate();
+    const result = await this.api.register({
+      ...input,
+      identityKey: toBase64Url(identity.publicKey),
+    });
+    await this.signIn(
+      {
+        serverUrl: this.options.serverUrl,
+        accountId: result.accountId,
+        deviceId: result.deviceId,
+        credential: result.credential,
+        discoverable: result.discoverable,
+        presence: result.presence,
+      },
+      async (messenger) => messenger.identity.adopt(identity),
+    );
+    return { ...this.session!, existingAccount: result.existingAccount };
+  }
+
+  /** Saves a new session, lets `prepare` set up its keys, and publishes the device's keys. */
+  private async signIn(
+    session: Session,
+    prepare: (messenger: Messenger) => Promise<void>,
+  ): Promise<void> {
+    // Whatever an earlier session on this store left (a signed-out device registering again).
+    await this.options.store.delete(SESSION);
+    await new Messenger(this.options.store, this.api, {
       serverUrl: this.options.serverUrl,
-      accountId: result.accountId,
-      deviceId: result.deviceId,
-      credential: result.credential,
-      discoverable: result.discoverable,
-      presence: result.presence,
-    };
+      credential: '',
+      device: { accountId: session.accountId, deviceId: session.deviceId },
+      socketFactory: this.options.socket ?? browserSocket,
+    }).erase();
+    this.messengerInstance = undefined;
     await this.options.store.set(SESSION, session);
     this.session = session;
     this.api.credential = session.credential;
+    await prepare(this.messenger);
     // Others can start a conversation with this device as soon as it exists.
     await this.messenger.ensureKeyPackages();
-    return session;
+  }
+
+  // --- linking a device ---
+
+  /**
+   * On a new device: asks to be linked to an account. Show `qr` as a QR code and `code` for
+   * typing; then `wait()` resolves with the session once a device of the account approved
+   * (LINK_EXPIRED when the request ends first, or `signal` aborts).
+   *
+   * @example
+   * const link = await client.startLink({ deviceName: 'laptop' });
+   * showQr(link.qr); showText(link.code);
+   * const session = await link.wait();
+   */
+  async startLink(input: {
+    deviceName: string;
+  }): Promise<
+    PendingLink & { wait(options?: { signal?: AbortSignal; pollMs?: number }): Promise<Session> }
+  > {
+    const { pending, secrets } = await beginLink(this.api, input.deviceName);
+    return {
+      ...pending,
+      wait: async (options = {}) => {
+        const approved = await awaitApproval(this.api, pending, secrets, options);
+        await this.adoptProvisioning(approved);
+        return this.session!;
+      },
+    };
+  }
+
+  private async adoptProvisioning(approved: Awaited<ReturnType<typeof awaitApproval>>) {
+    const { payload } = approved;
+    const identity = await OwnIdentity.importKeys(payload.identity);
+    if (!identity) {
+      throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'identity keys' } });
+    }
+    await this.signIn(
+      {
+        serverUrl: this.options.serverUrl,
+        accountId: approved.accountId,
+        deviceId: approved.deviceId,
+        credential: approved.credential,
+        discoverable: payload.discoverable,
+        presence: payload.presence,
+      },
+      async (messenger) => {
+        await messenger.identity.adopt(identity);
+        await messenger.trust.replaceAll(payload.pins);
+        if (payload.addressBook) {
+          await this.consent.grant(
+            (payload.addressBook.consent as { disclosure?: never }).disclosure ??
+              this.consent.disclosure(),
+          );
+          await this.contacts.adopt(payload.addressBook.contacts);
+        }
+      },
+    );
+  }
+
+  /**
+   * On a device of the account: reads the new device's QR text or typed code and returns what
+   * asks to be linked (its name and when), to show before the user approves.
+   * LINK_CODE_INVALID when the code is unreadable or the server's key does not match it.
+   */
+  async inspectLink(codeOrQr: string): Promise<LinkRequestInfo> {
+    this.requireSession();
+    return inspectLink(this.api, codeOrQr);
+  }
+
+  /**
+   * Approves a link request the user has seen: hands the new device this account's identity
+   * key, its settings, the contacts' pinned keys and, with `bringContacts`, the address book
+   * (sealed to the new device's key), then adds the new device to every conversation this
+   * device is in once it has published its keys. Resolves with the new device's id and how many
+   * conversations it joined.
+   */
+  async approveLink(
+    request: LinkRequestInfo,
+    options: { bringContacts?: boolean; joinTimeoutMs?: number } = {},
+  ): Promise<{ deviceId: string; conversations: number; contactsBrought: number }> {
+    const session = this.requireSession();
+    const messenger = this.messenger;
+    const grant = options.bringContacts ? await this.consent.status() : undefined;
+    const payload: ProvisioningPayload = {
+      v: 1,
+      accountId: session.accountId,
+      identity: await messenger.identity.exportKeys(),
+      discoverable: session.discoverable,
+      presence: session.presence,
+      pins: await messenger.trust.all(),
+      ...(grant ? { addressBook: { consent: grant, contacts: await this.contacts.list() } } : {}),
+    };
+    // The relay takes LINK_ENVELOPE_BYTES at most (a sealed box adds 48 bytes): an address book
+    // too large for it stays behind, and the caller is told.
+    const fits = (p: ProvisioningPayload) =>
+      new TextEncoder().encode(JSON.stringify(p)).length + 48 <= LINK_ENVELOPE_BYTES;
+    const { addressBook: _, ...withoutBook } = payload;
+    const sent: ProvisioningPayload = fits(payload) ? payload : withoutBook;
+    const approved = await approveLink(this.api, request, sent);
+    const conversations = await messenger.welcomeLinkedDevice(
+      approved.deviceId,
+      options.joinTimeoutMs,
+    );
+    return {
+      deviceId: approved.deviceId,
+      conversations,
+      contactsBrought: sent.addressBook?.contacts.length ?? 0,
+    };
+  }
+
+  // --- safety numbers and the registration lock ---
+
+  private get safetyNumbers(): SafetyNumbers {
+    const session = this.requireSession();
+    return new SafetyNumbers(
+      session.accountId,
+      this.messenger.identity,
+      this.messenger.trust,
+      this.api,
+    );
+  }
+
+  /** The safety number shared with a contact (60 digits and a QR payload) and its state. */
+  safetyNumber(accountId: string): Promise<SafetyNumber> {
+    return this.safetyNumbers.of(accountId);
+  }
+
+  /**
+   * Marks a contact verified: after the user compared the 60 digits, or with the payload scanned
+   * from the contact's screen (SAFETY_NUMBER_CHANGED when it does not match).
+   */
+  verifySafetyNumber(accountId: string, scanned?: Uint8Array | string): Promise<SafetyNumber> {
+    return this.safetyNumbers.verify(accountId, scanned);
+  }
+
+  unverifySafetyNumber(accountId: string): Promise<SafetyNumber> {
+    return this.safetyNumbers.unverify(accountId);
+  }
+
+  /** Accepts a contact's changed safety number without verifying it; sending resumes. */
+  acceptSafetyNumber(accountId: string): Promise<SafetyNumber> {
+    return this.safetyNumbers.accept(accountId);
+  }
+
+  /**
+   * Turns the registration lock on: registering this number by SMS code alone is then refused
+   * while the account is in use, unless the PIN is given. The server keeps a slow hash of the
+   * PIN; the lock stops a SIM swapper, not the operator, who holds that hash (docs/security.md).
+   */
+  async setRegistrationLock(pin: string): Promise<void> {
+    this.requireSession();
+    await this.api.setRegistrationLock(pin);
+  }
+
+  async clearRegistrationLock(): Promise<void> {
+    this.requireSession();
+    await this.api.clearRegistrationLock();
   }
 
   /** Conversations, messages, receipts and presence; call `messenger.start()` to connect. */
@@ -195,13 +393,29 @@ export class ParleyClient {
     return account;
   }
 
-  /** The account's devices (this one included), as the server knows them. */
+  /**
+   * The account's devices (this one included), as the server lists them; `verified` when the
+   * device's certificate chains to this account's identity key, checked here.
+   */
   async devices(): Promise<
-    Array<{ deviceId: string; name: string; createdAt: string; current: boolean }>
+    Array<{
+      deviceId: string;
+      name: string;
+      createdAt: string;
+      current: boolean;
+      verified: boolean;
+    }>
   > {
     this.requireSession();
     const account = await this.api.account();
-    return account.devices.map((d) => ({ ...d, current: d.deviceId === this.session!.deviceId }));
+    const checked = await this.messenger.checkDevices(account.devices);
+    return checked.map((d) => ({
+      deviceId: d.deviceId,
+      name: d.name,
+      createdAt: d.createdAt,
+      current: d.deviceId === this.session!.deviceId,
+      verified: d.verified,
+    }));
   }
 
   /**

@@ -68,6 +68,37 @@ export const ERROR_CATALOG = {
     status: 502,
     message: 'The SMS gateway did not accept the verification message; try again later.',
   },
+  REGISTRATION_LOCKED: {
+    status: 423,
+    message:
+      'This number’s account has a registration lock: send the PIN set on one of its devices with the same code, or wait until `details.unlocksAt`.',
+  },
+  REGISTRATION_LOCK_ATTEMPTS_EXCEEDED: {
+    status: 429,
+    message:
+      'Too many wrong registration-lock PINs for this number; registration is refused until `details.unlocksAt`.',
+  },
+  // --- identity and linking ---
+  IDENTITY_EXISTS: {
+    status: 409,
+    message:
+      'This account already has an identity key; only registering the number as a new identity replaces it.',
+  },
+  CERTIFICATE_INVALID: {
+    status: 400,
+    message:
+      'The device certificate must name this account and device, carry the account’s identity key and be signed by it; a device’s certificate never changes. See `details.reason`.',
+  },
+  CERTIFICATE_REQUIRED: {
+    status: 409,
+    message:
+      'This device has no certificate yet; send it with PUT /v1/device/certificate, then upload KeyPackages.',
+  },
+  LINK_NOT_FOUND: {
+    status: 404,
+    message:
+      'No such link request: it expired, was already approved or collected, or the code is mistyped; start linking again on the new device.',
+  },
   // --- discovery ---
   INVALID_ELEMENT: {
     status: 400,
@@ -99,7 +130,7 @@ export const ERROR_CATALOG = {
   KEY_PACKAGE_INVALID: {
     status: 400,
     message:
-      'A KeyPackage is not a valid MLS KeyPackage for cipher suite 1 with this device as its identity.',
+      'A KeyPackage is not a valid MLS KeyPackage for cipher suite 1 whose basic credential is this device’s certificate and whose leaf key is the certified device key; see `details.reason`.',
   },
   KEY_PACKAGE_STOCK_FULL: {
     status: 409,
@@ -186,6 +217,31 @@ export const ERROR_CATALOG = {
   IMPORT_FAILED: {
     status: 0,
     message: 'The contacts file could not be read as vCard or CSV.',
+  },
+  NO_IDENTITY: {
+    status: 0,
+    message:
+      'This device does not hold its account’s identity key; link it from a device that does, or register again.',
+  },
+  SAFETY_NUMBER_CHANGED: {
+    status: 0,
+    message:
+      'A verified contact’s safety number changed; compare it again or accept the new one before sending.',
+  },
+  IDENTITY_REFUSED: {
+    status: 0,
+    message:
+      'A key the server handed out does not belong to the account it names; nothing was encrypted to it.',
+  },
+  LINK_CODE_INVALID: {
+    status: 0,
+    message:
+      'That link code is not one a new device shows, or the server swapped its key; scan or type it again.',
+  },
+  LINK_EXPIRED: {
+    status: 0,
+    message:
+      'The link request ended before it was approved; start linking again on the new device.',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -22,8 +22,7 @@
 
 import { bytesEqual, concatBytes, utf8 } from './encoding.js';
 import type { DeviceRef } from './messaging-schemas.js';
-
-type Sodium = typeof import('libsodium-wrappers-sumo')['default'];
+import { loadSodium, type Sodium } from './sodium.js';
 
 const MAGIC = new Uint8Array([0x50, 0x44, 0x43, 0x01]); // "PDC" v1
 const SIGNING_CONTEXT = utf8('parley device certificate v1\0');
@@ -66,11 +65,7 @@ export interface IdentityCrypto {
 let loading: Promise<IdentityCrypto> | undefined;
 
 export function loadIdentityCrypto(): Promise<IdentityCrypto> {
-  loading ??= (async () => {
-    const loaded = await import('libsodium-wrappers-sumo');
-    await loaded.default.ready;
-    return identityCrypto(loaded.default);
-  })();
+  loading ??= loadSodium().then(identityCrypto);
   return loading;
 }
 

@@ -9,6 +9,7 @@ export * from './envelope.js';
 export * from './error-docs.js';
 export * from './errors.js';
 export * from './identity.js';
+export * from './linking.js';
 export {
   expectedFalsePositiveRate,
   falsePositiveBound,
@@ -27,4 +28,15 @@ export * from './oprf.js';
 export * from './phone.js';
 export * from './protocol.js';
 export * from './rerun.js';
+export {
+  compareScannedSafetyNumber,
+  SAFETY_NUMBER_ITERATIONS,
+  SAFETY_NUMBER_SCANNABLE_LENGTH,
+  SAFETY_NUMBER_SCANNABLE_VERSION,
+  SAFETY_NUMBER_VERSION,
+  type SafetyNumber,
+  type SafetyNumberParty,
+  type ScannedSafetyNumber,
+  safetyNumber,
+} from './safety-number.js';
 export * from './schemas.js';

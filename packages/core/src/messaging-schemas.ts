@@ -258,6 +258,12 @@ export const KeyPackagesLowFrame = Type.Object(
   strict,
 );
 
+/**
+ * The account's devices changed (a device was linked): a hint to fetch GET /v1/account and to
+ * check the new device's certificate before trusting it.
+ */
+export const DevicesChangedFrame = Type.Object({ t: Type.Literal('devices-changed') }, strict);
+
 export const ServerFrame = Type.Union([
   ReadyFrame,
   DeliverFrame,
@@ -266,6 +272,7 @@ export const ServerFrame = Type.Union([
   RelayedSignalFrame,
   PresenceFrame,
   KeyPackagesLowFrame,
+  DevicesChangedFrame,
 ]);
 
 export type KeyPackageItem = Static<typeof KeyPackageItem>;

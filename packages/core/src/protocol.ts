@@ -1,6 +1,6 @@
 /**
  * Protocol constants shared by the server, the SDK, the CLI and the web app, defined once: the
- * WebSocket close codes, the MLS cipher suite, and the MLS credential identity of a device.
+ * WebSocket close codes, the MLS cipher suite, and the credential devices used before identity keys.
  * Lengths and domain-separation tags of the directory and the OPRF live beside their specs
  * (directory-keys.ts, oprf.ts) and are exported from there.
  */
@@ -34,8 +34,9 @@ const ID = '[A-Za-z0-9_-]{8,64}';
 const IDENTITY = new RegExp(`^(${ID})/(${ID})$`);
 
 /**
- * The MLS `basic` credential identity of a device: "<accountId>/<deviceId>" (RFC 9420 §5.3 leaves
- * its format to the application).
+ * The MLS `basic` credential identity devices used before identity keys: "<accountId>/<deviceId>".
+ * Leaves and KeyPackages with it are refused now (a device certificate, identity.ts, is the
+ * credential); kept to recognise, and to test the refusal of, the old form.
  *
  * @example deviceIdentity({ accountId: 'acc12345', deviceId: 'dev12345' }) // 'acc12345/dev12345'
  */

@@ -69,10 +69,29 @@ export const VerificationResponse = Type.Object(
   strict,
 );
 
+/** An account's Ed25519 identity public key (identity.ts). */
+export const IdentityKey = b64(32, 'an Ed25519 identity public key, base64url');
+/** A registration-lock PIN, as the user typed it; the server keeps only a slow-hash verifier. */
+export const RegistrationLockPin = Type.String({ minLength: 4, maxLength: 64 });
+/** A device certificate (identity.ts), base64url; a few hundred bytes at most. */
+export const Certificate = Type.String({
+  pattern: '^[A-Za-z0-9_-]+$',
+  minLength: 1,
+  maxLength: base64UrlLength(512),
+  description: 'a device certificate, base64url',
+});
+
 export const RegisterRequest = Type.Object(
   {
     verificationId: Id,
     code: Type.String({ pattern: '^[0-9]{4,10}$' }),
+    /** The identity key the first device made; the account is this key from now on. */
+    identityKey: IdentityKey,
+    /**
+     * The PIN of the number's account's registration lock, when the server answered
+     * REGISTRATION_LOCKED (the same verification and code may be sent again with it).
+     */
+    registrationLockPin: Type.Optional(RegistrationLockPin),
     /** No default: the user must choose ("being discoverable is a separate choice", docs/design.md). */
     discoverable: Type.Boolean(),
     /** Who sees when this user is online; no default either. */
@@ -90,27 +109,164 @@ export const RegisterResponse = Type.Object(
     credential: Type.String(),
     discoverable: Type.Boolean(),
     presence: PresenceVisibility,
-    /** True when this number already had an account and this device joined it. */
+    /**
+     * True when this number had an account: its devices were signed out and this device starts a
+     * new identity (same account id, the new identity key, none of the old devices, conversations
+     * or settings).
+     */
     existingAccount: Type.Boolean(),
   },
   strict,
 );
 
 export const Device = Type.Object(
-  { deviceId: Id, name: Type.String(), createdAt: Type.String() },
+  {
+    deviceId: Id,
+    name: Type.String(),
+    createdAt: Type.String(),
+    /** Absent until the device has sent it (PUT /v1/device/certificate). */
+    certificate: Type.Optional(Certificate),
+  },
   strict,
 );
 
 export const AccountResponse = Type.Object(
   {
     accountId: Id,
+    /** Absent only for an account made before identity keys (PUT /v1/account/identity sets it). */
+    identityKey: Type.Optional(IdentityKey),
     discoverable: Type.Boolean(),
     presence: PresenceVisibility,
+    /** Whether a registration lock (PIN) is set. */
+    registrationLock: Type.Boolean(),
     createdAt: Type.String(),
     devices: Type.Array(Device),
   },
   strict,
 );
+
+// --- identity ---
+
+/** PUT /v1/device/certificate: the calling device's certificate, signed by the identity key. */
+export const CertificateRequest = Type.Object({ certificate: Certificate }, strict);
+
+/** PUT /v1/account/identity: for an account made before identity keys only. */
+export const IdentityKeyRequest = Type.Object({ identityKey: IdentityKey }, strict);
+
+export const AccountParams = Type.Object({ accountId: Id }, strict);
+
+/**
+ * GET /v1/accounts/:accountId/identity: the key the server holds for an account. A hint for
+ * safety numbers: clients trust a key on first use, never because the server said so.
+ */
+export const AccountIdentityResponse = Type.Object(
+  { accountId: Id, identityKey: IdentityKey },
+  strict,
+);
+
+/**
+ * The registration lock holds while a device of the account was active within this many days;
+ * after, an SMS code alone registers the number (as a new identity).
+ */
+export const REGISTRATION_LOCK_DAYS = 7;
+/** Wrong PINs an account's lock takes before it refuses every guess until `unlocksAt`. */
+export const REGISTRATION_LOCK_ATTEMPTS = 10;
+
+/** PUT /v1/account/registration-lock. */
+export const RegistrationLockRequest = Type.Object({ pin: RegistrationLockPin }, strict);
+
+/** REGISTRATION_LOCKED and REGISTRATION_LOCK_ATTEMPTS_EXCEEDED `details`. */
+export const RegistrationLockDetails = Type.Object(
+  {
+    attemptsLeft: Type.Integer({ minimum: 0 }),
+    /** When the lock stops applying if the account's devices stay inactive (ISO 8601). */
+    unlocksAt: Type.String(),
+  },
+  strict,
+);
+
+// --- linking a device ---
+
+/** Sessions of the linking relay end this long after they start (10 minutes). */
+export const LINK_TTL_MS = 10 * 60_000;
+
+/** A link handle: 8 Crockford base32 characters (40 random bits), upper case. */
+export const LinkHandle = Type.String({ pattern: '^[0-9A-HJKMNP-TV-Z]{8}$' });
+export const LinkId = Type.String({
+  pattern: '^[A-Za-z0-9_-]{22}$',
+  description: '16 random bytes',
+});
+
+/** POST /v1/links, from the new device (unauthenticated). */
+export const LinkRequest = Type.Object(
+  {
+    /** The new device's ephemeral X25519 public key: the approving device encrypts to it. */
+    publicKey: b64(32, 'an X25519 public key, base64url'),
+    deviceName: Type.String({ minLength: 1, maxLength: LIMITS.deviceNameLength }),
+    /** SHA-256 of the 32-byte secret the new device will sign in with (never the secret). */
+    credentialHash: b64(32, 'SHA-256 of the device secret, base64url'),
+  },
+  strict,
+);
+
+export const LinkCreated = Type.Object(
+  {
+    /** The new device's handle for polling the result: keep it to yourself. */
+    linkId: LinkId,
+    /** The lookup part of the code the user types or scans on an existing device. */
+    handle: LinkHandle,
+    expiresAt: Type.String(),
+  },
+  strict,
+);
+
+export const LinkHandleParams = Type.Object({ handle: LinkHandle }, strict);
+export const LinkIdParams = Type.Object({ linkId: LinkId }, strict);
+
+/** GET /v1/links/:handle, for an existing device: what will be linked. */
+export const LinkSession = Type.Object(
+  {
+    publicKey: b64(32, 'an X25519 public key, base64url'),
+    deviceName: Type.String(),
+    createdAt: Type.String(),
+    expiresAt: Type.String(),
+  },
+  strict,
+);
+
+/** At most 64 KiB: the provisioning message, encrypted to the new device's key. */
+export const LINK_ENVELOPE_BYTES = 64 * 1024;
+
+export const LinkApproval = Type.Object(
+  {
+    envelope: Type.String({
+      pattern: '^[A-Za-z0-9_-]+$',
+      minLength: 1,
+      maxLength: base64UrlLength(LINK_ENVELOPE_BYTES),
+      description: 'the provisioning envelope, base64url',
+    }),
+  },
+  strict,
+);
+
+export const LinkApproved = Type.Object({ accountId: Id, deviceId: Id }, strict);
+
+/**
+ * GET /v1/links/:linkId/result. Once approved it is answered once: the session is deleted. The
+ * new device's credential is then `<deviceId>.<its secret>`.
+ */
+export const LinkResult = Type.Union([
+  Type.Object({ status: Type.Literal('pending') }, strict),
+  Type.Object(
+    {
+      status: Type.Literal('approved'),
+      accountId: Id,
+      deviceId: Id,
+      envelope: Type.String(),
+    },
+    strict,
+  ),
+]);
 
 /** DELETE /v1/devices/:deviceId: one of the caller's account's devices. */
 export const DeviceParams = Type.Object({ deviceId: Id }, strict);
@@ -276,6 +432,20 @@ export type AccountResponse = Static<typeof AccountResponse>;
 export type DeviceParams = Static<typeof DeviceParams>;
 export type DevicesRemovedResponse = Static<typeof DevicesRemovedResponse>;
 export type AccountUpdateRequest = Static<typeof AccountUpdateRequest>;
+export type CertificateRequest = Static<typeof CertificateRequest>;
+export type IdentityKeyRequest = Static<typeof IdentityKeyRequest>;
+export type AccountParams = Static<typeof AccountParams>;
+export type AccountIdentityResponse = Static<typeof AccountIdentityResponse>;
+export type RegistrationLockRequest = Static<typeof RegistrationLockRequest>;
+export type RegistrationLockDetails = Static<typeof RegistrationLockDetails>;
+export type LinkRequest = Static<typeof LinkRequest>;
+export type LinkCreated = Static<typeof LinkCreated>;
+export type LinkHandleParams = Static<typeof LinkHandleParams>;
+export type LinkIdParams = Static<typeof LinkIdParams>;
+export type LinkSession = Static<typeof LinkSession>;
+export type LinkApproval = Static<typeof LinkApproval>;
+export type LinkApproved = Static<typeof LinkApproved>;
+export type LinkResult = Static<typeof LinkResult>;
 export type PresenceVisibility = Static<typeof PresenceVisibility>;
 export type DirectoryQuery = Static<typeof DirectoryQuery>;
 export type DirectorySnapshot = Static<typeof DirectorySnapshot>;

@@ -23,6 +23,8 @@ import {
 import { nodeSocket } from '@parley/client/node';
 import { directoryTableName } from '@parley/server/testing';
 import SQLite from 'better-sqlite3';
+import { CliProcess } from './harness/cli-process.js';
+import { linkDevice } from './harness/link.js';
 import { ServerProcess } from './harness/server-process.js';
 import { until } from './harness/wait.js';
 
@@ -66,26 +68,34 @@ describe('parley export and parley account delete (real server process)', () => 
     const phone = state('gil-phone');
     const laptop = state('gil-laptop');
     const tablet = state('gil-tablet');
+    await ok(
+      [
+        'register',
+        '+14155550179',
+        '--discoverable',
+        'no',
+        '--presence',
+        'nobody',
+        '--name',
+        'phone',
+        '--state',
+        phone,
+      ],
+      true,
+    );
+    // The laptop and the tablet are linked by the phone: an SMS code alone adds no device.
     for (const [s, name] of [
-      [phone, 'phone'],
       [laptop, 'laptop'],
       [tablet, 'tablet'],
     ] as const) {
-      await ok(
-        [
-          'register',
-          '+14155550179',
-          '--discoverable',
-          'no',
-          '--presence',
-          'nobody',
-          '--name',
-          name,
-          '--state',
-          s,
-        ],
-        true,
-      );
+      const link = CliProcess.start(server.url, ['link', '--name', name, '--state', s]);
+      try {
+        const [, code] = await link.waitFor(/^Code: (\S+)$/m, `${name}'s link code`);
+        await ok(['devices', 'approve', code!, '--yes', '--state', phone]);
+        assert.equal((await link.exited).code, 0);
+      } finally {
+        link.kill();
+      }
     }
     const listed = JSON.parse(await ok(['devices', '--json', '--state', phone])) as Array<{
       deviceId: string;
@@ -310,9 +320,19 @@ describe('SDK: deleteAccount() and exportData() (real server process)', () => {
     return { client, store };
   }
 
+  /** A second device of the account, linked by the first (an SMS code alone never adds one). */
+  async function linked(existing: ParleyClient) {
+    const store = new MemoryStore();
+    const client = await ParleyClient.open({ serverUrl: server.url, store, socket: nodeSocket });
+    clients.push(client);
+    await linkDevice(existing, client, 'sdk phone');
+    await client.messenger.start();
+    return { client, store };
+  }
+
   it('exports the conversations, then deletes everywhere and erases every local key', async () => {
     const gil = await device('+14155550166');
-    const gilPhone = await device('+14155550166');
+    const gilPhone = await linked(gil.client);
     const hal = await device('+14155550167');
     const gilId = gil.client.account!.accountId;
     const joined = new Promise<Conversation>((resolve) =>

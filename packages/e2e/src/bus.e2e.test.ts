@@ -73,6 +73,8 @@ describe('two server processes on one Redis', {
       discoverable: false,
       presence: 'nobody',
       deviceName: 'e2e',
+      // A fresh identity key (32 bytes): the server stores and relays it, it vouches for nothing.
+      identityKey: randomBytes(32).toString('base64url'),
     };
     const confirmed = await post(b.url, '/v1/accounts', register);
     assert.equal(confirmed.status, 201, JSON.stringify(confirmed.body));

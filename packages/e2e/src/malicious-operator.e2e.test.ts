@@ -22,6 +22,7 @@ import {
   ParleyClient,
   type SecurityWarning,
 } from '@parley/client/node';
+import { forgedKeyPackage } from '@parley/client/testing';
 import { type DeviceRef, fromBase64Url, type ParleyError, toBase64Url } from '@parley/core';
 import { MaliciousOperator } from './harness/malicious-operator.js';
 import { reached, texts, until } from './harness/wait.js';
@@ -30,6 +31,8 @@ const NUMBERS = {
   alice: '+14155550911',
   bob: '+14155550922',
   carol: '+14155550933',
+  dave: '+14155550944',
+  erin: '+14155550955',
 };
 
 type Notice = MembershipNotice;
@@ -57,17 +60,26 @@ interface Device {
 const root = mkdtempSync(join(tmpdir(), 'parley-operator-'));
 let operator: MaliciousOperator;
 
-/** Registers a device through the operator (every request and socket goes through it). */
-async function register(name: string, number: string): Promise<Device> {
-  const client = await ParleyClient.open({
+/** Opens a device's client through the operator (every request and socket goes through it). */
+function openClient(name: string): Promise<ParleyClient> {
+  return ParleyClient.open({
     serverUrl: operator.url,
     store: new FileStore(join(root, name)),
     socket: nodeSocket,
   });
+}
+
+/** A verification for the number, with the code the server texted (an SMS code is all it takes). */
+async function smsCode(client: ParleyClient, number: string) {
   const { verificationId } = await client.requestCode(number);
+  return { verificationId, code: await operator.server.codeFor(verificationId) };
+}
+
+/** Registers a device through the operator. */
+async function register(name: string, number: string): Promise<Device> {
+  const client = await openClient(name);
   await client.register({
-    verificationId,
-    code: await operator.server.codeFor(verificationId),
+    ...(await smsCode(client, number)),
     discoverable: true,
     presence: 'nobody',
     deviceName: name,
@@ -401,5 +413,158 @@ describe('a malicious operator (real server process behind a rewriting proxy)', 
         ),
       'the relabelled signal is reported',
     );
+  });
+
+  it('a KeyPackage the operator made under Alice’s device name: refused, nothing encrypted, a warning', async () => {
+    // Bob has met Alice: her identity key is pinned.
+    const { id: first } = await bob.client.messenger.createConversation([alice.ref.accountId]);
+    await hasConversation(alice, first);
+    const forged = await forgedKeyPackage(alice.ref);
+    operator.onResponse('POST', '/v1/keys/claim', (_req, status, json) => {
+      if (status !== 200) return json;
+      const body = json as { keyPackages: Array<{ accountId: string; keyPackage: string }> };
+      return {
+        keyPackages: body.keyPackages.map((k) =>
+          k.accountId === alice.ref.accountId ? { ...k, keyPackage: forged } : k,
+        ),
+      };
+    });
+    const commits: string[] = [];
+    operator.onResponse('POST', /^\/v1\/groups\/[^/]+\/commits$/, (req, _status, json) => {
+      commits.push(req.path);
+      return json;
+    });
+    const warnings = bob.warnings.length;
+    await assert.rejects(
+      bob.client.messenger.createConversation([alice.ref.accountId]),
+      (e: ParleyError) => e.code === 'IDENTITY_REFUSED',
+    );
+    assert.deepEqual(commits, [], 'no Commit or Welcome went out: nothing was encrypted to it');
+    assert.ok(
+      bob.warnings.slice(warnings).some((w) => w.code === 'KEY_REFUSED'),
+      'the refusal is reported',
+    );
+  });
+
+  it('a typed link code whose key the server swapped is refused; so is a swapped QR key', async () => {
+    const fresh = await openClient('alice-tablet');
+    const link = await fresh.startLink({ deviceName: 'tablet' });
+    // The operator answers the lookup with a key of its own: it could then read the envelope.
+    operator.onResponse('GET', /^\/v1\/links\/[0-9A-Z]{8}$/, (_req, status, json) =>
+      status === 200
+        ? {
+            ...(json as object),
+            publicKey: toBase64Url(crypto.getRandomValues(new Uint8Array(32))),
+          }
+        : json,
+    );
+    for (const text of [link.code, link.qr]) {
+      await assert.rejects(
+        alice.client.inspectLink(text),
+        (e: ParleyError) => e.code === 'LINK_CODE_INVALID',
+        'the code commits to the new device’s key',
+      );
+    }
+    operator.reset();
+    // Unswapped, the same code reads: the refusal was the swap's doing.
+    const request = await alice.client.inspectLink(link.code);
+    assert.equal(request.deviceName, 'tablet');
+    assert.equal(request.via, 'typed');
+  });
+
+  it('an SMS code alone: with a registration lock, refused until the PIN; without, a new identity everyone is told of', async () => {
+    const dave = await register('dave', NUMBERS.dave);
+    const erin = await register('erin', NUMBERS.erin);
+    const { id } = await erin.client.messenger.createConversation([dave.ref.accountId]);
+    await hasConversation(dave, id);
+    await dave.client.updateAccount({ presence: 'contacts' });
+    await dave.client.setRegistrationLock('4321-lock');
+    const before = await dave.client.getAccount();
+    assert.equal(before.registrationLock, true);
+
+    // A SIM swapper (or the operator) receives Dave's code: the lock refuses it.
+    const swapper = await openClient('dave-swapped');
+    const attempt = await smsCode(swapper, NUMBERS.dave);
+    const answers = { discoverable: false, presence: 'nobody' as const, deviceName: 'swapped' };
+    await assert.rejects(
+      swapper.register({ ...attempt, ...answers }),
+      (e: ParleyError) => e.code === 'REGISTRATION_LOCKED',
+    );
+    await assert.rejects(
+      swapper.register({ ...attempt, ...answers, registrationLockPin: '0000-wrong' }),
+      (e: ParleyError) => e.code === 'REGISTRATION_LOCKED',
+    );
+    const unchanged = await dave.client.getAccount();
+    assert.deepEqual(
+      {
+        discoverable: unchanged.discoverable,
+        presence: unchanged.presence,
+        devices: unchanged.devices.length,
+      },
+      { discoverable: before.discoverable, presence: before.presence, devices: 1 },
+      'nothing of Dave’s changed, no device was added',
+    );
+    const sentBefore = await erin.client.messenger.send(id, 'only for dave');
+    await until('dave to get it', () => said(dave, id).includes('only for dave'));
+    assert.equal(sentBefore.text, 'only for dave');
+
+    // Erin has verified Dave's safety number; both sides show the same one.
+    const erinSees = await erin.client.safetyNumber(dave.ref.accountId);
+    const daveSees = await dave.client.safetyNumber(erin.ref.accountId);
+    assert.equal(erinSees.digits, daveSees.digits);
+    assert.match(erinSees.digits, /^[0-9]{60}$/);
+    await erin.client.verifySafetyNumber(dave.ref.accountId, daveSees.scannable);
+
+    // With the PIN, the registration goes through: a new identity; Dave's old device is out.
+    const daveErrors = dave.errors.length;
+    const registered = await swapper.register({
+      ...(await smsCode(swapper, NUMBERS.dave)),
+      ...answers,
+      registrationLockPin: '4321-lock',
+    });
+    assert.equal(registered.existingAccount, true);
+    assert.equal(registered.accountId, dave.ref.accountId, 'the account id stays');
+    await assert.rejects(
+      dave.client.getAccount(),
+      (e: ParleyError) => e.code === 'UNAUTHENTICATED',
+    );
+    await until(
+      'dave’s old device to be told it is signed out',
+      () => dave.errors.length > daveErrors,
+    );
+    const newcomer = (await swapper.getAccount()).devices;
+    assert.deepEqual(
+      newcomer.map((d) => d.name),
+      ['swapped'],
+      'no device of the old identity',
+    );
+    assert.deepEqual(
+      await swapper.messenger.conversations(),
+      [],
+      'no conversation of the old identity',
+    );
+
+    // Erin never encrypts to the new identity unseen: the change is shown first, and as Dave
+    // was verified, nothing goes to him until Erin accepts the new key.
+    const changes: string[] = [];
+    erin.client.messenger.on('identity', (e) => changes.push(e.accountId));
+    await assert.rejects(
+      erin.client.messenger.createConversation([dave.ref.accountId]),
+      (e: ParleyError) => e.code === 'SAFETY_NUMBER_CHANGED',
+    );
+    assert.deepEqual(changes, [dave.ref.accountId]);
+    await until('erin’s old conversation to say Dave’s safety number changed', async () =>
+      (await erin.client.messenger.history(id)).some(
+        (m) => noticeOf(m)?.change === 'identity-changed',
+      ),
+    );
+    const changed = await erin.client.safetyNumber(dave.ref.accountId);
+    assert.notEqual(changed.digits, erinSees.digits, 'a new safety number');
+    assert.equal(changed.blocked, true);
+    await erin.client.acceptSafetyNumber(dave.ref.accountId);
+    const fresh = await erin.client.messenger.createConversation([dave.ref.accountId]);
+    assert.ok(fresh.members.some((m) => m.accountId === dave.ref.accountId));
+    for (const d of [dave, erin]) d.client.close();
+    swapper.close();
   });
 });

@@ -19,6 +19,7 @@ import {
   type SocketFactory,
 } from '@parley/client/node';
 import WebSocket from 'ws';
+import { linkDevice } from './harness/link.js';
 import { ServerProcess } from './harness/server-process.js';
 import { tappedSocket } from './harness/tapped-socket.js';
 import { reached, texts, until } from './harness/wait.js';
@@ -121,7 +122,10 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
   before(async () => {
     server = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'warn' });
     alice1 = await register('alice1', NUMBERS.alice);
-    alice2 = await register('alice2', NUMBERS.alice); // the same number: a second device
+    // A second device is linked by the first, never registered by SMS.
+    alice2 = await open(join(root, 'alice2'));
+    await linkDevice(alice1.client, alice2.client, 'alice2');
+    await connect(alice2);
     bob = await register('bob', NUMBERS.bob, 'contacts');
     carol = await register('carol', NUMBERS.carol);
     assert.equal(accountOf(alice1), accountOf(alice2));

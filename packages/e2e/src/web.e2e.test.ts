@@ -2,14 +2,20 @@
  * The web app in a real browser (Debian's Chromium through playwright-core) against a real
  * `parley serve` process: three people register, one imports a vCard and sees who is reachable and
  * online, they chat one-to-one and in a group, live and across a reload and a server restart, and
- * the privacy dashboard's withdraw, export and delete work. Every main screen is checked with axe
- * and saved at phone and desktop widths under test-output/screenshots.
+ * the privacy dashboard's withdraw, export and delete work. A second and a third device are linked
+ * — by the typed code, and through the camera (Chromium's fake capture playing the QR code read off
+ * the new device's screen) — and join the existing conversation; safety numbers match on both
+ * screens, a verified contact's new identity blocks sending until accepted, and a signed-out device
+ * lands where it can link or register again. Every main screen is checked with axe and saved at
+ * phone and desktop widths under test-output/screenshots.
  */
 
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MemoryStore, ParleyClient } from '@parley/client';
+import { MemoryStore, nodeSocket, ParleyClient } from '@parley/client/node';
 import type { Browser, Page } from 'playwright-core';
 import {
   axeSerious,
@@ -19,8 +25,9 @@ import {
   screenshots,
   type WatchedPage,
 } from './harness/browser.js';
+import { fakeCameraArgs, readQrOnScreen, writeCameraFrame } from './harness/fake-camera.js';
 import { ServerProcess } from './harness/server-process.js';
-import { eventually } from './harness/wait.js';
+import { eventually, texts, until } from './harness/wait.js';
 
 const NUMBERS = {
   alice: '4155550131',
@@ -28,6 +35,10 @@ const NUMBERS = {
   carol: '4155550133',
   dave: '4155550134',
   erin: '4155550135',
+  gina: '4155550141',
+  hank: '4155550142',
+  ivy: '4155550143',
+  jack: '4155550144',
 };
 
 const VCARD = [
@@ -50,16 +61,47 @@ describe('web app', { skip, timeout: 300_000 }, () => {
   let server: ServerProcess;
   let browser: Browser;
   const pages: WatchedPage[] = [];
+  // What the fake camera shows: blank until a test holds a QR code up to it.
+  const cameraDir = mkdtempSync(join(tmpdir(), 'parley-camera-'));
+  const camera = join(cameraDir, 'camera.y4m');
+  const nodeClients: ParleyClient[] = [];
 
   before(async () => {
     server = await ServerProcess.start();
-    browser = await launchChromium();
+    writeCameraFrame(camera, undefined);
+    browser = await launchChromium(fakeCameraArgs(camera));
   });
 
   after(async () => {
+    for (const c of nodeClients) c.close();
     await browser?.close();
     await server?.stop();
+    rmSync(cameraDir, { recursive: true, force: true });
   });
+
+  /** A device run by the SDK in Node (a contact on the other side of a chat). */
+  async function nodeClient(): Promise<ParleyClient> {
+    const client = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new MemoryStore(),
+      defaultRegion: 'US',
+      socket: nodeSocket,
+    });
+    nodeClients.push(client);
+    return client;
+  }
+
+  /** Registers a Node device by SMS code (a new identity when the number had an account). */
+  async function registerNode(client: ParleyClient, number: string, deviceName: string) {
+    const { verificationId } = await client.requestCode(number);
+    return client.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName,
+    });
+  }
 
   async function person(viewport: 'phone' | 'desktop'): Promise<WatchedPage> {
     const context = await browser.newContext({
@@ -73,6 +115,17 @@ describe('web app', { skip, timeout: 300_000 }, () => {
   }
 
   async function register(
+    page: Page,
+    number: string,
+    presence: 'contacts' | 'nobody',
+    deviceName: string,
+  ): Promise<void> {
+    await answerSignUp(page, number, presence, deviceName);
+    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
+  }
+
+  /** Goes through sign-up up to "Create account" (which may then ask for a PIN, or warn). */
+  async function answerSignUp(
     page: Page,
     number: string,
     presence: 'contacts' | 'nobody',
@@ -102,7 +155,6 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       .check();
     await page.getByLabel('Name of this device').fill(deviceName);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
   }
 
   async function checkScreen(page: Page, name: string): Promise<void> {
@@ -125,6 +177,16 @@ describe('web app', { skip, timeout: 300_000 }, () => {
   async function send(page: Page, text: string): Promise<void> {
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
+  }
+
+  /** Adds a contact by typing the number (no address book needed). */
+  async function addByNumber(page: Page, name: string, number: string): Promise<void> {
+    await page.getByRole('link', { name: 'Contacts' }).click();
+    await page.getByText('Add a contact by number').click();
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Phone number', { exact: true }).fill(number);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByText(`${name}: on Parley.`).waitFor();
   }
 
   const message = (page: Page, text: string) =>
@@ -323,21 +385,20 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       true,
     );
 
-    // A second device of Erin's (the SDK, in Node) shows on the dashboard; she signs it out there.
-    const laptop = await ParleyClient.open({
-      serverUrl: server.url,
-      store: new MemoryStore(),
-      defaultRegion: 'US',
-    });
-    const second = await laptop.requestCode(NUMBERS.erin);
-    await laptop.register({
-      verificationId: second.verificationId,
-      code: await server.codeFor(second.verificationId),
-      discoverable: true,
-      presence: 'contacts',
-      deviceName: 'Erin laptop',
-    });
-    await page.reload();
+    // A second device of Erin's (the SDK, in Node) is linked by typing its code on the dashboard,
+    // shows there, and she signs it out there.
+    const laptop = await nodeClient();
+    const link = await laptop.startLink({ deviceName: 'Erin laptop' });
+    const linked = link.wait({ pollMs: 100 });
+    linked.catch(() => {});
+    await page.getByRole('button', { name: 'Link a device' }).click();
+    await page.getByLabel('Or type the code the new device shows').fill(link.code);
+    await page.getByRole('button', { name: 'Check code' }).click();
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page
+      .getByText('Linked Erin laptop; added to 0 conversations.')
+      .waitFor({ timeout: 60_000 });
+    await linked;
     const devices = page.getByRole('list', { name: 'Your devices' });
     await devices.getByText('Erin laptop').waitFor();
     await eventually('the devices listed', () => devices.getByRole('listitem').count(), 2);
@@ -352,5 +413,197 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     );
     await checkScreen(page, 'privacy-devices');
     assert.deepEqual(erin.problems(), []);
+  });
+  /** On a new device's welcome screen: asks to be linked and returns the typed code it shows. */
+  async function askToLink(page: Page, deviceName: string): Promise<string> {
+    await page.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
+    await page.getByRole('button', { name: 'Link to an existing account' }).click();
+    await page.getByLabel('Name of this device').fill(deviceName);
+    await page.getByRole('button', { name: 'Show link code' }).click();
+    await page.getByRole('img', { name: 'QR code that links this device' }).waitFor();
+    return ((await page.locator('.link-code').textContent()) ?? '').trim();
+  }
+
+  /** On an existing device: Privacy → Link a device, ready to scan or type. */
+  async function openLinking(page: Page): Promise<void> {
+    await page.getByRole('link', { name: 'Privacy' }).click();
+    await page.getByRole('button', { name: 'Link a device' }).click();
+  }
+
+  /** Approves the request on screen (its name shown first) and waits for the result. */
+  async function approve(page: Page, deviceName: string, conversations: string): Promise<void> {
+    await page.locator('.link-device strong', { hasText: deviceName }).waitFor();
+    await page.getByLabel('Bring my contacts to it').check();
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page
+      .getByText(`Linked ${deviceName}; added to ${conversations}.`)
+      .waitFor({ timeout: 90_000 });
+  }
+
+  test('link a second device by its typed code and a third through the camera', async () => {
+    const gina = await person('desktop');
+    const g = gina.page;
+    await register(g, NUMBERS.gina, 'contacts', 'Gina laptop');
+    // Hank (the SDK in Node) writes to Gina: the conversation the new devices must join.
+    const hank = await nodeClient();
+    await registerNode(hank, NUMBERS.hank, 'Hank phone');
+    await hank.messenger.start();
+    const ginaId = (await hank.lookupNumber(NUMBERS.gina)).accountId!;
+    const chat = await hank.messenger.createConversation([ginaId]);
+    await hank.messenger.send(chat.id, 'Before linking');
+    await g.getByRole('link', { name: /^Chats/ }).click();
+    await g.locator('.chat-item', { hasText: 'Before linking' }).waitFor();
+
+    // The typed code: the tablet shows it, Gina types it on her laptop and approves.
+    const tablet = await person('phone');
+    const t = tablet.page;
+    const code = await askToLink(t, 'Gina tablet');
+    assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){5}$/);
+    await checkScreen(t, 'link-new-device');
+    await openLinking(g);
+    await g.getByLabel('Or type the code the new device shows').fill(code);
+    await g.getByRole('button', { name: 'Check code' }).click();
+    await g.locator('.link-device strong', { hasText: 'Gina tablet' }).waitFor();
+    await checkScreen(g, 'link-approve');
+    await approve(g, 'Gina tablet', '1 conversation');
+    await g
+      .getByRole('list', { name: 'Notices' })
+      .getByText('New device linked: Gina tablet')
+      .waitFor();
+
+    // The tablet is in: it shows the conversation and gets the next message in it.
+    await t.getByRole('heading', { name: 'Chats' }).waitFor({ timeout: 60_000 });
+    await t.locator('.chat-item').first().waitFor();
+    await hank.messenger.send(chat.id, 'After linking');
+    await openChat(t, 'After linking');
+    await message(t, 'After linking').waitFor();
+
+    // The camera: the phone shows its QR code; the test reads it off the screen and holds it up
+    // to Gina's camera (the fake capture device), and Gina's laptop decodes it.
+    const phone = await person('phone');
+    const p = phone.page;
+    await askToLink(p, 'Gina phone');
+    const qr = await readQrOnScreen(p, 'img.qr');
+    assert.match(qr, /^parley-link:1:/);
+    writeCameraFrame(camera, qr);
+    await openLinking(g);
+    await g.getByRole('button', { name: 'Scan the QR code' }).click();
+    await g.getByLabel('Camera view for scanning the new device’s code').waitFor();
+    await approve(g, 'Gina phone', '1 conversation');
+    writeCameraFrame(camera, undefined);
+    await g
+      .getByRole('list', { name: 'Notices' })
+      .getByText('New device linked: Gina phone')
+      .waitFor();
+    await p.getByRole('heading', { name: 'Chats' }).waitFor({ timeout: 60_000 });
+    await hank.messenger.send(chat.id, 'After the camera');
+    await openChat(p, 'After the camera');
+    await message(p, 'After the camera').waitFor();
+    await message(t, 'After the camera').waitFor();
+    await openChat(g, 'After the camera');
+    await message(g, 'After the camera').waitFor();
+
+    for (const w of [gina, tablet, phone]) assert.deepEqual(w.problems(), []);
+  });
+
+  test('safety numbers, a verified contact’s new identity, and a signed-out device', async () => {
+    const ivy = await person('desktop');
+    const i = ivy.page;
+    await register(i, NUMBERS.ivy, 'contacts', 'Ivy laptop');
+    const jack = await person('phone');
+    const j = jack.page;
+    await register(j, NUMBERS.jack, 'contacts', 'Jack phone');
+    await addByNumber(i, 'Jack Example', NUMBERS.jack);
+    await addByNumber(j, 'Ivy Example', NUMBERS.ivy);
+    await i.getByRole('button', { name: 'Message Jack Example' }).click();
+    await i.getByRole('list', { name: 'Messages' }).waitFor();
+    await send(i, 'Hi Jack');
+    await openChat(j, 'Hi Jack');
+    await message(j, 'Hi Jack').waitFor();
+
+    // The same 60 digits on both screens; Ivy marks Jack verified.
+    const safetyNumber = async (page: Page, name: string) => {
+      await page.getByRole('button', { name: 'Verify safety number' }).click();
+      await page.getByRole('heading', { name: `Safety number with ${name}` }).waitFor();
+      const groups = page.getByRole('list', { name: 'Safety number' }).getByRole('listitem');
+      await eventually('the 12 groups', () => groups.count(), 12);
+      return (await groups.allTextContents()).join('');
+    };
+    const ivySees = await safetyNumber(i, 'Jack Example');
+    const jackSees = await safetyNumber(j, 'Ivy Example');
+    assert.match(ivySees, /^[0-9]{60}$/);
+    assert.equal(ivySees, jackSees);
+    await checkScreen(i, 'safety-number');
+    await i.getByRole('button', { name: 'Mark as verified' }).click();
+    await i.getByText('✓ Verified').waitFor();
+
+    // Jack's number is registered again by SMS (a new phone): a new identity, and the old device
+    // is signed out — it lands where it can link or register again.
+    const newJack = await nodeClient();
+    const again = await registerNode(newJack, NUMBERS.jack, 'Jack new phone');
+    assert.equal(again.existingAccount, true);
+    await j.getByRole('heading', { name: 'This device is signed out' }).waitFor();
+    await j.getByRole('button', { name: 'Link this device' }).waitFor();
+    await checkScreen(j, 'signed-out');
+    await j.getByRole('button', { name: 'Register again' }).click();
+    await j.getByRole('button', { name: 'Send code' }).waitFor();
+    await j.getByRole('button', { name: 'Back' }).click();
+    await j.getByRole('button', { name: 'Link this device' }).click();
+    await j.getByRole('button', { name: 'Show link code' }).waitFor();
+
+    // The new Jack writes to Ivy. Ivy sees the change, and as Jack was verified, her reply waits
+    // until she accepts the new safety number.
+    await newJack.messenger.start();
+    const ivyId = (await newJack.lookupNumber(NUMBERS.ivy)).accountId!;
+    const fresh = await newJack.messenger.createConversation([ivyId]);
+    await newJack.messenger.send(fresh.id, 'New phone, same Jack');
+    await openChat(i, 'New phone, same Jack');
+    const banner = i.locator('.key-change', { hasText: 'Jack Example’s safety number changed' });
+    await banner.waitFor();
+    await send(i, 'Is it you?');
+    await i.getByText('A verified contact’s safety number changed').waitFor();
+    await eventually(
+      'the reply kept in the composer',
+      () => i.getByLabel('Message', { exact: true }).inputValue(),
+      'Is it you?',
+    );
+    await checkScreen(i, 'safety-number-changed');
+    await banner.getByRole('button', { name: 'Accept' }).click();
+    await banner.waitFor({ state: 'detached' });
+    await i.getByRole('button', { name: 'Send' }).click();
+    await message(i, 'Is it you?')
+      .getByText(/Delivered|Read/)
+      .waitFor();
+    await until('the new Jack to get the reply', async () =>
+      texts(await newJack.messenger.history(fresh.id), fresh.id).includes('Is it you?'),
+    );
+
+    // Ivy turns the registration lock on: registering her number elsewhere asks for the PIN, and
+    // once it is given, says plainly what happened to her old devices.
+    await i.getByRole('link', { name: 'Privacy' }).click();
+    await i.getByLabel('New PIN').fill('2468-lock');
+    await i.getByLabel('The same PIN again').fill('8642-lock');
+    await i.getByRole('button', { name: 'Turn on registration lock' }).click();
+    await i.getByText('The two PINs differ').waitFor();
+    await i.getByLabel('The same PIN again').fill('2468-lock');
+    await i.getByRole('button', { name: 'Turn on registration lock' }).click();
+    await i.getByRole('button', { name: 'Turn off registration lock' }).waitFor();
+    const elsewhere = await person('desktop');
+    const e = elsewhere.page;
+    await answerSignUp(e, NUMBERS.ivy, 'nobody', 'Ivy tablet');
+    const pin = e.getByLabel('Registration lock PIN');
+    await pin.fill('0000-wrong');
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByText('That PIN is not right.').waitFor();
+    await checkScreen(e, 'registration-lock-pin');
+    await pin.fill('2468-lock');
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByRole('heading', { name: 'This number had a Parley account' }).waitFor();
+    await e.getByText('your contacts will see that your safety number changed').waitFor();
+    await e.getByRole('button', { name: 'Continue' }).click();
+    await e.getByRole('heading', { name: 'Contacts' }).waitFor();
+    await i.getByRole('heading', { name: 'This device is signed out' }).waitFor();
+    assert.deepEqual(elsewhere.problems(), []);
+    for (const w of [ivy, jack]) assert.deepEqual(w.problems(), []);
   });
 });

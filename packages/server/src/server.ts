@@ -16,6 +16,9 @@ import { loadWebApp, webAppRoutes } from './http/web-app.js';
 import { AccountDeletion } from './identity/account-deletion.js';
 import { Accounts } from './identity/accounts.js';
 import { Devices } from './identity/devices.js';
+import { IdentityKeys } from './identity/identity-keys.js';
+import { Linking } from './identity/linking.js';
+import { RegistrationLock } from './identity/registration-lock.js';
 import { VerificationService } from './identity/verification.js';
 import type { Bus } from './infra/bus/bus.js';
 import { InProcessBus } from './infra/bus/in-process.js';
@@ -121,12 +124,24 @@ export async function startServer(
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
     const keyPackages = new KeyPackages(db, hub, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
+    const devices = new Devices(db, hub, mailbox);
+    const linking = new Linking(db, hub, bus, config.verification, clock);
     const services: Services = {
       db,
       directory,
       verification,
-      accounts: new Accounts(db, directory, hub, budgets, clock),
-      devices: new Devices(db, hub, mailbox),
+      accounts: new Accounts(
+        db,
+        directory,
+        hub,
+        budgets,
+        devices,
+        new RegistrationLock(db, clock),
+        clock,
+      ),
+      devices,
+      identityKeys: new IdentityKeys(db),
+      linking,
       deletion: new AccountDeletion(
         db,
         directory,
@@ -162,13 +177,15 @@ export async function startServer(
       } else app.log.warn('the web app is not built (npm run build); serving the API only');
     }
     const url = await app.listen({ host: config.host, port: config.port });
-    // Expired queue entries, and deleted accounts' directory removals, go within a minute.
+    // Expired queue entries and link sessions, and deleted accounts' directory removals, go
+    // within a minute.
     const sweeper = setInterval(() => {
       mailbox.sweep().catch((err: unknown) => app.log.error({ err }, 'queue sweep failed'));
       directory
         .forgetTombstones()
         .catch((err: unknown) => app.log.error({ err }, 'directory sweep failed'));
       budgets.sweep(db).catch((err: unknown) => app.log.error({ err }, 'budget sweep failed'));
+      linking.sweep().catch((err: unknown) => app.log.error({ err }, 'link sweep failed'));
     }, 60_000);
     sweeper.unref();
     app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');

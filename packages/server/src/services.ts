@@ -6,6 +6,8 @@ import type { Discovery } from './discovery/discovery.js';
 import type { AccountDeletion } from './identity/account-deletion.js';
 import type { Accounts } from './identity/accounts.js';
 import type { Devices } from './identity/devices.js';
+import type { IdentityKeys } from './identity/identity-keys.js';
+import type { Linking } from './identity/linking.js';
 import type { VerificationService } from './identity/verification.js';
 import type { Bus } from './infra/bus/bus.js';
 import type { Db } from './infra/db/database.js';
@@ -20,6 +22,8 @@ export interface Services {
   accounts: Accounts;
   deletion: AccountDeletion;
   devices: Devices;
+  identityKeys: IdentityKeys;
+  linking: Linking;
   directory: Directory;
   discovery: Discovery;
   verification: VerificationService;

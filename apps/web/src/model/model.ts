@@ -29,6 +29,19 @@ export interface Person {
   source: 'address-book' | 'typed';
 }
 
+/** A short-lived message for the whole app, e.g. "New device linked: Alice's tablet". */
+export interface Toast {
+  id: number;
+  text: string;
+}
+
+/** A contact whose safety number changed and the user has not yet accepted or verified it. */
+export interface KeyChange {
+  accountId: string;
+  /** They were verified: nothing is sent to them until the user accepts the new number. */
+  blocked: boolean;
+}
+
 export interface ConversationView extends Conversation {
   title: string;
   last: ChatMessage | undefined;
@@ -47,6 +60,16 @@ export class AppModel {
   conversations: ConversationView[] = [];
   /** Security warnings by conversation: the sentence to show (details go to the console only). */
   warnings: Record<string, string[]> = {};
+  /**
+   * Why this device's credential was refused (signed out by another device, or by a new
+   * registration of the number), or undefined while it works. The app then offers linking this
+   * device or registering again instead of its screens.
+   */
+  signedOut: string | undefined;
+  /** Changed safety numbers not yet accepted, by account id. */
+  keyChanges: Record<string, KeyChange> = {};
+  toasts: Toast[] = [];
+  private toastId = 0;
   private seen: Record<string, number> = {};
   private version = 0;
   private readonly listeners = new Set<() => void>();
@@ -109,10 +132,16 @@ export class AppModel {
       this.changed();
     });
     m.on('error', (error) => {
-      this.problem = error.message;
+      if (error.code === 'UNAUTHENTICATED') this.signOut(error.message);
+      else this.problem = error.message;
       this.changed();
     });
     m.on('warning', (warning) => this.warned(warning));
+    m.on('identity', ({ accountId, blocked }) => {
+      this.noteKeyChange([accountId], blocked);
+      void this.refreshConversations();
+    });
+    m.on('device-linked', ({ name }) => this.toast(`New device linked: ${name}`));
     // A message can name a conversation this list has not seen yet: then everything is reread.
     const refreshOne = (msg: ChatMessage) =>
       void this.refreshConversation(msg.conversationId).catch(() => this.refreshConversations());
@@ -124,12 +153,93 @@ export class AppModel {
       await m.start();
     } catch (error) {
       // Not connected within its wait: the connection keeps retrying and the banner says offline.
-      if (!(error instanceof ParleyError && error.code === 'NETWORK_ERROR')) throw error;
+      if (error instanceof ParleyError && error.code === 'NETWORK_ERROR') return;
+      if (error instanceof ParleyError && error.code === 'UNAUTHENTICATED') {
+        this.signOut(error.message);
+        return;
+      }
+      throw error;
     }
   }
 
   stop(): void {
     this.client.close();
+  }
+
+  private signOut(reason: string): void {
+    if (this.signedOut) return;
+    this.signedOut = reason;
+    this.connected = false;
+    this.client.close();
+    this.changed();
+  }
+
+  /**
+   * After this device registered again or was linked anew (from the signed-out screen): forgets
+   * what belonged to the refused session and starts the new session's messenger.
+   */
+  async restart(): Promise<void> {
+    this.started = false;
+    this.signedOut = undefined;
+    this.problem = undefined;
+    this.conversations = [];
+    this.warnings = {};
+    this.keyChanges = {};
+    this.seen = {};
+    await this.store.set(KEYS.seen, this.seen);
+    this.changed();
+    await this.start();
+  }
+
+  // --- notices ---
+
+  toast(text: string): void {
+    this.toasts = [...this.toasts, { id: ++this.toastId, text }];
+    this.changed();
+  }
+
+  dismissToast(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+    this.changed();
+  }
+
+  // --- safety numbers ---
+
+  /** Records changed safety numbers (an `identity` event, or a send refused for one). */
+  noteKeyChange(accountIds: readonly string[], blocked: boolean): void {
+    const next = { ...this.keyChanges };
+    for (const accountId of accountIds) {
+      if (accountId === this.client.account?.accountId) continue;
+      next[accountId] = { accountId, blocked: blocked || next[accountId]?.blocked === true };
+    }
+    this.keyChanges = next;
+    this.changed();
+  }
+
+  /**
+   * Asks the SDK whether these contacts' changed numbers still wait for acceptance (after a
+   * reload, say): only accounts already pinned here, so no server lookup is made.
+   */
+  async checkKeyChanges(accountIds: readonly string[]): Promise<void> {
+    for (const accountId of accountIds) {
+      if (accountId === this.client.account?.accountId || this.keyChanges[accountId]) continue;
+      const pinned = await this.client.messenger.trust.pin(accountId).catch(() => undefined);
+      if (!pinned) continue;
+      const number = await this.client.safetyNumber(accountId).catch(() => undefined);
+      if (number?.blocked) this.noteKeyChange([accountId], true);
+    }
+  }
+
+  /** The user accepts a contact's new safety number: the banner goes, sending resumes. */
+  async acceptKeyChange(accountId: string): Promise<void> {
+    await this.client.acceptSafetyNumber(accountId);
+    this.clearKeyChange(accountId);
+  }
+
+  clearKeyChange(accountId: string): void {
+    const { [accountId]: _, ...rest } = this.keyChanges;
+    this.keyChanges = rest;
+    this.changed();
   }
 
   private watchPresence(): void {

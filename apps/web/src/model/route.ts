@@ -1,6 +1,7 @@
 /**
- * The app's routes, kept in the URL's hash (#/chats, #/chat/<id>, …) so that the server only ever
- * serves one page: parsing the hash, going to a route, and a hook that follows it.
+ * The app's routes, kept in the URL's hash (#/chats, #/chat/<id>, #/safety/<accountId>, …) so
+ * that the server only ever serves one page: parsing the hash, going to a route, and a hook that
+ * follows it.
  */
 
 import { useEffect, useState } from 'react';
@@ -11,11 +12,13 @@ export type Route =
   | { at: 'new-group' }
   | { at: 'contacts' }
   | { at: 'consent' }
-  | { at: 'privacy' };
+  | { at: 'privacy' }
+  | { at: 'safety'; id: string };
 
 export function parseRoute(hash: string): Route {
   const [, at, id] = hash.replace(/^#/, '').split('/');
   if (at === 'chat' && id) return { at: 'chat', id: decodeURIComponent(id) };
+  if (at === 'safety' && id) return { at: 'safety', id: decodeURIComponent(id) };
   if (at === 'new-group' || at === 'contacts' || at === 'consent' || at === 'privacy')
     return { at };
   return { at: 'chats' };

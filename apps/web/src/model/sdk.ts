@@ -16,3 +16,10 @@ export type { PresenceVisibility } from '@parley/core';
 
 /** One of the account's devices, as the privacy dashboard lists them. */
 export type Device = Awaited<ReturnType<ParleyClient['devices']>>[number];
+
+/** A new device's pending link request: the QR text and typed code it shows, and `wait()`. */
+export type PendingLink = Awaited<ReturnType<ParleyClient['startLink']>>;
+/** A link request as an existing device shows it before approving (the new device's name, when). */
+export type LinkRequest = Awaited<ReturnType<ParleyClient['inspectLink']>>;
+/** The safety number shared with a contact: 60 digits in 12 groups, the QR payload, its state. */
+export type SafetyNumber = Awaited<ReturnType<ParleyClient['safetyNumber']>>;

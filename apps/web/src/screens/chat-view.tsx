@@ -1,12 +1,14 @@
 /**
  * One conversation: its messages, live, with their sent/delivered/read state, who is typing, and
- * the composer.
+ * the composer; a banner for each member whose safety number changed (accept it, or verify), and
+ * in a one-to-one chat the way to the contact's safety number.
  */
 
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
-import { describeError } from '../model/errors.js';
+import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
+import { go } from '../model/route.js';
 import type { ChatMessage, MessageStatus } from '../model/sdk.js';
 
 const STATUS_TEXT: Record<MessageStatus, string> = {
@@ -32,6 +34,22 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   const bottom = useRef<HTMLLIElement>(null);
   const self = model.client.account!.accountId;
   const view = model.conversations.find((c) => c.id === conversationId);
+  const others = [
+    ...new Set((view?.members ?? []).map((d) => d.accountId).filter((a) => a !== self)),
+  ];
+  // A contact whose key changed may have left the group (signed out by a new registration): the
+  // notice in the history still names them.
+  const named = history.flatMap((m) =>
+    m.notice?.change === 'identity-changed' ? m.notice.accounts : [],
+  );
+  const concerned = [...new Set([...others, ...named])].filter((a) => a !== self);
+  const changes = concerned.flatMap((a) => (model.keyChanges[a] ? [model.keyChanges[a]] : []));
+  const concernedKey = concerned.join(',');
+
+  // After a reload the banner comes back for a verified contact whose new key waits.
+  useEffect(() => {
+    if (concernedKey) void model.checkKeyChanges(concernedKey.split(','));
+  }, [model, concernedKey]);
 
   useEffect(() => {
     const m = model.client.messenger;
@@ -77,6 +95,12 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
     try {
       await model.client.messenger.send(conversationId, body);
     } catch (err) {
+      if (errorCode(err) === 'SAFETY_NUMBER_CHANGED') {
+        // Nothing was sent: the text waits in the composer until the new number is accepted.
+        const ids = errorDetails(err).accountIds;
+        model.noteKeyChange(Array.isArray(ids) ? ids.map(String) : concerned, true);
+        setText(body);
+      }
       setError(describeError(err));
     }
   };
@@ -97,7 +121,38 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           ←
         </button>
         <h1 id="chat-title">{view?.title ?? 'Chat'}</h1>
+        {others.length === 1 && (
+          <button type="button" onClick={() => go(`safety/${encodeURIComponent(others[0]!)}`)}>
+            Verify safety number
+          </button>
+        )}
       </div>
+      {changes.map((c) => (
+        <div key={c.accountId} className="key-change" role="alert">
+          <p>
+            {model.nameOf(c.accountId)}’s safety number changed.{' '}
+            {c.blocked
+              ? 'You had verified them: nothing is sent to them until you accept the new number or verify it.'
+              : 'They may have a new phone, or someone may be posing as them: verify it to be sure.'}
+          </p>
+          <div className="actions">
+            <button
+              type="button"
+              onClick={() =>
+                void model.acceptKeyChange(c.accountId).then(
+                  () => setError(undefined),
+                  (e: unknown) => setError(describeError(e)),
+                )
+              }
+            >
+              Accept
+            </button>
+            <button type="button" onClick={() => go(`safety/${encodeURIComponent(c.accountId)}`)}>
+              Verify
+            </button>
+          </div>
+        </div>
+      ))}
       {view && !view.active && <p className="hint">You are no longer in this chat.</p>}
       {(model.warnings[conversationId] ?? []).map((w) => (
         <p key={w} className="security-warning" role="alert">

@@ -1,7 +1,9 @@
 /**
  * Onboarding: the user's number, the code texted to it, then two explicit choices — whether people
  * who have the number may find them, and who may see them online — with nothing pre-selected, and
- * a name for this device.
+ * a name for this device. A number whose account has a registration lock asks for its PIN; a
+ * number that had an account is told plainly that its old devices were signed out. Or, instead of
+ * all that, this device is linked to an account another device already holds.
  */
 
 import { type FormEvent, useState } from 'react';
@@ -9,19 +11,31 @@ import { Alert } from '../components/alert.js';
 import { Choice } from '../components/choice.js';
 import { PhoneInput } from '../components/phone-input.js';
 import { defaultDeviceName } from '../model/device-name.js';
-import { describeError } from '../model/errors.js';
+import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import type { AppModel } from '../model/model.js';
 import { type CountryCode, guessRegion, withRegion } from '../model/phone.js';
 import type { PresenceVisibility } from '../model/sdk.js';
+import { LinkNewDevice } from './link-new-device.js';
 
 type Step =
   | { at: 'number' }
   | { at: 'code'; verificationId: string }
-  | { at: 'choices'; verificationId: string; code: string };
+  | { at: 'choices'; verificationId: string; code: string }
+  | { at: 'pin'; verificationId: string; code: string; attemptsLeft: number | undefined }
+  | { at: 'existing' }
+  | { at: 'link' };
 
-export function Onboarding(props: { model: AppModel; onDone: () => void }) {
+export function Onboarding(props: {
+  model: AppModel;
+  /** Where to begin: the number (registering), or linking (from the signed-out screen). */
+  start?: 'register' | 'link';
+  onDone: (how: 'registered' | 'linked') => void;
+  /** Shown as a way back when onboarding was opened from the signed-out screen. */
+  onBack?: () => void;
+}) {
   const { model } = props;
-  const [step, setStep] = useState<Step>({ at: 'number' });
+  const [step, setStep] = useState<Step>({ at: props.start === 'link' ? 'link' : 'number' });
+  const [pin, setPin] = useState('');
   const [region, setRegion] = useState<CountryCode>(guessRegion);
   const [number, setNumber] = useState('');
   const [code, setCode] = useState('');
@@ -63,6 +77,51 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
     setStep({ at: 'choices', verificationId: step.verificationId, code: code.trim() });
   };
 
+  /** Registers with the answers given; with the PIN when the number's account is locked. */
+  const submit = (verificationId: string, smsCode: string, lockPin?: string) =>
+    run(async () => {
+      if (!presence) return;
+      let result: Awaited<ReturnType<typeof model.client.register>>;
+      try {
+        result = await model.client.register({
+          verificationId,
+          code: smsCode,
+          discoverable: discoverable === 'yes',
+          presence,
+          deviceName: deviceName.trim(),
+          ...(lockPin ? { registrationLockPin: lockPin } : {}),
+        });
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'REGISTRATION_LOCKED') {
+          // The verification stays valid: the same registration is tried again with the PIN.
+          const left = errorDetails(err).attemptsLeft;
+          setPin('');
+          setStep({
+            at: 'pin',
+            verificationId,
+            code: smsCode,
+            attemptsLeft: typeof left === 'number' ? left : undefined,
+          });
+          if (lockPin) throw new Error('That PIN is not right.');
+          return;
+        }
+        if (code === 'REGISTRATION_LOCK_ATTEMPTS_EXCEEDED') {
+          const until = errorDetails(err).unlocksAt;
+          throw new Error(
+            typeof until === 'string'
+              ? `Too many wrong PINs. You can try again after ${new Date(until).toLocaleString()}.`
+              : describeError(err),
+          );
+        }
+        // A wrong or expired code is fixed on the code screen.
+        if (!lockPin) setStep({ at: 'code', verificationId });
+        throw err;
+      }
+      if (result.existingAccount) setStep({ at: 'existing' });
+      else props.onDone('registered');
+    });
+
   const register = (e: FormEvent) => {
     e.preventDefault();
     if (step.at !== 'choices') return;
@@ -74,23 +133,31 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
       setError('Give this device a name, so you can recognise it later.');
       return;
     }
-    void run(async () => {
-      try {
-        await model.client.register({
-          verificationId: step.verificationId,
-          code: step.code,
-          discoverable: discoverable === 'yes',
-          presence,
-          deviceName: deviceName.trim(),
-        });
-      } catch (err) {
-        // A wrong or expired code is fixed on the code screen.
-        setStep({ at: 'code', verificationId: step.verificationId });
-        throw err;
-      }
-      props.onDone();
-    });
+    void submit(step.verificationId, step.code);
   };
+
+  const unlock = (e: FormEvent) => {
+    e.preventDefault();
+    if (step.at !== 'pin') return;
+    if (pin.length < 4) {
+      setError('The PIN has at least 4 characters.');
+      return;
+    }
+    void submit(step.verificationId, step.code, pin);
+  };
+
+  if (step.at === 'link') {
+    return (
+      <main className="onboarding" aria-labelledby="onboarding-title">
+        <h1 id="onboarding-title">Welcome to Parley</h1>
+        <LinkNewDevice
+          model={model}
+          onDone={() => props.onDone('linked')}
+          onCancel={() => (props.onBack ? props.onBack() : setStep({ at: 'number' }))}
+        />
+      </main>
+    );
+  }
 
   return (
     <main className="onboarding" aria-labelledby="onboarding-title">
@@ -116,6 +183,27 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
           <button type="submit" className="primary" disabled={busy || number.trim() === ''}>
             {busy ? 'Sending…' : 'Send code'}
           </button>
+          <div className="alternative">
+            <h2>Already use Parley on another device?</h2>
+            <p className="hint">
+              Link this one to your account instead: no code by SMS, and your conversations come
+              along.
+            </p>
+            <button
+              type="button"
+              onClick={() => {
+                setError(undefined);
+                setStep({ at: 'link' });
+              }}
+            >
+              Link to an existing account
+            </button>
+            {props.onBack && (
+              <button type="button" onClick={props.onBack}>
+                Back
+              </button>
+            )}
+          </div>
         </form>
       )}
       {step.at === 'code' && (
@@ -201,6 +289,55 @@ export function Onboarding(props: { model: AppModel; onDone: () => void }) {
             {busy ? 'Creating your account…' : 'Create account'}
           </button>
         </form>
+      )}
+      {step.at === 'pin' && (
+        <form onSubmit={unlock} noValidate>
+          <h2>This number has a registration lock</h2>
+          <p>
+            Whoever uses Parley with this number set a PIN, so that a code by SMS alone cannot take
+            the account. If that is you, enter your registration lock PIN. Otherwise, wait until the
+            lock lapses (7 days after the account was last used).
+          </p>
+          <label htmlFor="lock-pin">Registration lock PIN</label>
+          <input
+            id="lock-pin"
+            type="password"
+            autoComplete="off"
+            // biome-ignore lint/a11y/noAutofocus: the PIN is the only thing this step asks for
+            autoFocus
+            value={pin}
+            maxLength={64}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={step.attemptsLeft !== undefined ? 'lock-pin-hint' : undefined}
+            onChange={(e) => setPin(e.target.value)}
+          />
+          {step.attemptsLeft !== undefined && (
+            <p id="lock-pin-hint" className="hint">
+              {step.attemptsLeft} {step.attemptsLeft === 1 ? 'attempt' : 'attempts'} left.
+            </p>
+          )}
+          <Alert message={error} />
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Checking…' : 'Continue'}
+          </button>
+        </form>
+      )}
+      {step.at === 'existing' && (
+        <div className="existing-account">
+          <h2>This number had a Parley account</h2>
+          <p role="alert">
+            Its other devices were signed out, and this device starts a new identity: your contacts
+            will see that your safety number changed. Nothing of the old devices — conversations,
+            messages, contacts — comes to this one.
+          </p>
+          <p className="hint">
+            To keep your conversations next time, link a new device from one you already use instead
+            of registering again.
+          </p>
+          <button type="button" className="primary" onClick={() => props.onDone('registered')}>
+            Continue
+          </button>
+        </div>
       )}
     </main>
   );

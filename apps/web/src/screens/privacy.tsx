@@ -1,7 +1,8 @@
 /**
  * The privacy dashboard: every upload this device made (the transparency log), the consent and
- * how to withdraw it, who can find you and see you online, the account's devices (sign one out,
- * or all the others), an export of your data, and deleting the account.
+ * how to withdraw it, who can find you and see you online, the registration lock, the account's
+ * devices (link a new one, sign one out, or all the others), an export of your data, and deleting
+ * the account.
  */
 
 import { useEffect, useState } from 'react';
@@ -10,6 +11,8 @@ import { Choice } from '../components/choice.js';
 import { describeError } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import type { Device, PresenceVisibility, UploadRecord } from '../model/sdk.js';
+import { LinkDevice } from './link-device.js';
+import { RegistrationLock } from './registration-lock.js';
 
 export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void }) {
   const model = useModel(props.model);
@@ -19,6 +22,7 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
   const [error, setError] = useState<string>();
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [devices, setDevices] = useState<Device[]>();
+  const [linked, setLinked] = useState(0);
 
   useEffect(() => {
     void model.client.uploads().then((l) => setLog([...l].reverse()));
@@ -29,7 +33,7 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
       .devices()
       .then(setDevices)
       .catch(() => setDevices(undefined));
-  }, [model, status]);
+  }, [model, status, linked]);
 
   async function run(task: () => Promise<string>) {
     setError(undefined);
@@ -194,6 +198,8 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
         </fieldset>
       </div>
 
+      <LinkDevice model={model} onLinked={() => setLinked((n) => n + 1)} />
+
       <div className="panel">
         <h2>Your devices</h2>
         <ul className="devices" aria-label="Your devices">
@@ -222,6 +228,8 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
           </button>
         )}
       </div>
+
+      <RegistrationLock model={model} />
 
       <div className="panel">
         <h2>Your data</h2>

@@ -1,17 +1,25 @@
-/** The terminal client: register, consent, import, discover, and the transparency log. */
+/**
+ * The terminal client: reads the options, opens the client on its state directory and hands the
+ * command to its module (account, devices and linking, safety numbers, messaging); consent,
+ * import, discover, the transparency log and export are here.
+ */
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/client';
 import { FileStore, nodeSocket } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
-import { parse, presenceOf, UsageError, yesNo } from '../usage.js';
+import { parse, UsageError } from '../usage.js';
+import { accountCommand, pinPrompt, registerCommand } from './account.js';
+import { devicesCommand } from './devices.js';
+import { linkCommand } from './linking.js';
 import { messagingCommand } from './messaging.js';
 import { progressBar, table } from './output.js';
+import { safetyNumberCommand } from './safety-number.js';
 
-const OPTIONS = {
+/** Every option of the client commands (usage.test.ts checks that the help names each). */
+export const OPTIONS = {
   state: { type: 'string' },
   server: { type: 'string' },
   region: { type: 'string' },
@@ -28,19 +36,13 @@ const OPTIONS = {
   'app-url': { type: 'string' },
   yes: { type: 'boolean' },
   out: { type: 'string' },
+  pin: { type: 'string' },
+  'bring-contacts': { type: 'boolean' },
+  verify: { type: 'boolean' },
+  scanned: { type: 'string' },
+  accept: { type: 'boolean' },
+  unverify: { type: 'boolean' },
 } as const;
-
-async function readLine(prompt: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await new Promise<string>((resolveLine, reject) => {
-      rl.question(prompt, (answer) => resolveLine(answer.trim()));
-      rl.once('close', () => reject(new UsageError('no code given (stdin closed)')));
-    });
-  } finally {
-    rl.close();
-  }
-}
 
 export async function clientCommand(command: string, args: string[]): Promise<number> {
   const { values, positionals } = parse(args, OPTIONS);
@@ -59,37 +61,39 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
     ...(region ? { defaultRegion: region.toUpperCase() } : {}),
   });
   const out = (text: string) => process.stdout.write(`${text}\n`);
+  const note = (text: string) => process.stderr.write(`${text}\n`);
 
   switch (command) {
-    case 'register': {
-      const number = positionals[0];
-      if (!number) throw new UsageError('register needs your phone number, e.g. +14155550123');
-      const discoverable = yesNo(values.discoverable, '--discoverable');
-      const presence = presenceOf(values.presence);
-      const { verificationId, codeLength } = await client.requestCode(number);
-      const code =
-        values.code ?? (await readLine(`Enter the ${codeLength}-digit code sent by SMS: `));
-      const result = await client.register({
-        verificationId,
-        code,
-        discoverable,
-        presence,
-        deviceName: values.name ?? 'terminal',
-      });
-      if (values.json)
-        out(
-          JSON.stringify(
-            result.accountId
-              ? { accountId: result.accountId, deviceId: result.deviceId, discoverable, presence }
-              : {},
-          ),
-        );
-      else
-        out(
-          `Registered: account ${result.accountId}, device ${result.deviceId}. People who have your number ${discoverable ? 'can' : 'cannot'} find you; ${presence === 'contacts' ? 'people who have your number and found you' : 'nobody'} can see when you are online.`,
-        );
-      return 0;
+    case 'register':
+      return registerCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
+    case 'link': {
+      // Ctrl-C stops waiting; the request then lapses on the server by itself.
+      const cancel = new AbortController();
+      const onSigint = () => cancel.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        return await linkCommand({
+          client,
+          values,
+          out,
+          note,
+          signal: cancel.signal,
+          drawQr: process.stdout.isTTY === true,
+        });
+      } finally {
+        process.off('SIGINT', onSigint);
+        client.close();
+      }
     }
+    case 'safety-number':
+      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+      return safetyNumberCommand({
+        client,
+        positionals,
+        values,
+        out,
+        drawQr: process.stdout.isTTY === true,
+      });
     case 'consent': {
       const action = positionals[0] ?? 'show';
       if (action === 'show') {
@@ -210,75 +214,11 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
         );
       return 0;
     }
-    case 'account': {
-      if (positionals[0] === 'delete') {
-        if (!values.yes) {
-          throw new UsageError(
-            'account delete erases the account on the server, with all its devices, and everything of it on this device; nothing can be recovered. Add --yes to do it.',
-          );
-        }
-        const { accountId } = client.account ?? {};
-        await client.deleteAccount();
-        out(
-          `Account ${accountId} deleted: the server holds nothing of it, and this device's Parley data was erased.`,
-        );
-        return 0;
-      }
-      if (positionals[0] !== undefined) {
-        throw new UsageError(`unknown account action '${positionals[0]}' (delete)`);
-      }
-      const change = {
-        ...(values.discoverable !== undefined
-          ? { discoverable: yesNo(values.discoverable, '--discoverable') }
-          : {}),
-        ...(values.presence !== undefined ? { presence: presenceOf(values.presence) } : {}),
-      };
-      const account =
-        Object.keys(change).length > 0
-          ? await client.updateAccount(change)
-          : await client.getAccount();
-      out(
-        values.json
-          ? JSON.stringify(account)
-          : `Account ${account.accountId}: ${account.discoverable ? 'discoverable' : 'not discoverable'} by people who have your number; online status shown to ${account.presence === 'contacts' ? 'people who found you' : 'nobody'}; ${account.devices.length} device(s).`,
-      );
-      return 0;
-    }
-    case 'devices': {
-      const action = positionals[0] ?? 'list';
-      if (action === 'list') {
-        const devices = await client.devices();
-        out(
-          values.json
-            ? JSON.stringify(devices)
-            : devices
-                .map(
-                  (d) =>
-                    `${d.deviceId}  ${d.name}  added ${d.createdAt}${d.current ? '  (this device)' : ''}`,
-                )
-                .join('\n'),
-        );
-        return 0;
-      }
-      if (action === 'remove') {
-        const id = positionals[1];
-        if (!id) throw new UsageError('devices remove needs a device id (see `parley devices`)');
-        const self = id === client.account?.deviceId;
-        await client.removeDevice(id);
-        out(
-          self
-            ? `This device (${id}) is signed out and its Parley data erased; the account stays.`
-            : `Device ${id} is signed out: its credential no longer works and nothing more is delivered to it.`,
-        );
-        return 0;
-      }
-      if (action === 'sign-out-others') {
-        const removed = await client.signOutOtherDevices();
-        out(`Signed out ${removed} other device(s); this one stays signed in.`);
-        return 0;
-      }
-      throw new UsageError(`unknown devices action '${action}' (list, remove ID, sign-out-others)`);
-    }
+    case 'account':
+      return accountCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
+    case 'devices':
+      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+      return devicesCommand({ client, positionals, values, out, note });
     case 'export': {
       const data = await client.exportData();
       const json = `${JSON.stringify(data, null, 2)}\n`;

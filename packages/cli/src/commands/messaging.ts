@@ -10,11 +10,12 @@ import {
   describeNotice,
   type ParleyClient,
   ParleyError,
-  securityWarningText,
   smsFallback,
 } from '@parley/client';
 import { UsageError } from '../usage.js';
 import { table } from './output.js';
+import { resolvePerson, short } from './people.js';
+import { reportSecurityEvents } from './security-events.js';
 
 export interface MessagingArgs {
   client: ParleyClient;
@@ -29,8 +30,6 @@ export interface MessagingArgs {
   out: (text: string) => void;
 }
 
-const PERSON = /^[A-Za-z0-9_-]{8,64}$/;
-
 function seconds(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -38,24 +37,6 @@ function seconds(value: string | undefined, flag: string, fallback: number): num
     throw new UsageError(`${flag} must be a positive number of seconds (got '${value}')`);
   }
   return n;
-}
-
-/**
- * A contact given as a phone number is resolved through discovery (blinded, budgeted, and only
- * with the address-book consent); `account:<id>` names an account directly.
- */
-async function resolvePerson(
-  client: ParleyClient,
-  contact: string,
-): Promise<{ accountId: string } | { notOnParley: string }> {
-  if (contact.startsWith('account:')) {
-    const id = contact.slice('account:'.length);
-    if (!PERSON.test(id)) throw new UsageError(`'${contact}' is not an account id`);
-    return { accountId: id };
-  }
-  const found = await client.resolveContact(contact);
-  if (found.status === 'on-parley' && found.accountId) return { accountId: found.accountId };
-  return { notOnParley: found.phoneNumber };
 }
 
 async function directConversation(client: ParleyClient, accountId: string): Promise<Conversation> {
@@ -91,7 +72,27 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   });
 }
 
-const short = (id: string) => id.slice(0, 8);
+/**
+ * A send refused because a verified contact's key changed: the SDK's error, with the commands
+ * that resolve it named for each contact concerned.
+ */
+export function blockedSendError(error: unknown): unknown {
+  if (!(error instanceof ParleyError) || error.code !== 'SAFETY_NUMBER_CHANGED') return error;
+  const ids = (error.details as { accountIds?: unknown } | undefined)?.accountIds;
+  const accounts = Array.isArray(ids) ? ids.filter((a): a is string => typeof a === 'string') : [];
+  if (accounts.length === 0) return error;
+  const steps = accounts
+    .map(
+      (a) =>
+        `compare it again: parley safety-number account:${a} --verify, or accept it: parley safety-number account:${a} --accept`,
+    )
+    .join('; ');
+  return new ParleyError('SAFETY_NUMBER_CHANGED', {
+    message: `${error.message} Nothing was sent. To go on, ${steps}; then send again.`,
+    details: error.details,
+    cause: error,
+  });
+}
 
 function line(m: ChatMessage, json: boolean | undefined, self: string): string {
   if (json) {
@@ -118,9 +119,18 @@ function line(m: ChatMessage, json: boolean | undefined, self: string): string {
   return `${where} ${short(m.from.accountId)}: ${m.text}`;
 }
 
-export async function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
+export function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
+  // A conversation started or a message sent to a verified contact whose key changed is refused.
+  return run(command, args).catch((error: unknown) => {
+    throw blockedSendError(error);
+  });
+}
+
+async function run(command: string, args: MessagingArgs): Promise<number> {
   const { client, positionals, values, out } = args;
   const timeoutMs = seconds(values.timeout, '--timeout', 30) * 1000;
+  // Keys and devices noticed while connected, whatever the command (stdout stays its output).
+  reportSecurityEvents(client.messenger, (text) => process.stderr.write(`${text}\n`));
   switch (command) {
     case 'send': {
       const text = values.conversation ? positionals[0] : positionals[1];
@@ -191,11 +201,6 @@ export async function messagingCommand(command: string, args: MessagingArgs): Pr
           // Notices are printed but not counted: --count counts what people sent.
           if (m.kind !== 'notice' && ++seen >= count) resolve();
         });
-        client.messenger.on('warning', (w) =>
-          process.stderr.write(
-            `parley: warning ${w.code} in ${short(w.conversationId)}: ${securityWarningText(w.code)}\n`,
-          ),
-        );
         process.once('SIGINT', () => resolve());
         if (values.timeout !== undefined) setTimeout(resolve, timeoutMs).unref();
       });

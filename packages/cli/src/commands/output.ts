@@ -1,4 +1,9 @@
-/** Terminal output: aligned tables and a progress bar that only draws on a terminal. */
+/**
+ * Terminal output: aligned tables, a progress bar that only draws on a terminal, and QR codes
+ * drawn in text.
+ */
+
+import encodeQR from 'qr';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -27,4 +32,12 @@ export function progressBar(stream: NodeJS.WriteStream) {
       if (drawn) stream.write('\n');
     },
   };
+}
+
+/**
+ * A QR code drawn with half-block characters (two modules a character row), light modules as
+ * blocks: it reads on a dark terminal; scanners that try inverted codes read it on a light one.
+ */
+export function textQr(text: string): string {
+  return encodeQR(text, 'ascii', { ecc: 'medium' });
 }

@@ -52,6 +52,24 @@ export class ContactsBook {
     return contact;
   }
 
+  /**
+   * Takes contacts handed over by another device of the account (linking); entries that are
+   * not contacts are skipped.
+   */
+  async adopt(contacts: readonly unknown[]): Promise<number> {
+    await this.consent.require();
+    const valid = contacts.filter(
+      (c): c is ImportedContact =>
+        typeof (c as ImportedContact | null)?.name === 'string' &&
+        Array.isArray((c as ImportedContact).phoneNumbers) &&
+        (c as ImportedContact).phoneNumbers.every(
+          (n) => typeof n === 'string' && normalizePhoneNumber(n).ok,
+        ),
+    );
+    await this.merge(valid.map((c) => ({ name: c.name, phoneNumbers: [...c.phoneNumbers] })));
+    return valid.length;
+  }
+
   private async merge(incoming: ImportedContact[]): Promise<void> {
     const existing = (await this.store.get<ImportedContact[]>(KEY)) ?? [];
     const seen = new Set(existing.map(contactKey));

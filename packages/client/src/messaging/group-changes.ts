@@ -7,9 +7,10 @@
  */
 
 import { type ClaimedKeyPackage, type DeviceRef, ParleyError } from '@parley/core';
-import type { ClientState } from 'ts-mls';
+import type { ClientState, KeyPackage } from 'ts-mls';
 import type { ApiClient } from '../transport/api.js';
 import type { Conversations } from './conversations.js';
+import type { KeyChecks } from './key-checks.js';
 import type { KeyPackageStock } from './key-packages.js';
 import type { Lane } from './lane.js';
 import * as mls from './mls.js';
@@ -31,6 +32,7 @@ export class GroupChanges {
     private readonly lane: Lane,
     private readonly conversations: Conversations,
     private readonly keys: KeyPackageStock,
+    private readonly checks: KeyChecks,
   ) {}
 
   /**
@@ -42,18 +44,24 @@ export class GroupChanges {
     if (peers.length === 0) {
       throw new ParleyError('ACCOUNT_NOT_FOUND', { message: 'Name at least one other account.' });
     }
-    const claimed = await this.claim([...peers, this.device.accountId]);
-    const keyPackages = await Promise.all(claimed.map((c) => mls.peerKeyPackage(c.keyPackage, c)));
     const id = randomId();
+    const checked = await this.checks.claimed(
+      id,
+      await this.claim([...peers, this.device.accountId]),
+      peers,
+    );
     const conversation = await this.lane.run(async () => {
       const keys = await this.keys.signatureKeys();
-      const state = await mls.createGroup(id, this.device, keys);
-      const committed = await mls.commit(state, { add: keyPackages });
+      const state = await mls.createGroup(id, await this.keys.credential(), keys);
+      const committed = await mls.commit(state, { add: checked.map((c) => c.keyPackage) });
       await this.api.commit(id, {
         epoch: 0,
         commit: committed.commit,
         ...(committed.welcome ? { welcome: committed.welcome } : {}),
-        add: claimed.map((c) => ({ deviceId: c.deviceId, keyPackageId: c.keyPackageId })),
+        add: checked.map(({ claim: c }) => ({
+          deviceId: c.deviceId,
+          keyPackageId: c.keyPackageId,
+        })),
         remove: [],
       });
       return this.conversations.adopt(id, committed.state, {
@@ -68,13 +76,40 @@ export class GroupChanges {
     const current = await this.conversations.get(conversationId);
     const fresh = accountIds.filter((a) => !current.members.some((m) => m.accountId === a));
     if (fresh.length === 0) return current;
-    const claimed = await this.claim(fresh);
-    const keyPackages = await Promise.all(claimed.map((c) => mls.peerKeyPackage(c.keyPackage, c)));
-    return this.commitChange(conversationId, async (state) => ({
-      committed: await mls.commit(state, { add: keyPackages }),
-      add: claimed.map((c) => ({ deviceId: c.deviceId, keyPackageId: c.keyPackageId })),
-      remove: [],
-    }));
+    const checked = await this.checks.claimed(conversationId, await this.claim(fresh), fresh);
+    return this.addChecked(conversationId, checked);
+  }
+
+  /**
+   * Adds devices of this account that are not in the conversation yet (a newly linked device),
+   * from KeyPackages claimed for them. Devices already in (another device of this account was
+   * first) are left out; nothing to add commits nothing.
+   */
+  async addOwnDevices(conversationId: string, deviceIds: readonly string[]): Promise<Conversation> {
+    const current = await this.conversations.get(conversationId);
+    const missing = deviceIds.filter((d) => !current.members.some((m) => m.deviceId === d));
+    if (missing.length === 0) return current;
+    const claimed = (await this.claim([this.device.accountId])).filter((c) =>
+      missing.includes(c.deviceId),
+    );
+    const checked = await this.checks.claimed(conversationId, claimed, []);
+    return this.addChecked(conversationId, checked);
+  }
+
+  private addChecked(
+    conversationId: string,
+    checked: Array<{ claim: ClaimedKeyPackage; keyPackage: KeyPackage }>,
+  ): Promise<Conversation> {
+    return this.commitChange(conversationId, async (state) => {
+      // Another member's Commit may have added some of them meanwhile.
+      const inGroup = new Set(mls.membersOf(state).map((m) => m.deviceId));
+      const adding = checked.filter((c) => !inGroup.has(c.claim.deviceId));
+      return {
+        committed: await mls.commit(state, { add: adding.map((c) => c.keyPackage) }),
+        add: adding.map(({ claim: c }) => ({ deviceId: c.deviceId, keyPackageId: c.keyPackageId })),
+        remove: [],
+      };
+    });
   }
 
   /** Removes every device of these accounts (never this device). */

@@ -27,6 +27,7 @@ import {
 } from '@parley/core';
 import type { Conversations } from './conversations.js';
 import type { GroupChanges } from './group-changes.js';
+import type { KeyChecks } from './key-checks.js';
 import type { KeyPackageStock } from './key-packages.js';
 import type { Lane, LaneTask } from './lane.js';
 import * as mls from './mls.js';
@@ -61,6 +62,7 @@ export class Inbox {
     private readonly changes: GroupChanges,
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
+    private readonly checks: KeyChecks,
   ) {}
 
   /** Queues a delivered entry; it is applied after everything queued before it. */
@@ -132,6 +134,8 @@ export class Inbox {
       await this.keys.signatureKeys(),
     );
     this.checkSender(frame, addedBy);
+    // Every member's certificate against the identity keys this device knows, before joining.
+    await this.checks.tree(frame.groupId, state);
     const by = addedBy ?? NOBODY;
     const notices = [
       { change: 'added' as const, by, accounts: [this.device.accountId], devices: [this.device] },
@@ -148,6 +152,7 @@ export class Inbox {
       frame.payload,
     );
     this.checkSender(frame, committer);
+    await this.checks.tree(frame.groupId, state);
     await this.conversations.adopt(frame.groupId, state, { by: committer ?? NOBODY });
   }
 

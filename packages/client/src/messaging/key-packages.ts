@@ -6,7 +6,7 @@
  * KeyPackage's private half is deleted once a Welcome has used it.
  */
 
-import { type DeviceRef, MESSAGING_LIMITS } from '@parley/core';
+import { fromBase64Url, MESSAGING_LIMITS } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
 import type { OwnKeyPackage, SignatureKeys } from './mls.js';
@@ -28,10 +28,17 @@ export class KeyPackageStock {
   constructor(
     private readonly store: ClientStore,
     private readonly api: ApiClient,
-    private readonly device: DeviceRef,
     private readonly onError: (error: unknown) => void,
+    /** This device's certificate for its signature key, uploaded to the server. */
+    private readonly certify: (signatureKey: Uint8Array) => Promise<Uint8Array>,
     private readonly target = KEY_PACKAGE_TARGET,
   ) {}
+
+  /** This device's MLS credential: its certificate (made and uploaded on first use). */
+  async credential(): Promise<Uint8Array> {
+    const keys = await this.signatureKeys();
+    return this.certify(fromBase64Url(keys.publicKey)!);
+  }
 
   /** The device's signature key pair, made on first use. */
   async signatureKeys(): Promise<SignatureKeys> {
@@ -72,13 +79,14 @@ export class KeyPackageStock {
     const missing = Math.max(0, this.target - stock.oneTime);
     if (missing === 0 && stock.lastResort) return;
     const keys = await this.signatureKeys();
+    const credential = await this.credential();
     const made: OwnKeyPackage[] = [];
     for (let i = 0; i < missing; i++) {
-      made.push(await mls.newKeyPackage(this.device, keys, randomId(), false));
+      made.push(await mls.newKeyPackage(credential, keys, randomId(), false));
     }
     const lastResort = stock.lastResort
       ? undefined
-      : await mls.newKeyPackage(this.device, keys, randomId(), true);
+      : await mls.newKeyPackage(credential, keys, randomId(), true);
     // The private halves are saved before the public ones leave, so a Welcome can always be read.
     await this.change((own) => {
       for (const kp of [...made, ...(lastResort ? [lastResort] : [])]) own[kp.id] = kp;

@@ -22,7 +22,18 @@
  * await messenger.send(chat.id, 'hello'); // resolves once the server has stored it
  */
 
-import { type DeviceRef, ParleyError, type ServerFrame } from '@parley/core';
+import {
+  type AccountResponse,
+  bytesEqual,
+  type DeviceRef,
+  fromBase64Url,
+  loadIdentityCrypto,
+  ParleyError,
+  type ServerFrame,
+  toBase64Url,
+} from '@parley/core';
+import { OwnIdentity } from '../identity/own-identity.js';
+import { Trust } from '../identity/trust.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
 import { Connection, type SocketFactory } from '../transport/connection.js';
@@ -30,6 +41,7 @@ import { Emitter } from '../transport/emitter.js';
 import { Conversations } from './conversations.js';
 import { GroupChanges } from './group-changes.js';
 import { Inbox, removerOf } from './inbox.js';
+import { KeyChecks } from './key-checks.js';
 import { KeyPackageStock } from './key-packages.js';
 import { Lane } from './lane.js';
 import {
@@ -59,6 +71,12 @@ export { describeNotice } from './notices.js';
 const CONNECT_WAIT_MS = 15_000;
 /** How long a leave or sign-out waits for its MLS announcement to be stored. */
 const ANNOUNCE_WAIT_MS = 15_000;
+/** Set once the server holds this device's certificate. */
+const CERTIFICATE_UPLOADED = 'device-certificate-uploaded';
+/** The account's devices whose certificates this device has checked. */
+const KNOWN_DEVICES = 'known-devices';
+/** How long an approving device waits for a linked device to publish its keys. */
+const LINK_JOIN_WAIT_MS = 120_000;
 
 export interface MessengerOptions {
   serverUrl: string;
@@ -80,10 +98,15 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly signals: Signals;
+  private readonly checks: KeyChecks;
+  /** This account's identity key and this device's certificate. */
+  readonly identity: OwnIdentity;
+  /** The identity keys of the accounts this device has met (trust on first use). */
+  readonly trust: Trust;
 
   constructor(
-    store: ClientStore,
-    api: ApiClient,
+    private readonly store: ClientStore,
+    private readonly api: ApiClient,
     private readonly options: MessengerOptions,
   ) {
     super();
@@ -99,10 +122,31 @@ export class Messenger extends Emitter<MessengerEvents> {
         this.connection?.sendMessage(frame) ?? Promise.reject(new ParleyError('CONNECTION_CLOSED')),
     };
     const device = options.device;
+    this.identity = new OwnIdentity(store);
+    this.trust = new Trust(store, async () => ({
+      accountId: device.accountId,
+      identityKey: (await this.identity.keys())?.publicKey,
+    }));
     this.lane = new Lane(report);
     this.conversationStore = new Conversations(store, events);
-    this.keys = new KeyPackageStock(store, api, device, report, options.keyPackageTarget);
-    this.changes = new GroupChanges(device, api, this.lane, this.conversationStore, this.keys);
+    this.checks = new KeyChecks(device, this.trust, this.conversationStore, events);
+    const certify = async (signatureKey: Uint8Array) => {
+      const certificate = await this.identity.certificate(device, signatureKey);
+      if (!(await store.get<boolean>(CERTIFICATE_UPLOADED))) {
+        await api.putCertificate(toBase64Url(certificate));
+        await store.set(CERTIFICATE_UPLOADED, true);
+      }
+      return certificate;
+    };
+    this.keys = new KeyPackageStock(store, api, report, certify, options.keyPackageTarget);
+    this.changes = new GroupChanges(
+      device,
+      api,
+      this.lane,
+      this.conversationStore,
+      this.keys,
+      this.checks,
+    );
     this.outbox = new Outbox(device, store, api, this.lane, this.conversationStore, wire, events, {
       serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,
     });
@@ -114,6 +158,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       this.changes,
       wire,
       events,
+      this.checks,
     );
     this.signals = new Signals(device, this.lane, this.conversationStore, wire, events, () =>
       this.keys.signatureKeys(),
@@ -133,6 +178,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   /** Connects (and keeps reconnecting) the device's WebSocket; resolves once it is ready. */
   async start(): Promise<void> {
     if (this.connection) return;
+    await this.ensureIdentity();
     const connection = new Connection(
       this.options.serverUrl,
       this.options.credential,
@@ -141,6 +187,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.connection = connection;
     connection.on('ready', (frame) => {
       this.emit('connected', undefined);
+      this.syncDevices().catch(() => {});
       if (frame.keyPackages.low || !frame.keyPackages.lastResort) void this.keys.refill();
       this.outbox.flush();
     });
@@ -180,6 +227,10 @@ export class Messenger extends Emitter<MessengerEvents> {
       await this.conversationStore.erase();
       await this.outbox.erase();
       await this.keys.erase();
+      await this.trust.erase();
+      await this.identity.erase();
+      await this.store.delete(CERTIFICATE_UPLOADED);
+      await this.store.delete(KNOWN_DEVICES);
     });
   }
 
@@ -199,9 +250,134 @@ export class Messenger extends Emitter<MessengerEvents> {
       case 'keypackages':
         if (frame.stock.low) void this.keys.refill();
         break;
+      case 'devices-changed':
+        this.followDevices().catch((error: unknown) => this.emit('error', asParleyError(error)));
+        break;
       default:
         break;
     }
+  }
+
+  // --- this account's devices ---
+
+  /**
+   * The account's devices whose certificates chain to this account's identity key, read from the
+   * server's list (which proves nothing by itself). A device not known before raises
+   * `device-linked`; the first call only records. Devices whose certificate does not verify are
+   * left out (and a certificate under another identity key raises a KEY_REFUSED warning).
+   */
+  async syncDevices(): Promise<AccountResponse['devices']> {
+    const account = await this.api.account();
+    const checked = await this.checkDevices(account.devices);
+    for (const d of checked.filter((x) => x.certificate && !x.verified)) {
+      this.emit('warning', {
+        code: 'KEY_REFUSED',
+        conversationId: '',
+        detail: { claimed: { accountId: this.device.accountId, deviceId: d.deviceId } },
+      });
+    }
+    const verified = checked.filter((d) => d.verified);
+    const known = await this.store.get<string[]>(KNOWN_DEVICES);
+    if (known) {
+      for (const d of verified) {
+        if (known.includes(d.deviceId) || d.deviceId === this.device.deviceId) continue;
+        this.emit('device-linked', { deviceId: d.deviceId, name: d.name, createdAt: d.createdAt });
+      }
+    }
+    await this.store.set(
+      KNOWN_DEVICES,
+      verified.map((d) => d.deviceId),
+    );
+    return verified;
+  }
+
+  /**
+   * The account's devices as the server lists them, each marked `verified` when its certificate
+   * verifies, names this account and that device, and carries this account's identity key as
+   * this device holds it (no identity key here: none is verified). Changes nothing.
+   */
+  async checkDevices<D extends { deviceId: string; certificate?: string }>(
+    devices: readonly D[],
+  ): Promise<Array<D & { verified: boolean }>> {
+    const own = await this.identity.keys();
+    const crypto = await loadIdentityCrypto();
+    return devices.map((d) => {
+      const bytes = d.certificate ? fromBase64Url(d.certificate) : undefined;
+      const cert = bytes && crypto.verifyCertificate(bytes);
+      const verified =
+        own !== undefined &&
+        cert !== undefined &&
+        cert.accountId === this.device.accountId &&
+        cert.deviceId === d.deviceId &&
+        bytesEqual(cert.identityKey, own.publicKey);
+      return { ...d, verified };
+    });
+  }
+
+  /**
+   * A device was just approved: it publishes its certificate a moment later, so the list is
+   * read again until every device in it is checked (two minutes at most).
+   */
+  private async followDevices(): Promise<void> {
+    const deadline = Date.now() + LINK_JOIN_WAIT_MS;
+    for (;;) {
+      const verified = await this.syncDevices();
+      const listed = (await this.api.account()).devices.length;
+      if (verified.length >= listed || Date.now() > deadline || !this.connection) return;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+
+  /**
+   * After this device approved a link: waits until the new device has published its certificate
+   * (checked against this account's identity key) and its KeyPackages, then adds it to every
+   * active conversation. Resolves with how many conversations it joined.
+   */
+  async welcomeLinkedDevice(deviceId: string, timeoutMs = LINK_JOIN_WAIT_MS): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.syncDevices()).some((d) => d.deviceId === deviceId)) {
+      if (Date.now() > deadline) {
+        throw new ParleyError('CONNECTION_CLOSED', {
+          message: 'The new device did not publish its keys in time; it can be added later.',
+          details: { deviceId },
+        });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    let joined = 0;
+    for (const c of await this.conversationStore.list()) {
+      if (!c.active) continue;
+      for (;;) {
+        const after = await this.changes.addOwnDevices(c.id, [deviceId]);
+        if (after.members.some((m) => m.deviceId === deviceId)) {
+          joined++;
+          break;
+        }
+        // Its KeyPackages are not on the server yet.
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    return joined;
+  }
+
+  /**
+   * For a device registered before identity keys: makes the account's identity key here and
+   * gives the server its public half. NO_IDENTITY when another device of the account made it
+   * first (link this device from that one).
+   */
+  async ensureIdentity(): Promise<void> {
+    if (await this.identity.keys()) return;
+    const keys = await this.identity.generate();
+    try {
+      await this.api.putIdentityKey(toBase64Url(keys.publicKey));
+    } catch (error) {
+      if (error instanceof ParleyError && error.code === 'IDENTITY_EXISTS') {
+        throw new ParleyError('NO_IDENTITY', { cause: error });
+      }
+      throw error;
+    }
+    await this.identity.adopt(keys);
   }
 
   // --- keys ---
@@ -357,8 +533,28 @@ export class Messenger extends Emitter<MessengerEvents> {
    * Encrypts and sends a text; resolves when the server has stored it for every recipient device.
    * While offline it waits in the outbox and goes out on reconnect.
    */
-  send(conversationId: string, text: string): Promise<ChatMessage> {
+  async send(conversationId: string, text: string): Promise<ChatMessage> {
+    const conversation = await this.conversationStore.get(conversationId);
+    // A verified contact's new key waits for the user before anything is encrypted to it.
+    await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
     return this.outbox.send(conversationId, text);
+  }
+
+  /**
+   * Adds this account's devices that a conversation lacks (a device just linked) to every active
+   * conversation this device is in; resolves with how many conversations were changed. Another
+   * device of the account may do the same at once: the epoch conflict is retried, and a device
+   * already added is not added twice.
+   */
+  async addOwnDevices(deviceIds: readonly string[]): Promise<number> {
+    let changed = 0;
+    for (const c of await this.conversationStore.list()) {
+      if (!c.active) continue;
+      const before = c.epoch;
+      const after = await this.changes.addOwnDevices(c.id, deviceIds);
+      if (after.epoch !== before) changed++;
+    }
+    return changed;
   }
 
   // --- signals: typing and read receipts, end-to-end encrypted, never stored ---

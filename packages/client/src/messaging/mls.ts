@@ -7,12 +7,15 @@
  */
 
 import {
+  bytesEqual,
+  credentialDevice,
+  type DeviceCertificate,
   type DeviceRef,
-  deviceIdentityBytes,
   fromBase64Url,
+  type IdentityCrypto,
+  loadIdentityCrypto,
   MLS_CIPHER_SUITE,
   ParleyError,
-  parseDeviceIdentity,
   toBase64Url,
 } from '@parley/core';
 import type {
@@ -40,6 +43,7 @@ interface Loaded {
   decryptGroupInfo: Welcomes['decryptGroupInfo'];
   impl: CiphersuiteImpl;
   config: ClientConfig;
+  identity: IdentityCrypto;
 }
 
 let loading: Promise<Loaded> | undefined;
@@ -51,19 +55,21 @@ export function loadMls(): Promise<Loaded> {
     const { decryptSenderData } = await import('ts-mls/privateMessage.js');
     const { decryptGroupSecrets, decryptGroupInfo } = await import('ts-mls/welcome.js');
     const impl = await mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(MLS_CIPHER_SUITE));
+    const identity = await loadIdentityCrypto();
     const config: ClientConfig = {
       keyRetentionConfig: mls.defaultKeyRetentionConfig,
       lifetimeConfig: mls.defaultLifetimeConfig,
       keyPackageEqualityConfig: mls.defaultKeyPackageEqualityConfig,
       paddingConfig: mls.defaultPaddingConfig,
       authService: {
-        // A member's credential must name a Parley device ("<accountId>/<deviceId>"); the
-        // server checked at upload that a device publishes KeyPackages only in its own name.
-        async validateCredential(credential) {
-          return (
-            credential.credentialType === 'basic' &&
-            parseDeviceIdentity(credential.identity) !== undefined
-          );
+        // Every leaf ts-mls meets (created, joined, added, updated) must carry a device
+        // certificate signed by its account's identity key, for the very signature key of the
+        // leaf. Whether that identity key is the one this client knows for the account is the
+        // trust store's question, asked after (identity/trust.ts): this hook has no state.
+        async validateCredential(credential, signaturePublicKey) {
+          if (credential.credentialType !== 'basic') return false;
+          const cert = identity.verifyCertificate(credential.identity);
+          return cert !== undefined && bytesEqual(cert.deviceKey, signaturePublicKey);
         },
       },
     };
@@ -76,6 +82,7 @@ export function loadMls(): Promise<Loaded> {
       decryptSenderData,
       decryptGroupSecrets,
       decryptGroupInfo,
+      identity,
     };
   })();
   return loading;
@@ -109,15 +116,16 @@ function keyPair(keys: SignatureKeys) {
   return { publicKey: fromBase64Url(keys.publicKey)!, signKey: fromBase64Url(keys.signKey)! };
 }
 
+/** `credential` is this device's certificate (the basic credential's identity). */
 export async function newKeyPackage(
-  device: DeviceRef,
+  credential: Uint8Array,
   keys: SignatureKeys,
   id: string,
   lastResort: boolean,
 ): Promise<OwnKeyPackage> {
   const { mls, impl } = await loadMls();
   const made = await mls.generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: deviceIdentityBytes(device) },
+    { credentialType: 'basic', identity: credential },
     mls.defaultCapabilities(),
     mls.defaultLifetime,
     [],
@@ -146,27 +154,36 @@ function decode(mls: TsMls, b64: string, what: string): MLSMessage {
   return decoded[0];
 }
 
-/** Decodes a claimed KeyPackage and checks it belongs to the device the server said it does. */
-export async function peerKeyPackage(b64: string, device: DeviceRef): Promise<KeyPackage> {
-  const { mls, impl, verifyKeyPackage } = await loadMls();
+/**
+ * Decodes a claimed KeyPackage and checks that it is signed by its leaf's key, and that the leaf
+ * carries a certificate, signed by an identity key, for that key and for the device the server
+ * said it is. Whether the identity key is the account's is asked of the trust store after this.
+ */
+export async function peerKeyPackage(
+  b64: string,
+  device: DeviceRef,
+): Promise<{ keyPackage: KeyPackage; certificate: DeviceCertificate }> {
+  const { mls, impl, verifyKeyPackage, identity } = await loadMls();
   const message = decode(mls, b64, 'KeyPackage');
   if (message.wireformat !== 'mls_key_package') throw mlsError(undefined, 'not a KeyPackage');
   const kp = message.keyPackage;
-  const who =
+  const cert =
     kp.leafNode.credential.credentialType === 'basic'
-      ? parseDeviceIdentity(kp.leafNode.credential.identity)
+      ? identity.verifyCertificate(kp.leafNode.credential.identity)
       : undefined;
   if (
     kp.cipherSuite !== MLS_CIPHER_SUITE ||
-    who?.accountId !== device.accountId ||
-    who.deviceId !== device.deviceId ||
+    !cert ||
+    cert.accountId !== device.accountId ||
+    cert.deviceId !== device.deviceId ||
+    !bytesEqual(cert.deviceKey, kp.leafNode.signaturePublicKey) ||
     !(await verifyKeyPackage(kp, impl.signature))
   ) {
     throw new ParleyError('MLS_FAILED', {
       details: { what: 'a claimed KeyPackage does not belong to its device', device },
     });
   }
-  return kp;
+  return { keyPackage: kp, certificate: cert };
 }
 
 function privateOf(own: OwnKeyPackage, keys: SignatureKeys): PrivateKeyPackage {
@@ -209,7 +226,30 @@ export function membersOf(state: ClientState): Array<DeviceRef & { leaf: number 
 function leafDevice(tree: ClientState['ratchetTree'], leaf: number): DeviceRef | undefined {
   const node = tree[leaf * 2];
   if (node?.nodeType !== 'leaf' || node.leaf.credential.credentialType !== 'basic') return;
-  return parseDeviceIdentity(node.leaf.credential.identity);
+  return credentialDevice(node.leaf.credential.identity);
+}
+
+/**
+ * Every leaf's certificate, verified again here (ts-mls checked each one as it entered the
+ * tree; this is what the trust store is handed). A leaf without a valid certificate for its
+ * signature key — which ts-mls should never have let in — makes this throw.
+ */
+export async function leafCertificates(state: ClientState): Promise<DeviceCertificate[]> {
+  const { identity } = await loadMls();
+  const out: DeviceCertificate[] = [];
+  state.ratchetTree.forEach((node, index) => {
+    if (index % 2 !== 0 || node?.nodeType !== 'leaf') return;
+    const { credential, signaturePublicKey } = node.leaf;
+    const cert =
+      credential.credentialType === 'basic'
+        ? identity.verifyCertificate(credential.identity)
+        : undefined;
+    if (!cert || !bytesEqual(cert.deviceKey, signaturePublicKey)) {
+      throw mlsError(undefined, `leaf ${index / 2} has no valid device certificate`);
+    }
+    out.push(cert);
+  });
+  return out;
 }
 
 /**
@@ -237,12 +277,12 @@ async function senderOf(
 
 export async function createGroup(
   groupId: string,
-  device: DeviceRef,
+  credential: Uint8Array,
   keys: SignatureKeys,
 ): Promise<ClientState> {
   const { mls, impl, config } = await loadMls();
   const own = await mls.generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: deviceIdentityBytes(device) },
+    { credentialType: 'basic', identity: credential },
     mls.defaultCapabilities(),
     mls.defaultLifetime,
     [],

@@ -16,7 +16,14 @@ export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'faile
  */
 export type MessageKind = 'text' | 'notice' | 'unsupported';
 
-export type MembershipChange = 'added' | 'removed' | 'left' | 'device-added' | 'device-removed';
+export type MembershipChange =
+  | 'added'
+  | 'removed'
+  | 'left'
+  | 'device-added'
+  | 'device-removed'
+  /** Not a change of members: the account's identity key changed (its `by` names it). */
+  | 'identity-changed';
 
 /**
  * A membership change as MLS says it happened: `by` is the member whose Commit (or, for the
@@ -66,6 +73,13 @@ export interface MessengerEvents extends Record<string, unknown> {
   typing: { conversationId: string; from: DeviceRef };
   /** Something the server claimed that MLS does not back; the claim was ignored. */
   warning: SecurityWarning;
+  /**
+   * A contact's identity key changed (a notice is in each conversation with them); `blocked`
+   * when they were verified: sending to them waits until the user accepts the new key.
+   */
+  identity: { accountId: string; change: 'changed'; blocked: boolean };
+  /** A device was linked to this account (its certificate checked against the identity key). */
+  'device-linked': { deviceId: string; name: string; createdAt: string };
   presence: { accountId: string; online: boolean };
   connected: undefined;
   disconnected: undefined;

@@ -47,7 +47,15 @@ describe('describeNotice', () => {
     );
     assert.equal(
       say({ change: 'device-added', by: alice, accounts: ['A'], devices: [alice2] }),
+      'You linked a new device',
+    );
+    assert.equal(
+      say({ change: 'device-added', by: bob, accounts: ['A'], devices: [alice2] }),
       'A device of yours was added',
+    );
+    assert.equal(
+      say({ change: 'identity-changed', by: bob, accounts: ['B'], devices: [] }),
+      'Bob’s safety number changed',
     );
   });
 });

@@ -87,8 +87,12 @@ export function describeNotice(
     added: `${by} added ${who}`,
     removed: `${by} removed ${who}`,
     left: `${who} left`,
-    'device-added': `a device of ${whose} was added`,
+    'device-added':
+      notice.accounts.length === 1 && notice.accounts[0] === notice.by.accountId
+        ? `${by} linked a new device`
+        : `a device of ${whose} was added`,
     'device-removed': `a device of ${whose} was removed`,
+    'identity-changed': `${who === 'you' ? 'your' : `${who}’s`} safety number changed`,
   }[notice.change];
   return sentence.charAt(0).toUpperCase() + sentence.slice(1);
 }

@@ -23,7 +23,12 @@ export type SecurityWarningCode =
   /** An MLS message asked to remove devices its sender may not remove; it was not acted on. */
   | 'REMOVAL_REFUSED'
   /** A typing notice or read receipt did not verify as the device named; it was dropped. */
-  | 'SIGNAL_FORGED';
+  | 'SIGNAL_FORGED'
+  /**
+   * A device key did not chain to its account's identity key as this device knows it (an
+   * operator-made KeyPackage or leaf): nothing was encrypted to it.
+   */
+  | 'KEY_REFUSED';
 
 export interface SecurityWarning {
   code: SecurityWarningCode;
@@ -34,6 +39,7 @@ export interface SecurityWarning {
     authenticated?: DeviceRef;
     deviceIds?: string[];
     entry?: string;
+    reason?: string;
   };
 }
 
@@ -47,6 +53,8 @@ const TEXTS: Readonly<Record<SecurityWarningCode, string>> = Object.freeze({
   REMOVAL_REFUSED:
     'Someone asked to remove a device that is not theirs from this conversation. Nothing changed.',
   SIGNAL_FORGED: 'A typing notice or read receipt could not be verified and was ignored.',
+  KEY_REFUSED:
+    'The server offered a key that does not belong to the person it names. Nothing was sent to it.',
 });
 
 /** The sentence to show a person for a warning (no ids, no details). */

@@ -15,7 +15,12 @@ export type UploadKind =
   | 'match-lookup-tokens'
   | 'mls-key-packages'
   | 'conversation-members'
-  | 'mls-commit';
+  | 'mls-commit'
+  | 'device-certificate'
+  | 'identity-key'
+  | 'registration-lock'
+  | 'link-request'
+  | 'link-approval';
 
 export interface UploadRecord {
   at: string;
@@ -67,6 +72,30 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'An encrypted change to a conversation; the server sees only which devices join or leave.',
+  },
+  'device-certificate': {
+    blinded: false,
+    description:
+      'This device’s certificate: its public key, signed by your account’s identity key. No number, no name.',
+  },
+  'identity-key': {
+    blinded: false,
+    description: 'Your account’s public identity key (never its private half).',
+  },
+  'registration-lock': {
+    blinded: false,
+    description:
+      'Your registration-lock PIN, over the encrypted connection; the server keeps only a slow hash of it.',
+  },
+  'link-request': {
+    blinded: false,
+    description:
+      'A one-time public key and this device’s name, so a device of your account can link it.',
+  },
+  'link-approval': {
+    blinded: false,
+    description:
+      'Your identity key, settings and chosen contacts, sealed to the new device’s key: the server cannot open it.',
   },
 };
 

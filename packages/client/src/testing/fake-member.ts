@@ -12,7 +12,7 @@
  * assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['hi']);
  */
 
-import { MESSAGING_LIMITS } from '@parley/core';
+import { type IdentityKeyPair, loadIdentityCrypto, MESSAGING_LIMITS } from '@parley/core';
 import { type Conversation, Messenger } from '../messaging/messenger.js';
 import { TransparencyLog } from '../privacy/transparency-log.js';
 import { type ClientStore, MemoryStore } from '../store/store.js';
@@ -29,6 +29,8 @@ export interface FakeMember {
 export interface FakeMemberOptions {
   /** Another device of this account (a new account by default). */
   accountId?: string;
+  /** With `accountId`: the account starts a new identity key (its number registered again). */
+  newIdentity?: boolean;
   store?: ClientStore;
   /** Connect at once (default true). */
   start?: boolean;
@@ -43,6 +45,8 @@ export interface FakeMemberOptions {
 
 export class FakeCast {
   private readonly made: FakeMember[] = [];
+  /** Each account's identity key, held by all its devices (as linking hands it over). */
+  private readonly identities = new Map<string, IdentityKeyPair>();
 
   constructor(readonly server: FakeServer) {}
 
@@ -51,6 +55,11 @@ export class FakeCast {
     const store = options.store ?? new MemoryStore();
     const api = new ApiClient(this.server.url, new TransparencyLog(store), this.server.fetch);
     api.credential = device.credential;
+    let identity = options.newIdentity ? undefined : this.identities.get(device.accountId);
+    if (!identity) {
+      identity = (await loadIdentityCrypto()).newIdentityKeys();
+      this.identities.set(device.accountId, identity);
+    }
     const messenger = new Messenger(store, api, {
       serverUrl: this.server.url,
       credential: device.credential,
@@ -59,6 +68,7 @@ export class FakeCast {
       serviceRetryMs: options.serviceRetryMs ?? 10,
       keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
     });
+    await messenger.identity.adopt(identity);
     const member = { device, store, api, messenger };
     this.made.push(member);
     await messenger.ensureKeyPackages();

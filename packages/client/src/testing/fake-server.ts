@@ -26,7 +26,9 @@
  */
 
 import {
+  CertificateRequest,
   CLOSE_CODES,
+  type ClaimedKeyPackage,
   ClientFrame,
   CommitRequest,
   type DeliverFrame,
@@ -94,9 +96,14 @@ export class FakeServer extends Emitter<FakeServerEvents> {
     this.emit('commit', { from, groupId, epoch: body.epoch, accepted }),
   );
   private readonly keyPackages = new FakeKeyPackages();
+  /** Each device's certificate as it uploaded it (not checked: the SDK checks what it claims). */
+  readonly certificates = new Map<string, string>();
   private readonly links = new Set<Link>();
   private readonly sendFaults: SendFault[] = [];
   private rewriter: ((frame: ServerFrame, to: DeviceRef) => ServerFrame | undefined) | undefined;
+  private claimRewriter:
+    | ((claimed: ClaimedKeyPackage[], by: DeviceRef) => ClaimedKeyPackage[])
+    | undefined;
 
   constructor(url = `http://parley-fake-${++servers}.test`) {
     super();
@@ -254,6 +261,16 @@ export class FakeServer extends Emitter<FakeServerEvents> {
     this.rewriter = fn;
   }
 
+  /**
+   * Every KeyPackage claim's answer goes through `fn` from now on (an operator handing out
+   * KeyPackages of its own making); `rewriteClaims(undefined)` stops it.
+   */
+  rewriteClaims(
+    fn: ((claimed: ClaimedKeyPackage[], by: DeviceRef) => ClaimedKeyPackage[]) | undefined,
+  ): void {
+    this.claimRewriter = fn;
+  }
+
   /** Holds the device's deliveries (entries queue up) until `release`. */
   hold(deviceId: string): void {
     this.queues.device(deviceId).held = true;
@@ -274,6 +291,10 @@ export class FakeServer extends Emitter<FakeServerEvents> {
     body: unknown,
   ): Promise<unknown> {
     const key = `${method} ${path}`;
+    if (key === 'PUT /v1/device/certificate') {
+      this.certificates.set(device.deviceId, check(CertificateRequest, body).certificate);
+      return { ok: true };
+    }
     if (key === 'GET /v1/keys/packages') return this.stock(device.deviceId);
     if (key === 'POST /v1/keys/packages') {
       const upload = check(KeyPackageUpload, body);
@@ -291,7 +312,7 @@ export class FakeServer extends Emitter<FakeServerEvents> {
         const stock = this.stock(deviceId);
         if (stock.low) this.queues.device(deviceId).link?.socket.push({ t: 'keypackages', stock });
       }
-      return { keyPackages: claimed };
+      return { keyPackages: this.claimRewriter?.(claimed, device) ?? claimed };
     }
     const match = /^\/v1\/groups\/([^/]+)(\/commits|\/leave)?$/.exec(path);
     if (!match) throw new ParleyError('NOT_FOUND');

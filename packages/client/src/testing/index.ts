@@ -14,3 +14,4 @@ export {
 } from './fake-member.js';
 export { type FakeDevice, FakeServer, type FakeServerEvents } from './fake-server.js';
 export { FakeSocket } from './fake-socket.js';
+export { forgedKeyPackage } from './forged-keys.js';

@@ -6,6 +6,7 @@
 
 import {
   type AccountResponse as Account,
+  AccountIdentityResponse,
   AccountResponse,
   type AccountUpdateRequest as AccountUpdate,
   type KeyPackageClaimResponse as Claimed,
@@ -24,6 +25,11 @@ import {
   type KeyPackageUpload,
   type LeaveResponse,
   LeaveResponse as LeaveResponseSchema,
+  LinkApproved,
+  LinkCreated,
+  type LinkRequest,
+  LinkResult,
+  LinkSession,
   ParleyError,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
@@ -37,10 +43,14 @@ import {
   type VerificationResponse as Verification,
   VerificationResponse,
 } from '@parley/core';
+import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { TransparencyLog, UploadKind } from '../privacy/transparency-log.js';
 
 export type Fetch = typeof globalThis.fetch;
+
+/** Endpoints that answer 204, or a body this client does not need. */
+const Anything = Type.Unknown();
 
 export class ApiClient {
   credential: string | undefined;
@@ -52,7 +62,7 @@ export class ApiClient {
   ) {}
 
   private async request<T>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     schema: TSchema,
     body?: { kind: UploadKind; items: number; json: unknown },
@@ -245,5 +255,70 @@ export class ApiClient {
 
   group(groupId: string): Promise<Group> {
     return this.request('GET', `/v1/groups/${groupId}`, GroupResponse);
+  }
+
+  // --- identity, registration lock, linking ---
+
+  /** Gives the server this device's certificate (it relays it; it never vouches for it). */
+  async putCertificate(certificate: string): Promise<void> {
+    await this.request('PUT', '/v1/device/certificate', Anything, {
+      kind: 'device-certificate',
+      items: 1,
+      json: { certificate },
+    });
+  }
+
+  /** Sets the identity key of an account made before identity keys existed. */
+  async putIdentityKey(identityKey: string): Promise<void> {
+    await this.request('PUT', '/v1/account/identity', Anything, {
+      kind: 'identity-key',
+      items: 1,
+      json: { identityKey },
+    });
+  }
+
+  /** The identity key the server holds for an account: a hint, trusted on first use only. */
+  accountIdentity(accountId: string): Promise<{ accountId: string; identityKey: string }> {
+    return this.request(
+      'GET',
+      `/v1/accounts/${encodeURIComponent(accountId)}/identity`,
+      AccountIdentityResponse,
+    );
+  }
+
+  async setRegistrationLock(pin: string): Promise<void> {
+    await this.request('PUT', '/v1/account/registration-lock', Anything, {
+      kind: 'registration-lock',
+      items: 1,
+      json: { pin },
+    });
+  }
+
+  async clearRegistrationLock(): Promise<void> {
+    await this.request('DELETE', '/v1/account/registration-lock', Anything);
+  }
+
+  createLink(body: LinkRequest): Promise<LinkCreated> {
+    return this.request('POST', '/v1/links', LinkCreated, {
+      kind: 'link-request',
+      items: 1,
+      json: body,
+    });
+  }
+
+  linkRequest(handle: string): Promise<LinkSession> {
+    return this.request('GET', `/v1/links/${encodeURIComponent(handle)}`, LinkSession);
+  }
+
+  approveLink(handle: string, envelope: string): Promise<LinkApproved> {
+    return this.request('POST', `/v1/links/${encodeURIComponent(handle)}/approve`, LinkApproved, {
+      kind: 'link-approval',
+      items: 1,
+      json: { envelope },
+    });
+  }
+
+  linkResult(linkId: string): Promise<LinkResult> {
+    return this.request('GET', `/v1/links/${encodeURIComponent(linkId)}/result`, LinkResult);
   }
 }

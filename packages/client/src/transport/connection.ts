@@ -128,7 +128,7 @@ export class Connection extends Emitter<ConnectionEvents> {
             : event.code === DEVICE_REMOVED
               ? new ParleyError('UNAUTHENTICATED', {
                   message:
-                    'This device was signed out from another device; verify your number again to use it.',
+                    'This device was signed out (from another device, or its number was registered again as a new identity); link it from a device of your account, or register again.',
                   details: { reason: 'device-removed' },
                 })
               : new ParleyError('UNAUTHENTICATED'),

@@ -24,7 +24,8 @@ export function browserMissing(): string | undefined {
   return reason;
 }
 
-export function launchChromium(): Promise<Browser> {
+/** Launches Chromium; `extraArgs` adds flags (e.g. a fake camera, harness/fake-camera.ts). */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     // The machine has no outside network: without these Chromium keeps trying to reach Google.
@@ -36,6 +37,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -17,7 +17,10 @@ import {
   toBase64Url,
 } from '@parley/core';
 import { snapshotRange } from '../directory/publication.js';
-import { testServer } from '../testing/index.js';
+import { linkDevice, testServer } from '../testing/index.js';
+
+/** Any 32 bytes will do where only the request's shape matters. */
+const IDENTITY_KEY = toBase64Url(new Uint8Array(32).fill(7));
 
 /** The added and removed lists of a delta response, decoded as the filters they are sent as. */
 function deltaLists(json: Record<string, unknown>) {
@@ -137,6 +140,7 @@ describe('HTTP API edge cases', () => {
           discoverable: true,
           presence: 'nobody',
           deviceName: 'x',
+          identityKey: IDENTITY_KEY,
         },
       },
       404,
@@ -257,6 +261,7 @@ describe('HTTP API edge cases', () => {
       discoverable: false,
       presence: 'nobody',
       deviceName: 'x',
+      identityKey: IDENTITY_KEY,
     };
     const first = await t.call('POST', '/v1/accounts', { body });
     assert.equal(first.json.code, 'VERIFICATION_CODE_INCORRECT');
@@ -280,6 +285,7 @@ describe('HTTP API edge cases', () => {
       discoverable: true,
       presence: 'contacts',
       deviceName: 'x',
+      identityKey: IDENTITY_KEY,
     };
     assert.equal((await t.call('POST', '/v1/accounts', { body })).status, 201);
     assert.equal(
@@ -299,11 +305,16 @@ describe('HTTP API edge cases', () => {
     assert.ok((limited.json.retryAfterMs as number) > 0);
   });
 
-  it('registering the same number again joins the same account as a new device', async () => {
-    const again = await t.register('+14152223344');
-    const account = await t.call('GET', '/v1/account', { token: again.credential });
+  it('a second device joins the account by being linked from the first', async () => {
+    const first = await t.call('GET', '/v1/account', { token });
+    const deviceId = token.split('.')[0]!;
+    const linked = await linkDevice(t.server.url, token, 'laptop');
+    assert.equal(linked.accountId, first.json.accountId);
+    const account = await t.call('GET', '/v1/account', { token: linked.credential });
     assert.equal(account.status, 200);
-    assert.equal((account.json.devices as unknown[]).length, 2);
+    const devices = account.json.devices as Array<{ deviceId: string; name: string }>;
+    assert.deepEqual(devices.map((d) => d.deviceId).sort(), [deviceId, linked.deviceId].sort());
+    assert.equal(devices.find((d) => d.deviceId === linked.deviceId)?.name, 'laptop');
   });
 
   it('discoverability can be changed later and shows in the directory', async () => {

@@ -20,6 +20,7 @@ import {
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { metricsRoute } from './routes/metrics.js';
 import { registrationRoutes } from './routes/registration.js';
@@ -98,7 +99,10 @@ export function buildApp(
       );
     },
   });
-  app.register(async (open) => registrationRoutes(open, services));
+  app.register(async (open) => {
+    registrationRoutes(open, services);
+    linkRoutes(open, services);
+  });
   app.register(async (open) =>
     socketRoute(
       open,
@@ -118,6 +122,7 @@ export function buildApp(
     accountRoutes(authed, services);
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
+    linkApprovalRoutes(authed, services);
   });
   app.register(async (admin) => {
     adminRoutes(admin, services, options.adminToken);

@@ -9,8 +9,11 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  AccountIdentityResponse,
+  AccountParams,
   AccountResponse,
   AccountUpdateRequest,
+  CertificateRequest,
   CommitRequest,
   DeviceParams,
   DevicesRemovedResponse,
@@ -22,15 +25,25 @@ import {
   EvaluateResponse,
   GroupParams,
   GroupResponse,
+  IdentityKeyRequest,
   isErrorCode,
   KeyPackageClaimRequest,
   KeyPackageClaimResponse,
   KeyPackageStock,
   KeyPackageUpload,
   LeaveResponse,
+  LinkApproval,
+  LinkApproved,
+  LinkCreated,
+  LinkHandleParams,
+  LinkIdParams,
+  LinkRequest,
+  LinkResult,
+  LinkSession,
   loadOprf,
   RegisterRequest,
   RegisterResponse,
+  RegistrationLockRequest,
   ResolveRequest,
   ResolveResponse,
   StatsResponse,
@@ -52,7 +65,7 @@ type Auth = 'none' | 'device' | 'admin';
 type Answer = TSchema | 'binary' | 'text' | 'empty';
 
 interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   path: string;
   auth: Auth;
   body?: TSchema;
@@ -184,6 +197,58 @@ const ROUTES: Route[] = [
     destructive: true,
   },
   { method: 'GET', path: '/v1/admin/stats', auth: 'admin', ok: StatsResponse },
+  {
+    method: 'PUT',
+    path: '/v1/device/certificate',
+    auth: 'device',
+    body: CertificateRequest,
+    ok: 'empty',
+  },
+  {
+    method: 'PUT',
+    path: '/v1/account/identity',
+    auth: 'device',
+    body: IdentityKeyRequest,
+    ok: 'empty',
+  },
+  {
+    method: 'GET',
+    path: '/v1/accounts/:accountId/identity',
+    auth: 'device',
+    params: AccountParams,
+    ok: AccountIdentityResponse,
+  },
+  {
+    method: 'PUT',
+    path: '/v1/account/registration-lock',
+    auth: 'device',
+    body: RegistrationLockRequest,
+    ok: 'empty',
+  },
+  { method: 'DELETE', path: '/v1/account/registration-lock', auth: 'device', ok: 'empty' },
+  { method: 'POST', path: '/v1/links', auth: 'none', body: LinkRequest, ok: LinkCreated },
+  {
+    method: 'GET',
+    path: '/v1/links/:linkId/result',
+    auth: 'none',
+    params: LinkIdParams,
+    ok: LinkResult,
+  },
+  {
+    method: 'GET',
+    path: '/v1/links/:handle',
+    auth: 'device',
+    params: LinkHandleParams,
+    ok: LinkSession,
+  },
+  {
+    method: 'POST',
+    path: '/v1/links/:handle/approve',
+    auth: 'device',
+    params: LinkHandleParams,
+    body: LinkApproval,
+    ok: LinkApproved,
+  },
   // Not an upgrade: the socket route must refuse a plain request in the usual way.
   { method: 'GET', path: '/v1/socket', auth: 'none', ok: Type.Never() },
 ];

@@ -33,7 +33,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), interest-cohort=()',
+  // The camera only for this origin: the web app scans QR codes to link devices and verify contacts.
+  'permissions-policy': 'camera=(self), microphone=(), geolocation=(), interest-cohort=()',
 };
 
 const TYPES: Record<string, string> = {

@@ -13,7 +13,7 @@ import { CLOSE_CODES, loadOprf, MembershipFilter, toBase64Url } from '@parley/co
 import { sql } from 'kysely';
 import type { Directory } from '../directory/directory.js';
 import type { Db } from '../infra/db/database.js';
-import { deviceSocket, mlsKeyPackage, testServer } from '../testing/index.js';
+import { deviceSocket, testServer } from '../testing/index.js';
 import { tableNames } from '../testing/test-databases.js';
 
 type Registered = { accountId: string; deviceId: string; credential: string };
@@ -95,7 +95,7 @@ describe('DELETE /v1/account', () => {
     const { db, directory, groups, mailbox, keyPackages } = t.server.services;
     // The account, on two devices, discoverable and visible to contacts.
     const a = await t.register('+14155550301', true, 'contacts');
-    const a2 = await t.register('+14155550301', true, 'contacts');
+    const a2 = await t.link(a, 'second');
     const b = await t.register('+14155550302', true, 'contacts');
     const c = await t.register('+14155550303', true, 'contacts');
     assert.equal(a2.accountId, a.accountId);
@@ -104,9 +104,7 @@ describe('DELETE /v1/account', () => {
     // both directions (its queues, its sent ids), a discovery budget and key usage, contact links
     // both ways, directory log entries.
     await keyPackages.upload(a, {
-      keyPackages: [
-        { id: 'kp-a-0001', keyPackage: await mlsKeyPackage(`${a.accountId}/${a.deviceId}`) },
-      ],
+      keyPackages: [{ id: 'kp-a-0001', keyPackage: await (await t.certify(a)).keyPackage() }],
     });
     const groupId = 'D'.repeat(22);
     await groups.commit(a, groupId, {

@@ -13,6 +13,8 @@ export interface NewDevice {
   name: string;
   credentialHash: Uint8Array;
   createdAt: string;
+  /** ms since epoch; the device counts as active from its creation. */
+  lastSeenAt: number;
 }
 
 export async function insertDevice(db: Executor, device: NewDevice): Promise<void> {
@@ -24,17 +26,63 @@ export async function insertDevice(db: Executor, device: NewDevice): Promise<voi
       name: device.name,
       credential_hash: device.credentialHash,
       created_at: device.createdAt,
+      last_seen_at: device.lastSeenAt,
     })
     .execute();
 }
 
-/** A device's account and credential hash, to check a presented credential against. */
+/**
+ * A device's account and credential hash, to check a presented credential against, and when it
+ * was last seen.
+ */
 export function credentialOf(db: Executor, deviceId: string) {
   return db
     .selectFrom('devices')
-    .select(['id', 'account_id', 'credential_hash'])
+    .select(['id', 'account_id', 'credential_hash', 'last_seen_at'])
     .where('id', '=', deviceId)
     .executeTakeFirst();
+}
+
+export async function touchDevice(db: Executor, deviceId: string, at: number): Promise<void> {
+  await db.updateTable('devices').set({ last_seen_at: at }).where('id', '=', deviceId).execute();
+}
+
+/** When a device of the account was last seen (ms; 0 when it has none). */
+export async function lastActivity(db: Executor, accountId: string): Promise<number> {
+  const { at } = await db
+    .selectFrom('devices')
+    .select((eb) => eb.fn.max('last_seen_at').as('at'))
+    .where('account_id', '=', accountId)
+    .executeTakeFirstOrThrow();
+  return Number(at ?? 0);
+}
+
+/** A device's stored certificate: null before it sent one, undefined when there is no device. */
+export async function certificateOf(
+  db: Executor,
+  deviceId: string,
+): Promise<Uint8Array | null | undefined> {
+  const row = await db
+    .selectFrom('devices')
+    .select('certificate')
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+  return row ? row.certificate : undefined;
+}
+
+/** Stores a device's certificate unless it has one; whether it was stored. */
+export async function setCertificate(
+  db: Executor,
+  deviceId: string,
+  certificate: Uint8Array,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('devices')
+    .set({ certificate })
+    .where('id', '=', deviceId)
+    .where('certificate', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 export async function deviceExists(db: Executor, deviceId: string): Promise<boolean> {
@@ -50,7 +98,7 @@ export async function deviceExists(db: Executor, deviceId: string): Promise<bool
 export function devicesOf(db: Executor, accountId: string) {
   return db
     .selectFrom('devices')
-    .select(['id', 'name', 'created_at'])
+    .select(['id', 'name', 'created_at', 'certificate'])
     .where('account_id', '=', accountId)
     .orderBy('created_at')
     .execute();

@@ -6,14 +6,26 @@
  * The account and its other devices stay. The conversations' remaining devices get a `removed`
  * entry naming it, and the first of them (by device id) commits the removal of its MLS leaf, so
  * later epochs' keys are unknown to it (as for a member who leaves).
+ *
+ * Registering a number as a new identity signs out every device of its account the same way,
+ * inside the registration's transaction (signOutIn, then announce once it commits).
  */
 
 import { CLOSE_CODES, type DeviceRef, ParleyError } from '@parley/core';
+import type { Transaction } from 'kysely';
 import { type Db, lock } from '../infra/db/database.js';
+import type { Database } from '../infra/db/schema.js';
 import type { Mailbox } from '../messaging/mailbox.js';
 import { leaveConversations } from '../messaging/membership.js';
 import type { Realtime } from '../realtime/port.js';
 import { deleteDevices, deviceIdsOf } from './device-store.js';
+
+/** Devices signed out in a transaction: what to tell the sockets once it commits (announce). */
+export interface SignedOut {
+  removed: string[];
+  /** The devices that stay in their conversations and were told (their queues to wake). */
+  told: string[];
+}
 
 export class Devices {
   constructor(
@@ -36,25 +48,43 @@ export class Devices {
   }
 
   private async removeWhere(caller: DeviceRef, ids: string[]): Promise<string[]> {
-    const removed = await this.db.transaction().execute(async (trx) => {
-      await lock(trx, 'queue');
-      // Only the caller's account's devices: another account's id matches nothing.
-      const mine = await deviceIdsOf(trx, caller.accountId, { among: ids });
-      if (mine.length === 0) return { mine, told: [] };
-      await trx.deleteFrom('queue').where('device_id', 'in', mine).execute();
-      const told = await leaveConversations(trx, this.mailbox, {
-        kind: 'removed',
-        accountId: caller.accountId,
-        deviceIds: mine,
-      });
-      await trx.deleteFrom('key_packages').where('device_id', 'in', mine).execute();
-      await deleteDevices(trx, mine);
-      return { mine, told };
+    const out = await this.db
+      .transaction()
+      .execute((trx) => this.signOutIn(trx, caller.accountId, ids));
+    this.announce(out);
+    return out.removed;
+  }
+
+  /**
+   * Inside the caller's transaction (which may hold the directory lock, taken before this one):
+   * signs out those of `ids` that are devices of `accountId`. Their queues, KeyPackages and
+   * memberships go; the conversations' remaining devices get a `removed` entry.
+   */
+  async signOutIn(
+    trx: Transaction<Database>,
+    accountId: string,
+    ids: string[],
+  ): Promise<SignedOut> {
+    if (ids.length === 0) return { removed: [], told: [] };
+    await lock(trx, 'queue');
+    // Only the account's devices: another account's id matches nothing.
+    const removed = await deviceIdsOf(trx, accountId, { among: ids });
+    if (removed.length === 0) return { removed, told: [] };
+    await trx.deleteFrom('queue').where('device_id', 'in', removed).execute();
+    const told = await leaveConversations(trx, this.mailbox, {
+      kind: 'removed',
+      accountId,
+      deviceIds: removed,
     });
-    if (removed.mine.length > 0) {
-      this.realtime.disconnect(removed.mine, CLOSE_CODES.deviceRemoved, 'device removed');
-      this.realtime.wake(removed.told);
-    }
-    return removed.mine;
+    await trx.deleteFrom('key_packages').where('device_id', 'in', removed).execute();
+    await deleteDevices(trx, removed);
+    return { removed, told };
+  }
+
+  /** Once signOutIn's transaction has committed: closes the sockets (4411), wakes the told. */
+  announce(out: SignedOut): void {
+    if (out.removed.length === 0) return;
+    this.realtime.disconnect(out.removed, CLOSE_CODES.deviceRemoved, 'device removed');
+    this.realtime.wake(out.told);
   }
 }

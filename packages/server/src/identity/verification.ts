@@ -16,9 +16,9 @@ import {
   randomInt,
   timingSafeEqual,
 } from 'node:crypto';
-import { ParleyError } from '@parley/core';
+import { type ErrorCode, ParleyError } from '@parley/core';
 import type { ServerConfig } from '../config/config.js';
-import type { Bucket, Bus } from '../infra/bus/bus.js';
+import { type Bucket, type Bus, takeAll } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { SmsProvider } from '../infra/sms/sms-provider.js';
 
@@ -78,16 +78,10 @@ export class VerificationService {
     ];
   }
 
-  /** Charges every bucket, or none: a refusal gives back what the others took. */
   private async take(buckets: Bucket[], key: string): Promise<void> {
-    const taken: Bucket[] = [];
-    for (const bucket of buckets) {
-      const result = await this.bus.take(bucket, key);
-      if (!result.allowed) {
-        for (const t of taken) await this.bus.refund(t, key);
-        throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
-      }
-      taken.push(bucket);
+    const result = await takeAll(this.bus, buckets, key);
+    if (!result.allowed) {
+      throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
     }
   }
 
@@ -127,9 +121,39 @@ export class VerificationService {
    * the number handed to the caller, who must turn it into a directory element and drop it.
    */
   async confirm(verificationId: string, code: string): Promise<string> {
+    return (await this.check(verificationId, code)).phoneNumber;
+  }
+
+  /**
+   * Checks a code and hands the number to `use`. When `use` refuses with one of `keepOn` (the
+   * registration lock asking for its PIN), the verification is put back as it was, with the same
+   * code and expiry, so the user can send what was missing without another SMS.
+   */
+  async confirmFor<T>(
+    verificationId: string,
+    code: string,
+    keepOn: readonly ErrorCode[],
+    use: (phoneNumber: string) => Promise<T>,
+  ): Promise<T> {
+    const { phoneNumber, sealed, expiresAt } = await this.check(verificationId, code);
+    try {
+      return await use(phoneNumber);
+    } catch (error) {
+      const left = expiresAt - this.now();
+      if (error instanceof ParleyError && keepOn.includes(error.code) && left > 0) {
+        await this.bus.sessions.create(verificationId, sealed, left);
+      }
+      throw error;
+    }
+  }
+
+  private async check(
+    verificationId: string,
+    code: string,
+  ): Promise<{ phoneNumber: string; sealed: string; expiresAt: number }> {
     const sealed = await this.bus.sessions.get(verificationId);
     const entry = sealed === undefined ? undefined : open(verificationId, sealed);
-    if (!entry || entry.expiresAt <= this.now()) {
+    if (sealed === undefined || !entry || entry.expiresAt <= this.now()) {
       if (sealed !== undefined) await this.bus.sessions.consume(verificationId);
       throw new ParleyError('VERIFICATION_NOT_FOUND');
     }
@@ -148,7 +172,7 @@ export class VerificationService {
     if (!(await this.bus.sessions.consume(verificationId))) {
       throw new ParleyError('VERIFICATION_NOT_FOUND');
     }
-    return entry.phoneNumber;
+    return { phoneNumber: entry.phoneNumber, sealed, expiresAt: entry.expiresAt };
   }
 
   /** Pending verifications (on every node that shares the bus). */

@@ -2,14 +2,16 @@
  * KeyPackages: each device uploads a stock of one-time KeyPackages and one last-resort KeyPackage.
  * A claim hands each one-time KeyPackage out exactly once (deleted in the same transaction) and
  * falls back to the last-resort one, which stays. The server checks that every KeyPackage is an
- * MLS KeyPackage for cipher suite 1 naming the uploading device, so nobody can plant keys for
- * another device.
+ * MLS KeyPackage for cipher suite 1 whose `basic` credential is the uploading device's stored
+ * certificate and whose leaf signature key is the key that certificate certifies, so nobody can
+ * plant keys for another device (clients check the certificate's signature themselves).
  */
 
 import type { DeviceRef } from '@parley/core';
 import {
+  bytesEqual,
   type ClaimedKeyPackage,
-  deviceIdentity,
+  type DeviceCertificate,
   fromBase64Url,
   type KeyPackageItem,
   type KeyPackageStock,
@@ -17,16 +19,18 @@ import {
   MESSAGING_LIMITS,
   MLS_CIPHER_SUITE,
   ParleyError,
+  parseCertificate,
   toBase64Url,
 } from '@parley/core';
 import { decodeMlsMessage } from 'ts-mls';
-import { devicesOfAccounts } from '../identity/device-store.js';
+import { certificateOf, devicesOfAccounts } from '../identity/device-store.js';
 import type { Bucket, Bus } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { Db } from '../infra/db/database.js';
 import type { Realtime } from '../realtime/port.js';
 
-export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Uint8Array {
+/** `certificate`: the uploading device's stored certificate. */
+export function checkKeyPackage(item: KeyPackageItem, certificate: DeviceCertificate): Uint8Array {
   const bytes = fromBase64Url(item.keyPackage);
   const fail = (reason: string) =>
     new ParleyError('KEY_PACKAGE_INVALID', { details: { id: item.id, reason } });
@@ -44,12 +48,13 @@ export function checkKeyPackage(item: KeyPackageItem, device: DeviceRef): Uint8A
   if (keyPackage.cipherSuite !== MLS_CIPHER_SUITE) {
     throw fail(`cipher suite must be ${MLS_CIPHER_SUITE}`);
   }
-  const credential = keyPackage.leafNode.credential;
-  if (
-    credential.credentialType !== 'basic' ||
-    new TextDecoder().decode(credential.identity) !== deviceIdentity(device)
-  ) {
-    throw fail('the credential must name this device');
+  const { credential, signaturePublicKey } = keyPackage.leafNode;
+  if (credential.credentialType !== 'basic') throw fail('the credential must be basic');
+  if (!bytesEqual(credential.identity, certificate.bytes)) {
+    throw fail("the credential must be this device's certificate");
+  }
+  if (!bytesEqual(signaturePublicKey, certificate.deviceKey)) {
+    throw fail("the leaf signature key must be the certificate's device key");
   }
   return bytes;
 }
@@ -82,12 +87,16 @@ export class KeyPackages {
   }
 
   async upload(device: DeviceRef, body: KeyPackageUpload): Promise<KeyPackageStock> {
+    const stored = await certificateOf(this.db, device.deviceId);
+    // Stored only after it verified (identity-keys.ts), so parsing suffices here.
+    const certificate = stored ? parseCertificate(stored) : undefined;
+    if (!certificate) throw new ParleyError('CERTIFICATE_REQUIRED');
     const oneTime = body.keyPackages.map((item) => ({
       item,
-      bytes: checkKeyPackage(item, device),
+      bytes: checkKeyPackage(item, certificate),
     }));
     const lastResort = body.lastResort
-      ? { item: body.lastResort, bytes: checkKeyPackage(body.lastResort, device) }
+      ? { item: body.lastResort, bytes: checkKeyPackage(body.lastResort, certificate) }
       : undefined;
     const now = Date.now();
     await this.db.transaction().execute(async (trx) => {

@@ -1,14 +1,22 @@
 /** Test support: an in-process server on a free port with its own data directory. */
 
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MLS_CIPHER_SUITE, type ServerFrame, toBase64Url } from '@parley/core';
+import {
+  type IdentityKeyPair,
+  loadIdentityCrypto,
+  MLS_CIPHER_SUITE,
+  type ServerFrame,
+  toBase64Url,
+} from '@parley/core';
 import {
   defaultCapabilities,
   defaultLifetime,
   encodeMlsMessage,
   generateKeyPackage,
+  generateKeyPackageWithKey,
   getCiphersuiteFromName,
   getCiphersuiteImpl,
 } from 'ts-mls';
@@ -91,28 +99,177 @@ export async function testServer(
       options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const response = await fetch(new URL(path, server.url), { method, headers, body });
-    const json = (await response.json()) as Record<string, unknown>;
+    // 204 and friends have no body.
+    const text = await response.text();
+    const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     return { status: response.status, headers: response.headers, json };
   };
+  /**
+   * Registers `phoneNumber` with a new identity key (a number that has an account starts a new
+   * identity on it, or is refused by its registration lock: see `registerRaw`).
+   */
   const register = async (
     phoneNumber: string,
     discoverable = true,
     presence: 'nobody' | 'contacts' = 'nobody',
-  ) => {
+  ): Promise<TestDevice> => {
+    const identity = (await loadIdentityCrypto()).newIdentityKeys();
+    const r = await registerRaw(phoneNumber, {
+      discoverable,
+      presence,
+      identityKey: toBase64Url(identity.publicKey),
+    });
+    if (r.status !== 201) throw new Error(`registration failed: ${JSON.stringify(r.json)}`);
+    return { ...(r.json as { accountId: string; deviceId: string; credential: string }), identity };
+  };
+  /** A verification and a registration with these fields; the answer as it came. */
+  const registerRaw = async (phoneNumber: string, fields: Record<string, unknown>) => {
     const v = await call('POST', '/v1/verifications', { body: { phoneNumber } });
     const verificationId = v.json.verificationId as string;
-    const r = await call('POST', '/v1/accounts', {
-      body: {
-        verificationId,
-        code: inbox.codeFor(verificationId),
-        discoverable,
-        presence,
-        deviceName: 'test',
-      },
-    });
-    return r.json as { accountId: string; deviceId: string; credential: string };
+    const body = {
+      verificationId,
+      code: inbox.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName: 'test',
+      ...fields,
+    };
+    const answer = await call('POST', '/v1/accounts', { body });
+    return { ...answer, body };
   };
-  return { server, config, inbox, call, register };
+  /** A second device of `approver`'s account, linked through the real endpoints. */
+  const link = async (approver: TestDevice, deviceName = 'linked'): Promise<TestDevice> => ({
+    ...(await linkDevice(server.url, approver.credential, deviceName)),
+    identity: approver.identity,
+  });
+  /** Gives `device` a certificate (PUT /v1/device/certificate); it can upload KeyPackages. */
+  const certify = (device: TestDevice) => certifyDevice(server.url, device, device.identity);
+  return { server, config, inbox, call, register, registerRaw, link, certify };
+}
+
+/** A device as the test helpers make it: its credential, and its account's identity keys. */
+export interface TestDevice {
+  accountId: string;
+  deviceId: string;
+  credential: string;
+  identity: IdentityKeyPair;
+}
+
+async function request(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  credential?: string,
+): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = {};
+  if (credential) headers.authorization = `Bearer ${credential}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(new URL(path, baseUrl), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+/**
+ * Links a new device to the account of the device holding `approverCredential`, through the real
+ * endpoints (POST /v1/links, GET and approve by the approver, the result), with a dummy envelope.
+ */
+export async function linkDevice(
+  baseUrl: string,
+  approverCredential: string,
+  deviceName: string,
+): Promise<{ accountId: string; deviceId: string; credential: string }> {
+  const secret = randomBytes(32).toString('base64url');
+  const started = await request(baseUrl, 'POST', '/v1/links', {
+    publicKey: toBase64Url(randomBytes(32)),
+    deviceName,
+    credentialHash: createHash('sha256').update(secret).digest('base64url'),
+  });
+  const handle = started.handle as string;
+  await request(baseUrl, 'GET', `/v1/links/${handle}`, undefined, approverCredential);
+  await request(
+    baseUrl,
+    'POST',
+    `/v1/links/${handle}/approve`,
+    { envelope: toBase64Url(new TextEncoder().encode('test envelope')) },
+    approverCredential,
+  );
+  const result = await request(baseUrl, 'GET', `/v1/links/${started.linkId as string}/result`);
+  const deviceId = result.deviceId as string;
+  return { accountId: result.accountId as string, deviceId, credential: `${deviceId}.${secret}` };
+}
+
+/** A device's MLS signature key pair and the certificate its account's identity key signed. */
+export interface CertifiedDevice {
+  certificate: Uint8Array;
+  signatureKeyPair: { signKey: Uint8Array; publicKey: Uint8Array };
+  /** A fresh KeyPackage with the certificate as its credential (base64url). */
+  keyPackage(): Promise<string>;
+}
+
+/** A new MLS signature key for `device`, certified by `identity` and sent to the server. */
+export async function certifyDevice(
+  baseUrl: string,
+  device: { accountId: string; deviceId: string; credential: string },
+  identity: IdentityKeyPair,
+): Promise<CertifiedDevice> {
+  const certified = await certificateFor(device, identity);
+  await request(
+    baseUrl,
+    'PUT',
+    '/v1/device/certificate',
+    { certificate: toBase64Url(certified.certificate) },
+    device.credential,
+  );
+  return certified;
+}
+
+/** A signature key pair and its certificate, not sent anywhere. */
+export async function certificateFor(
+  device: { accountId: string; deviceId: string },
+  identity: IdentityKeyPair,
+): Promise<CertifiedDevice> {
+  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(MLS_CIPHER_SUITE));
+  const signatureKeyPair = await impl.signature.keygen();
+  const certificate = (await loadIdentityCrypto()).issueCertificate(identity, {
+    accountId: device.accountId,
+    deviceId: device.deviceId,
+    deviceKey: signatureKeyPair.publicKey,
+    createdAt: Date.now(),
+  });
+  return {
+    certificate,
+    signatureKeyPair,
+    keyPackage: () => certifiedKeyPackage(certificate, signatureKeyPair),
+  };
+}
+
+/** A real KeyPackage whose basic credential is `certificate`, signed by `signatureKeyPair`. */
+export async function certifiedKeyPackage(
+  certificate: Uint8Array,
+  signatureKeyPair: { signKey: Uint8Array; publicKey: Uint8Array },
+): Promise<string> {
+  const impl = await getCiphersuiteImpl(getCiphersuiteFromName(MLS_CIPHER_SUITE));
+  const made = await generateKeyPackageWithKey(
+    { credentialType: 'basic', identity: certificate },
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    signatureKeyPair,
+    impl,
+  );
+  return toBase64Url(
+    encodeMlsMessage({
+      keyPackage: made.publicPackage,
+      wireformat: 'mls_key_package',
+      version: 'mls10',
+    }),
+  );
 }
 
 /** An account written straight into the database, as registration would with its number. */
@@ -164,7 +321,10 @@ export async function insertAccounts(
   return seqs;
 }
 
-/** A real MLS KeyPackage (the server's cipher suite) whose credential names `identity`. */
+/**
+ * A real MLS KeyPackage (the server's cipher suite) whose credential is the string `identity`:
+ * the format before device certificates, which the server now refuses.
+ */
 export async function mlsKeyPackage(identity: string): Promise<string> {
   const impl = await getCiphersuiteImpl(getCiphersuiteFromName(MLS_CIPHER_SUITE));
   const made = await generateKeyPackage(

@@ -1,12 +1,23 @@
 /**
  * The signed-in device's own account: read it (with its devices), change discoverability, delete
- * it; sign out one of its devices, or all the others.
+ * it; sign out one of its devices, or all the others; its identity key, this device's
+ * certificate, the registration lock; and another account's identity key.
  */
 
 import {
+  AccountParams,
+  type AccountParams as AccountParamsType,
   AccountUpdateRequest,
+  type CertificateRequest as CertificateBody,
+  CertificateRequest,
   DeviceParams,
   type DeviceParams as DeviceParamsType,
+  fromBase64Url,
+  type IdentityKeyRequest as IdentityBody,
+  IdentityKeyRequest,
+  type RegistrationLockRequest as LockBody,
+  ParleyError,
+  RegistrationLockRequest,
   type AccountUpdateRequest as UpdateBody,
 } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
@@ -40,4 +51,49 @@ export function accountRoutes(app: FastifyInstance, services: Services): void {
   app.delete('/v1/devices', async (request) => ({
     removed: await services.devices.removeOthers(request.device),
   }));
+
+  app.put<{ Body: CertificateBody }>(
+    '/v1/device/certificate',
+    { schema: { body: CertificateRequest } },
+    async (request, reply) => {
+      await services.identityKeys.setCertificate(request.device, request.body.certificate);
+      return reply.status(204).send();
+    },
+  );
+
+  // Accounts made before identity keys only; IDENTITY_EXISTS otherwise.
+  app.put<{ Body: IdentityBody }>(
+    '/v1/account/identity',
+    { schema: { body: IdentityKeyRequest } },
+    async (request, reply) => {
+      const key = fromBase64Url(request.body.identityKey);
+      if (!key) {
+        throw new ParleyError('VALIDATION_FAILED', {
+          details: [{ field: 'body/identityKey', problem: 'not canonical base64url' }],
+        });
+      }
+      await services.identityKeys.setIdentityKey(request.device.accountId, key);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: AccountParamsType }>(
+    '/v1/accounts/:accountId/identity',
+    { schema: { params: AccountParams } },
+    async (request) => services.identityKeys.identityOf(request.params.accountId),
+  );
+
+  app.put<{ Body: LockBody }>(
+    '/v1/account/registration-lock',
+    { schema: { body: RegistrationLockRequest } },
+    async (request, reply) => {
+      await services.accounts.lock.set(request.device.accountId, request.body.pin);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete('/v1/account/registration-lock', async (request, reply) => {
+    await services.accounts.lock.clear(request.device.accountId);
+    return reply.status(204).send();
+  });
 }

@@ -1,6 +1,7 @@
 /** POST /v1/verifications (request a code) and POST /v1/accounts (confirm it, get a device). */
 
 import {
+  fromBase64Url,
   isE164,
   ParleyError,
   type RegisterRequest as RegisterBody,
@@ -35,13 +36,25 @@ export function registrationRoutes(app: FastifyInstance, services: Services): vo
     '/v1/accounts',
     { schema: { body: RegisterRequest } },
     async (request, reply) => {
-      const { verificationId, code, discoverable, presence, deviceName } = request.body;
-      const phoneNumber = await services.verification.confirm(verificationId, code);
-      const result = await services.accounts.register(
-        phoneNumber,
-        discoverable,
-        presence,
-        deviceName,
+      const { verificationId, code, identityKey, registrationLockPin, ...answers } = request.body;
+      const key = fromBase64Url(identityKey);
+      if (!key) {
+        throw new ParleyError('VALIDATION_FAILED', {
+          details: [{ field: 'body/identityKey', problem: 'not canonical base64url' }],
+        });
+      }
+      // A registration lock asking for its PIN keeps the verification: the same code may be
+      // sent again with the PIN.
+      const result = await services.verification.confirmFor(
+        verificationId,
+        code,
+        ['REGISTRATION_LOCKED'],
+        (phoneNumber) =>
+          services.accounts.register(phoneNumber, {
+            ...answers,
+            identityKey: key,
+            ...(registrationLockPin === undefined ? {} : { registrationLockPin }),
+          }),
       );
       return reply.status(201).send(result);
     },

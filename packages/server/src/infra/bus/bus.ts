@@ -91,3 +91,21 @@ export interface Bus {
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Charges every bucket, or none: a refusal gives back what the others took, and names the wait. */
+export async function takeAll(
+  bus: Bus,
+  buckets: readonly Bucket[],
+  key: string,
+): Promise<LimitResult> {
+  const taken: Bucket[] = [];
+  for (const bucket of buckets) {
+    const result = await bus.take(bucket, key);
+    if (!result.allowed) {
+      for (const t of taken) await bus.refund(t, key);
+      return result;
+    }
+    taken.push(bucket);
+  }
+  return { allowed: true, retryAfterMs: 0 };
+}

@@ -3,7 +3,8 @@
  * row ids and child rows survive it, and foreign keys are enforced again afterwards. Migration
  * 0005 moves each account's directory entry into the current key's own table: accounts keep their
  * order (seq = the old row id), entries and child rows survive, deleting an account deletes its
- * entry.
+ * entry. Migration 0008 leaves old accounts without identity key or lock, old devices without
+ * certificate.
  */
 
 import * as assert from 'node:assert/strict';
@@ -135,7 +136,20 @@ describe('migration 0005: a directory table per key', () => {
       ).rows.map((r) => r.name);
       assert.ok(names.includes(`${table}_token`) && names.includes('accounts_id'), `${names}`);
       assert.ok(!names.includes('rotation_stage'), 'a stale stage is dropped');
-      assert.equal((await db.selectFrom('devices').selectAll().execute()).length, 1);
+      const devices = await db.selectFrom('devices').selectAll().execute();
+      assert.equal(devices.length, 1);
+      // 0008: an old device has no certificate and was never seen; an old account no identity
+      // key and no lock; the linking relay's table is there, empty.
+      assert.equal(devices[0]!.certificate, null);
+      assert.equal(devices[0]!.last_seen_at, 0);
+      assert.deepEqual(
+        accounts.map((a) => [a.identity_key, a.registration_lock, a.lock_failures]),
+        [
+          [null, null, 0],
+          [null, null, 0],
+        ],
+      );
+      assert.deepEqual(await db.selectFrom('link_sessions').selectAll().execute(), []);
       // A new account comes after every old one; deleting an account deletes its entry.
       const { seq } = await db
         .insertInto('accounts')

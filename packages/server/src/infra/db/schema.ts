@@ -18,6 +18,12 @@ export interface AccountsTable {
   /** Leaky bucket of discovery evaluations: level at budget_at (ms since epoch). */
   budget_level: number;
   budget_at: number;
+  /** The account's Ed25519 identity public key; null for accounts made before identity keys. */
+  identity_key: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** The registration lock's scrypt verifier (never the PIN); null when the lock is off. */
+  registration_lock: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Wrong PINs since the lock was set or last passed. */
+  lock_failures: ColumnType<number, number | undefined, number>;
 }
 
 /**
@@ -41,6 +47,30 @@ export interface DevicesTable {
   name: string;
   credential_hash: Uint8Array;
   created_at: string;
+  /** Its device certificate (identity.ts in core), once sent; it never changes after. */
+  certificate: ColumnType<Uint8Array | null, Uint8Array | null | undefined, Uint8Array | null>;
+  /** When it last authenticated (ms since epoch), refreshed at most once an hour. */
+  last_seen_at: ColumnType<number, number | undefined, number>;
+}
+
+/**
+ * A pending link of a new device (identity/linking.ts): what the new device sent, then what the
+ * approving device answered, until the new device collects it or it expires.
+ */
+export interface LinkSessionsTable {
+  /** The new device's polling handle (16 random bytes, base64url). */
+  id: string;
+  /** The typed code's lookup part: 8 Crockford base32 characters. */
+  handle: string;
+  public_key: Uint8Array;
+  device_name: string;
+  credential_hash: Uint8Array;
+  created_at: number;
+  expires_at: number;
+  /** Set on approval: the device created for it, and the envelope for the new device. */
+  account_id: string | null;
+  device_id: string | null;
+  envelope: Uint8Array | null;
 }
 
 export interface DirectoryLogTable {
@@ -142,6 +172,7 @@ export interface Database {
   queue: QueueTable;
   sent_messages: SentMessagesTable;
   contact_links: ContactLinksTable;
+  link_sessions: LinkSessionsTable;
 }
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */

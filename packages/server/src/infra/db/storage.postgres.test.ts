@@ -1,7 +1,8 @@
 /**
  * The storage suite on PostgreSQL: the server's test files that exercise storage (HTTP API,
  * directory and key rotation, deltas, account deletion, device queues and batched
- * acknowledgements, KeyPackages, metrics, isolation between accounts, signing devices out, and the
+ * acknowledgements, KeyPackages, metrics, isolation between accounts, signing devices out, identity
+ * keys and certificates, registering a number again, linking devices, and the
  * HTTP and WebSocket fuzzing) run here a second time, every test server on a fresh PostgreSQL
  * database at 127.0.0.1:5432 (.ci/run starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
  * elsewhere the suite skips, saying why.
@@ -30,6 +31,9 @@ if (reachable) {
   await import('../metrics/metrics.test.js');
   await import('../../http/isolation.test.js');
   await import('../../identity/devices.test.js');
+  await import('../../identity/identity-keys.test.js');
+  await import('../../identity/registration.test.js');
+  await import('../../identity/linking.test.js');
   await import('../../http/http.fuzz.test.js');
   await import('../../realtime/socket.fuzz.test.js');
 } else if (process.env.CI === 'true') {

@@ -14,6 +14,7 @@ import * as m0004 from './0004-messaging.js';
 import * as m0005 from './0005-account-deletion.js';
 import * as m0006 from './0006-directory-table-per-key.js';
 import * as m0007 from './0007-budget-carry.js';
+import * as m0008 from './0008-identity.js';
 
 /** A migration as each dialect runs it; absent where that dialect's history does not have it. */
 type PerDialect = { sqlite?: Migration; postgres?: Migration };
@@ -26,6 +27,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: PerDialect]> 
   ['0005-account-deletion', m0005],
   ['0006-directory-table-per-key', m0006],
   ['0007-budget-carry', m0007],
+  ['0008-identity', m0008],
 ];
 
 function listFor(dialect: keyof PerDialect): Record<string, Migration> {
