@@ -294,7 +294,7 @@ async function twoNodes() {
   const url = await server.createPostgresDatabase();
   const a = await startNode(clock, { PARLEY_DATABASE_URL: url }, bus);
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-attack-'));
-  for (const f of ['oprf-keys.json', 'link-key', 'admin-token']) {
+  for (const f of ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token']) {
     const { copyFileSync } = await import('node:fs');
     copyFileSync(join(a.dataDir, f), join(dataDir, f));
   }

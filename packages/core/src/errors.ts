@@ -218,6 +218,11 @@ export const ERROR_CATALOG = {
     status: 0,
     message: 'The contacts file could not be read as vCard or CSV.',
   },
+  FILTER_REFUSED: {
+    status: 0,
+    message:
+      'The server’s directory filter failed a check (signature, size, version, or a match it would not confirm); nothing more was sent for it.',
+  },
   NO_IDENTITY: {
     status: 0,
     message:

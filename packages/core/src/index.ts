@@ -4,6 +4,7 @@
  * server needs (building filters) is on the `@parley/core/server` subpath.
  */
 export * from './directory-keys.js';
+export * from './directory-statement.js';
 export * from './encoding.js';
 export * from './envelope.js';
 export * from './error-docs.js';

@@ -301,6 +301,15 @@ export const DirectoryQuery = Type.Object(
   strict,
 );
 
+/**
+ * The directory statement's signature (directory-statement.ts) and the key that made it, which
+ * clients pin on first use per server.
+ */
+const Signed = {
+  signingKey: b64(32, 'the directory signing key (Ed25519), base64url'),
+  signature: b64(64, 'an Ed25519 signature over the directory statement, base64url'),
+};
+
 export const DirectorySnapshot = Type.Object(
   {
     type: Type.Literal('snapshot'),
@@ -311,6 +320,9 @@ export const DirectorySnapshot = Type.Object(
     /** Size of the binary filter (membership-filter.ts encoding) to fetch from `path`. */
     bytes: Type.Integer({ minimum: 0 }),
     path: Type.String({ pattern: '^/v1/directory/snapshots/[a-z0-9]+/[0-9]+$' }),
+    /** SHA-256 of the snapshot's bytes. */
+    digest: b64(32, 'SHA-256, base64url'),
+    ...Signed,
   },
   strict,
 );
@@ -332,6 +344,9 @@ export const DirectoryDelta = Type.Object(
     added: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
     removed: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
     removedFull: Type.String({ pattern: '^[A-Za-z0-9_-]*$' }),
+    /** Discoverable accounts at `version` (what bounds the filter's false-positive rate). */
+    count: Type.Integer({ minimum: 0 }),
+    ...Signed,
   },
   strict,
 );

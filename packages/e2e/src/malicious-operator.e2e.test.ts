@@ -10,7 +10,8 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -23,7 +24,18 @@ import {
   type SecurityWarning,
 } from '@parley/client/node';
 import { forgedKeyPackage } from '@parley/client/testing';
-import { type DeviceRef, fromBase64Url, type ParleyError, toBase64Url } from '@parley/core';
+import {
+  type DeviceRef,
+  directoryFingerprint,
+  directoryStatementBytes,
+  filterRangeFor,
+  fromBase64Url,
+  loadOprf,
+  type ParleyError,
+  phoneNumberInput,
+  toBase64Url,
+} from '@parley/core';
+import { encodeFilter } from '@parley/core/server';
 import { MaliciousOperator } from './harness/malicious-operator.js';
 import { reached, texts, until } from './harness/wait.js';
 
@@ -562,9 +574,95 @@ describe('a malicious operator (real server process behind a rewriting proxy)', 
     assert.notEqual(changed.digits, erinSees.digits, 'a new safety number');
     assert.equal(changed.blocked, true);
     await erin.client.acceptSafetyNumber(dave.ref.accountId);
+    // What Erin writes in the conversation she had with Dave's old identity reaches nobody new.
+    await erin.client.messenger.send(id, 'meant for the old dave');
     const fresh = await erin.client.messenger.createConversation([dave.ref.accountId]);
     assert.ok(fresh.members.some((m) => m.accountId === dave.ref.accountId));
+    await swapper.messenger.start();
+    await until('the new identity to join the new conversation', async () =>
+      (await swapper.messenger.conversations()).some((c) => c.id === fresh.id),
+    );
+    assert.deepEqual(
+      (await swapper.messenger.conversations()).map((c) => c.id),
+      [fresh.id],
+      'the old conversation never reaches the new identity',
+    );
     for (const d of [dave, erin]) d.client.close();
     swapper.close();
+  });
+
+  it('a doctored filter of honest size listing non-users: stopped at the first unconfirmed match, one token out', async () => {
+    // The operator holds the OPRF key and the directory signing key (both in its data
+    // directory): it lists non-users' numbers in a filter of honest size and signs it.
+    const nonUsers = ['+14155550971', '+14155550972', '+14155550973', '+14155550974'];
+    const dir = operator.server.dataDir;
+    const { keys } = JSON.parse(readFileSync(join(dir, 'oprf-keys.json'), 'utf8')) as {
+      keys: Array<{ id: string; secret: string }>;
+    };
+    const seed = Buffer.from(
+      readFileSync(join(dir, 'directory-signing-key'), 'utf8').trim(),
+      'base64url',
+    );
+    const signingKey = createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    const oprf = await loadOprf();
+    let doctored: Uint8Array | undefined;
+    operator.onResponse('GET', '/v1/directory', (_req, status, json) => {
+      if (status !== 200) return json;
+      const honest = json as { keyId: string; version: number; count: number };
+      const secret = Buffer.from(keys.find((k) => k.id === honest.keyId)!.secret, 'base64');
+      const fingerprints = nonUsers.map((n) =>
+        directoryFingerprint(
+          oprf.sha512,
+          honest.keyId,
+          oprf.scalarMult(secret, oprf.hashToGroup(phoneNumberInput(n))),
+        ),
+      );
+      const range = filterRangeFor(1024);
+      doctored = encodeFilter(fingerprints, range);
+      const version = honest.version + 1000;
+      const digest = createHash('sha256').update(doctored).digest();
+      const statement = {
+        kind: 'snapshot' as const,
+        keyId: honest.keyId,
+        version,
+        count: nonUsers.length,
+        range,
+        digest,
+      };
+      return {
+        type: 'snapshot',
+        keyId: honest.keyId,
+        version,
+        count: nonUsers.length,
+        range: String(range),
+        bytes: doctored.length,
+        path: `/v1/directory/snapshots/${honest.keyId}/${version}`,
+        digest: toBase64Url(digest),
+        signingKey: createPublicKey(signingKey).export({ format: 'jwk' }).x,
+        signature: toBase64Url(sign(null, directoryStatementBytes(statement), signingKey)),
+      };
+    });
+    operator.onRawResponse('GET', /^\/v1\/directory\/snapshots\//, () => doctored!);
+    const tokensSent: string[] = [];
+    operator.onResponse('POST', '/v1/discovery/resolve', (req, _status, json) => {
+      tokensSent.push(...((req.body as { tokens: string[] }).tokens ?? []));
+      return json;
+    });
+
+    const victim = await register('victim', '+14155550979');
+    // Signed with the server's own directory key: every check of size and signature passes.
+    await victim.client.consent.grant();
+    for (const [i, n] of nonUsers.entries()) await victim.client.contacts.add(`friend ${i}`, n);
+    await assert.rejects(
+      victim.client.discover(),
+      (e: ParleyError) => e.code === 'FILTER_REFUSED',
+      'the first listed match the server does not confirm stops discovery',
+    );
+    assert.equal(tokensSent.length, 1, 'one number out, not four');
+    victim.client.close();
   });
 });

@@ -7,6 +7,7 @@ import { loadOprf } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type ServerConfig } from './config/config.js';
 import { Directory } from './directory/directory.js';
+import { DirectorySigner } from './directory/signer.js';
 import { BudgetCarry } from './discovery/budget-carry.js';
 import { ContactLinks } from './discovery/contact-links.js';
 import { Discovery } from './discovery/discovery.js';
@@ -83,6 +84,10 @@ export async function startServer(
   const adminToken = ensureSecretFile(adminTokenPath(config.dataDir));
   // Keys the contact-link digests; outside the database so a dump shows no social graph.
   const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
+  // Signs every directory statement; clients pin its public half on first use.
+  const signer = new DirectorySigner(
+    Buffer.from(ensureSecretFile(join(config.dataDir, 'directory-signing-key')), 'base64url'),
+  );
   // Before the database, so an unreachable Redis stops the start with nothing else opened.
   const bus: Bus =
     options.bus ??
@@ -129,6 +134,7 @@ export async function startServer(
     const services: Services = {
       db,
       directory,
+      signer,
       verification,
       accounts: new Accounts(
         db,

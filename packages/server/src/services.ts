@@ -1,6 +1,7 @@
 /** The server's services, wired once at start and handed to the routes. */
 
 import type { Directory } from './directory/directory.js';
+import type { DirectorySigner } from './directory/signer.js';
 import type { ContactLinks } from './discovery/contact-links.js';
 import type { Discovery } from './discovery/discovery.js';
 import type { AccountDeletion } from './identity/account-deletion.js';
@@ -25,6 +26,8 @@ export interface Services {
   identityKeys: IdentityKeys;
   linking: Linking;
   directory: Directory;
+  /** Signs the directory statements (directory/signer.ts). */
+  signer: DirectorySigner;
   discovery: Discovery;
   verification: VerificationService;
   /** The OPRF worker pool; `pool.backend` says whether it runs native or WASM. */

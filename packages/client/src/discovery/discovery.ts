@@ -23,6 +23,7 @@ import {
 import type { Consent } from '../privacy/consent.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
+import { checkSnapshot, checkStatement, checkVersion } from './filter-checks.js';
 
 export interface DiscoveryProgress {
   phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';
@@ -78,6 +79,8 @@ interface Cache {
   keyId: string;
   /** E.164 → unblinded element k·H(number), base64url. */
   elements: Record<string, string>;
+  /** Lookup tokens the server confirmed under this key id (people it knows this user has). */
+  resolved?: string[];
 }
 
 interface StoredFilter {
@@ -143,9 +146,18 @@ export class DiscoveryEngine {
     const response = await this.api.directory(
       held ? { keyId: held.keyId, version: held.version, range: held.filter.range } : undefined,
     );
+    // Checked before anything is looked up in it (filter-checks.ts).
+    await checkStatement(this.store, this.api.serverUrl, response);
+    checkVersion(held, response);
     if (response.type === 'snapshot') {
       const data = await this.api.snapshot(response.path, response.bytes);
-      const filter = MembershipFilter.decode(data);
+      let filter: MembershipFilter;
+      try {
+        filter = MembershipFilter.decode(data);
+      } catch (cause) {
+        throw new ParleyError('FILTER_REFUSED', { cause, details: { reason: 'malformed' } });
+      }
+      await checkSnapshot(response, data, filter);
       await this.store.set<StoredFilter>(FILTER, {
         keyId: response.keyId,
         version: response.version,
@@ -253,26 +265,58 @@ export class DiscoveryEngine {
     await this.store.set(CACHE, cache);
 
     const candidates = new Map<string, string>();
+    const fingerprints = new Map<string, Uint8Array>();
     for (const n of numbers) {
       const element = decode(cache.elements[n]!);
-      if (filter.has(directoryFingerprint(oprf.sha512, keyId, element))) {
-        candidates.set(toBase64Url(directoryToken(oprf.sha512, keyId, element)), n);
+      const fingerprint = directoryFingerprint(oprf.sha512, keyId, element);
+      if (filter.has(fingerprint)) {
+        const token = toBase64Url(directoryToken(oprf.sha512, keyId, element));
+        candidates.set(token, n);
+        fingerprints.set(token, fingerprint);
       }
     }
 
     const found = new Map<string, { accountId: string; deviceIds: string[] }>();
     if ((options.resolve ?? 'eager') === 'eager' && candidates.size > 0) {
-      const tokens = [...candidates.keys()];
-      for (let start = 0; start < tokens.length; start += LIMITS.resolveBatch) {
-        const batch = tokens.slice(start, start + LIMITS.resolveBatch);
-        const { matches } = await this.api.resolve(keyId, batch);
+      const record = (matches: Awaited<ReturnType<ApiClient['resolve']>>['matches']) => {
         for (const m of matches) {
           const n = candidates.get(m.token);
-          if (n)
+          if (n) {
             found.set(n, { accountId: m.accountId, deviceIds: m.devices.map((d) => d.deviceId) });
+          }
         }
-        progress({ phase: 'resolve', done: start + batch.length, total: tokens.length });
+      };
+      // Tokens that resolved before name people the server already knows this user has: they
+      // go in batches. A new match goes alone, and the first one the server does not confirm
+      // stops discovery (unless a fresh filter no longer lists it): a doctored filter gets at
+      // most one number out of this device.
+      const known = new Set(cache.resolved ?? []);
+      const tokens = [...candidates.keys()];
+      const old = tokens.filter((t) => known.has(t));
+      const fresh = tokens.filter((t) => !known.has(t));
+      for (let start = 0; start < old.length; start += LIMITS.resolveBatch) {
+        record(
+          (await this.api.resolve(keyId, old.slice(start, start + LIMITS.resolveBatch))).matches,
+        );
+        progress({ phase: 'resolve', done: start, total: tokens.length });
       }
+      for (const [i, token] of fresh.entries()) {
+        const { matches } = await this.api.resolve(keyId, [token]);
+        record(matches);
+        if (matches.some((m) => m.token === token)) {
+          known.add(token);
+        } else {
+          const latest = await this.syncFilter();
+          if (latest.keyId === keyId && latest.filter.has(fingerprints.get(token)!)) {
+            throw new ParleyError('FILTER_REFUSED', {
+              details: { reason: 'a listed match did not resolve', keyId, resolved: found.size },
+            });
+          }
+        }
+        progress({ phase: 'resolve', done: old.length + i + 1, total: tokens.length });
+      }
+      cache.resolved = [...known];
+      await this.store.set(CACHE, cache);
     }
     const lazy = options.resolve === 'lazy';
     const matched = new Set(candidates.values());

@@ -56,6 +56,9 @@ export type ResponseHook = (
   json: unknown,
 ) => unknown | Promise<unknown>;
 
+/** The body the client gets instead of the server's, for a request to `path`. */
+export type RawResponseHook = (path: string) => Uint8Array | Promise<Uint8Array>;
+
 /** One device socket through the operator. */
 export interface OperatorConnection {
   readonly id: number;
@@ -93,6 +96,11 @@ const sendableClose = (code: number) =>
   (code >= 3000 && code <= 4999);
 
 export class MaliciousOperator {
+  private readonly rawHooks: Array<{
+    method: string;
+    path: string | RegExp;
+    hook: RawResponseHook;
+  }> = [];
   private readonly responseHooks: Array<{
     method: string;
     path: string | RegExp;
@@ -161,6 +169,16 @@ export class MaliciousOperator {
     return () => remove(this.responseHooks, entry);
   }
 
+  /**
+   * Answers `method` requests to `path` (or matching it) with bytes of the operator's making, in
+   * place of whatever the server answered (a binary snapshot, say). Returns its remover.
+   */
+  onRawResponse(method: string, path: string | RegExp, hook: RawResponseHook): () => void {
+    const entry = { method: method.toUpperCase(), path, hook };
+    this.rawHooks.push(entry);
+    return () => remove(this.rawHooks, entry);
+  }
+
   /** Rewrites server→client frames; hooks run in the order added. Returns its remover. */
   onServerFrame(hook: ServerFrameHook): () => void {
     this.frameHooks.push(hook);
@@ -176,6 +194,7 @@ export class MaliciousOperator {
   /** Removes every hook (between test cases). */
   reset(): void {
     this.responseHooks.length = 0;
+    this.rawHooks.length = 0;
     this.frameHooks.length = 0;
     this.clientHooks.length = 0;
   }
@@ -248,6 +267,21 @@ export class MaliciousOperator {
         out.end(body);
       });
       const status = upstream.statusCode ?? 502;
+      const made = this.rawHooks.find(
+        (h) =>
+          h.method === req.method &&
+          (typeof h.path === 'string' ? h.path === url.pathname : h.path.test(url.pathname)),
+      );
+      if (made) {
+        upstream.resume();
+        const bytes = await made.hook(url.pathname);
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-length': String(bytes.length),
+        });
+        res.end(Buffer.from(bytes));
+        return;
+      }
       const json = /\bjson\b/.test(String(upstream.headers['content-type'] ?? ''));
       if (hooks.length === 0 || !json) {
         res.writeHead(status, upstream.statusMessage, upstream.rawHeaders);

@@ -20,7 +20,7 @@ function cliBin(): string {
 }
 
 /** What every node of one deployment must hold alike (docs/operations.md). */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'admin-token'];
+const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
 
 /** What a `parley` run printed and how it ended. */
 export interface CliResult {

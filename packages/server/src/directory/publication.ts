@@ -5,6 +5,7 @@
  * of discoverable accounts — and the one path that drops it (a change, a deletion, a new key).
  */
 
+import { createHash } from 'node:crypto';
 import {
   filterCapacity,
   filterRangeFor,
@@ -51,6 +52,8 @@ export type DirectoryPayload =
       range: bigint;
       bytes: number;
       path: string;
+      /** SHA-256 of the snapshot's bytes. */
+      digest: Uint8Array;
     }
   | {
       type: 'delta';
@@ -61,6 +64,8 @@ export type DirectoryPayload =
       added: Uint8Array;
       removed: Uint8Array;
       removedFull: Uint8Array;
+      /** Discoverable accounts at `version`. */
+      count: number;
     };
 
 interface Snapshot {
@@ -69,6 +74,7 @@ interface Snapshot {
   count: number;
   range: bigint;
   filter: Uint8Array;
+  digest: Uint8Array;
 }
 
 /** The sorted fingerprints of the discoverable accounts under `keyId` at directory `version`. */
@@ -153,6 +159,7 @@ export class Publication {
       range: snapshot.range,
       bytes: snapshot.filter.length,
       path: `/v1/directory/snapshots/${snapshot.keyId}/${snapshot.version}`,
+      digest: snapshot.digest,
     };
   }
 
@@ -219,6 +226,7 @@ export class Publication {
       added: encodeFilter(added, range),
       removed: encodeFilterPrefixes(prefixed, range, REMOVAL_PREFIX_SHIFT),
       removedFull: encodeFilter(full, range),
+      count,
     };
   }
 
@@ -276,12 +284,14 @@ export class Publication {
     }
     const count = set.hi.length;
     const range = snapshotRange(count);
+    const filter = encodeSortedFingerprints(set, range);
     const snapshot: Snapshot = {
       keyId,
       version: current.version,
       count,
       range,
-      filter: encodeSortedFingerprints(set, range),
+      filter,
+      digest: createHash('sha256').update(filter).digest(),
     };
     if (this.currentKeyId() === keyId) {
       this.snapshot = snapshot;

@@ -35,13 +35,34 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
         since === undefined ? undefined : Number(since),
         clientRange,
       );
-      if (payload.type === 'snapshot') return { ...payload, range: String(payload.range) };
+      // Every answer carries the signed statement of what it publishes (directory-statement.ts).
+      if (payload.type === 'snapshot') {
+        return {
+          ...payload,
+          range: String(payload.range),
+          digest: toBase64Url(payload.digest),
+          ...services.signer.sign({
+            kind: 'snapshot',
+            keyId: payload.keyId,
+            version: payload.version,
+            count: payload.count,
+            range: payload.range,
+            digest: payload.digest,
+          }),
+        };
+      }
       return {
         ...payload,
         range: String(payload.range),
         added: toBase64Url(payload.added),
         removed: toBase64Url(payload.removed),
         removedFull: toBase64Url(payload.removedFull),
+        ...services.signer.sign({
+          kind: 'state',
+          keyId: payload.keyId,
+          version: payload.version,
+          count: payload.count,
+        }),
       };
     },
   );
