@@ -50,7 +50,8 @@ export const ERROR_CATALOG = {
   },
   VERIFICATION_RATE_LIMITED: {
     status: 429,
-    message: 'Too many verification codes requested; wait before asking for another.',
+    message:
+      'Too many verification codes requested; wait before asking for another. If Parley is signed in on another of your devices, link this one from it instead: linking needs no code.',
   },
   VERIFICATION_NOT_FOUND: {
     status: 404,

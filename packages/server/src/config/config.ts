@@ -32,11 +32,16 @@ export interface ServerConfig {
   verification: {
     codeTtlMs: number;
     maxAttempts: number;
-    /** Codes one number may request per window. */
+    /** Codes one number may request per window from one client (an IPv4 address, an IPv6 /64). */
     perNumber: number;
+    /**
+     * Codes one number may be sent per window whoever asks: the SMS bill's ceiling per number, set
+     * far above what one client or network may ask for it (docs/security.md, Registration abuse).
+     */
+    perNumberTotal: number;
     /** Codes one IP address may request per window. */
     perIp: number;
-    /** Code requests per window for numbers that share all but their last three digits. */
+    /** Completed verifications per window for numbers that share all but their last three digits. */
     perPrefix: number;
     windowMs: number;
   };
@@ -124,6 +129,7 @@ const KNOWN = new Set([
   'PARLEY_VERIFICATION_CODE_TTL_SECONDS',
   'PARLEY_VERIFICATION_MAX_ATTEMPTS',
   'PARLEY_VERIFICATION_PER_NUMBER',
+  'PARLEY_VERIFICATION_PER_NUMBER_TOTAL',
   'PARLEY_VERIFICATION_PER_IP',
   'PARLEY_VERIFICATION_PER_PREFIX',
   'PARLEY_VERIFICATION_WINDOW_SECONDS',
@@ -195,6 +201,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
       codeTtlMs: integer(env, 'PARLEY_VERIFICATION_CODE_TTL_SECONDS', 600, 30, 3600) * 1000,
       maxAttempts: integer(env, 'PARLEY_VERIFICATION_MAX_ATTEMPTS', 5, 1, 20),
       perNumber: integer(env, 'PARLEY_VERIFICATION_PER_NUMBER', 3, 1, 1000),
+      perNumberTotal: integer(env, 'PARLEY_VERIFICATION_PER_NUMBER_TOTAL', 60, 1, 100_000),
       perIp: integer(env, 'PARLEY_VERIFICATION_PER_IP', 20, 1, 100_000),
       perPrefix: integer(env, 'PARLEY_VERIFICATION_PER_PREFIX', 30, 1, 100_000),
       windowMs: integer(env, 'PARLEY_VERIFICATION_WINDOW_SECONDS', 3600, 1, 86_400) * 1000,

@@ -10,6 +10,7 @@ const settings = (change: Partial<ServerConfig['verification']> = {}) => ({
   codeTtlMs: 600_000,
   maxAttempts: 5,
   perNumber: 3,
+  perNumberTotal: 60,
   perIp: 4,
   perPrefix: 30,
   windowMs: 3_600_000,
@@ -57,13 +58,20 @@ describe('verification', () => {
 
   it('limits a block of consecutive numbers (bulk SIM cards), whatever the addresses', async () => {
     let clock = 5_000_000;
+    const sms = new InboxSmsProvider();
     const limited = new VerificationService(
       settings({ perIp: 100, perPrefix: 5 }),
-      new InboxSmsProvider(),
+      sms,
       () => clock,
     );
     try {
-      for (let i = 0; i < 5; i++) await limited.start(`+1415222710${i}`, `10.1.0.${i}`);
+      // Requests for the block do not spend it (that would let anyone lock 1,000 people out):
+      // completed verifications, which need the codes, do.
+      for (let i = 0; i < 20; i++) await limited.start(`+141522271${10 + i}`, `10.3.${i}.1`);
+      for (let i = 0; i < 5; i++) {
+        const { verificationId } = await limited.start(`+1415222710${i}`, `10.1.0.${i}`);
+        await limited.confirm(verificationId, sms.codeFor(verificationId));
+      }
       const refused = await limited.start('+14152227199', '10.1.0.99').catch((e: unknown) => e);
       assert.ok(refused instanceof ParleyError);
       assert.equal(refused.code, 'VERIFICATION_RATE_LIMITED');
@@ -121,6 +129,94 @@ describe('verification', () => {
     } finally {
       limited.close();
     }
+  });
+
+  describe('an attacker cannot lock the owner out', () => {
+    const victim = '+14155550142';
+    const owner = '198.51.100.7';
+    const limitedCode = (e: unknown) =>
+      e instanceof ParleyError && e.code === 'VERIFICATION_RATE_LIMITED';
+    /** Requests codes for `number` from `ip` until refused; how many were sent. */
+    const flood = async (s: VerificationService, number: string, ip: string) => {
+      for (let sent = 0; ; sent++) {
+        const refused = await s.start(number, ip).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (refused) {
+          assert.ok(limitedCode(refused), String(refused));
+          return sent;
+        }
+      }
+    };
+
+    it("requests from other addresses and networks do not stop the owner's next verification", async () => {
+      const clock = 20_000_000;
+      const sms = new InboxSmsProvider();
+      const s = new VerificationService(settings({ perIp: 20 }), sms, () => clock);
+      try {
+        // Nine networks, 20 addresses each, IPv4 and IPv6 (many addresses of one /64 are one
+        // client), each flooding the victim's number and its whole block until refused.
+        for (let n = 0; n < 9; n++) {
+          for (let a = 0; a < 20; a++) {
+            const ip = n % 2 ? `2001:db8:${n}::${a}:1` : `203.0.${n}.${a}`;
+            await flood(s, victim, ip);
+            await s
+              .start(`+14155550${String(200 + n * 20 + a).padStart(3, '0')}`, ip)
+              .catch(() => undefined);
+          }
+        }
+        // The owner, from their own address, the same hour: a code, and it works.
+        const { verificationId } = await s.start(victim, owner);
+        assert.equal(await s.confirm(verificationId, sms.codeFor(verificationId)), victim);
+      } finally {
+        s.close();
+      }
+    });
+
+    it("an attacker's flood throttles only the flooder, and stays throttled", async () => {
+      let clock = 30_000_000;
+      const s = new VerificationService(
+        settings({ perIp: 1000 }),
+        new InboxSmsProvider(),
+        () => clock,
+      );
+      try {
+        for (let hour = 0; hour < 48; hour++) {
+          await flood(s, victim, '203.0.113.9');
+          // The owner's request every eight hours (within their own back-off) always passes.
+          if (hour % 8 === 0) await s.start(victim, owner);
+          clock += 3_600_000;
+        }
+      } finally {
+        s.close();
+      }
+    });
+
+    it('the SMS bill per number stays bounded, and the refusal names linking', async () => {
+      const clock = 40_000_000;
+      let sent = 0;
+      const s = new VerificationService(
+        settings({ perIp: 1000 }),
+        {
+          name: 'count',
+          sendVerification: async () => {
+            sent++;
+          },
+        },
+        () => clock,
+      );
+      try {
+        // A botnet of 1,000 networks: the number is sent at most its ceiling (60 an hour).
+        for (let n = 0; n < 1000; n++) await flood(s, victim, `10.${n >> 8}.${n & 255}.1`);
+        assert.equal(sent, 60);
+        const refused = await s.start(victim, owner).catch((e: unknown) => e);
+        assert.ok(limitedCode(refused));
+        assert.match((refused as ParleyError).message, /link this one from it/);
+      } finally {
+        s.close();
+      }
+    });
   });
 
   it('an SMS failure leaves no pending verification behind', async () => {

@@ -5,6 +5,12 @@
  * session is sealed (AES-256-GCM) under a key derived from its verification id, which only the
  * client holds, and stored under a hash of that id. Per-number limits are keyed by an HMAC under
  * the limiter key, so even the limiter's keys hold no number.
+ *
+ * Limits are keyed so that nobody can spend another person's allowance (docs/security.md,
+ * "Registration abuse"): a number's escalating back-off counts per requesting client and per
+ * network, so a flood from elsewhere throttles only the flooder; the number's own ceiling, for the
+ * SMS bill, is far above what one client or network may ask for it; and the limit on a block of
+ * numbers counts completed verifications, which take the codes, not requests.
  */
 
 import {
@@ -21,6 +27,7 @@ import type { ServerConfig } from '../config/config.js';
 import { type Bucket, type Bus, takeAll } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { SmsProvider } from '../infra/sms/sms-provider.js';
+import { clientAddress } from './client-address.js';
 
 interface Pending {
   phoneNumber: string;
@@ -45,7 +52,9 @@ export class VerificationService {
   private readonly ownBus: boolean;
   private readonly limiterKey: Uint8Array;
   /** Each list's buckets are all charged; the first that refuses names the wait. */
-  private readonly perNumber: Bucket[];
+  private readonly perNumberClient: Bucket[];
+  private readonly perNumberNetwork: Bucket[];
+  private readonly perNumberTotal: Bucket[];
   private readonly perIp: Bucket[];
   private readonly perPrefix: Bucket[];
 
@@ -59,15 +68,19 @@ export class VerificationService {
     this.ownBus = !shared;
     this.limiterKey = shared?.limiterKey ?? randomBytes(32);
     // Escalating back-off: a number that keeps asking waits a window, then a day, then a week
-    // (each longer bucket holds a small multiple of the hourly allowance). Prefixes (blocks of
-    // 1,000 consecutive numbers, as bulk SIM cards come) and addresses get an hourly and a daily
-    // allowance.
+    // (each longer bucket holds a small multiple of the hourly allowance). It counts per client
+    // (the owner retrying), per network (twice that: the addresses of one network together), and
+    // for the number whoever asks (the SMS bill). Prefixes (blocks of 1,000 consecutive numbers,
+    // as bulk SIM cards come) and addresses get an hourly and a daily allowance.
     const day = 24 * 3_600_000;
-    this.perNumber = [
-      { name: 'verification-number', capacity: config.perNumber, windowMs: config.windowMs },
-      { name: 'verification-number-day', capacity: config.perNumber * 2, windowMs: day },
-      { name: 'verification-number-week', capacity: config.perNumber * 4, windowMs: 7 * day },
+    const escalating = (name: string, capacity: number): Bucket[] => [
+      { name, capacity, windowMs: config.windowMs },
+      { name: `${name}-day`, capacity: capacity * 2, windowMs: day },
+      { name: `${name}-week`, capacity: capacity * 4, windowMs: 7 * day },
     ];
+    this.perNumberClient = escalating('verification-number', config.perNumber);
+    this.perNumberNetwork = escalating('verification-number-net', config.perNumber * 2);
+    this.perNumberTotal = escalating('verification-number-all', config.perNumberTotal);
     this.perIp = [
       { name: 'verification-ip', capacity: config.perIp, windowMs: config.windowMs },
       { name: 'verification-ip-day', capacity: config.perIp * 5, windowMs: day },
@@ -78,10 +91,26 @@ export class VerificationService {
     ];
   }
 
-  private async take(buckets: Bucket[], key: string): Promise<void> {
-    const result = await takeAll(this.bus, buckets, key);
-    if (!result.allowed) {
-      throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
+  private keyed(label: string, value: string): string {
+    return createHmac('sha256', this.limiterKey).update(`${label}\n${value}`).digest('base64');
+  }
+
+  /**
+   * Charges every (buckets, key) pair in order, or none: a refusal gives back what the earlier
+   * ones took, so a refused request spends nobody's allowance, and only requests every
+   * narrower limit allowed reach the number's own ceiling.
+   */
+  private async take(charges: readonly (readonly [Bucket[], string])[]): Promise<void> {
+    const taken: (readonly [Bucket[], string])[] = [];
+    for (const charge of charges) {
+      const result = await takeAll(this.bus, charge[0], charge[1]);
+      if (!result.allowed) {
+        for (const [buckets, key] of taken) {
+          for (const bucket of buckets) await this.bus.refund(bucket, key);
+        }
+        throw new ParleyError('VERIFICATION_RATE_LIMITED', { retryAfterMs: result.retryAfterMs });
+      }
+      taken.push(charge);
     }
   }
 
@@ -89,11 +118,18 @@ export class VerificationService {
     phoneNumber: string,
     ip: string,
   ): Promise<{ verificationId: string; expiresAt: Date }> {
-    const keyed = (label: string, value: string) =>
-      createHmac('sha256', this.limiterKey).update(`${label}\n${value}`).digest('base64');
-    await this.take(this.perIp, ip);
-    await this.take(this.perPrefix, keyed('prefix', phoneNumber.slice(0, -3)));
-    await this.take(this.perNumber, keyed('number', phoneNumber));
+    const { client, network } = clientAddress(ip);
+    const prefix = this.keyed('prefix', phoneNumber.slice(0, -3));
+    // The block's allowance is spent by completed verifications (confirm), which need the codes:
+    // here it is only looked at (taken and given back), so requests cannot use it up.
+    await this.take([[this.perPrefix, prefix]]);
+    for (const bucket of this.perPrefix) await this.bus.refund(bucket, prefix);
+    await this.take([
+      [this.perIp, client],
+      [this.perNumberClient, this.keyed('number', `${phoneNumber}\n${client}`)],
+      [this.perNumberNetwork, this.keyed('number', `${phoneNumber}\n${network}`)],
+      [this.perNumberTotal, this.keyed('number', phoneNumber)],
+    ]);
     const verificationId = randomBytes(16).toString('base64url');
     const code = String(randomInt(0, 10 ** CODE_LENGTH)).padStart(CODE_LENGTH, '0');
     const expiresAt = new Date(this.now() + this.config.codeTtlMs);
@@ -121,7 +157,9 @@ export class VerificationService {
    * the number handed to the caller, who must turn it into a directory element and drop it.
    */
   async confirm(verificationId: string, code: string): Promise<string> {
-    return (await this.check(verificationId, code)).phoneNumber;
+    const { phoneNumber } = await this.check(verificationId, code);
+    await this.spendPrefix(phoneNumber);
+    return phoneNumber;
   }
 
   /**
@@ -137,14 +175,24 @@ export class VerificationService {
   ): Promise<T> {
     const { phoneNumber, sealed, expiresAt } = await this.check(verificationId, code);
     try {
-      return await use(phoneNumber);
+      const result = await use(phoneNumber);
+      await this.spendPrefix(phoneNumber);
+      return result;
     } catch (error) {
       const left = expiresAt - this.now();
       if (error instanceof ParleyError && keepOn.includes(error.code) && left > 0) {
         await this.bus.sessions.create(verificationId, sealed, left);
+      } else {
+        await this.spendPrefix(phoneNumber);
       }
       throw error;
     }
+  }
+
+  /** A completed verification spends its block's allowance (what is left of it, if anything). */
+  private async spendPrefix(phoneNumber: string): Promise<void> {
+    const prefix = this.keyed('prefix', phoneNumber.slice(0, -3));
+    for (const bucket of this.perPrefix) await this.bus.take(bucket, prefix);
   }
 
   private async check(

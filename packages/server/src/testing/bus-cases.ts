@@ -333,6 +333,7 @@ export function busCases(nodes: () => TwoNodes): void {
       codeTtlMs: 60_000,
       maxAttempts: 3,
       perNumber: 2,
+      perNumberTotal: 60,
       perIp: 1000,
       perPrefix: 1000,
       windowMs: 3_600_000,

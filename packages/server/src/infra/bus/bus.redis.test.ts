@@ -62,6 +62,7 @@ describe('Redis bus', { skip: reachable ? false : 'no Redis at 127.0.0.1:6379' }
       codeTtlMs: 60_000,
       maxAttempts: 3,
       perNumber: 5,
+      perNumberTotal: 60,
       perIp: 5,
       perPrefix: 50,
       windowMs: 60_000,
