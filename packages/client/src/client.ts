@@ -47,6 +47,7 @@ import { type SafetyNumber, SafetyNumbers } from './identity/safety-numbers.js';
 import { Messenger } from './messaging/messenger.js';
 import { Consent } from './privacy/consent.js';
 import { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
+import { PresenceAllowList } from './privacy/presence-allow-list.js';
 import { TransparencyLog, type UploadRecord } from './privacy/transparency-log.js';
 import type { ClientStore } from './store/store.js';
 import { ApiClient, type Fetch } from './transport/api.js';
@@ -97,6 +98,8 @@ export class ParleyClient {
   readonly transparencyLog: TransparencyLog;
   private readonly api: ApiClient;
   private readonly discovery: DiscoveryEngine;
+  /** Who may see this account online: the contacts discovery resolved, the people it talks to. */
+  private readonly allowList: PresenceAllowList;
   private oprfPromise: Promise<Oprf> | undefined;
   private messengerInstance: Messenger | undefined;
 
@@ -108,7 +111,12 @@ export class ParleyClient {
     this.transparencyLog = new TransparencyLog(store);
     this.api = new ApiClient(options.serverUrl, this.transparencyLog, options.fetch);
     this.api.credential = session?.credential;
-    this.consent = new Consent(store, options.serverUrl, () => this.eraseAddressBookData());
+    this.allowList = new PresenceAllowList(store, this.api);
+    this.consent = new Consent(store, options.serverUrl, async () => {
+      await this.eraseAddressBookData();
+      // The server is told last: if it cannot be reached, withdrawing again retries it.
+      await this.allowList.withdrawBook();
+    });
     this.contacts = new ContactsBook(store, this.consent, options.defaultRegion);
     // The WASM crypto loads on first use, not at start-up.
     this.discovery = new DiscoveryEngine(store, this.api, this.consent, () => {
@@ -370,6 +378,7 @@ export class ParleyClient {
       credential: session.credential,
       device: { accountId: session.accountId, deviceId: session.deviceId },
       socketFactory: this.options.socket ?? browserSocket,
+      onTalkingTo: (accountIds) => this.allowList.fromConversation(accountIds),
     });
     return this.messengerInstance;
   }
@@ -443,6 +452,8 @@ export class ParleyClient {
   private async forgetSession(): Promise<void> {
     await this.messenger.erase();
     this.messengerInstance = undefined;
+    // Only the local record: the list on the server is the account's (gone, or other devices').
+    await this.allowList.forget();
     await this.consent.withdraw(); // also erases the contacts book, discovery cache and filter
     await this.transparencyLog.clear();
     await this.options.store.delete(SESSION);
@@ -519,6 +530,8 @@ export class ParleyClient {
       book.flatMap((c) => c.phoneNumbers),
       options,
     );
+    // The contacts found may see this account online; eager discovery found all of them.
+    await this.allowList.fromBook(onParley(report.numbers), options.resolve !== 'lazy');
     const byNumber = new Map(report.numbers.map((n) => [n.phoneNumber, n]));
     const contacts = book.flatMap((c) =>
       c.phoneNumbers.map((phoneNumber: string) => ({
@@ -532,7 +545,9 @@ export class ParleyClient {
   async resolveContact(phoneNumber: string) {
     await this.consent.require();
     this.requireSession();
-    return this.discovery.resolveOne(phoneNumber);
+    const found = await this.discovery.resolveOne(phoneNumber);
+    await this.allowList.fromBook(onParley([found]), false);
+    return found;
   }
 
   /**
@@ -568,4 +583,15 @@ export class ParleyClient {
     await this.contacts.clear();
     await this.discovery.clear();
   }
+}
+
+/** The numbers that resolved to an account. */
+function onParley(
+  numbers: readonly DiscoveredNumber[],
+): Array<{ phoneNumber: string; accountId: string }> {
+  return numbers.flatMap((n) =>
+    n.status === 'on-parley' && n.accountId
+      ? [{ phoneNumber: n.phoneNumber, accountId: n.accountId }]
+      : [],
+  );
 }

@@ -133,6 +133,11 @@ export const ERROR_CATALOG = {
     message:
       'A KeyPackage is not a valid MLS KeyPackage for cipher suite 1 whose basic credential is this device’s certificate and whose leaf key is the certified device key; see `details.reason`.',
   },
+  PRESENCE_ALLOW_LIST_FULL: {
+    status: 409,
+    message:
+      'The presence allow-list holds as many accounts as the server keeps; remove some before adding more.',
+  },
   KEY_PACKAGE_STOCK_FULL: {
     status: 409,
     message: 'This device already holds as many KeyPackages as the server keeps; upload fewer.',

@@ -30,6 +30,9 @@ export const MESSAGING_LIMITS = Object.freeze({
   presenceSubscriptions: 1024,
   /** Unacknowledged deliveries in flight per connection. */
   deliveryWindow: 256,
+  /** Accounts one change of the presence allow-list may add or remove, and the most it holds. */
+  allowListBatch: 1024,
+  allowListMax: 10_000,
 });
 
 const strict = { additionalProperties: false } as const;
@@ -169,6 +172,22 @@ export const PresenceSubscribeFrame = Type.Object(
   strict,
 );
 
+/**
+ * A change of the caller's presence allow-list: the accounts that may see it online when its
+ * presence is 'contacts'. Its client adds the people in its address book it resolved and those
+ * it started or answered a conversation with, and removes them again.
+ */
+export const AllowListChange = Type.Object(
+  {
+    add: Type.Optional(Type.Array(Id, { maxItems: MESSAGING_LIMITS.allowListBatch })),
+    remove: Type.Optional(Type.Array(Id, { maxItems: MESSAGING_LIMITS.allowListBatch })),
+  },
+  strict,
+);
+
+/** How many accounts the allow-list holds after a change. */
+export const AllowListResponse = Type.Object({ size: Type.Integer({ minimum: 0 }) }, strict);
+
 export const ClientFrame = Type.Union([
   AuthFrame,
   SendFrame,
@@ -287,6 +306,8 @@ export type CommitRequest = Static<typeof CommitRequest>;
 export type GroupMember = Static<typeof GroupMember>;
 export type GroupResponse = Static<typeof GroupResponse>;
 export type LeaveResponse = Static<typeof LeaveResponse>;
+export type AllowListChange = Static<typeof AllowListChange>;
+export type AllowListResponse = Static<typeof AllowListResponse>;
 export type ClientFrame = Static<typeof ClientFrame>;
 export type SendFrame = Static<typeof SendFrame>;
 export type ServerFrame = Static<typeof ServerFrame>;

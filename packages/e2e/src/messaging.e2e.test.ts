@@ -354,7 +354,11 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
   });
 
   it('presence follows the owner’s setting', async () => {
-    // Alice resolves Bob's number (contacts) and Carol's (nobody) in discovery.
+    // Bob (contacts) has Alice in his address book: his discovery puts her on his allow-list.
+    await bob.client.consent.grant();
+    await bob.client.contacts.add('Alice', NUMBERS.alice);
+    await bob.client.discover();
+    // Alice resolves Bob's number and Carol's (nobody) in discovery.
     await alice1.client.consent.grant();
     await alice1.client.contacts.add('Bob', NUMBERS.bob);
     await alice1.client.contacts.add('Carol', NUMBERS.carol);
@@ -418,6 +422,8 @@ describe('messaging (real server process)', { timeout: 240_000 }, () => {
         });
         return (await response.json()) as { oneTime: number; low: boolean };
       };
+      // Only accounts on Carol's allow-list take one-time packages: she starts a chat with Mallory.
+      await carol.client.messenger.createConversation([accountOf(mallory)]);
       const start = (await stock()).oneTime;
       const ids = new Set<string>();
       // Drain below the low-water mark; Carol's device is connected and hears about it.

@@ -151,7 +151,11 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.getByText('Please answer both questions').waitFor();
     await page.getByLabel(/^Yes — people who have my number/).check();
     await page
-      .getByLabel(presence === 'contacts' ? 'People who have my number and found me' : 'Nobody')
+      .getByLabel(
+        presence === 'contacts'
+          ? 'My contacts (people in my address book and people I talk to)'
+          : 'Nobody',
+      )
       .check();
     await page.getByLabel('Name of this device').fill(deviceName);
     await page.getByRole('button', { name: 'Create account' }).click();
@@ -381,7 +385,7 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await eventually('discoverable, as answered', () => checked('Can find me on Parley'), true);
     await eventually(
       'presence, as answered',
-      () => checked('People who have my number and found me'),
+      () => checked('My contacts (people in my address book and people I talk to)'),
       true,
     );
 

@@ -11,6 +11,7 @@ import { DirectorySigner } from './directory/signer.js';
 import { BudgetCarry } from './discovery/budget-carry.js';
 import { ContactLinks } from './discovery/contact-links.js';
 import { Discovery } from './discovery/discovery.js';
+import { PresenceAllowList } from './discovery/presence-allow-list.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
 import { loadWebApp, webAppRoutes } from './http/web-app.js';
@@ -125,9 +126,10 @@ export async function startServer(
     hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock);
     const links = new ContactLinks(db, linkKey);
+    const allowList = new PresenceAllowList(db, linkKey, hub);
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
-    const keyPackages = new KeyPackages(db, hub, { bus });
+    const keyPackages = new KeyPackages(db, hub, allowList, { bus });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const devices = new Devices(db, hub, mailbox);
     const linking = new Linking(db, hub, bus, config.verification, clock);
@@ -164,6 +166,7 @@ export async function startServer(
       bus,
       mailbox,
       links,
+      allowList,
       keyPackages,
       groups: new Groups(db, mailbox, hub, clock),
     };

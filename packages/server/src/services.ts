@@ -4,6 +4,7 @@ import type { Directory } from './directory/directory.js';
 import type { DirectorySigner } from './directory/signer.js';
 import type { ContactLinks } from './discovery/contact-links.js';
 import type { Discovery } from './discovery/discovery.js';
+import type { PresenceAllowList } from './discovery/presence-allow-list.js';
 import type { AccountDeletion } from './identity/account-deletion.js';
 import type { Accounts } from './identity/accounts.js';
 import type { Devices } from './identity/devices.js';
@@ -39,4 +40,5 @@ export interface Services {
   mailbox: Mailbox;
   groups: Groups;
   links: ContactLinks;
+  allowList: PresenceAllowList;
 }

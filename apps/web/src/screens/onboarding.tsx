@@ -266,7 +266,7 @@ export function Onboarding(props: {
               checked={presence === 'contacts'}
               onChoose={() => setPresence('contacts')}
             >
-              People who have my number and found me
+              My contacts (people in my address book and people I talk to)
             </Choice>
             <Choice
               name="presence"

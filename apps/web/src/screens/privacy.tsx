@@ -186,7 +186,7 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
             checked={account.presence === 'contacts'}
             onChoose={() => void setPresence('contacts')}
           >
-            People who have my number and found me
+            My contacts (people in my address book and people I talk to)
           </Choice>
           <Choice
             name="p-presence"

@@ -87,6 +87,12 @@ export interface MessengerOptions {
   serviceRetryMs?: number;
   /** One-time KeyPackages kept on the server (KEY_PACKAGE_TARGET; tests may keep fewer). */
   keyPackageTarget?: number;
+  /**
+   * This user started a conversation with these accounts, or answered one of them alone: they
+   * may see it online (the facade puts them on the presence allow-list). A failure is reported
+   * as an 'error' event; the conversation or message goes ahead.
+   */
+  onTalkingTo?: (accountIds: string[]) => Promise<void>;
 }
 
 export class Messenger extends Emitter<MessengerEvents> {
@@ -405,8 +411,10 @@ export class Messenger extends Emitter<MessengerEvents> {
    * Starts a conversation with these accounts: every device of each (and this user's other
    * devices) joins. One account makes a one-to-one chat; several make a group.
    */
-  createConversation(accountIds: string[]): Promise<Conversation> {
-    return this.changes.create(accountIds);
+  async createConversation(accountIds: string[]): Promise<Conversation> {
+    const conversation = await this.changes.create(accountIds);
+    await this.talkingTo(accountIds);
+    return conversation;
   }
 
   addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
@@ -537,7 +545,26 @@ export class Messenger extends Emitter<MessengerEvents> {
     const conversation = await this.conversationStore.get(conversationId);
     // A verified contact's new key waits for the user before anything is encrypted to it.
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
-    return this.outbox.send(conversationId, text);
+    const sent = await this.outbox.send(conversationId, text);
+    // Answering one person is accepting them; a group's other members are not chosen by it.
+    const others = [
+      ...new Set(
+        conversation.members
+          .map((m) => m.accountId)
+          .filter((id) => id !== this.options.device.accountId),
+      ),
+    ];
+    if (others.length === 1) await this.talkingTo(others);
+    return sent;
+  }
+
+  /** Tells the facade; never throws (a failure is an 'error' event). */
+  private async talkingTo(accountIds: string[]): Promise<void> {
+    const others = accountIds.filter((id) => id !== this.options.device.accountId);
+    if (others.length === 0 || !this.options.onTalkingTo) return;
+    await this.options.onTalkingTo(others).catch((error: unknown) => {
+      this.emit('error', asParleyError(error));
+    });
   }
 
   /**

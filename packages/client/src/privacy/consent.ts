@@ -2,7 +2,8 @@
  * Consent to use the address book. Nothing reads, imports or sends anything from the address
  * book until the user has seen the disclosure — what leaves the device, how much, to which server,
  * and what never does — and agreed. The grant records the exact text agreed to; withdrawing it
- * erases every address-book-derived thing the SDK holds.
+ * erases every address-book-derived thing the SDK holds, and the places on the presence allow-list
+ * the address book gave.
  */
 
 import { ParleyError } from '@parley/core';
@@ -33,7 +34,8 @@ export function buildDisclosure(server: string, contactCount?: number): Disclosu
     contactCount,
     leavesDevice: [
       `Blinded phone numbers (${how}, each hidden under a fresh random key), sent to ${server}. The server cannot read them and keeps nothing it learns from them.`,
-      'Only for contacts that turn out to be on Parley: a lookup token, so the app can show that they can receive free messages. The server then learns that you have these users in your contacts.',
+      'Only for contacts that turn out to be on Parley: a lookup token, so the app can show that they can receive free messages. The server then learns that you have these users in your contacts, and keeps a record of it (a contact link) until one of you deletes your account.',
+      'Those contacts are put on your presence allow-list, which the server keeps: if you show your presence to contacts, only people on that list see when you are online. People you start or answer a conversation with are on it too. The list is made of account ids, and the server’s operator can read it.',
       'Only numbers not checked before are sent again; already-checked contacts are remembered on this device.',
     ],
     staysOnDevice: [
@@ -42,7 +44,7 @@ export function buildDisclosure(server: string, contactCount?: number): Disclosu
       'The list of results; it is stored only on this device.',
     ],
     withdraw:
-      'You can withdraw this at any time; the app then deletes the imported contacts and every discovery result from this device.',
+      'You can withdraw this at any time; the app then deletes the imported contacts and every discovery result from this device, and takes the contacts it found off your presence allow-list on the server.',
   };
 }
 

@@ -20,7 +20,8 @@ export type UploadKind =
   | 'identity-key'
   | 'registration-lock'
   | 'link-request'
-  | 'link-approval';
+  | 'link-approval'
+  | 'presence-allow-list';
 
 export interface UploadRecord {
   at: string;
@@ -67,6 +68,11 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
   'conversation-members': {
     blinded: false,
     description: 'The accounts you start a conversation with, to fetch their devices’ public keys.',
+  },
+  'presence-allow-list': {
+    blinded: false,
+    description:
+      'Accounts added to or taken off the list of people who may see you online: contacts found in your address book and people you talk to.',
   },
   'mls-commit': {
     blinded: false,

@@ -9,6 +9,8 @@ import {
   AccountIdentityResponse,
   AccountResponse,
   type AccountUpdateRequest as AccountUpdate,
+  type AllowListChange,
+  AllowListResponse,
   type KeyPackageClaimResponse as Claimed,
   type CommitRequest,
   DevicesRemovedResponse,
@@ -238,6 +240,15 @@ export class ApiClient {
       kind: 'conversation-members',
       items: accountIds.length,
       json: { accountIds },
+    });
+  }
+
+  /** Adds accounts to and removes them from who may see this account online (its allow-list). */
+  changeAllowList(change: AllowListChange): Promise<AllowListResponse> {
+    return this.request('POST', '/v1/presence/allow-list', AllowListResponse, {
+      kind: 'presence-allow-list',
+      items: (change.add?.length ?? 0) + (change.remove?.length ?? 0),
+      json: change,
     });
   }
 

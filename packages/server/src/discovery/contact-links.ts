@@ -1,6 +1,7 @@
 /**
- * Contact links: "viewer resolved subject's number in discovery". Presence set to 'contacts' is
- * shown to exactly those viewers. A link is stored as HMAC(link key, viewer ‖ subject) under a key
+ * Contact links: "viewer resolved subject's number in discovery". They grant nothing: presence
+ * follows the subject's own allow-list (presence-allow-list.ts), which this module's forgetting
+ * also clears of a deleted account. A link is stored as HMAC(link key, viewer ‖ subject) under a key
  * kept beside the data (not in the database), so a database dump does not reveal who has whose
  * number, yet the server can answer "may this viewer see that subject?".
  */
@@ -9,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../infra/db/database.js';
 import { bytesOfHexJson, stringAgg } from '../infra/db/dialect.js';
+import { allowDigest } from './presence-allow-list.js';
 
 /**
  * Accounts read (ids are base64url: a space separates them) per query when forgetting links:
@@ -93,41 +95,20 @@ export class ContactLinks {
       if (!chunk || Number(chunk.n) === 0 || chunk.last === null) return;
       after = chunk.last;
       const digests: string[] = [];
+      const allowed: string[] = [];
       for (const other of (chunk.ids ?? '').split(' ')) {
         if (other === accountId || other === '') continue;
         digests.push(this.digest(accountId, other).toString('hex'));
         digests.push(this.digest(other, accountId).toString('hex'));
+        allowed.push(allowDigest(this.key, other, accountId).toString('hex'));
       }
       const json = JSON.stringify(digests);
       await sql`delete from contact_links
         where digest in (${bytesOfHexJson(trx, json)})`.execute(trx);
+      // The deleted account on others' presence allow-lists (its own list went with its row).
+      await sql`delete from presence_allow
+        where digest in (${bytesOfHexJson(trx, JSON.stringify(allowed))})`.execute(trx);
       await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  /** The subjects whose online status `viewer` may see: its own account, and linked 'contacts'. */
-  async visibleTo(viewer: string, subjects: readonly string[]): Promise<string[]> {
-    const unique = [...new Set(subjects)];
-    const others = unique.filter((s) => s !== viewer);
-    const visible = unique.filter((s) => s === viewer);
-    if (others.length === 0) return visible;
-    const open = await this.db
-      .selectFrom('accounts')
-      .select('id')
-      .where('id', 'in', others)
-      .where('presence', '=', 'contacts')
-      .execute();
-    if (open.length === 0) return visible;
-    const digests = open.map((a) => this.digest(viewer, a.id));
-    const linked = await this.db
-      .selectFrom('contact_links')
-      .select('digest')
-      .where('digest', 'in', digests)
-      .execute();
-    const have = new Set(linked.map((l) => Buffer.from(l.digest).toString('hex')));
-    for (const [i, a] of open.entries()) {
-      if (have.has(digests[i]!.toString('hex'))) visible.push(a.id);
-    }
-    return visible;
   }
 }

@@ -179,6 +179,21 @@ describe('DELETE /v1/account', () => {
         ).n,
       );
     assert.equal(await links(), 3);
+    // Presence goes by allow-lists: A lets B see it, B lets A, C lets B.
+    for (const [owner, member] of [
+      [a, b],
+      [b, a],
+      [c, b],
+    ] as const) {
+      const changed = await t.call('POST', '/v1/presence/allow-list', {
+        token: owner.credential,
+        body: { add: [member.accountId] },
+      });
+      assert.equal(changed.status, 200);
+    }
+    const allowed = async () =>
+      (await db.selectFrom('presence_allow').select('owner_id').execute()).map((r) => r.owner_id);
+    assert.equal((await allowed()).length, 3);
 
     const held = await heldFilter(t);
     const fingerprint = needles.blobs[1]!;
@@ -234,6 +249,8 @@ describe('DELETE /v1/account', () => {
     // Links with it are gone (cleared after the deleting transaction), the one between others is not.
     await t.server.services.links.idle();
     assert.equal(await links(), 1);
+    // Its own allow-list went with its row; its place on B's with the links.
+    assert.deepEqual(await allowed(), [c.accountId]);
 
     // Now: only what others still have to receive, and the directory's removal.
     const now = await traces(db, needles);

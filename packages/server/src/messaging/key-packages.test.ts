@@ -105,7 +105,7 @@ describe('KeyPackages', () => {
   it('limits claims per account, with a time to retry', async () => {
     const r = await t.register('+14155550213');
     const { db, hub } = t.server.services;
-    const keyPackages = new KeyPackages(db, hub, { claimsPerHour: 2 });
+    const keyPackages = new KeyPackages(db, hub, t.server.services.allowList, { claimsPerHour: 2 });
     // An account with no KeyPackages: each claim fails, and still counts.
     for (let i = 0; i < 2; i++) {
       await assert.rejects(keyPackages.claim(r, ['nosuchaccount1']), { code: 'ACCOUNT_NOT_FOUND' });

@@ -1,7 +1,10 @@
 /**
  * KeyPackages: each device uploads a stock of one-time KeyPackages and one last-resort KeyPackage.
  * A claim hands each one-time KeyPackage out exactly once (deleted in the same transaction) and
- * falls back to the last-resort one, which stays. The server checks that every KeyPackage is an
+ * falls back to the last-resort one, which stays. Only the owner's own devices and the accounts on
+ * the owner's presence allow-list take one-time packages; anyone else is handed the last-resort
+ * package and changes nothing, so no stranger can drain a stock, and nothing a stranger's claim
+ * returns depends on whether the owner has been online since (docs/security.md, "KeyPackages"). The server checks that every KeyPackage is an
  * MLS KeyPackage for cipher suite 1 whose `basic` credential is the uploading device's stored
  * certificate and whose leaf signature key is the key that certificate certifies, so nobody can
  * plant keys for another device (clients check the certificate's signature themselves).
@@ -28,6 +31,12 @@ import type { Bucket, Bus } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { Db } from '../infra/db/database.js';
 import type { Realtime } from '../realtime/port.js';
+
+/** Whose claims may take one-time packages: the owner's allow-list (discovery/presence-allow-list.ts). */
+export interface ClaimGrants {
+  /** Of `owners`, those whose allow-list holds `member`. */
+  allowing(member: string, owners: readonly string[]): Promise<Set<string>>;
+}
 
 /** `certificate`: the uploading device's stored certificate. */
 export function checkKeyPackage(item: KeyPackageItem, certificate: DeviceCertificate): Uint8Array {
@@ -74,6 +83,7 @@ export class KeyPackages {
   constructor(
     private readonly db: Db,
     private readonly realtime: Realtime,
+    private readonly grants: ClaimGrants,
     options: { claimsPerHour?: number; bus?: Bus } = {},
   ) {
     const capacity = options.claimsPerHour ?? CLAIMS_PER_HOUR;
@@ -158,21 +168,31 @@ export class KeyPackages {
    * One KeyPackage for every device of each account (the requesting device excepted), so every
    * device of every member joins the group. An account with no device to add is an error: the
    * caller would otherwise create a conversation its peer never receives.
+   *
+   * A one-time package goes only to the account itself (its own new devices) and to accounts on
+   * the owner's allow-list; everyone else gets the last-resort package. Being in a conversation
+   * with the owner is not enough: anyone can make one by adding the owner's devices. A stranger
+   * who adds someone to a group still gets a package, so no addition is refused.
    */
   async claim(requester: DeviceRef, accountIds: string[]): Promise<ClaimedKeyPackage[]> {
     const unique = [...new Set(accountIds)];
     const limit = await this.bus.take(this.claims, requester.accountId, unique.length);
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
+    const granted = await this.grants.allowing(requester.accountId, unique);
+    granted.add(requester.accountId);
     const claimed: ClaimedKeyPackage[] = [];
     const touched = new Set<string>();
     await this.db.transaction().execute(async (trx) => {
       const devices = await devicesOfAccounts(trx, unique, requester.deviceId);
       for (const device of devices) {
-        // One-time packages first (last_resort 0), oldest first; the last-resort one otherwise.
-        const row = await trx
+        // One-time packages first (last_resort 0), oldest first; the last-resort one otherwise,
+        // and only that one for a claimer the owner has not allowed.
+        let query = trx
           .selectFrom('key_packages')
           .select(['id', 'data', 'last_resort'])
-          .where('device_id', '=', device.id)
+          .where('device_id', '=', device.id);
+        if (!granted.has(device.account_id)) query = query.where('last_resort', '=', 1);
+        const row = await query
           .orderBy('last_resort')
           .orderBy('created_at')
           .limit(1)

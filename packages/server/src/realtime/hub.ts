@@ -65,7 +65,7 @@ export class Hub implements Realtime {
         this.disconnectHere(event.devices, event.code, event.reason);
         break;
       case 'unwatch':
-        this.unwatchHere(event.accountId);
+        this.unwatchHere(event.accountId, event.watchers && new Set(event.watchers));
         break;
       case 'presence':
         if (event.online) this.presenceChanged(event.accountId, true);
@@ -276,12 +276,24 @@ export class Hub implements Realtime {
     if (this.node?.hasPeers) this.node.publish({ t: 'unwatch', accountId });
   }
 
-  private unwatchHere(accountId: string): void {
-    for (const conn of this.watchers.get(accountId) ?? []) {
+  /** Stops these accounts' devices, on every node, watching this account (taken off its list). */
+  unwatchBy(accountId: string, watchers: readonly string[]): void {
+    if (watchers.length === 0) return;
+    this.unwatchHere(accountId, new Set(watchers));
+    if (this.node?.hasPeers)
+      this.node.publish({ t: 'unwatch', accountId, watchers: [...watchers] });
+  }
+
+  /** `only`: the watching accounts to stop; everyone when absent. */
+  private unwatchHere(accountId: string, only?: ReadonlySet<string>): void {
+    const set = this.watchers.get(accountId);
+    for (const conn of set ?? []) {
+      if (only && !only.has(conn.accountId)) continue;
       this.watching.get(conn)?.delete(accountId);
+      set!.delete(conn);
       conn.push({ t: 'presence', accountId, online: false });
     }
-    this.watchers.delete(accountId);
+    if (set?.size === 0) this.watchers.delete(accountId);
   }
 
   private unwatchAll(conn: DeviceConnection): void {

@@ -1,7 +1,7 @@
 /**
  * What domain code may ask of the realtime layer, and all it may know of it: wake a device's
  * delivery, hand it entries just stored, relay an unstored frame, close a device's sockets with a
- * protocol close code, stop presence watchers. The hub (hub.ts) implements it; domain modules
+ * protocol close code, stop presence watchers (all of an account's, or some accounts'). The hub (hub.ts) implements it; domain modules
  * import this type only, never the hub or the socket, so they can be tested without either.
  */
 
@@ -28,4 +28,6 @@ export interface Realtime {
   disconnect(deviceIds: Iterable<string>, code: CloseCode, reason: string): void;
   /** Stops everyone watching this account's presence, telling them it is not shown online. */
   unwatchAccount(accountId: string): void;
+  /** Stops these accounts' devices watching this account, telling them it is not shown online. */
+  unwatchBy(accountId: string, watchers: readonly string[]): void;
 }

@@ -314,7 +314,7 @@ export class DeviceSocket implements DeviceConnection {
         return;
       }
       case 'presence': {
-        const visible = await this.services.links.visibleTo(device.accountId, frame.accountIds);
+        const visible = await this.services.allowList.visibleTo(device.accountId, frame.accountIds);
         this.services.hub.watch(this, visible);
         return;
       }

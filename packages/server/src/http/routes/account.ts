@@ -1,13 +1,16 @@
 /**
  * The signed-in device's own account: read it (with its devices), change discoverability, delete
  * it; sign out one of its devices, or all the others; its identity key, this device's
- * certificate, the registration lock; and another account's identity key.
+ * certificate, the registration lock; another account's identity key; and who may see it online
+ * (the presence allow-list).
  */
 
 import {
   AccountParams,
   type AccountParams as AccountParamsType,
   AccountUpdateRequest,
+  type AllowListChange as AllowListBody,
+  AllowListChange,
   type CertificateRequest as CertificateBody,
   CertificateRequest,
   DeviceParams,
@@ -30,6 +33,13 @@ export function accountRoutes(app: FastifyInstance, services: Services): void {
     '/v1/account',
     { schema: { body: AccountUpdateRequest } },
     async (request) => services.accounts.update(request.device.accountId, request.body),
+  );
+
+  // Its client adds the contacts it resolved and the people it talks to, and takes them off again.
+  app.post<{ Body: AllowListBody }>(
+    '/v1/presence/allow-list',
+    { schema: { body: AllowListChange } },
+    async (request) => services.allowList.change(request.device.accountId, request.body),
   );
 
   // Everything of the account goes, all its devices included; the credential is refused after.

@@ -31,7 +31,8 @@ export type BusEvent =
   | { t: 'offer'; entries: Array<{ deviceId: string; frame: DeliverFrame; after: number }> }
   | { t: 'relay'; devices: string[]; frame: ServerFrame }
   | { t: 'presence'; accountId: string; online: boolean }
-  | { t: 'unwatch'; accountId: string }
+  /** `watchers`: only these accounts' devices stop watching; absent, everyone does. */
+  | { t: 'unwatch'; accountId: string; watchers?: string[] }
   | { t: 'disconnect'; devices: string[]; code: number; reason: string };
 
 /** One server node's membership of the bus. */

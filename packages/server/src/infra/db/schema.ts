@@ -150,6 +150,14 @@ export interface ContactLinksTable {
   created_at: number;
 }
 
+/** One account the owner lets see it online (discovery/presence-allow-list.ts). */
+export interface PresenceAllowTable {
+  /** HMAC(link key, "presence" ‖ owner ‖ member). */
+  digest: Uint8Array;
+  owner_id: string;
+  created_at: number;
+}
+
 /** A deleted account's discovery budget, until it drains (discovery/budget-carry.ts). */
 export interface BudgetCarryTable {
   digest: Uint8Array;
@@ -172,6 +180,7 @@ export interface Database {
   queue: QueueTable;
   sent_messages: SentMessagesTable;
   contact_links: ContactLinksTable;
+  presence_allow: PresenceAllowTable;
   link_sessions: LinkSessionsTable;
 }
 
