@@ -14,7 +14,8 @@
 //   one-account      one verified number, one device, evaluating whenever the budget allows
 //   re-register      the same, and whenever the budget runs out: delete the account and register
 //                    the same number again (as often as the verification limits allow)
-//   devices          the number registered on 3 devices, each evaluating
+//   devices          one number, 3 devices (the 2 more linked by the first: an SMS code alone adds
+//                    none), each evaluating
 //   rotation         a key rotation in the middle of day 1; fresh elements sent to translate
 //   two-nodes        two nodes on one PostgreSQL (needs 127.0.0.1:5432), alternating
 //   resolve-only     resolve without evaluate: random tokens
@@ -228,8 +229,12 @@ async function devices() {
   const node = await startNode(clock);
   try {
     const number = freshNumber();
-    const mine = [];
-    for (let i = 0; i < 3; i++) mine.push(await register(node, number));
+    const first = await register(node, number);
+    const mine = [first];
+    // A second registration would sign the first device out (a new identity): devices are linked.
+    for (let i = 0; i < 2; i++) {
+      mine.push(await server.linkDevice(node.running.url, first.credential, `scraper ${i + 2}`));
+    }
     const perDay = await days(clock, async () => {
       let n = 0;
       for (const d of mine) n += await evaluateAll(node, d.credential);
@@ -302,7 +307,8 @@ async function twoNodes() {
   try {
     const number = freshNumber();
     const onA = await register(a, number);
-    const onB = await register(b, number);
+    // The device on node B is linked by the one on A (an SMS code alone would replace it).
+    const onB = await server.linkDevice(b.running.url, onA.credential, 'scraper on b');
     const perDay = await days(clock, async () => {
       return (await evaluateAll(a, onA.credential)) + (await evaluateAll(b, onB.credential));
     });
