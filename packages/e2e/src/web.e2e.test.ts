@@ -221,11 +221,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     const onParley = b.getByRole('list', { name: 'Contacts on Parley' });
     await onParley.getByText('Alice Example').waitFor();
     await onParley.getByText('Carol Example').waitFor();
-    // Alice shows her presence to people who have her number and found her: Bob did.
-    await onParley
+    // Alice shows her presence to her contacts: people her own client put on her list (her
+    // address book, people she talks to). Bob found her number, which grants him nothing.
+    const aliceOnline = onParley
       .locator('.person', { hasText: 'Alice Example' })
-      .getByText('Online now')
-      .waitFor();
+      .getByText('Online now');
+    assert.equal(await aliceOnline.count(), 0, 'finding her number shows nothing');
     const invite = b.getByRole('link', { name: 'Invite Dave Example by SMS' });
     const href = (await invite.getAttribute('href')) ?? '';
     assert.match(href, /^sms:\+14155550134\?body=/);
@@ -252,6 +253,10 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await send(a, 'Hi Bob');
     await message(b, 'Hi Bob').waitFor();
     await checkScreen(b, 'chat');
+    // Answering Bob put him on Alice's list: his waiting request is checked again, and he sees her.
+    await b.getByRole('link', { name: 'Contacts' }).click();
+    await aliceOnline.waitFor();
+    await b.getByRole('link', { name: /^Chats/ }).click();
 
     // Alice did not share her address book: she adds Bob by typing his number.
     await a.getByRole('link', { name: 'Contacts' }).click();

@@ -80,6 +80,7 @@ export class PresenceAllowList {
       return held;
     });
     if (remove.size > 0) this.realtime.unwatchBy(owner, [...remove]);
+    if (add.length > 0) this.realtime.rewatchBy(owner, add);
     return { size };
   }
 

@@ -25,6 +25,11 @@ export interface DeviceConnection {
   push(frame: ServerFrame): void;
   /** Closes the connection with this WebSocket close code; it detaches itself when closed. */
   end(code: number, reason: string): void;
+  /**
+   * Checks the device's last presence request again (someone it asked about has just allowed
+   * it), if it asked about `subject`.
+   */
+  recheckPresence?(subject: string): void;
 }
 
 export class Hub implements Realtime {
@@ -66,6 +71,9 @@ export class Hub implements Realtime {
         break;
       case 'unwatch':
         this.unwatchHere(event.accountId, event.watchers && new Set(event.watchers));
+        break;
+      case 'rewatch':
+        this.rewatchHere(event.accountId, new Set(event.watchers));
         break;
       case 'presence':
         if (event.online) this.presenceChanged(event.accountId, true);
@@ -282,6 +290,26 @@ export class Hub implements Realtime {
     this.unwatchHere(accountId, new Set(watchers));
     if (this.node?.hasPeers)
       this.node.publish({ t: 'unwatch', accountId, watchers: [...watchers] });
+  }
+
+  /**
+   * These accounts were put on `accountId`'s allow-list: their devices, on every node, that asked
+   * about it check again (the answer they had was "not allowed").
+   */
+  rewatchBy(accountId: string, watchers: readonly string[]): void {
+    if (watchers.length === 0) return;
+    this.rewatchHere(accountId, new Set(watchers));
+    if (this.node?.hasPeers) {
+      this.node.publish({ t: 'rewatch', accountId, watchers: [...watchers] });
+    }
+  }
+
+  private rewatchHere(accountId: string, watchers: ReadonlySet<string>): void {
+    for (const conns of this.byDevice.values()) {
+      for (const conn of conns) {
+        if (watchers.has(conn.accountId)) conn.recheckPresence?.(accountId);
+      }
+    }
   }
 
   /** `only`: the watching accounts to stop; everyone when absent. */

@@ -30,4 +30,6 @@ export interface Realtime {
   unwatchAccount(accountId: string): void;
   /** Stops these accounts' devices watching this account, telling them it is not shown online. */
   unwatchBy(accountId: string, watchers: readonly string[]): void;
+  /** These accounts were allowed to see this account online: their waiting requests are checked. */
+  rewatchBy(accountId: string, watchers: readonly string[]): void;
 }

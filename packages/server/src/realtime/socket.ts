@@ -51,6 +51,8 @@ export class DeviceSocket implements DeviceConnection {
   /** Shutting down: frames not yet handled are dropped (unanswered sends are retried later). */
   private closing = false;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The accounts the device last asked to see online (some may not have allowed it yet). */
+  private presenceRequest: readonly string[] = [];
 
   constructor(
     private readonly socket: WebSocket,
@@ -152,6 +154,19 @@ export class DeviceSocket implements DeviceConnection {
 
   end(code: number, reason: string): void {
     this.close(code, reason);
+  }
+
+  recheckPresence(subject: string): void {
+    const device = this.device;
+    if (!device || this.closing || !this.presenceRequest.includes(subject)) return;
+    const asked = this.presenceRequest;
+    void this.services.allowList.visibleTo(device.accountId, asked).then(
+      (visible) => {
+        // A newer request replaced this one meanwhile: it was checked on its own.
+        if (this.presenceRequest === asked) this.services.hub.watch(this, visible);
+      },
+      () => {},
+    );
   }
 
   private close(code: number, reason: string): void {
@@ -314,6 +329,7 @@ export class DeviceSocket implements DeviceConnection {
         return;
       }
       case 'presence': {
+        this.presenceRequest = frame.accountIds;
         const visible = await this.services.allowList.visibleTo(device.accountId, frame.accountIds);
         this.services.hub.watch(this, visible);
         return;

@@ -33,6 +33,7 @@ export type BusEvent =
   | { t: 'presence'; accountId: string; online: boolean }
   /** `watchers`: only these accounts' devices stop watching; absent, everyone does. */
   | { t: 'unwatch'; accountId: string; watchers?: string[] }
+  | { t: 'rewatch'; accountId: string; watchers: string[] }
   | { t: 'disconnect'; devices: string[]; code: number; reason: string };
 
 /** One server node's membership of the bus. */
