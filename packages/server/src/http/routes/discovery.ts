@@ -35,9 +35,12 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
         since === undefined ? undefined : Number(since),
         clientRange,
       );
-      if (payload.type === 'snapshot') return { ...payload, range: String(payload.range) };
+      const publicKey = services.directory.publicKey(payload.keyId);
+      const pk = publicKey ? { publicKey: toBase64Url(publicKey) } : {};
+      if (payload.type === 'snapshot') return { ...payload, ...pk, range: String(payload.range) };
       return {
         ...payload,
+        ...pk,
         range: String(payload.range),
         added: toBase64Url(payload.added),
         removed: toBase64Url(payload.removed),
