@@ -5,6 +5,9 @@
 // Why: our goals (docs/benchmarks.md) hold us to ≥ 0.8 × native libsodium and ≥ 5 × OpenMined PSI per core, and this
 // cost is what an attacker's scan and an honest user's discovery both pay on the server.
 // Usage: node bench/oprf.mjs (prints one JSON object on its last stdout line; progress on stderr).
+// The VOPRF rows (issue 15): evaluation with its share of a batched DLEQ proof against mode 0x00
+// evaluation in the same run, per backend, and the client's VerifyProof per 1,024-element batch
+// against the client's mode 0x00 work on that batch (unblinding).
 // BENCH_SMOKE=1: our paths only, 100 ms rounds (lib/smoke.mjs).
 
 import {
@@ -17,10 +20,12 @@ import {
   roundRobin,
 } from './lib/measure.mjs';
 import {
+  importNativeAddon,
   makeFixture,
   nativeReference,
   noble,
   oursNative,
+  oursVoprf,
   oursWasm,
   psi,
   voprf,
@@ -85,6 +90,51 @@ function psiRows(subjects, results) {
     });
 }
 
+/** VOPRF against mode 0x00, each ratio between two subjects of this run. */
+function voprfRows(results) {
+  const get = (id) => results.get(id)?.median ?? null;
+  const pair = (what, id, baseId, baseWhat) => {
+    const value = get(id);
+    const base = get(baseId);
+    if (value === null || base === null) return [];
+    return [
+      {
+        what,
+        value,
+        unit: 'ops/s',
+        ratio: value / base,
+        baseline: `${baseWhat}: ${formatNumber(base)} ops/s`,
+      },
+    ];
+  };
+  const rows = [
+    ...pair(
+      'VOPRF evaluation + batched proof, WASM, per element',
+      'voprf-wasm',
+      'ours-wasm',
+      'mode 0x00 BlindEvaluate, WASM',
+    ),
+    ...pair(
+      'VOPRF evaluation + batched proof, native addon, per element (1,024 per request)',
+      'voprf-native',
+      'ours-native-1024',
+      'mode 0x00 BlindEvaluate, native, 1,024 per call',
+    ),
+  ];
+  const verify = get('client-verify');
+  const unblind = get('client-unblind');
+  if (verify !== null && unblind !== null) {
+    rows.push({
+      what: 'client: VerifyProof per 1,024-element batch (WASM)',
+      value: (1024 / verify) * 1000,
+      unit: 'ms',
+      ratio: unblind / verify,
+      baseline: `unblinding the same batch (mode 0x00 client work): ${formatNumber((1024 / unblind) * 1000)} ms`,
+    });
+  }
+  return rows;
+}
+
 async function sodiumVersion() {
   try {
     const sodium = (await import('libsodium-wrappers-sumo')).default;
@@ -112,6 +162,7 @@ function notes({ subjects, results, baseline, native, sodium }) {
       .join(', ')}.`,
     versions(subjects, native, sodium),
     'psi.js and voprf-ts P256 work on P-256, not ristretto255: same operation (one scalar multiplication of a client element), different group.',
+    'VOPRF rows: per element, the evaluation plus its share of the batched proof (hashing d_i, one more scalar multiplication for the composite M; the three of the proof’s tail spread over 1,024). libsodium has no multi-scalar multiplication, so about 0.5 × mode 0x00 is the expectation; the client’s VerifyProof is two multiplications per element against one for unblinding.',
   ];
   for (const s of subjects) if (s.unavailable) out.push(`${s.what}: ${s.unavailable}.`);
   if (SMOKE) {
@@ -130,8 +181,12 @@ async function main() {
   const sodium = await sodiumVersion();
   const subjects = await gatherSubjects(fixture);
   for (const s of subjects) if (s.unavailable) progress(`oprf: ${s.what}: ${s.unavailable}`);
+  const addon = await importNativeAddon()
+    .then((mod) => mod.loadNativeOprf?.())
+    .catch(() => undefined);
+  const voprfSubjects = await oursVoprf(fixture, addon);
   const runnable = subjects.filter((s) => s.measure);
-  const results = await roundRobin(runnable);
+  const results = await roundRobin([...runnable, ...voprfSubjects]);
   const native = subjects.find((s) => s.id === 'native' && s.measure);
   native?.cleanup();
   const baseline = native ?? runnable.find((s) => s.id === 'ours-wasm');
@@ -141,6 +196,7 @@ async function main() {
     rows: [
       ...subjectRows(subjects, results, baseline),
       ...(SMOKE ? [] : psiRows(subjects, results)),
+      ...voprfRows(results),
     ],
     notes: notes({ subjects, results, baseline, native, sodium }),
   });

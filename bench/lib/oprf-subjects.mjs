@@ -224,3 +224,65 @@ export async function nativeReference() {
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * RFC 9497 VOPRF (mode 0x01) as the server's workers do it, per 1,024-element request: the
+ * evaluations, the batched proof's composite M = Σ d_i·C_i (the d_i hashed in JS, one more scalar
+ * multiplication per element) and the proof's tail (Z = k·M, nonce, challenge) — and, for the
+ * client, VerifyProof over the batch against the mode 0x00 client's own work (unblinding the
+ * batch). Ops are elements. `native` is loadNativeOprf()'s addon, or undefined.
+ */
+export async function oursVoprf({ oprf, key, elements, packed }, native) {
+  const { loadVoprf, RISTRETTO255_GENERATOR: G } = await import('@parley/core');
+  const voprf = await loadVoprf(oprf);
+  const pk = voprf.publicKey(key);
+  const seed = voprf.compositeSeed(pk);
+  const n = elements.length;
+  const split = (bytes) => Array.from({ length: n }, (_, i) => bytes.subarray(i * 32, i * 32 + 32));
+  const wasmProve = () => {
+    const d = elements.map((e) => oprf.blindEvaluate(key, e));
+    const m = voprf.weightedSum(voprf.compositeWeights(seed, elements, d, 0), elements);
+    return { d, proof: voprf.proveComposite(key, G, pk, m) };
+  };
+  const nativeProve = () => {
+    const evaluated = native.scalarmultBatch(key, packed);
+    const weights = voprf.compositeWeights(seed, elements, split(evaluated), 0);
+    const packedWeights = new Uint8Array(n * 32);
+    for (const [i, w] of weights.entries()) packedWeights.set(w, i * 32);
+    const m = native.weightedSum(packedWeights, packed);
+    return { d: split(evaluated), proof: voprf.proveComposite(key, G, pk, m) };
+  };
+  const { d, proof } = wasmProve();
+  if (!voprf.verifyProof(G, pk, elements, d, proof)) throw new Error('VOPRF proof does not verify');
+  const blinds = elements.map(() => oprf.generateSecretKey());
+  const subjects = [
+    {
+      id: 'voprf-wasm',
+      what: 'ours, WASM: VOPRF BlindEvaluate with its share of one batched proof, 1,024 per request',
+      measure: (minMs) => opsPerSecond(wasmProve, { minMs, opsPerCall: n }),
+    },
+    {
+      id: 'client-verify',
+      what: 'client: VerifyProof of a 1,024-element batch (WASM)',
+      measure: (minMs) =>
+        opsPerSecond(() => voprf.verifyProof(G, pk, elements, d, proof), { minMs, opsPerCall: n }),
+    },
+    {
+      id: 'client-unblind',
+      what: 'client: unblinding a 1,024-element batch (WASM, mode 0x00 work)',
+      measure: (minMs) => opsPerSecond(() => oprf.unblindAll(blinds, d), { minMs, opsPerCall: n }),
+    },
+  ];
+  if (native?.weightedSum) {
+    const check = nativeProve();
+    if (!voprf.verifyProof(G, pk, elements, check.d, check.proof)) {
+      throw new Error('native VOPRF proof does not verify');
+    }
+    subjects.push({
+      id: 'voprf-native',
+      what: 'ours, native addon: VOPRF BlindEvaluate with its share of one batched proof, 1,024 per request',
+      measure: (minMs) => opsPerSecond(nativeProve, { minMs, opsPerCall: n }),
+    });
+  }
+  return subjects;
+}

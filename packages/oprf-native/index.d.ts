@@ -19,6 +19,12 @@ export interface NativeOprf {
     fingerprintPrefix: Uint8Array,
     tokenPrefix: Uint8Array,
   ): Uint8Array;
+  /**
+   * Σ scalars[i]·packed[i] (32 bytes each, elements already validated): the composite of an RFC
+   * 9497 batched DLEQ proof. One scalar multiplication per element (libsodium has no
+   * multi-scalar multiplication). May return the identity (32 zero bytes).
+   */
+  weightedSum(scalars: Uint8Array, packed: Uint8Array): Uint8Array;
   /** crypto_core_ristretto255_from_hash: 64 uniform bytes to an element (HashToGroup's map). */
   fromHash(uniform: Uint8Array): Uint8Array;
   /** The linked libsodium's version string. */

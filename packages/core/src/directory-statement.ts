@@ -8,6 +8,7 @@
  *
  *     "parley directory statement v1\0" | kind (1: snapshot, 2: state)
  *     | u8 n | keyId (n, ASCII) | u64 version | u64 count
+ *     | u8 p | the key id's OPRF public key k·G (p = 32, or 0 when not published)
  *     | snapshot only: u8 m | range (m, decimal ASCII) | SHA-256 of the snapshot's bytes (32)
  *
  * A snapshot statement binds the filter exactly (its digest); a state statement (sent with a
@@ -19,7 +20,7 @@ import { loadSodium } from './sodium.js';
 
 const CONTEXT = utf8('parley directory statement v1\0');
 
-export type DirectoryStatement =
+export type DirectoryStatement = (
   | {
       kind: 'snapshot';
       keyId: string;
@@ -28,7 +29,11 @@ export type DirectoryStatement =
       range: bigint;
       digest: Uint8Array;
     }
-  | { kind: 'state'; keyId: string; version: number; count: number };
+  | { kind: 'state'; keyId: string; version: number; count: number }
+) & {
+  /** The key id's OPRF public key k·G, when the server publishes it (VOPRF). */
+  publicKey?: Uint8Array;
+};
 
 function u64(value: number): Uint8Array {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a u64: ${value}`);
@@ -51,6 +56,8 @@ export function directoryStatementBytes(s: DirectoryStatement): Uint8Array {
     short(s.keyId),
     u64(s.version),
     u64(s.count),
+    Uint8Array.of(s.publicKey?.length ?? 0),
+    s.publicKey ?? new Uint8Array(0),
   );
   if (s.kind === 'state') return common;
   if (s.digest.length !== 32) throw new RangeError('a snapshot digest is 32 bytes');

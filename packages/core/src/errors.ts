@@ -220,6 +220,11 @@ export const ERROR_CATALOG = {
     message:
       'The connection to the server closed before the answer came; it is retried on reconnect.',
   },
+  OPRF_PROOF_INVALID: {
+    status: 0,
+    message:
+      'The server’s OPRF proof does not match the key it published (or pinned for that key id); nothing from this batch was used.',
+  },
   IMPORT_FAILED: {
     status: 0,
     message: 'The contacts file could not be read as vCard or CSV.',

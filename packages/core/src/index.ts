@@ -41,3 +41,4 @@ export {
   safetyNumber,
 } from './safety-number.js';
 export * from './schemas.js';
+export * from './voprf.js';

@@ -34,6 +34,10 @@ function b64(bytes: number, description: string) {
 export const Element = b64(32, 'a ristretto255 element, base64url');
 export const Token = b64(32, 'a directory lookup token, base64url');
 export const Fingerprint = b64(8, 'a 64-bit filter fingerprint, base64url');
+/** pkS = k·G of an OPRF key (RFC 9497 VOPRF, mode 0x01): what evaluation proofs are checked against. */
+export const OprfPublicKey = b64(32, 'an OPRF public key k·G, ristretto255, base64url');
+/** A batched RFC 9497 DLEQ proof, SerializeScalar(c) || SerializeScalar(s). */
+export const OprfProof = b64(64, 'a batched RFC 9497 DLEQ proof c || s, base64url');
 export const KeyId = Type.String({ pattern: '^[a-z0-9]{1,32}$', description: 'OPRF key id' });
 export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$' });
 export const E164 = Type.String({
@@ -314,6 +318,8 @@ export const DirectorySnapshot = Type.Object(
   {
     type: Type.Literal('snapshot'),
     keyId: KeyId,
+    /** The key's public key, for clients to pin per key id and check evaluation proofs with. */
+    publicKey: Type.Optional(OprfPublicKey),
     version: Type.Integer({ minimum: 0 }),
     count: Type.Integer({ minimum: 0 }),
     range: FilterRange,
@@ -331,6 +337,8 @@ export const DirectoryDelta = Type.Object(
   {
     type: Type.Literal('delta'),
     keyId: KeyId,
+    /** The key's public key, for clients to pin per key id and check evaluation proofs with. */
+    publicKey: Type.Optional(OprfPublicKey),
     fromVersion: Type.Integer({ minimum: 0 }),
     version: Type.Integer({ minimum: 0 }),
     /** The client's range, echoed. */
@@ -376,7 +384,13 @@ export const EvaluateRequest = Type.Object(
 );
 
 export const EvaluateResponse = Type.Object(
-  { keyId: KeyId, evaluatedElements: Type.Array(Element), budget: Budget },
+  {
+    keyId: KeyId,
+    evaluatedElements: Type.Array(Element),
+    /** One proof for the batch: log_G(pkS) = log_C[i](D[i]) for all i (docs/design.md). */
+    proof: OprfProof,
+    budget: Budget,
+  },
   strict,
 );
 
@@ -390,7 +404,12 @@ export const TranslateRequest = Type.Object(
 );
 
 export const TranslateResponse = Type.Object(
-  { keyId: KeyId, translatedElements: Type.Array(Element) },
+  {
+    keyId: KeyId,
+    translatedElements: Type.Array(Element),
+    /** One proof for the batch: log_pkOld(pkNew) = log_C[i](D[i]) for all i, i.e. factor k_new/k_old. */
+    proof: OprfProof,
+  },
   strict,
 );
 

@@ -10,7 +10,7 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,6 @@ import { forgedKeyPackage } from '@parley/client/testing';
 import {
   type DeviceRef,
   directoryFingerprint,
-  directoryStatementBytes,
   filterRangeFor,
   fromBase64Url,
   loadOprf,
@@ -37,6 +36,7 @@ import {
 } from '@parley/core';
 import { encodeFilter } from '@parley/core/server';
 import { MaliciousOperator } from './harness/malicious-operator.js';
+import { directorySigner } from './harness/operator-keys.js';
 import { reached, texts, until } from './harness/wait.js';
 
 const NUMBERS = {
@@ -599,20 +599,12 @@ describe('a malicious operator (real server process behind a rewriting proxy)', 
     const { keys } = JSON.parse(readFileSync(join(dir, 'oprf-keys.json'), 'utf8')) as {
       keys: Array<{ id: string; secret: string }>;
     };
-    const seed = Buffer.from(
-      readFileSync(join(dir, 'directory-signing-key'), 'utf8').trim(),
-      'base64url',
-    );
-    const signingKey = createPrivateKey({
-      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
-      format: 'der',
-      type: 'pkcs8',
-    });
+    const resign = directorySigner(dir);
     const oprf = await loadOprf();
     let doctored: Uint8Array | undefined;
     operator.onResponse('GET', '/v1/directory', (_req, status, json) => {
       if (status !== 200) return json;
-      const honest = json as { keyId: string; version: number; count: number };
+      const honest = json as { keyId: string; version: number; count: number; publicKey?: string };
       const secret = Buffer.from(keys.find((k) => k.id === honest.keyId)!.secret, 'base64');
       const fingerprints = nonUsers.map((n) =>
         directoryFingerprint(
@@ -625,26 +617,17 @@ describe('a malicious operator (real server process behind a rewriting proxy)', 
       doctored = encodeFilter(fingerprints, range);
       const version = honest.version + 1000;
       const digest = createHash('sha256').update(doctored).digest();
-      const statement = {
-        kind: 'snapshot' as const,
+      return resign({
+        type: 'snapshot' as const,
         keyId: honest.keyId,
-        version,
-        count: nonUsers.length,
-        range,
-        digest,
-      };
-      return {
-        type: 'snapshot',
-        keyId: honest.keyId,
+        ...(honest.publicKey ? { publicKey: honest.publicKey } : {}),
         version,
         count: nonUsers.length,
         range: String(range),
         bytes: doctored.length,
         path: `/v1/directory/snapshots/${honest.keyId}/${version}`,
         digest: toBase64Url(digest),
-        signingKey: createPublicKey(signingKey).export({ format: 'jwk' }).x,
-        signature: toBase64Url(sign(null, directoryStatementBytes(statement), signingKey)),
-      };
+      });
     });
     operator.onRawResponse('GET', /^\/v1\/directory\/snapshots\//, () => doctored!);
     const tokensSent: string[] = [];

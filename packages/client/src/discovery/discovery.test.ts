@@ -14,6 +14,9 @@ import {
   directoryStatementBytes,
   filterRangeFor,
   filterValue,
+  fromBase64Url,
+  loadOprf,
+  loadVoprf,
   ParleyError,
   REMOVAL_PREFIX_SHIFT,
   toBase64Url,
@@ -38,30 +41,34 @@ function signer() {
 
 type Sign = ReturnType<typeof signer>;
 
-/** A snapshot answer for these bytes, signed; `lie` changes what is claimed after signing. */
+/** A snapshot answer for these bytes, signed as the server signs it. */
 function snapshotAnswer(
   data: Uint8Array,
   sign: Sign,
-  fields: { version?: number; count: number; range: bigint },
+  fields: { version?: number; count: number; range: bigint; keyId?: string; publicKey?: string },
 ) {
   const digest = createHash('sha256').update(data).digest();
   const version = fields.version ?? 5;
+  const keyId = fields.keyId ?? 'k1';
+  const publicKey = fields.publicKey === undefined ? undefined : fromBase64Url(fields.publicKey)!;
   return {
     type: 'snapshot',
-    keyId: 'k1',
+    keyId,
+    ...(fields.publicKey === undefined ? {} : { publicKey: fields.publicKey }),
     version,
     count: fields.count,
     range: String(fields.range),
     bytes: data.length,
-    path: `/v1/directory/snapshots/k1/${version}`,
+    path: `/v1/directory/snapshots/${keyId}/${version}`,
     digest: toBase64Url(digest),
     ...sign({
       kind: 'snapshot',
-      keyId: 'k1',
+      keyId,
       version,
       count: fields.count,
       range: fields.range,
       digest,
+      ...(publicKey ? { publicKey } : {}),
     }),
   };
 }
@@ -88,6 +95,13 @@ function fakeApi(
 }
 
 const consent = {} as Consent;
+/** A canonical non-zero scalar (a server's OPRF key). */
+const randomScalar = (): Uint8Array => {
+  const s = new Uint8Array(randomBytes(32));
+  s[31]! &= 0x0f;
+  s[0]! |= 1;
+  return s;
+};
 const oprf = async () => {
   throw new Error('not needed');
 };
@@ -228,5 +242,130 @@ describe('a doctored filter is refused before anything is looked up in it', () =
       new DiscoveryEngine(store, older, consent, oprf).syncFilter(),
       refused('version went back'),
     );
+  });
+});
+
+/** One directory signing key for every in-process proving server (their clients pin it). */
+const provingServerSign = signer();
+
+/**
+ * A server in process for the proof checks: it evaluates under `evalKey` (honest when that is
+ * the published key) and proves for whatever key it used, as a dishonest server would.
+ */
+async function provingApi(options: { keys: Record<string, Uint8Array>; evalKey?: Uint8Array }) {
+  const core = await loadOprf();
+  const voprf = await loadVoprf(core);
+  const range = filterRangeFor(1024);
+  const snapshot = encodeFilter([], range);
+  const state = { keyId: Object.keys(options.keys)[0]!, evaluations: 0 };
+  const publicKey = (id: string) => toBase64Url(voprf.publicKey(options.keys[id]!));
+  const unb64 = (s: string) => fromBase64Url(s)!;
+  const api = {
+    serverUrl: 'http://proving.test',
+    async directory() {
+      return snapshotAnswer(snapshot, provingServerSign, {
+        keyId: state.keyId,
+        publicKey: publicKey(state.keyId),
+        version: 1,
+        count: 0,
+        range,
+      });
+    },
+    async snapshot() {
+      return snapshot;
+    },
+    async evaluate(keyId: string, blinded: string[]) {
+      state.evaluations += blinded.length;
+      const k = options.evalKey ?? options.keys[keyId]!;
+      const out = voprf.blindEvaluate(k, voprf.publicKey(k), blinded.map(unb64));
+      return {
+        keyId,
+        evaluatedElements: out.evaluatedElements.map(toBase64Url),
+        proof: toBase64Url(out.proof),
+        budget: { remaining: 100, capacity: 100, refillPerHour: 0 },
+      };
+    },
+    async translate(fromKeyId: string, toKeyId: string, blinded: string[]) {
+      const to = options.evalKey ?? options.keys[toKeyId]!;
+      const factor = core.scalarMul(to, core.scalarInvert(options.keys[fromKeyId]!));
+      const c = blinded.map(unb64);
+      const d = c.map((e) => core.scalarMult(factor, e));
+      const proof = voprf.generateProof(
+        factor,
+        voprf.publicKey(options.keys[fromKeyId]!),
+        voprf.publicKey(to),
+        c,
+        d,
+      );
+      return { keyId: toKeyId, translatedElements: d.map(toBase64Url), proof: toBase64Url(proof) };
+    },
+    async resolve() {
+      return { matches: [] };
+    },
+  };
+  return { api: api as unknown as ApiClient, state, core };
+}
+
+const proofInvalid = (e: unknown) => e instanceof ParleyError && e.code === 'OPRF_PROOF_INVALID';
+const granted = { require: async () => {} } as unknown as Consent;
+
+describe('DiscoveryEngine: verifiable evaluation (RFC 9497 VOPRF)', () => {
+  const NUMBERS = ['+14155550101', '+14155550102', '+14155550103'];
+
+  it('accepts an honest server, pins its key and caches the results', async () => {
+    const k1 = randomScalar();
+    const { api, core } = await provingApi({ keys: { k1 } });
+    const store = new MemoryStore();
+    const engine = new DiscoveryEngine(store, api, granted, async () => core);
+    const report = await engine.run(NUMBERS);
+    assert.equal(report.stats.evaluated, 3);
+    const pins = await store.get<Record<string, string>>('oprfKeyPins');
+    assert.deepEqual(Object.keys(pins ?? {}), ['k1']);
+  });
+
+  it('a server evaluating this client under another key (with a valid proof for it) is caught; nothing is cached', async () => {
+    const k1 = randomScalar();
+    const { api, core } = await provingApi({ keys: { k1 }, evalKey: randomScalar() });
+    const store = new MemoryStore();
+    const engine = new DiscoveryEngine(store, api, granted, async () => core);
+    await assert.rejects(engine.run(NUMBERS), proofInvalid);
+    const cache = await store.get<{ elements: Record<string, string> }>('discoveryCache');
+    assert.equal(Object.keys(cache?.elements ?? {}).length, 0);
+  });
+
+  it('refuses another public key for a pinned key id', async () => {
+    const store = new MemoryStore();
+    const first = await provingApi({ keys: { k1: randomScalar() } });
+    await new DiscoveryEngine(store, first.api, granted, async () => first.core).run(NUMBERS);
+    const second = await provingApi({ keys: { k1: randomScalar() } });
+    const engine = new DiscoveryEngine(store, second.api, granted, async () => second.core);
+    await assert.rejects(engine.run(['+14155550199']), proofInvalid);
+    assert.equal(second.state.evaluations, 0, 'nothing was sent');
+  });
+
+  it('re-keys through translate only with a proof for k_new/k_old of the pinned keys', async () => {
+    const keys = { k1: randomScalar(), k2: randomScalar() };
+    const store = new MemoryStore();
+    const honest = await provingApi({ keys });
+    const engine = new DiscoveryEngine(store, honest.api, granted, async () => honest.core);
+    await engine.run(NUMBERS);
+    honest.state.keyId = 'k2';
+    const rotated = await engine.run(NUMBERS);
+    assert.equal(rotated.stats.rekeyed, 3);
+    assert.equal(rotated.stats.evaluated, 0);
+
+    // A fresh client, the same rotation, but the server re-keys under a key of its own.
+    const store2 = new MemoryStore();
+    const liar = await provingApi({ keys });
+    const victim = new DiscoveryEngine(store2, liar.api, granted, async () => liar.core);
+    await victim.run(NUMBERS); // pins k1
+    liar.state.keyId = 'k2';
+    await victim.syncFilter(); // pins k2
+    const evil = await provingApi({ keys, evalKey: randomScalar() });
+    evil.state.keyId = 'k2';
+    const cheated = new DiscoveryEngine(store2, evil.api, granted, async () => evil.core);
+    await assert.rejects(cheated.run(NUMBERS), proofInvalid);
+    const cache = await store2.get<{ keyId: string }>('discoveryCache');
+    assert.equal(cache?.keyId, 'k1', 'the cache was not replaced');
   });
 });

@@ -5,6 +5,11 @@
  * The unblinded element of every checked number is cached per key id, so a later run sends only
  * numbers never checked before. When the server rotates its key, cached elements are re-keyed
  * through `translate`, which costs no budget, and the filter is downloaded afresh.
+ *
+ * Every evaluation and translation is verified (RFC 9497 VOPRF, docs/design.md "Verifiable
+ * evaluation"): the server's public key for a key id is pinned the first time the directory names
+ * it, a different key for a pinned key id is refused, and a batch whose proof does not verify
+ * against the pinned key fails with OPRF_PROOF_INVALID before anything from it is cached.
  */
 
 import {
@@ -13,12 +18,15 @@ import {
   directoryToken,
   fromBase64Url,
   LIMITS,
+  loadVoprf,
   MembershipFilter,
   type Oprf,
   ParleyError,
   phoneNumberInput,
+  RISTRETTO255_GENERATOR,
   removalPrefixRange,
   toBase64Url,
+  type Voprf,
 } from '@parley/core';
 import type { Consent } from '../privacy/consent.js';
 import type { ClientStore } from '../store/store.js';
@@ -96,11 +104,24 @@ export interface HeldFilter {
   filter: MembershipFilter;
 }
 
+/** Key id → the server's OPRF public key pkS (base64url), pinned on first use. */
+type KeyPins = Record<string, string>;
+
 const CACHE = 'discoveryCache';
 const FILTER = 'directoryFilter';
+/**
+ * Kept when consent is withdrawn: a pin is not address-book data, and forgetting it would let the
+ * server hand a returning client another key under the same id.
+ */
+const PINS = 'oprfKeyPins';
+
+function proofInvalid(keyId: string, reason: string): ParleyError {
+  return new ParleyError('OPRF_PROOF_INVALID', { details: { keyId, reason } });
+}
 
 export class DiscoveryEngine {
   private held: HeldFilter | undefined;
+  private voprfLoaded: Promise<Voprf> | undefined;
 
   constructor(
     private readonly store: ClientStore,
@@ -146,9 +167,10 @@ export class DiscoveryEngine {
     const response = await this.api.directory(
       held ? { keyId: held.keyId, version: held.version, range: held.filter.range } : undefined,
     );
-    // Checked before anything is looked up in it (filter-checks.ts).
+    // Checked before anything is looked up in it or evaluated under it (filter-checks.ts).
     await checkStatement(this.store, this.api.serverUrl, response);
     checkVersion(held, response);
+    await this.pinKey(response.keyId, response.publicKey);
     if (response.type === 'snapshot') {
       const data = await this.api.snapshot(response.path, response.bytes);
       let filter: MembershipFilter;
@@ -207,6 +229,29 @@ export class DiscoveryEngine {
     return this.held;
   }
 
+  /** Pins `publicKey` for `keyId` on first sight; refuses another key for a pinned id. */
+  private async pinKey(keyId: string, publicKey: string | undefined): Promise<void> {
+    if (publicKey === undefined) return;
+    const pins = (await this.store.get<KeyPins>(PINS)) ?? {};
+    const pinned = pins[keyId];
+    if (pinned === publicKey) return;
+    if (pinned !== undefined) {
+      throw proofInvalid(keyId, 'the server published another public key for a pinned key id');
+    }
+    await this.store.set<KeyPins>(PINS, { ...pins, [keyId]: publicKey });
+  }
+
+  /** The pinned public key of `keyId`, if the directory has named one. */
+  private async pinnedKey(keyId: string): Promise<Uint8Array | undefined> {
+    const pinned = (await this.store.get<KeyPins>(PINS))?.[keyId];
+    return pinned === undefined ? undefined : decode(pinned);
+  }
+
+  private loadVoprf(oprf: Oprf): Promise<Voprf> {
+    this.voprfLoaded ??= loadVoprf(oprf);
+    return this.voprfLoaded;
+  }
+
   async run(phoneNumbers: string[], options: RunOptions = {}): Promise<DiscoveryReport> {
     try {
       return await this.runOnce(phoneNumbers, options);
@@ -223,6 +268,7 @@ export class DiscoveryEngine {
   private async runOnce(phoneNumbers: string[], options: RunOptions): Promise<DiscoveryReport> {
     if (!options.typedByUser) await this.consent.require();
     const oprf = await this.oprf();
+    const voprf = await this.loadVoprf(oprf);
     const progress = options.onProgress ?? (() => {});
     const numbers = [...new Set(phoneNumbers)];
     progress({ phase: 'filter', done: 0, total: 1 });
@@ -232,13 +278,18 @@ export class DiscoveryEngine {
     let cache = await this.store.get<Cache>(CACHE);
     let rekeyed = 0;
     if (cache && cache.keyId !== keyId) {
-      const result = await this.rekey(oprf, cache, keyId, progress);
+      const result = await this.rekey(oprf, voprf, cache, keyId, progress);
       cache = result.cache;
       rekeyed = result.rekeyed;
     }
     if (!cache) cache = { keyId, elements: {} };
 
     const fresh = numbers.filter((n) => cache.elements[n] === undefined);
+    const publicKey = fresh.length > 0 ? await this.pinnedKey(keyId) : undefined;
+    if (fresh.length > 0 && !publicKey) {
+      // Nothing is sent that could not be checked.
+      throw proofInvalid(keyId, 'the server published no public key for this key id');
+    }
     let budget: Budget | undefined;
     for (let start = 0; start < fresh.length; start += LIMITS.evaluateBatch) {
       const batch = fresh.slice(start, start + LIMITS.evaluateBatch);
@@ -251,9 +302,20 @@ export class DiscoveryEngine {
       if (response.evaluatedElements.length !== batch.length) {
         throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'element count' } });
       }
+      const evaluated = response.evaluatedElements.map(decode);
+      // VerifyProof(G, pkS, blindedElements, evaluatedElements, proof) against the pinned key:
+      // a server evaluating this client under a key of its own is caught here.
+      const verified = voprf.verifyProof(
+        RISTRETTO255_GENERATOR,
+        publicKey!,
+        blinded.map((b) => b.blindedElement),
+        evaluated,
+        decode(response.proof),
+      );
+      if (!verified) throw proofInvalid(keyId, 'the evaluation proof does not verify');
       const unblinded = oprf.unblindAll(
         blinded.map((b) => b.blind),
-        response.evaluatedElements.map(decode),
+        evaluated,
       );
       batch.forEach((n, i) => {
         cache.elements[n] = toBase64Url(unblinded[i]!);
@@ -345,23 +407,42 @@ export class DiscoveryEngine {
   /**
    * Moves cached elements to the new key: each is blinded afresh, multiplied by k'/k on the
    * server and unblinded. Elements the server will not re-key (key no longer retained) are
-   * dropped and will be evaluated again.
+   * dropped and will be evaluated again. Each batch's proof must show the factor is
+   * k_new/k_old of the two pinned keys; without a pin for both, nothing is translated.
    */
   private async rekey(
     oprf: Oprf,
+    voprf: Voprf,
     cache: Cache,
     keyId: string,
     progress: (p: DiscoveryProgress) => void,
   ): Promise<{ cache: Cache; rekeyed: number }> {
     const entries = Object.entries(cache.elements);
     const next: Cache = { keyId, elements: {} };
-    for (let start = 0; start < entries.length; start += LIMITS.translateBatch) {
+    const oldKey = await this.pinnedKey(cache.keyId);
+    const newKey = await this.pinnedKey(keyId);
+    // Elements cached before keys were pinned cannot be checked: evaluate them again instead.
+    const start0 = oldKey && newKey ? 0 : entries.length;
+    for (let start = start0; start < entries.length; start += LIMITS.translateBatch) {
       const batch = entries.slice(start, start + LIMITS.translateBatch);
       const blinds = batch.map(() => oprf.generateSecretKey());
       const blinded = batch.map(([, e], i) => toBase64Url(oprf.scalarMult(blinds[i]!, decode(e))));
       try {
-        const { translatedElements } = await this.api.translate(cache.keyId, keyId, blinded);
-        const unblinded = oprf.unblindAll(blinds, translatedElements.map(decode));
+        const response = await this.api.translate(cache.keyId, keyId, blinded);
+        const translated = response.translatedElements.map(decode);
+        if (translated.length !== batch.length) {
+          throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'element count' } });
+        }
+        // The same DLEQ with generator pk_old: log_pkOld(pkNew) = log_C[i](D[i]).
+        const verified = voprf.verifyProof(
+          oldKey!,
+          newKey!,
+          blinded.map(decode),
+          translated,
+          decode(response.proof),
+        );
+        if (!verified) throw proofInvalid(keyId, 'the translation proof does not verify');
+        const unblinded = oprf.unblindAll(blinds, translated);
         batch.forEach(([n], i) => {
           next.elements[n] = toBase64Url(unblinded[i]!);
         });

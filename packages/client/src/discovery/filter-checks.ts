@@ -51,6 +51,11 @@ export async function checkStatement(
           digest: fromBase64Url(response.digest) ?? new Uint8Array(0),
         }
       : { kind: 'state', keyId: response.keyId, version: response.version, count: response.count };
+  if (response.publicKey !== undefined) {
+    const publicKey = fromBase64Url(response.publicKey);
+    if (publicKey?.length !== 32) throw refuse('public key');
+    statement.publicKey = publicKey;
+  }
   const key = fromBase64Url(response.signingKey);
   const signature = fromBase64Url(response.signature);
   if (

@@ -74,6 +74,11 @@ export class Directory {
     return this.keys.init();
   }
 
+  /** The public key k·G of a retained key id (for the directory response); see DirectoryKeys. */
+  publicKey(keyId: string): Uint8Array | undefined {
+    return this.keys.publicKey(keyId);
+  }
+
   get currentKeyId(): string {
     return this.keys.currentKeyId;
   }

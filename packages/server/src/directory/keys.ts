@@ -5,7 +5,13 @@
  */
 
 import { createHash } from 'node:crypto';
-import { directoryFingerprint, directoryToken, type Oprf, ParleyError } from '@parley/core';
+import {
+  directoryFingerprint,
+  directoryToken,
+  type Oprf,
+  ParleyError,
+  RISTRETTO255_GENERATOR,
+} from '@parley/core';
 import { sql } from 'kysely';
 import { type Db, type Executor, lock } from '../infra/db/database.js';
 import { dialectOf, sharedByNodes, tableNames } from '../infra/db/dialect.js';
@@ -32,6 +38,7 @@ export class DirectoryKeys {
   /** The background clean-up of tables of keys no longer used (retire). */
   private retiring: Promise<void> = Promise.resolve();
   private closing = false;
+  private readonly publicKeys = new Map<string, Uint8Array>();
 
   constructor(
     private readonly db: Db,
@@ -144,6 +151,22 @@ export class DirectoryKeys {
    */
   entries(keyId: string = this.keyId): 'directory_entries' {
     return directoryTableName(keyId) as 'directory_entries';
+  }
+
+  /**
+   * pkS = k·G of a retained key (RFC 9497 VOPRF), which clients pin per key id and check every
+   * evaluation proof against; undefined for a key no longer kept. One multiplication per key, cached.
+   */
+  publicKey(keyId: string): Uint8Array | undefined {
+    let pk = this.publicKeys.get(keyId);
+    if (!pk) {
+      const stored = this.store.get(keyId);
+      if (!stored) return undefined;
+      const secret = new Uint8Array(Buffer.from(stored.secret, 'base64'));
+      pk = this.oprf.scalarMult(secret, RISTRETTO255_GENERATOR);
+      this.publicKeys.set(keyId, pk);
+    }
+    return pk;
   }
 
   /** Hands every key of the store to the OPRF workers. */

@@ -111,20 +111,26 @@ export class Discovery {
     accountId: string,
     keyId: string,
     blinded: string[],
-  ): Promise<{ keyId: string; evaluatedElements: string[]; budget: Budget }> {
+  ): Promise<{ keyId: string; evaluatedElements: string[]; proof: string; budget: Budget }> {
     this.directory.requireCurrent(keyId);
     const packed = pack(blinded);
     const budget = await this.charge(accountId, blinded.length);
-    let evaluated: Uint8Array;
+    let evaluated: { elements: Uint8Array; proof: Uint8Array };
     try {
-      evaluated = await this.pool.evaluate(keyId, packed);
+      // VOPRF (RFC 9497 mode 0x01): one batched proof against the published pkS.
+      evaluated = await this.pool.evaluateWithProof(keyId, packed);
     } catch (error) {
       // Malformed input is refused, not billed.
       await this.refund(accountId, blinded.length);
       throw error;
     }
     this.evaluations += blinded.length;
-    return { keyId, evaluatedElements: unpack(evaluated), budget };
+    return {
+      keyId,
+      evaluatedElements: unpack(evaluated.elements),
+      proof: toBase64Url(evaluated.proof),
+      budget,
+    };
   }
 
   private async refund(accountId: string, count: number): Promise<void> {
@@ -152,7 +158,7 @@ export class Discovery {
     fromKeyId: string,
     toKeyId: string,
     blinded: string[],
-  ): Promise<{ keyId: string; translatedElements: string[] }> {
+  ): Promise<{ keyId: string; translatedElements: string[]; proof: string }> {
     this.directory.requireCurrent(toKeyId);
     if (fromKeyId === toKeyId || !this.directory.retainedKeyIds().includes(fromKeyId)) {
       throw new ParleyError('KEY_ID_UNKNOWN', {
@@ -180,8 +186,13 @@ export class Discovery {
       await this.addUsage(trx, accountId, fromKeyId, 0, blinded.length);
       await this.addUsage(trx, accountId, toKeyId, blinded.length, 0);
     });
-    const translated = await this.pool.translate(fromKeyId, toKeyId, packed);
-    return { keyId: toKeyId, translatedElements: unpack(translated) };
+    // A proof that the factor is k_to/k_from of the two published keys.
+    const translated = await this.pool.translateWithProof(fromKeyId, toKeyId, packed);
+    return {
+      keyId: toKeyId,
+      translatedElements: unpack(translated.elements),
+      proof: toBase64Url(translated.proof),
+    };
   }
 
   async resolve(accountId: string, keyId: string, tokens: string[]): Promise<ResolveResponse> {

@@ -35,10 +35,14 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
         since === undefined ? undefined : Number(since),
         clientRange,
       );
-      // Every answer carries the signed statement of what it publishes (directory-statement.ts).
+      const publicKey = services.directory.publicKey(payload.keyId);
+      const pk = publicKey ? { publicKey: toBase64Url(publicKey) } : {};
+      // Every answer carries the signed statement of what it publishes (directory-statement.ts),
+      // the OPRF public key of its key id included.
       if (payload.type === 'snapshot') {
         return {
           ...payload,
+          ...pk,
           range: String(payload.range),
           digest: toBase64Url(payload.digest),
           ...services.signer.sign({
@@ -48,11 +52,13 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
             count: payload.count,
             range: payload.range,
             digest: payload.digest,
+            ...(publicKey ? { publicKey } : {}),
           }),
         };
       }
       return {
         ...payload,
+        ...pk,
         range: String(payload.range),
         added: toBase64Url(payload.added),
         removed: toBase64Url(payload.removed),
@@ -62,6 +68,7 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
           keyId: payload.keyId,
           version: payload.version,
           count: payload.count,
+          ...(publicKey ? { publicKey } : {}),
         }),
       };
     },

@@ -7,6 +7,7 @@ import {
   directoryToken,
   expandMessageXmd,
   loadOprf,
+  loadVoprf,
   type Oprf,
   ParleyError,
 } from '@parley/core';
@@ -139,6 +140,20 @@ describe('native OPRF addon', () => {
         },
       );
     });
+  });
+
+  it('weightedSum is the WASM composite Σ d_i·C_i (a batched proof’s M), the identity when empty', async (t) => {
+    const n = requireNative(t);
+    if (!n) return;
+    const voprf = await loadVoprf(oprf);
+    const elements = randomInputs(50).map((x) => oprf.hashToGroup(x));
+    const weights = elements.map(() => oprf.generateSecretKey());
+    assert.equal(
+      hex(n.weightedSum(pack(weights), pack(elements))),
+      hex(voprf.weightedSum(weights, elements)),
+    );
+    assert.equal(hex(n.weightedSum(new Uint8Array(0), new Uint8Array(0))), hex(new Uint8Array(32)));
+    assert.throws(() => n.weightedSum(new Uint8Array(32), new Uint8Array(64)), RangeError);
   });
 
   it('refuses malformed arguments with a TypeError or RangeError', (t) => {

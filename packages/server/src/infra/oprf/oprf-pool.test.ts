@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadOprf, type Oprf } from '@parley/core';
+import { loadOprf, loadVoprf, type Oprf, RISTRETTO255_GENERATOR, type Voprf } from '@parley/core';
 import { loadNativeOprf, nativeOprfUnavailableReason } from '@parley/oprf-native';
 import { OprfPool } from './oprf-pool.js';
 
@@ -14,13 +14,57 @@ for (const backend of ['wasm', 'native'] as const) {
   describe(`OPRF worker pool (${backend})`, { skip }, () => {
     let pool: OprfPool;
     let oprf: Oprf;
+    let voprf: Voprf;
     const key = new Uint8Array(32);
+    const key2 = new Uint8Array(32);
 
     before(async () => {
       oprf = await loadOprf();
+      voprf = await loadVoprf(oprf);
       key.set(oprf.generateSecretKey());
+      key2.set(oprf.generateSecretKey());
       pool = new OprfPool(2, { backend });
-      await pool.setKeys({ k1: key });
+      await pool.setKeys({ k1: key, k2: key2 });
+    });
+
+    const split = (packed: Uint8Array): Uint8Array[] =>
+      Array.from({ length: packed.length / 32 }, (_, i) => packed.subarray(i * 32, i * 32 + 32));
+
+    it('VOPRF: a batch split across workers carries one proof that verifies against pkS', async () => {
+      const blinded = Array.from({ length: 300 }, (_, i) =>
+        oprf.blind(new TextEncoder().encode(`+1415333${i}`)),
+      );
+      const c = blinded.map((b) => b.blindedElement);
+      const packed = new Uint8Array(c.length * 32);
+      c.forEach((e, i) => {
+        packed.set(e, i * 32);
+      });
+      const { elements, proof } = await pool.evaluateWithProof('k1', packed);
+      assert.deepEqual(elements, await pool.evaluate('k1', packed));
+      const d = split(elements);
+      const pk = voprf.publicKey(key);
+      assert.equal(voprf.verifyProof(RISTRETTO255_GENERATOR, pk, c, d, proof), true);
+      assert.equal(
+        voprf.verifyProof(RISTRETTO255_GENERATOR, voprf.publicKey(key2), c, d, proof),
+        false,
+      );
+    });
+
+    it('translate: the proof is for k2/k1 against pk1 and pk2', async () => {
+      const c = Array.from({ length: 200 }, (_, i) => oprf.hashToGroup(new Uint8Array([i, 7])));
+      const packed = new Uint8Array(c.length * 32);
+      c.forEach((e, i) => {
+        packed.set(e, i * 32);
+      });
+      const { elements, proof } = await pool.translateWithProof('k1', 'k2', packed);
+      assert.deepEqual(elements, await pool.translate('k1', 'k2', packed));
+      const pk1 = voprf.publicKey(key);
+      const pk2 = voprf.publicKey(key2);
+      assert.equal(voprf.verifyProof(pk1, pk2, c, split(elements), proof), true);
+      assert.equal(
+        voprf.verifyProof(RISTRETTO255_GENERATOR, pk2, c, split(elements), proof),
+        false,
+      );
     });
     after(() => pool?.close());
 

@@ -34,8 +34,17 @@ export function resolveOprfBackend(setting: OprfBackendSetting): OprfBackend {
 
 export type WorkerRequest = { id: number } & (
   | { op: 'keys'; keys: Record<string, Uint8Array> }
-  | { op: 'evaluate'; keyId: string; data: Uint8Array; offset: number }
-  | { op: 'translate'; fromKeyId: string; toKeyId: string; data: Uint8Array; offset: number }
+  | { op: 'evaluate'; keyId: string; data: Uint8Array; offset: number; prove?: boolean }
+  | {
+      op: 'translate';
+      fromKeyId: string;
+      toKeyId: string;
+      data: Uint8Array;
+      offset: number;
+      prove?: boolean;
+    }
+  /** The batched DLEQ proof from the chunks' partial composites (fromKeyId null: evaluation). */
+  | { op: 'prove'; fromKeyId: string | null; toKeyId: string; data: Uint8Array }
   | { op: 'rekey'; fromKeyId: string; toKeyId: string; data: Uint8Array; offset: number }
   | { op: 'hashAndEvaluate'; keyId: string; data: Uint8Array }
 );
@@ -141,6 +150,70 @@ export class OprfPool {
     return this.chunked(packed, (data, offset) => ({ op: 'evaluate', keyId, data, offset }));
   }
 
+  /**
+   * VOPRF evaluation (RFC 9497 mode 0x01): k·E for every packed element plus one batched DLEQ
+   * proof that log_G(pkS) = log_E(k·E) for all of them. Each worker proves nothing itself: it
+   * returns its chunk's share of the composite M = Σ d_i·C_i (the d_i use the request-wide index
+   * i), and one more task sums the shares and finishes the proof (Z = k·M, nonce, challenge).
+   */
+  async evaluateWithProof(
+    keyId: string,
+    packed: Uint8Array,
+  ): Promise<{ elements: Uint8Array; proof: Uint8Array }> {
+    const parts = await this.chunkedParts(packed, (data, offset) => ({
+      op: 'evaluate',
+      keyId,
+      data,
+      offset,
+      prove: true,
+    }));
+    return this.finishProof(parts, null, keyId);
+  }
+
+  /**
+   * translate() with a proof for the factor: log_pkFrom(pkTo) = log_E(f·E) for all elements, so
+   * the factor is k_to/k_from of the two published keys (docs/design.md, "Verifiable evaluation").
+   */
+  async translateWithProof(
+    fromKeyId: string,
+    toKeyId: string,
+    packed: Uint8Array,
+  ): Promise<{ elements: Uint8Array; proof: Uint8Array }> {
+    const parts = await this.chunkedParts(packed, (data, offset) => ({
+      op: 'translate',
+      fromKeyId,
+      toKeyId,
+      data,
+      offset,
+      prove: true,
+    }));
+    return this.finishProof(parts, fromKeyId, toKeyId);
+  }
+
+  /** Splits each worker's answer (elements ‖ composite share) and proves over the shares. */
+  private async finishProof(
+    parts: Uint8Array[],
+    fromKeyId: string | null,
+    toKeyId: string,
+  ): Promise<{ elements: Uint8Array; proof: Uint8Array }> {
+    const shares = new Uint8Array(parts.length * 32);
+    const elements = new Uint8Array(parts.reduce((n, p) => n + p.length - 32, 0));
+    let offset = 0;
+    parts.forEach((part, i) => {
+      elements.set(part.subarray(0, part.length - 32), offset);
+      offset += part.length - 32;
+      shares.set(part.subarray(part.length - 32), i * 32);
+    });
+    this.stats.tasks += 1;
+    const proof = await this.send(this.leastBusy(), {
+      op: 'prove',
+      fromKeyId,
+      toKeyId,
+      data: shares,
+    });
+    return { elements, proof };
+  }
+
   /** (k_to/k_from)·E for every packed element. */
   translate(fromKeyId: string, toKeyId: string, packed: Uint8Array): Promise<Uint8Array> {
     return this.chunked(packed, (data, offset) => ({
@@ -173,12 +246,12 @@ export class OprfPool {
     return this.send(this.leastBusy(), { op: 'hashAndEvaluate', keyId, data: input.slice() });
   }
 
-  private async chunked(
+  /** The workers' answers for each chunk of `packed`, in order. */
+  private chunkedParts(
     packed: Uint8Array,
     task: (data: Uint8Array, offset: number) => Task,
-    outPerElement = 32,
     chunk = CHUNK_ELEMENTS,
-  ): Promise<Uint8Array> {
+  ): Promise<Uint8Array[]> {
     const count = packed.length / 32;
     this.stats.tasks += Math.ceil(count / chunk);
     this.stats.elements += count;
@@ -189,7 +262,17 @@ export class OprfPool {
       const data = packed.slice(start * 32, end * 32);
       parts.push(this.send(this.leastBusy(), task(data, start)));
     }
-    const results = await Promise.all(parts);
+    return Promise.all(parts);
+  }
+
+  private async chunked(
+    packed: Uint8Array,
+    task: (data: Uint8Array, offset: number) => Task,
+    outPerElement = 32,
+    chunk = CHUNK_ELEMENTS,
+  ): Promise<Uint8Array> {
+    const count = packed.length / 32;
+    const results = await this.chunkedParts(packed, task, chunk);
     const out = new Uint8Array(count * outPerElement);
     let offset = 0;
     for (const part of results) {

@@ -16,7 +16,9 @@ import {
   FINGERPRINT_BYTES,
   HASH_TO_GROUP_DST,
   loadOprf,
+  loadVoprf,
   ParleyError,
+  RISTRETTO255_GENERATOR,
   TOKEN_BYTES,
 } from '@parley/core';
 import { loadNativeOprf, type NativeInvalidElementError } from '@parley/oprf-native';
@@ -28,6 +30,7 @@ import {
 } from './oprf-pool.js';
 
 const oprf = await loadOprf();
+const voprf = await loadVoprf(oprf);
 const keys = new Map<string, Uint8Array>();
 const port = parentPort!;
 const { backend } = (workerData ?? { backend: 'wasm' }) as WorkerInit;
@@ -139,6 +142,71 @@ function translateFactor(fromKeyId: string, toKeyId: string): Uint8Array {
   return factor;
 }
 
+/** pkS = k·G per key id, and the composite seed of proofs with B = pkS, until the keys change. */
+const publicKeys = new Map<string, { publicKey: Uint8Array; seed: Uint8Array }>();
+
+function publicKey(keyId: string): { publicKey: Uint8Array; seed: Uint8Array } {
+  let entry = publicKeys.get(keyId);
+  if (!entry) {
+    const pk = voprf.publicKey(key(keyId));
+    entry = { publicKey: pk, seed: voprf.compositeSeed(pk) };
+    publicKeys.set(keyId, entry);
+  }
+  return entry;
+}
+
+const split = (packed: Uint8Array): Uint8Array[] =>
+  Array.from({ length: packed.length / 32 }, (_, i) => packed.subarray(i * 32, i * 32 + 32));
+
+/**
+ * This chunk's share of a batched proof's composite, Σ d_i·C_i over its elements, with the d_i
+ * of their positions in the whole request (RFC 9497 §2.2.1 ComputeComposites, index i).
+ */
+function compositeShare(
+  seed: Uint8Array,
+  blinded: Uint8Array,
+  evaluated: Uint8Array,
+  offset: number,
+): Uint8Array {
+  const c = split(blinded);
+  const weights = voprf.compositeWeights(seed, c, split(evaluated), offset);
+  if (native) {
+    const packedWeights = new Uint8Array(weights.length * 32);
+    for (const [i, w] of weights.entries()) packedWeights.set(w, i * 32);
+    return native.weightedSum(packedWeights, blinded);
+  }
+  return voprf.weightedSum(weights, c);
+}
+
+/** The elements, followed by their composite share when the request asked for a proof. */
+function withShare(
+  evaluated: Uint8Array,
+  blinded: Uint8Array,
+  seedKeyId: string,
+  offset: number,
+  prove: boolean | undefined,
+): Uint8Array {
+  if (!prove) return evaluated;
+  const out = new Uint8Array(evaluated.length + 32);
+  out.set(evaluated);
+  out.set(compositeShare(publicKey(seedKeyId).seed, blinded, evaluated, offset), evaluated.length);
+  return out;
+}
+
+/**
+ * GenerateProof's tail over the summed shares. Evaluation: k = skS, A = G, B = pkS. Translation:
+ * k = k_to/k_from, A = pk_from, B = pk_to (the same DLEQ with another generator).
+ */
+function prove(fromKeyId: string | null, toKeyId: string, shares: Uint8Array): Uint8Array {
+  const m = voprf.addElements(split(shares));
+  const b = publicKey(toKeyId).publicKey;
+  if (fromKeyId === null) {
+    return voprf.proveComposite(key(toKeyId), RISTRETTO255_GENERATOR, b, m);
+  }
+  const a = publicKey(fromKeyId).publicKey;
+  return voprf.proveComposite(translateFactor(fromKeyId, toKeyId), a, b, m);
+}
+
 /** One-shot SHA-512 (Node ≥ 20.12), cheaper than a createHash object per call. */
 const sha512 = (data: Uint8Array): Uint8Array => hash('sha512', data, 'buffer');
 
@@ -201,12 +269,20 @@ function handle(req: WorkerRequest): Uint8Array {
       keys.clear();
       factors.clear();
       prefixCache.clear();
+      publicKeys.clear();
       for (const [id, secret] of Object.entries(req.keys)) keys.set(id, secret);
       return new Uint8Array(0);
-    case 'evaluate':
-      return multiplyAll(key(req.keyId), req.data, req.offset);
-    case 'translate':
-      return multiplyAll(translateFactor(req.fromKeyId, req.toKeyId), req.data, req.offset);
+    case 'evaluate': {
+      const evaluated = multiplyAll(key(req.keyId), req.data, req.offset);
+      return withShare(evaluated, req.data, req.keyId, req.offset, req.prove);
+    }
+    case 'translate': {
+      const factor = translateFactor(req.fromKeyId, req.toKeyId);
+      const translated = multiplyAll(factor, req.data, req.offset);
+      return withShare(translated, req.data, req.toKeyId, req.offset, req.prove);
+    }
+    case 'prove':
+      return prove(req.fromKeyId, req.toKeyId, req.data);
     case 'rekey':
       return rekeyEntries(req.fromKeyId, req.toKeyId, req.data, req.offset);
     case 'hashAndEvaluate':
