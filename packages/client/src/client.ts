@@ -452,9 +452,12 @@ export class ParleyClient {
   private async forgetSession(): Promise<void> {
     await this.messenger.erase();
     this.messengerInstance = undefined;
-    // Only the local record: the list on the server is the account's (gone, or other devices').
-    await this.allowList.forget();
     await this.consent.withdraw(); // also erases the contacts book, discovery cache and filter
+    // Only the local record: the list on the server is the account's (gone, or other devices').
+    // After the withdrawal, which updates the record.
+    await this.allowList.forget();
+    // The server's keys as this device pinned them: a new session pins afresh.
+    await this.discovery.forgetPins();
     await this.transparencyLog.clear();
     await this.options.store.delete(SESSION);
     this.session = undefined;

@@ -131,6 +131,8 @@ describe('parley CLI (real server process)', () => {
         ['mls-key-packages', 41, false],
         ['blinded-contact-numbers', 2, true],
         ['match-lookup-tokens', 1, false],
+        // The contact found goes on Bob's presence allow-list (kept by the server).
+        ['presence-allow-list', 1, false],
         ['match-lookup-tokens', 1, false],
       ],
     );

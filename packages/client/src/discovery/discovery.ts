@@ -31,7 +31,12 @@ import {
 import type { Consent } from '../privacy/consent.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
-import { checkSnapshot, checkStatement, checkVersion } from './filter-checks.js';
+import {
+  checkSnapshot,
+  checkStatement,
+  checkVersion,
+  forgetDirectoryPins,
+} from './filter-checks.js';
 
 export interface DiscoveryProgress {
   phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';
@@ -493,6 +498,12 @@ export class DiscoveryEngine {
             : null,
       })),
     };
+  }
+
+  /** Forgets the server's pinned keys: the OPRF public keys and the directory signing key. */
+  async forgetPins(): Promise<void> {
+    await this.store.delete(PINS);
+    await forgetDirectoryPins(this.store);
   }
 
   /** Erases the discovery cache and the filter copy (consent withdrawn). */

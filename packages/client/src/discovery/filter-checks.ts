@@ -80,6 +80,11 @@ export async function checkStatement(
   }
 }
 
+/** Forgets the pinned directory signing keys (the session that pinned them ended). */
+export async function forgetDirectoryPins(store: ClientStore): Promise<void> {
+  await store.delete(PINS);
+}
+
 /** A snapshot's bytes and decoded filter must be exactly what the statement signed. */
 export async function checkSnapshot(
   response: Extract<DirectoryResponse, { type: 'snapshot' }>,
