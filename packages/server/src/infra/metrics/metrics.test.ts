@@ -172,7 +172,8 @@ describe('Prometheus metrics', () => {
     assert.equal(ok.status, 200);
     assert.equal(await sample('parley_discovery_evaluations_total'), evaluations0 + 2);
     assert.equal(await sample('parley_oprf_elements_total'), elements0 + 2);
-    assert.equal(await sample('parley_oprf_tasks_total'), tasks0 + 1);
+    // One task evaluates the 2 elements, one more finishes their batched VOPRF proof.
+    assert.equal(await sample('parley_oprf_tasks_total'), tasks0 + 2);
     assert.equal(await sample('parley_oprf_pending_tasks'), 0);
     assert.equal(await sample('parley_discovery_budget_refusals_total'), 0);
     const refused = await t.call('POST', '/v1/discovery/evaluate', {
