@@ -62,8 +62,9 @@ export function ContactsScreen(props: {
   const importFile = (file: File) =>
     run(async () => {
       setProgress({ label: `Reading ${file.name}`, done: 0, total: 1 });
-      const text = await file.text();
-      const result = await model.client.contacts.importFile(text, file.name);
+      // Bytes, not file.text(): the importer detects Windows-1252, UTF-16 and Shift_JIS exports.
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const result = await model.client.contacts.importFile(bytes, file.name);
       const issues = result.issues.length ? `, ${result.issues.length} entries skipped` : '';
       setStatus(`Imported ${result.contacts.length} contacts${issues}.`);
       await discover();

@@ -125,13 +125,13 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
     case 'import': {
       const file = positionals[0];
       if (!file) throw new UsageError('import needs a file: a vCard (.vcf) or CSV export');
-      let text: string;
+      let bytes: Uint8Array;
       try {
-        text = readFileSync(file, 'utf8');
+        bytes = readFileSync(file);
       } catch (cause) {
         throw new ParleyError('IMPORT_FAILED', { cause, message: `Cannot read ${file}.` });
       }
-      const result = await client.contacts.importFile(text, file);
+      const result = await client.contacts.importFile(bytes, file);
       if (values.json) {
         out(
           JSON.stringify({

@@ -26,10 +26,14 @@ export class ContactsBook {
     return (await this.store.get<ImportedContact[]>(KEY)) ?? [];
   }
 
-  /** Parses a vCard or CSV export and merges its contacts into the book. */
-  async importFile(text: string, fileName?: string): Promise<ImportResult> {
+  /**
+   * Parses a vCard or CSV export and merges its contacts into the book. Pass the file's bytes
+   * (`new Uint8Array(await file.arrayBuffer())`, `readFileSync(path)`): text already decoded as
+   * UTF-8 has lost what a Windows-1252, Shift_JIS or UTF-16 export said.
+   */
+  async importFile(file: Uint8Array | string, fileName?: string): Promise<ImportResult> {
     await this.consent.require();
-    const result = parseContactsFile(text, {
+    const result = parseContactsFile(file, {
       ...(this.defaultRegion ? { defaultRegion: this.defaultRegion } : {}),
       ...(fileName ? { fileName } : {}),
     });

@@ -6,7 +6,14 @@
 
 import { ParleyError } from '@parley/core';
 import { parseContactsCsv } from './csv.js';
-import { containsVCard, type ImportOptions, type ImportResult, parseVCard } from './vcard.js';
+import { byteString, decoderFor, detectEncoding, detectLegacy, isUtf8 } from './encoding.js';
+import {
+  containsVCard,
+  type ImportOptions,
+  type ImportResult,
+  parseVCard,
+  unlabelledQuotedPrintable,
+} from './vcard.js';
 
 export { parseContactsCsv } from './csv.js';
 export type { ImportedContact, ImportIssue, ImportOptions, ImportResult } from './vcard.js';
@@ -23,10 +30,33 @@ const HOW_TO =
   'export the contacts as vCard (.vcf) or CSV (Google Contacts or Outlook format) and try again';
 
 /**
- * Parses an exported address book. Problems with single entries are reported in `issues`; only a
- * file that is neither vCard nor a contacts CSV throws ParleyError('IMPORT_FAILED').
+ * Parses an exported address book, given as the file's bytes (preferred: the encoding is then
+ * detected) or as text already decoded. Problems with single entries are reported in `issues`;
+ * only a file that is neither vCard nor a contacts CSV throws ParleyError('IMPORT_FAILED').
  */
-export function parseContactsFile(text: string, options: ContactsFileOptions = {}): ImportResult {
+export function parseContactsFile(
+  input: string | Uint8Array,
+  options: ContactsFileOptions = {},
+): ImportResult {
+  if (!(input instanceof Uint8Array)) return parseContactsText(input, options);
+  const { encoding, bomLength } = detectEncoding(input);
+  const bytes = input.subarray(bomLength);
+  if (encoding === 'utf-8' || encoding?.startsWith('utf-16')) {
+    return parseContactsText(new TextDecoder(encoding).decode(bytes), options);
+  }
+  const { fileName, ...parseOptions } = options;
+  // Not UTF-8: a vCard is read value by value, so that each value's CHARSET can be honoured.
+  const raw = byteString(bytes);
+  if (/^\s*BEGIN[ \t]*:[ \t]*VCARD[ \t]*(\r\n|\r|\n|$)/i.test(raw) || containsVCard(raw)) {
+    if (raw.slice(0, 4096).includes('\u0000')) throw failure('binary', fileName);
+    return parseVCard(raw, parseOptions, { byteString: true, fallback: encoding });
+  }
+  // Undecodable bytes become U+FFFD, which the importers report on each entry they are in.
+  const decoder = (encoding && decoderFor(encoding)) || new TextDecoder('utf-8');
+  return parseContactsText(decoder.decode(bytes), options);
+}
+
+function parseContactsText(text: string, options: ContactsFileOptions): ImportResult {
   const { fileName, ...parseOptions } = options;
   // trim() also removes a byte-order mark.
   if (typeof text !== 'string' || text.trim() === '') {
@@ -38,7 +68,7 @@ export function parseContactsFile(text: string, options: ContactsFileOptions = {
   if (sample.includes('\u0000')) throw failure('binary', fileName);
 
   if (/^\uFEFF?\s*BEGIN[ \t]*:[ \t]*VCARD[ \t]*(\r\n|\r|\n|$)/i.test(text)) {
-    return parseVCard(text, parseOptions);
+    return parseVCard(text, parseOptions, textDecoding(text));
   }
   try {
     return parseContactsCsv(text, parseOptions);
@@ -46,9 +76,17 @@ export function parseContactsFile(text: string, options: ContactsFileOptions = {
     if (!(error instanceof ParleyError && error.code === 'IMPORT_FAILED')) throw error;
     // vCards after some junk (a mail header, a stray line) are still vCards; the parser reports
     // the junk as an issue.
-    if (containsVCard(text)) return parseVCard(text, parseOptions);
+    if (containsVCard(text)) return parseVCard(text, parseOptions, textDecoding(text));
     throw failure('unrecognised_format', fileName, error);
   }
+}
+
+/** vCard 2.1 quoted-printable values without CHARSET: the code page the detector names. */
+function textDecoding(text: string): { byteString: false; fallback: string | undefined } {
+  if (!/QUOTED-PRINTABLE/i.test(text)) return { byteString: false, fallback: undefined };
+  const sample = unlabelledQuotedPrintable(text);
+  const fallback = isUtf8(sample) ? undefined : detectLegacy(sample);
+  return { byteString: false, fallback };
 }
 
 function failure(
@@ -59,7 +97,7 @@ function failure(
   const what = fileName ? `"${fileName}"` : 'The file';
   const messages: Record<FailureReason, string> = {
     empty: `${what} is empty; ${HOW_TO}.`,
-    binary: `${what} is not a text file (or not UTF-8 text); ${HOW_TO}.`,
+    binary: `${what} is not a text file; ${HOW_TO}.`,
     spreadsheet: `${what} is a spreadsheet, not a text export; save it as CSV (UTF-8), or ${HOW_TO}.`,
     unrecognised_format: `${what} could not be read as vCard or as a CSV with a phone-number column; ${HOW_TO}.`,
   };

@@ -219,3 +219,193 @@ describe('parseContactsCsv details', () => {
     assert.deepEqual(result.issues, []);
   });
 });
+
+describe('parseContactsCsv on Outlook exports in other languages', () => {
+  const cases: [string, string[], string[]][] = [
+    // language, header, row
+    [
+      'German',
+      [
+        'Vorname',
+        'Nachname',
+        'Firma',
+        'Mobiltelefon',
+        'Telefon (privat)',
+        'Telefon geschäftlich',
+        'Weiteres Telefon',
+        'Telefon Assistent',
+        'Fax geschäftlich',
+        'Pager',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+    [
+      'French',
+      [
+        'Prénom',
+        'Nom',
+        'Société',
+        'Tél. mobile',
+        'Téléphone (domicile)',
+        'Téléphone (bureau)',
+        'Téléphone (autre)',
+        "Téléphone de l'assistant(e)",
+        'Télécopie (bureau)',
+        'Récepteur de radiomessagerie',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+    [
+      'Spanish',
+      [
+        'Nombre',
+        'Apellidos',
+        'Organización',
+        'Teléfono móvil',
+        'Particular',
+        'Teléfono del trabajo',
+        'Otro teléfono',
+        "Assistant's Phone",
+        'Otro fax',
+        'Buscapersonas',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+    [
+      'Italian',
+      [
+        'Nome',
+        'Cognome',
+        'Società',
+        'Telefono Mobile',
+        'Telefono di casa',
+        'Telefono di Lavoro',
+        'Phone Altro',
+        "Telefono dell'assistente",
+        'Fax di Lavoro',
+        'Numero cercapersone',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+    [
+      'Dutch',
+      [
+        'Voornaam',
+        'Achternaam',
+        'Bedrijf',
+        'Mobiele telefoon',
+        'Telefoon thuis',
+        'Telefoon op werk',
+        'Overige telefoon',
+        'Telefoon assistent',
+        'Fax op werk',
+        'Pager',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+    [
+      'Portuguese',
+      [
+        'Primeiro nome',
+        'Último nome',
+        'Empresa',
+        'Celular',
+        'Fone de casa',
+        'Fone comercial',
+        'Outro Fone',
+        'Fone do Assistente',
+        'Fax comercial',
+        'Pager',
+      ],
+      [
+        'Jürgen',
+        'Groß',
+        'ACME',
+        '+49 151 1',
+        '+49 30 2',
+        '+49 89 3',
+        '+49 40 4',
+        '+49 69 5',
+        '+49 69 6',
+        '+49 69 7',
+      ],
+    ],
+  ];
+  for (const [language, header, row] of cases) {
+    test(`${language}: names, company and the mobile, home, business and other phones; no assistant, fax or pager`, () => {
+      const csv = `${header.map((h) => `"${h}"`).join(',')}\r\n${row.map((v) => `"${v}"`).join(',')}\r\n`;
+      const numbers = ['+49 151 23456781', '+49 30 1234562', '+49 89 1234563', '+49 40 1234564'];
+      const realistic = csv
+        .replace('+49 151 1', numbers[0] ?? '')
+        .replace('+49 30 2', numbers[1] ?? '')
+        .replace('+49 89 3', numbers[2] ?? '')
+        .replace('+49 40 4', numbers[3] ?? '')
+        .replace('+49 69 5', '+49 69 1234565')
+        .replace('+49 69 6', '+49 69 1234566')
+        .replace('+49 69 7', '+49 69 1234567');
+      assert.deepEqual(parseContactsCsv(realistic).contacts, [
+        {
+          name: 'Jürgen Groß',
+          phoneNumbers: ['+4915123456781', '+49301234562', '+49891234563', '+49401234564'],
+        },
+      ]);
+      const companyOnly = realistic.replace('"Jürgen","Groß"', '"",""');
+      assert.equal(parseContactsCsv(companyOnly).contacts[0]?.name, 'ACME');
+    });
+  }
+});

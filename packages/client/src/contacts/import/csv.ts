@@ -28,18 +28,23 @@ interface PhoneColumn {
   type: number | undefined;
 }
 
-/** Header words that mark a phone column, in the languages Outlook most often exports in. */
+/**
+ * Header words that mark a phone column, in the languages Outlook exports in (English, German,
+ * French, Spanish, Italian, Dutch, Portuguese; the header lists are documented, e.g. in roundcube's
+ * csv2vcard maps): "Mobiltelefon", "Téléphone (bureau)", "Tél. mobile", "Particular", "Celular" …
+ */
 const PHONE_HEADER =
-  /phone(?!tic)|mobile|\bcell|\btel\b|telefon|téléphone|teléfono|\bhandy\b|\bmobil\b/;
+  /phone(?!tic)|mobile|\bcell|\btel\b|tél\.|telefon|téléphone|teléfono|telefoon|\bfone\b|\bhandy\b|\bmobil\b|\bportable\b|\bparticular\b|\bcelular\b|cellulare|móvil/;
 /**
  * Fax and pager lines cannot be messenger accounts; an assistant's number belongs to somebody else
- * than the contact it is filed under.
+ * than the contact it is filed under. In every language the phone headers are recognised in.
  */
-const SKIPPED_HEADER = /fax|pager|assistant/;
+const SKIPPED_HEADER =
+  /fax|télécopie|pager|radiomessagerie|buscapersonas|cercapersone|assistant|assistent/;
 const TYPE_HEADER = /\b(type|label)\b/;
 /** Column names are short words; a cell with quotes, colons or a "+" is data (or JSON), not a header. */
 const HEADER_LIKE = /^[\p{L}\p{N} .'’&_/()-]{1,64}$/u;
-const UNREACHABLE_TYPE = /fax|pager/i;
+const UNREACHABLE_TYPE = /fax|pager|assistant|assistent/i;
 /** Google puts several values of one kind into one cell, separated by " ::: ". */
 const MULTI_VALUE = /\s*:::\s*/;
 
@@ -50,11 +55,25 @@ const NAME_CHOICES: readonly (readonly string[])[] = [
   ['full name'],
   ['first name', 'middle name', 'last name'],
   ['given name', 'additional name', 'family name'],
+  // Outlook in German, French, Spanish, Italian, Portuguese, Dutch.
+  ['anzeigename'],
+  ['vorname', 'weitere vornamen', 'nachname'],
+  ['prénom', 'deuxième prénom', 'nom'],
+  ['nombre', 'segundo nombre', 'apellidos'],
+  ['nome', 'secondo nome', 'cognome'],
+  ['primeiro nome', 'nome do meio', 'último nome'],
+  ['voornaam', 'middelste naam', 'achternaam'],
   ['nickname'],
   ['file as'],
   ['organization name'],
   ['organization 1 - name'],
   ['company'],
+  ['firma'],
+  ['société'],
+  ['organización'],
+  ['società'],
+  ['empresa'],
+  ['bedrijf'],
 ];
 
 export function parseContactsCsv(text: string, options: ImportOptions = {}): ImportResult {

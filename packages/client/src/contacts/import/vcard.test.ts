@@ -299,3 +299,13 @@ describe('parseVCard details', () => {
     assert.deepEqual(result.issues, []);
   });
 });
+
+describe('parseVCard skips numbers that are not the contact’s own', () => {
+  test('Apple: an assistant’s line by X-ABLabel, TYPE=x-assistant, fax and pager', () => {
+    const result = parseVCard(fixture('apple-assistant.vcf'));
+    assert.deepEqual(result.contacts, [
+      { name: 'Margaret Whitfield', phoneNumbers: ['+14155550181'] },
+    ]);
+    assert.deepEqual(result.issues, []);
+  });
+});

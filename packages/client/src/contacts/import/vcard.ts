@@ -8,6 +8,7 @@
  */
 
 import { type NormalizeResult, normalizePhoneNumber, ParleyError } from '@parley/core';
+import { bytesOf, decoderFor, isUtf8 } from './encoding.js';
 
 export interface ImportedContact {
   name: string;
@@ -93,6 +94,15 @@ export class ContactBookBuilder {
       if (count === 2) this.duplicates += 1;
     }
     if (phoneNumbers.length > 0) this.contacts.push({ name, phoneNumbers });
+    if (name.includes('\uFFFD')) {
+      this.addIssue({
+        entry,
+        name,
+        reason: 'undecodable_text',
+        message:
+          'its name contains characters that could not be decoded (shown as "\uFFFD"); export the file again as UTF-8.',
+      });
+    }
   }
 
   addIssue(issue: ImportIssue): void {
@@ -170,10 +180,54 @@ interface Card {
 /** Properties read at all; everything else (PHOTO above all) is skipped before its value is looked at. */
 const WANTED = new Set(['BEGIN', 'END', 'FN', 'N', 'ORG', 'TEL', 'X-ABLABEL', 'AGENT']);
 
-/** Lines that are not phones a person can be reached on through a messenger. */
-const UNREACHABLE = /fax|pager/i;
+/**
+ * Lines that are not the contact's own phone a messenger can reach: fax, pager, and an assistant's
+ * number (Apple: item1.TEL + item1.X-ABLabel:_$!<Assistant>!$_; others: TYPE=x-assistant).
+ */
+const UNREACHABLE = /fax|pager|assistant|assistent/i;
 
-export function parseVCard(text: string, options: ImportOptions = {}): ImportResult {
+/**
+ * How to read a vCard given as a {@link byteString}: each value in its CHARSET, else as UTF-8
+ * when it is valid UTF-8, else in the encoding detected for the whole file.
+ * @internal
+ */
+export interface ByteMode {
+  /** The text is a byteString: one code unit per byte of the file. */
+  byteString: boolean;
+  fallback: string | undefined;
+}
+
+/**
+ * The bytes of every quoted-printable value without a CHARSET, together: enough text for the
+ * detector to tell which code page a vCard 2.1 exporter used when it did not say.
+ * @internal
+ */
+export function unlabelledQuotedPrintable(text: string): Uint8Array {
+  const values: Uint8Array[] = [];
+  let length = 0;
+  for (const match of text.matchAll(/^[^:\r\n]*QUOTED-PRINTABLE[^:\r\n]*:(.*(?:=\r?\n.*)*)/gim)) {
+    if (/CHARSET/i.test(match[0].slice(0, match[0].indexOf(':')))) continue;
+    const value = decodeQuotedPrintable(
+      new TextEncoder().encode((match[1] ?? '').replace(/=\r?\n/g, '')),
+    );
+    values.push(value);
+    length += value.length + 1;
+  }
+  const all = new Uint8Array(length);
+  let offset = 0;
+  for (const value of values) {
+    all.set(value, offset);
+    offset += value.length + 1;
+    all[offset - 1] = 0x20;
+  }
+  return all;
+}
+
+export function parseVCard(
+  text: string,
+  options: ImportOptions = {},
+  bytes?: ByteMode,
+): ImportResult {
   if (typeof text !== 'string' || !containsVCard(text)) {
     throw new ParleyError('IMPORT_FAILED', {
       message:
@@ -261,7 +315,7 @@ export function parseVCard(text: string, options: ImportOptions = {}): ImportRes
     }
     if (nested > 0 || property === undefined) continue;
     card.lastWasEmptyAgent = property.name === 'AGENT' && property.rawValue.trim() === '';
-    readProperty(card, property, logical.line);
+    readProperty(card, property, logical.line, bytes);
   }
 
   if (card !== undefined) {
@@ -290,7 +344,13 @@ function newCard(entry: number, line: number): Card {
   };
 }
 
-function readProperty(card: Card, property: Property, line: number): void {
+function readProperty(
+  card: Card,
+  property: Property,
+  line: number,
+  bytes: ByteMode | undefined,
+): void {
+  const decodeValue = (p: Property): string => decodeProperty(p, bytes);
   switch (property.name) {
     case 'FN':
       card.fn ||= collapse(unescapeText(decodeValue(property)));
@@ -415,14 +475,34 @@ function parseProperty(text: string): Property | undefined {
   return { group, name, types, encoding, charset, rawValue: text.slice(colon + 1) };
 }
 
-function decodeValue(property: Property): string {
-  return property.encoding === 'quoted-printable'
-    ? decodeQuotedPrintable(property.rawValue, property.charset)
-    : property.rawValue;
+function decodeProperty(property: Property, mode: ByteMode | undefined): string {
+  const { rawValue, charset } = property;
+  if (property.encoding === 'quoted-printable') {
+    const input = mode?.byteString ? bytesOf(rawValue) : new TextEncoder().encode(rawValue);
+    return decodeBytes(decodeQuotedPrintable(input), charset, mode);
+  }
+  // vCard structure is ASCII; only a value with other bytes needs decoding.
+  if (!mode?.byteString || !/[^\x00-\x7f]/.test(rawValue)) return rawValue;
+  return decodeBytes(bytesOf(rawValue), charset, mode);
 }
 
-function decodeQuotedPrintable(value: string, charset: string | undefined): string {
-  const input = new TextEncoder().encode(value);
+/** A value's bytes in its CHARSET if the platform knows it, else UTF-8 if valid, else the file's. */
+function decodeBytes(
+  bytes: Uint8Array,
+  charset: string | undefined,
+  mode: ByteMode | undefined,
+): string {
+  const named = charset === undefined ? undefined : decoderFor(charset);
+  if (named !== undefined) return named.decode(bytes);
+  if (mode?.fallback !== undefined && !isUtf8(bytes)) {
+    const fallback = decoderFor(mode.fallback);
+    if (fallback !== undefined) return fallback.decode(bytes);
+  }
+  // Invalid bytes become U+FFFD, which the builder reports on the entry.
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+function decodeQuotedPrintable(input: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(input.length);
   let length = 0;
   for (let index = 0; index < input.length; index++) {
@@ -438,14 +518,7 @@ function decodeQuotedPrintable(value: string, charset: string | undefined): stri
     }
     bytes[length++] = byte;
   }
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charset ?? 'utf-8');
-  } catch {
-    // An unknown charset label; UTF-8 is what nearly every 2.1 exporter really wrote.
-    decoder = new TextDecoder('utf-8');
-  }
-  return decoder.decode(bytes.subarray(0, length));
+  return bytes.subarray(0, length);
 }
 
 function hexDigit(byte: number | undefined): number {
