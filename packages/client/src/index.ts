@@ -7,10 +7,14 @@
 export { type ErrorCode, getRetryAfterMs, isRateLimitError, ParleyError } from '@parley/core';
 export { type ClientOptions, type ContactResult, ParleyClient, type Session } from './client.js';
 export {
+  describeSkippedEntry,
   type ImportedContact,
   type ImportIssue,
+  type ImportReport,
   type ImportResult,
+  importSummary,
   parseContactsFile,
+  type SkippedEntry,
 } from './contacts/import/contacts-file.js';
 export { inviteText, smsFallback, smsLink } from './contacts/sms.js';
 export type {

@@ -45,6 +45,7 @@ const VCARD = [
   ['Alice Example', NUMBERS.alice],
   ['Carol Example', NUMBERS.carol],
   ['Dave Example', NUMBERS.dave],
+  ['Broken Example', '12'],
 ]
   .map(
     ([name, n]) =>
@@ -218,6 +219,13 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       buffer: Buffer.from(VCARD),
     });
     await b.getByText('2 of 3 numbers can receive free Parley messages').waitFor();
+    // The import's skipped entries stay beside the discovery result, in a list one can open.
+    const importResult = b.getByLabel('Import result');
+    await importResult
+      .getByText('Imported 3 contacts from 4 entries (vcard); 1 entry skipped.')
+      .waitFor();
+    await importResult.getByText('1 entry with problems').click();
+    await importResult.getByText(/^entry 4 \(Broken Example\) skipped: "\+1 12": /).waitFor();
     const onParley = b.getByRole('list', { name: 'Contacts on Parley' });
     await onParley.getByText('Alice Example').waitFor();
     await onParley.getByText('Carol Example').waitFor();

@@ -7,6 +7,9 @@ import type { ParleyClient } from '@parley/client';
 
 export {
   type ChatMessage,
+  describeSkippedEntry,
+  type ImportReport,
+  importSummary,
   inviteText,
   type MessageStatus,
   smsLink,

@@ -10,6 +10,7 @@ import { contactPicker } from '../model/contact-picker.js';
 import { describeError } from '../model/errors.js';
 import { type AppModel, type Person, useModel } from '../model/model.js';
 import type { CountryCode } from '../model/phone.js';
+import { describeSkippedEntry, type ImportReport, importSummary } from '../model/sdk.js';
 import { AddByNumber } from './add-by-number.js';
 import { PeopleList } from './people-list.js';
 
@@ -25,6 +26,8 @@ export function ContactsScreen(props: {
   const [status, setStatus] = useState<string>();
   const [error, setError] = useState<string>();
   const [progress, setProgress] = useState<Progress>();
+  // Kept apart from `status`, which discovery overwrites: the skipped entries stay until the next import.
+  const [imported, setImported] = useState<ImportReport>();
 
   async function discover() {
     const { contacts, report } = await model.client.discover({
@@ -64,9 +67,9 @@ export function ContactsScreen(props: {
       setProgress({ label: `Reading ${file.name}`, done: 0, total: 1 });
       // Bytes, not file.text(): the importer detects Windows-1252, UTF-16 and Shift_JIS exports.
       const bytes = new Uint8Array(await file.arrayBuffer());
+      setImported(undefined);
       const result = await model.client.contacts.importFile(bytes, file.name);
-      const issues = result.issues.length ? `, ${result.issues.length} entries skipped` : '';
-      setStatus(`Imported ${result.contacts.length} contacts${issues}.`);
+      setImported(result);
       await discover();
     });
 
@@ -133,12 +136,35 @@ export function ContactsScreen(props: {
           <progress id="discovery-progress" max={progress.total} value={progress.done} />
         </div>
       )}
+      {imported && <ImportResult report={imported} />}
       <p role="status" className="status">
         {status}
       </p>
       <Alert message={error} />
       <AddByNumber model={model} region={props.region} />
       <PeopleList model={model} onOpenChat={props.onOpenChat} />
+    </section>
+  );
+}
+
+/** The last import: its summary, and the skipped entries in a list the user can open. */
+function ImportResult(props: { report: ImportReport }) {
+  const { skipped } = props.report;
+  return (
+    <section className="import-result" aria-label="Import result">
+      <p>{importSummary(props.report)}</p>
+      {skipped.length > 0 && (
+        <details>
+          <summary>
+            {skipped.length === 1 ? '1 entry' : `${skipped.length} entries`} with problems
+          </summary>
+          <ul>
+            {skipped.map((entry) => (
+              <li key={entry.entry}>{describeSkippedEntry(entry)}</li>
+            ))}
+          </ul>
+        </details>
+      )}
     </section>
   );
 }

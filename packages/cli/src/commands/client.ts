@@ -7,7 +7,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/client';
+import {
+  type DiscoveryProgress,
+  describeSkippedEntry,
+  disclosureText,
+  importSummary,
+  ParleyClient,
+} from '@parley/client';
 import { FileStore, nodeSocket } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
 import { parse, UsageError } from '../usage.js';
@@ -139,17 +145,15 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
             entries: result.entries,
             contacts: result.contacts.length,
             duplicates: result.duplicates,
+            added: result.added,
+            alreadyInBook: result.alreadyInBook,
+            skipped: result.skipped,
             issues: result.issues,
           }),
         );
       } else {
-        out(
-          `Imported ${result.contacts.length} contacts from ${result.entries} entries (${result.format}); ${result.duplicates} duplicate numbers merged; ${result.issues.length} entries skipped.`,
-        );
-        for (const issue of result.issues.slice(0, 20)) {
-          out(`  entry ${issue.entry}${issue.name ? ` (${issue.name})` : ''}: ${issue.message}`);
-        }
-        if (result.issues.length > 20) out(`  … and ${result.issues.length - 20} more`);
+        out(importSummary(result));
+        for (const skipped of result.skipped) out(`  ${describeSkippedEntry(skipped)}`);
       }
       return 0;
     }

@@ -8,7 +8,7 @@ import type { Consent } from '../privacy/consent.js';
 import type { ClientStore } from '../store/store.js';
 import {
   type ImportedContact,
-  type ImportResult,
+  type ImportReport,
   parseContactsFile,
 } from './import/contacts-file.js';
 
@@ -31,14 +31,14 @@ export class ContactsBook {
    * (`new Uint8Array(await file.arrayBuffer())`, `readFileSync(path)`): text already decoded as
    * UTF-8 has lost what a Windows-1252, Shift_JIS or UTF-16 export said.
    */
-  async importFile(file: Uint8Array | string, fileName?: string): Promise<ImportResult> {
+  async importFile(file: Uint8Array | string, fileName?: string): Promise<ImportReport> {
     await this.consent.require();
     const result = parseContactsFile(file, {
       ...(this.defaultRegion ? { defaultRegion: this.defaultRegion } : {}),
       ...(fileName ? { fileName } : {}),
     });
-    await this.merge(result.contacts);
-    return result;
+    const added = await this.merge(result.contacts);
+    return { ...result, added, alreadyInBook: result.contacts.length - added };
   }
 
   /** Adds one contact typed in by hand. */
@@ -74,17 +74,21 @@ export class ContactsBook {
     return valid.length;
   }
 
-  private async merge(incoming: ImportedContact[]): Promise<void> {
+  /** Adds the contacts the book does not have yet; returns how many that was. */
+  private async merge(incoming: ImportedContact[]): Promise<number> {
     const existing = (await this.store.get<ImportedContact[]>(KEY)) ?? [];
     const seen = new Set(existing.map(contactKey));
+    let added = 0;
     for (const c of incoming) {
       const key = contactKey(c);
       if (!seen.has(key)) {
         seen.add(key);
         existing.push(c);
+        added += 1;
       }
     }
     await this.store.set(KEY, existing);
+    return added;
   }
 
   async clear(): Promise<void> {

@@ -16,7 +16,14 @@ import {
 } from './vcard.js';
 
 export { parseContactsCsv } from './csv.js';
-export type { ImportedContact, ImportIssue, ImportOptions, ImportResult } from './vcard.js';
+export { describeSkippedEntry, type ImportReport, importSummary } from './report.js';
+export type {
+  ImportedContact,
+  ImportIssue,
+  ImportOptions,
+  ImportResult,
+  SkippedEntry,
+} from './vcard.js';
 export { parseVCard } from './vcard.js';
 
 export interface ContactsFileOptions extends ImportOptions {

@@ -8,7 +8,6 @@
 import { ParleyError } from '@parley/core';
 import {
   ContactBookBuilder,
-  describeEntry,
   type ImportOptions,
   type ImportResult,
   type RawPhoneNumber,
@@ -108,7 +107,7 @@ export function parseContactsCsv(text: string, options: ImportOptions = {}): Imp
         line,
         name,
         reason: 'malformed_entry',
-        message: `${describeEntry(entry, name)} opens a quoted field that is never closed, so the file from line ${line} on could not be read; check the quotes in that row.`,
+        message: `A quoted field on line ${line} is never closed, so the file from there on could not be read; check the quotes in that row.`,
       });
       continue;
     }
@@ -120,7 +119,7 @@ export function parseContactsCsv(text: string, options: ImportOptions = {}): Imp
         line,
         name,
         reason: 'malformed_entry',
-        message: `${describeEntry(entry, name)} on line ${line} has ${fields.length} fields but the header has ${header.length}; it was skipped. Put values that contain commas in double quotes.`,
+        message: `Line ${line} has ${fields.length} fields but the header has ${header.length}; put values that contain commas in double quotes.`,
       });
       continue;
     }

@@ -28,6 +28,15 @@ export interface ImportIssue {
   message: string;
 }
 
+/** One entry of the file with problems, once, with each problem (issues grouped by entry). */
+export interface SkippedEntry {
+  entry: number;
+  name?: string;
+  /** True when nothing of the entry was imported; false when some of its numbers were. */
+  dropped: boolean;
+  problems: { value?: string; reason: string; message: string }[];
+}
+
 export interface ImportResult {
   format: 'vcard' | 'csv';
   /** Entries with at least one usable phone number, in file order. */
@@ -37,6 +46,8 @@ export interface ImportResult {
   entries: number;
   /** Distinct numbers that appear on more than one contact. */
   duplicates: number;
+  /** The entries behind `issues`, each once, in file order. */
+  skipped: SkippedEntry[];
 }
 
 export interface ImportOptions {
@@ -59,6 +70,7 @@ export class ContactBookBuilder {
   entries = 0;
   private readonly contacts: ImportedContact[] = [];
   private readonly issues: ImportIssue[] = [];
+  private readonly imported = new Set<number>();
   /** How many contacts each number is on; a count reaching 2 makes one duplicate. */
   private readonly seen = new Map<string, number>();
   /** Exports repeat the same spellings a lot, and parsing dominates the import time. */
@@ -83,7 +95,7 @@ export class ContactBookBuilder {
           name,
           value,
           reason: result.reason,
-          message: `${describeEntry(entry, name)}: ${result.message}`,
+          message: result.message,
         });
         continue;
       }
@@ -93,14 +105,17 @@ export class ContactBookBuilder {
       this.seen.set(result.e164, count);
       if (count === 2) this.duplicates += 1;
     }
-    if (phoneNumbers.length > 0) this.contacts.push({ name, phoneNumbers });
+    if (phoneNumbers.length > 0) {
+      this.contacts.push({ name, phoneNumbers });
+      this.imported.add(entry);
+    }
     if (name.includes('\uFFFD')) {
       this.addIssue({
         entry,
         name,
         reason: 'undecodable_text',
         message:
-          'its name contains characters that could not be decoded (shown as "\uFFFD"); export the file again as UTF-8.',
+          'The name contains characters that could not be decoded (shown as "\uFFFD"); export the file again as UTF-8.',
       });
     }
   }
@@ -125,7 +140,26 @@ export class ContactBookBuilder {
       issues: this.issues,
       entries: this.entries,
       duplicates: this.duplicates,
+      skipped: this.skippedEntries(),
     };
+  }
+
+  private skippedEntries(): SkippedEntry[] {
+    const byEntry = new Map<number, SkippedEntry>();
+    for (const { entry, name, value, reason, message } of this.issues) {
+      let skipped = byEntry.get(entry);
+      if (skipped === undefined) {
+        skipped = {
+          entry,
+          ...(name ? { name } : {}),
+          dropped: !this.imported.has(entry),
+          problems: [],
+        };
+        byEntry.set(entry, skipped);
+      }
+      skipped.problems.push({ ...(value === undefined ? {} : { value }), reason, message });
+    }
+    return [...byEntry.values()].sort((a, b) => a.entry - b.entry);
   }
 
   private normalise(value: string): NormalizeResult {
@@ -136,11 +170,6 @@ export class ContactBookBuilder {
     }
     return result;
   }
-}
-
-/** @internal */
-export function describeEntry(entry: number, name: string | undefined): string {
-  return name ? `Contact ${entry} (${name})` : `Contact ${entry}`;
 }
 
 /** True when some line of `text` is a BEGIN:VCARD line; cheap enough for format sniffing. @internal */
@@ -297,7 +326,7 @@ export function parseVCard(
         line: card.line,
         name: cardName(card),
         reason: 'malformed_entry',
-        message: `${describeEntry(card.entry, cardName(card))} has no END:VCARD before the next BEGIN:VCARD on line ${logical.line}; the lines read up to there were imported.`,
+        message: `No END:VCARD before the next BEGIN:VCARD on line ${logical.line}; the lines read up to there were imported.`,
       });
       finish(card);
       book.entries += 1;
@@ -324,7 +353,7 @@ export function parseVCard(
       line: card.line,
       name: cardName(card),
       reason: 'malformed_entry',
-      message: `${describeEntry(card.entry, cardName(card))} has no END:VCARD (the file may be cut short); the lines read were imported.`,
+      message: 'No END:VCARD (the file may be cut short); the lines read were imported.',
     });
     finish(card);
   }
