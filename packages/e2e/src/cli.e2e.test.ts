@@ -97,7 +97,9 @@ describe('parley CLI (real server process)', () => {
     const imported = await parley(['import', file, '--region', 'US', '--state', state('bob')]);
     assert.equal(imported.code, 0, imported.stderr);
     assert.match(imported.stdout, /Imported 2 contacts from 3 entries \(csv\)/);
-    assert.match(imported.stdout, /entry 3 \(Bad\)/);
+    assert.match(imported.stdout, /1 entry skipped\.\n {2}entry 3 \(Bad\) skipped: "12": /);
+    const again = await parley(['import', file, '--region', 'US', '--state', state('bob')]);
+    assert.match(again.stdout, /^No new contacts; 2 already in your book; 1 entry skipped\./);
 
     const discovered = await parley(['discover', '--json', '--state', state('bob')]);
     assert.equal(discovered.code, 0, discovered.stderr);
