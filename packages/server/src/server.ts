@@ -82,6 +82,8 @@ export async function startServer(
   // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
   const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Even when it existed: it holds the keys (and the database, infra/db/database.ts).
+  chmodSync(config.dataDir, 0o700);
   const adminToken = ensureSecretFile(adminTokenPath(config.dataDir));
   // Keys the contact-link digests; outside the database so a dump shows no social graph.
   const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
