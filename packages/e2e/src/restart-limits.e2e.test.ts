@@ -42,6 +42,19 @@ describe('rate limits across a restart', { timeout: 60_000 }, () => {
     const again = await ask(number);
     assert.equal(again.status, 429, JSON.stringify(again.body));
     assert.equal(again.body.code, 'VERIFICATION_RATE_LIMITED');
+    // The CLI says how long, as a person would (issue 17: not "retry in 1193 s").
+    const cli = await server.cli([
+      'register',
+      number,
+      '--discoverable',
+      'no',
+      '--presence',
+      'nobody',
+      '--state',
+      join(dataDir, 'cli-state'),
+    ]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /VERIFICATION_RATE_LIMITED: .*\(try again in about \d+ minutes\)/);
     // Another number is not held back by it.
     assert.equal((await ask('+14155550143')).status, 201);
 
