@@ -44,6 +44,11 @@ main(process.argv.slice(2)).then(
       const retry =
         error.retryAfterMs !== undefined ? ` (try again in ${formatWait(error.retryAfterMs)})` : '';
       process.stderr.write(`parley: ${error.code}: ${error.message}${retry}\n`);
+      if (error.code === 'NETWORK_ERROR') {
+        process.stderr.write(
+          'parley: start it with `parley serve`, or point the CLI at another with --server URL or PARLEY_CLI_SERVER.\n',
+        );
+      }
       if (error.code === 'UNAUTHENTICATED') {
         // Signed out (by another device, or by a new registration of the number): never a dead end.
         process.stderr.write(

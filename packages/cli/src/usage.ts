@@ -11,7 +11,9 @@ Server
   parley serve                         start the server (configured by PARLEY_* variables)
   parley admin rotate-key              rotate the OPRF key of the running server
   parley admin stats                   counts and state of the running server
-      --data DIR (default ./data)  --server URL (default http://127.0.0.1:8787)
+      --server URL (default $PARLEY_CLI_SERVER, else http://127.0.0.1:8787)
+      --token TOKEN (or $PARLEY_ADMIN_TOKEN; needed for a server on another machine)
+      --data DIR (default ./data): a local server's data directory, to read its token
 
 Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no --presence nobody|contacts
