@@ -18,8 +18,11 @@ Server
 Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no --presence nobody|contacts
                        [--name DEVICE] [--code CODE] [--pin PIN] [--server URL]
+                       [--verification ID]
                                        a number that had an account starts a new identity
-                                       (its devices are signed out); --pin for a locked one
+                                       (its devices are signed out); --pin for a locked one;
+                                       a wrong code is asked again at a terminal, else retry
+                                       with --verification ID --code CODE (no new SMS)
   parley link [--name DEVICE] [--json] on a new device: show a QR code and a code to approve
                                        from a device of your account; waits (Ctrl-C cancels)
   parley consent show|grant|withdraw

@@ -11,7 +11,7 @@ import { type DiscoveryProgress, disclosureText, ParleyClient } from '@parley/cl
 import { FileStore, nodeSocket } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
 import { parse, UsageError } from '../usage.js';
-import { accountCommand, pinPrompt, registerCommand } from './account.js';
+import { accountCommand, codePrompt, pinPrompt, registerCommand } from './account.js';
 import { devicesCommand } from './devices.js';
 import { linkCommand } from './linking.js';
 import { messagingCommand } from './messaging.js';
@@ -27,6 +27,7 @@ export const OPTIONS = {
   presence: { type: 'string' },
   name: { type: 'string' },
   code: { type: 'string' },
+  verification: { type: 'string' },
   json: { type: 'boolean' },
   lazy: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -65,7 +66,12 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
 
   switch (command) {
     case 'register':
-      return registerCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
+      return registerCommand(client, positionals, values, {
+        out,
+        note,
+        askPin: pinPrompt(),
+        askCode: codePrompt(),
+      });
     case 'link': {
       // Ctrl-C stops waiting; the request then lapses on the server by itself.
       const cancel = new AbortController();
