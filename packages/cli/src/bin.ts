@@ -4,7 +4,7 @@
  * Run `parley help` for the commands.
  */
 
-import { ParleyError } from '@parley/core';
+import { formatWait, ParleyError } from '@parley/core';
 import { ConfigError } from '@parley/server';
 import { adminCommand } from './commands/admin.js';
 import { clientCommand } from './commands/client.js';
@@ -42,10 +42,13 @@ main(process.argv.slice(2)).then(
       process.exitCode = 78;
     } else if (error instanceof ParleyError) {
       const retry =
-        error.retryAfterMs !== undefined
-          ? ` (retry in ${Math.ceil(error.retryAfterMs / 1000)} s)`
-          : '';
+        error.retryAfterMs !== undefined ? ` (try again in ${formatWait(error.retryAfterMs)})` : '';
       process.stderr.write(`parley: ${error.code}: ${error.message}${retry}\n`);
+      if (error.code === 'NETWORK_ERROR') {
+        process.stderr.write(
+          'parley: start it with `parley serve`, or point the CLI at another with --server URL or PARLEY_CLI_SERVER.\n',
+        );
+      }
       if (error.code === 'UNAUTHENTICATED') {
         // Signed out (by another device, or by a new registration of the number): never a dead end.
         process.stderr.write(

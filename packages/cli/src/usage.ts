@@ -11,13 +11,18 @@ Server
   parley serve                         start the server (configured by PARLEY_* variables)
   parley admin rotate-key              rotate the OPRF key of the running server
   parley admin stats                   counts and state of the running server
-      --data DIR (default ./data)  --server URL (default http://127.0.0.1:8787)
+      --server URL (default $PARLEY_CLI_SERVER, else http://127.0.0.1:8787)
+      --token TOKEN (or $PARLEY_ADMIN_TOKEN; needed for a server on another machine)
+      --data DIR (default ./data): a local server's data directory, to read its token
 
 Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no --presence nobody|contacts
                        [--name DEVICE] [--code CODE] [--pin PIN] [--server URL]
+                       [--verification ID]
                                        a number that had an account starts a new identity
-                                       (its devices are signed out); --pin for a locked one
+                                       (its devices are signed out); --pin for a locked one;
+                                       a wrong code is asked again at a terminal, else retry
+                                       with --verification ID --code CODE (no new SMS)
   parley link [--name DEVICE] [--json] on a new device: show a QR code and a code to approve
                                        from a device of your account; waits (Ctrl-C cancels)
   parley consent show|grant|withdraw

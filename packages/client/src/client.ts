@@ -145,9 +145,13 @@ export class ParleyClient {
     return this.session;
   }
 
-  /** Sends a verification code by SMS to the user's own number. */
-  async requestCode(rawNumber: string): Promise<VerificationResponse> {
-    const normalized = normalizePhoneNumber(rawNumber, this.options.defaultRegion);
+  /**
+   * Sends a verification code by SMS to the user's own number. `region` is the country the person
+   * picked beside the number (default: the client's `defaultRegion`): a number without a country
+   * code is read there, and refused in its terms ("too short for a phone number in …").
+   */
+  async requestCode(rawNumber: string, region?: string): Promise<VerificationResponse> {
+    const normalized = normalizePhoneNumber(rawNumber, region ?? this.options.defaultRegion);
     if (!normalized.ok) {
       throw new ParleyError('INVALID_PHONE_NUMBER', {
         message: normalized.message,

@@ -42,3 +42,4 @@ export {
 } from './safety-number.js';
 export * from './schemas.js';
 export * from './voprf.js';
+export * from './wait-time.js';

@@ -95,6 +95,13 @@ describe('normalizePhoneNumber', () => {
     assert.equal(reasonOf('4.15555E+09', 'US'), 'not_a_number');
     assert.equal(reasonOf('+12'), 'too_short');
     assert.equal(reasonOf('555 01', 'US'), 'too_short');
+    // Sign-up with the United States picked (issue 17): too short, said of a US number.
+    const short = normalizePhoneNumber('12', 'US');
+    assert.equal(short.ok ? 'ok' : short.reason, 'too_short');
+    assert.match(
+      short.ok ? '' : short.message,
+      /too short for a phone number in the United States/,
+    );
     assert.equal(reasonOf('+1 415 555 0123 4567 89'), 'too_long');
     assert.equal(reasonOf('+999 1234 5678'), 'invalid_country');
     assert.equal(reasonOf('(415) 555-0123', 'XX'), 'invalid_country');

@@ -109,7 +109,8 @@ function normalize(raw: unknown, defaultRegion: unknown): NormalizeResult {
   const international = internationalFromDoubleZero(text);
   if (region !== undefined) {
     const national = attempt(text, region);
-    if (national.ok || international === undefined) return national;
+    if (national.ok) return national;
+    if (international === undefined) return inRegion(national, region);
     return attempt(international, undefined);
   }
   if (international !== undefined) return attempt(international, undefined);
@@ -204,6 +205,33 @@ const MESSAGES: Record<PhoneIssue, string> = {
     'This phone number is not in use in its country (no such range is assigned); check the digits and the country code.',
   ambiguous_no_region: `This phone number has no country code and no default region was given; write it with its country code, e.g. ${EXAMPLE}, or choose the region it belongs to.`,
 };
+
+/**
+ * A number read in the region the person picked: the message names that country, so "12" with
+ * the United States picked says it is too short for a US number (not that a country code is
+ * missing), and points at the country picker as the other thing to check.
+ */
+function inRegion(result: Failure, region: CountryCode): Failure {
+  const country = regionName(region);
+  const messages: Partial<Record<PhoneIssue, string>> = {
+    too_short: `This number is too short for a phone number in ${country}; check that no digits are missing, or pick the country it belongs to.`,
+    too_long: `This number is too long for a phone number in ${country}; check for extra digits, or pick the country it belongs to.`,
+    invalid: `This is not a phone number in use in ${country}; check the digits, or pick the country it belongs to.`,
+  };
+  const message = messages[result.reason];
+  return message === undefined ? result : { ...result, message };
+}
+
+function regionName(region: CountryCode): string {
+  try {
+    const name = new Intl.DisplayNames(['en'], { type: 'region' }).of(region);
+    // "United States" reads better with its article in a sentence.
+    if (name === undefined || name === region) return region;
+    return /^(United|Netherlands|Philippines|Bahamas|Gambia)\b/.test(name) ? `the ${name}` : name;
+  } catch {
+    return region;
+  }
+}
 
 function failure(reason: PhoneIssue): Failure {
   return { ok: false, reason, message: MESSAGES[reason] };

@@ -144,13 +144,13 @@ describe('parley export and parley account delete (real server process)', () => 
         true,
       );
     }
-    await ok(['consent', 'grant', '--state', finn]);
+    await ok(['consent', 'grant', '--yes', '--state', finn]);
     await ok(['add', 'Erin', '+14155550177', '--state', finn]);
     const sent = JSON.parse(
       await ok(['send', '+14155550177', 'hi erin', '--json', '--state', finn]),
     ) as { conversationId: string };
     await ok(['listen', '--count', '1', '--timeout', '20', '--state', erin]);
-    await ok(['consent', 'grant', '--state', erin]);
+    await ok(['consent', 'grant', '--yes', '--state', erin]);
     await ok(['add', 'Finn', '+14155550178', '--state', erin]);
     await ok(['discover', '--json', '--state', erin]);
     await ok(['send', `--conversation=${sent.conversationId}`, 'hi finn', '--state', erin]);

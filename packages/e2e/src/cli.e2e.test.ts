@@ -89,10 +89,22 @@ describe('parley CLI (real server process)', () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /CONSENT_REQUIRED/);
 
-    const grant = await parley(['consent', 'grant', '--state', state('bob')]);
-    assert.equal(grant.code, 0);
+    // Consent is asked for after the disclosure: not agreed (or nobody to ask), nothing recorded.
+    const declined = await server.cli(['consent', 'grant', '--state', state('bob')], false, 'n\n');
+    assert.equal(declined.code, 1, declined.stderr);
+    assert.match(declined.stdout, /What leaves this device:/);
+    assert.match(declined.stderr, /Agree to this\? \[y\/N\]/);
+    assert.match(declined.stdout, /Not granted: nothing was recorded\./);
+    const unasked = await server.cli(['consent', 'grant', '--state', state('bob')], false, '');
+    assert.equal(unasked.code, 64);
+    assert.match(unasked.stderr, /answer at a terminal or add --yes/);
+    assert.equal((await parley(['import', file, '--state', state('bob')])).code, 1);
+
+    const grant = await server.cli(['consent', 'grant', '--state', state('bob')], false, 'y\n');
+    assert.equal(grant.code, 0, grant.stderr);
     assert.match(grant.stdout, /What leaves this device:/);
     assert.match(grant.stdout, /Blinded phone numbers/);
+    assert.match(grant.stdout, /Consent recorded/);
 
     const imported = await parley(['import', file, '--region', 'US', '--state', state('bob')]);
     assert.equal(imported.code, 0, imported.stderr);
@@ -119,6 +131,7 @@ describe('parley CLI (real server process)', () => {
     const table = await parley(['discover', '--state', state('bob')]);
     assert.match(table.stdout, /Alice\s+\+14152223344\s+free messages/);
     assert.match(table.stdout, /Sent 0 blinded numbers \(2 already known\)/);
+    assert.match(table.stdout, /On Parley: 1 of 2 numbers\./);
 
     const log = await parley(['log', '--json', '--state', state('bob')]);
     const entries = JSON.parse(log.stdout) as { kind: string; items: number; blinded: boolean }[];
@@ -202,7 +215,7 @@ describe('parley CLI (real server process)', () => {
       );
       assert.equal(r.code, 0, r.stderr);
     }
-    assert.equal((await parley(['consent', 'grant', '--state', state('carl')])).code, 0);
+    assert.equal((await parley(['consent', 'grant', '--yes', '--state', state('carl')])).code, 0);
     const sent = await parley([
       'send',
       '+14155550189',

@@ -363,6 +363,20 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     for (const p of pages) assert.deepEqual(p.problems(), []);
   });
 
+  test('a number too short for the picked country is refused as too short', async () => {
+    const page = (await person('phone')).page;
+    await page.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
+    await page.getByLabel('Country').selectOption('US');
+    await page.getByLabel('Phone number', { exact: true }).fill('12');
+    await page.keyboard.press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(
+      (await alert.textContent()) ?? '',
+      /too short for a phone number in the United States/,
+    );
+  });
+
   test('sign-up works with the keyboard alone', async () => {
     const erin = await person('phone');
     const page = erin.page;

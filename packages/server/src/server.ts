@@ -82,6 +82,8 @@ export async function startServer(
   // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
   const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Even when it existed: it holds the keys (and the database, infra/db/database.ts).
+  chmodSync(config.dataDir, 0o700);
   const adminToken = ensureSecretFile(adminTokenPath(config.dataDir));
   // Keys the contact-link digests; outside the database so a dump shows no social graph.
   const linkKey = Buffer.from(ensureSecretFile(join(config.dataDir, 'link-key')), 'base64url');
@@ -89,9 +91,23 @@ export async function startServer(
   const signer = new DirectorySigner(
     Buffer.from(ensureSecretFile(join(config.dataDir, 'directory-signing-key')), 'base64url'),
   );
+  // Keys the per-number limits of a single node, kept so a restart does not reset them (see
+  // limiterKey for nodes sharing a Redis).
+  const localLimiterKey = Buffer.from(
+    ensureSecretFile(join(config.dataDir, 'limiter-key')),
+    'base64url',
+  );
   // Before the database, so an unreachable Redis stops the start with nothing else opened.
+  const inProcess =
+    options.bus || config.bus.kind === 'redis'
+      ? undefined
+      : new InProcessBus(clock, {
+          path: join(config.dataDir, 'rate-limits.json'),
+          key: localLimiterKey,
+        });
   const bus: Bus =
     options.bus ??
+    inProcess ??
     (config.bus.kind === 'redis'
       ? await RedisBus.open(config.bus.url, config.bus.prefix)
       : new InProcessBus(clock));
@@ -119,7 +135,7 @@ export async function startServer(
       (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
     const verification = new VerificationService(config.verification, sms, clock, {
       bus,
-      limiterKey: limiterKey(config, keys, directory.currentKeyId),
+      limiterKey: limiterKey(config, keys, directory.currentKeyId, localLimiterKey),
     });
     const hub = new Hub();
     const node = await bus.join((event) => hub.receive(event));
@@ -205,6 +221,8 @@ export async function startServer(
       metrics,
       async close() {
         clearInterval(sweeper);
+        // First: closing the sockets may take until the shutdown deadline cuts it short.
+        inProcess?.save();
         await app.close();
         // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
         await mailbox.idle();
@@ -225,14 +243,20 @@ export async function startServer(
 }
 
 /**
- * The key of the per-number verification limits. Alone, a random one per process (as before the
- * bus). Nodes sharing a Redis must agree on it without storing it there beside the HMACs it
- * keys (a phone number has too few digits to survive a guess of every number): it is derived
- * from the current OPRF key, which every node of a deployment holds.
+ * The key of the per-number verification limits. Alone, the `limiter-key` file beside the data
+ * (the limits are saved across restarts under it). Nodes sharing a Redis must agree on it without
+ * storing it there beside the HMACs it keys (a phone number has too few digits to survive a guess
+ * of every number): it is derived from the current OPRF key, which every node of a deployment
+ * holds.
  */
-function limiterKey(config: ServerConfig, keys: KeyStore, currentKeyId: string): Uint8Array {
+function limiterKey(
+  config: ServerConfig,
+  keys: KeyStore,
+  currentKeyId: string,
+  local: Uint8Array,
+): Uint8Array {
   const current = keys.get(currentKeyId);
-  if (config.bus.kind !== 'redis' || !current) return randomBytes(32);
+  if (config.bus.kind !== 'redis' || !current) return local;
   return createHmac('sha256', Buffer.from(current.secret, 'base64'))
     .update('parley verification limiter key')
     .digest();

@@ -1,12 +1,11 @@
 /** What a person sees when something fails: the SDK's typed message, or a plain fallback. */
 
 import { ParleyError } from '@parley/client';
+import { formatWait } from '@parley/core';
 
 export function describeError(error: unknown): string {
   if (error instanceof ParleyError) {
-    const wait = error.retryAfterMs
-      ? ` Try again in ${Math.ceil(error.retryAfterMs / 1000)} s.`
-      : '';
+    const wait = error.retryAfterMs ? ` Try again in ${formatWait(error.retryAfterMs)}.` : '';
     return `${error.message}${wait}`;
   }
   if (error instanceof TypeError) return 'The server cannot be reached. Check your connection.';

@@ -13,7 +13,7 @@ import { PhoneInput } from '../components/phone-input.js';
 import { defaultDeviceName } from '../model/device-name.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import type { AppModel } from '../model/model.js';
-import { type CountryCode, guessRegion, withRegion } from '../model/phone.js';
+import { type CountryCode, guessRegion } from '../model/phone.js';
 import type { PresenceVisibility } from '../model/sdk.js';
 import { LinkNewDevice } from './link-new-device.js';
 
@@ -61,7 +61,7 @@ export function Onboarding(props: {
     e.preventDefault();
     void run(async () => {
       await model.setRegion(region);
-      const { verificationId } = await model.client.requestCode(withRegion(number, region));
+      const { verificationId } = await model.client.requestCode(number, region);
       setStep({ at: 'code', verificationId });
     });
   };

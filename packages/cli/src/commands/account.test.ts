@@ -162,3 +162,76 @@ describe('parley account lock / unlock', () => {
     await assert.rejects(accountCommand(client, ['frobnicate'], {}, io().io), UsageError);
   });
 });
+
+describe('parley register with a wrong code', () => {
+  /** A client whose verification 'v1' takes code 654321, 5 attempts in all, as the server. */
+  function verifying() {
+    const sent: string[] = [];
+    const tried: string[] = [];
+    const client: Parameters<typeof registerCommand>[0] = {
+      requestCode: async (number) => {
+        sent.push(number);
+        return { verificationId: 'v1', codeLength: 6 } as never;
+      },
+      register: async (input) => {
+        tried.push(`${input.verificationId}:${input.code}`);
+        if (input.code !== '654321') {
+          throw new ParleyError('VERIFICATION_CODE_INCORRECT', {
+            details: { attemptsLeft: 5 - tried.length },
+          });
+        }
+        return {
+          serverUrl: 's',
+          accountId: 'acct',
+          deviceId: 'dev',
+          credential: 'c',
+          discoverable: true,
+          presence: 'nobody',
+          existingAccount: false,
+        };
+      },
+    };
+    return { client, sent, tried };
+  }
+
+  it('at a terminal: says how many tries are left and asks again, on the same verification', async () => {
+    const { client, sent, tried } = verifying();
+    const { io: streams, notes, out } = io();
+    const prompts: string[] = [];
+    const code = await registerCommand(client, ['+14155550100'], VALUES, {
+      ...streams,
+      askCode: async (prompt) => {
+        prompts.push(prompt);
+        return '654321';
+      },
+    });
+    assert.equal(code, 0);
+    assert.deepEqual(sent, ['+14155550100'], 'one SMS only');
+    assert.deepEqual(tried, ['v1:123456', 'v1:654321']);
+    assert.deepEqual(notes, ['That code is not right (4 tries left).']);
+    assert.deepEqual(prompts, ['Enter the 6-digit code sent by SMS: ']);
+    assert.match(out[0]!, /^Registered/);
+  });
+
+  it('without a terminal: tells how to retry without another SMS, which then works', async () => {
+    const { client, sent, tried } = verifying();
+    const { io: streams } = io();
+    await assert.rejects(
+      registerCommand(client, ['+14155550100'], VALUES, streams),
+      (e: unknown) =>
+        e instanceof ParleyError &&
+        e.code === 'VERIFICATION_CODE_INCORRECT' &&
+        e.message.includes('(4 tries left)') &&
+        e.message.includes('parley register +14155550100 --verification v1 --code CODE'),
+    );
+    const retried = await registerCommand(
+      client,
+      ['+14155550100'],
+      { ...VALUES, verification: 'v1', code: '654321' },
+      streams,
+    );
+    assert.equal(retried, 0);
+    assert.deepEqual(sent, ['+14155550100'], 'the retry sent no SMS');
+    assert.deepEqual(tried, ['v1:123456', 'v1:654321']);
+  });
+});

@@ -14,6 +14,8 @@ export interface AccountValues {
   presence?: string;
   name?: string;
   code?: string;
+  /** A verification already sent (its id), to try its code again without another SMS. */
+  verification?: string;
   pin?: string;
   json?: boolean;
   yes?: boolean;
@@ -24,6 +26,8 @@ interface Io {
   note: (text: string) => void;
   /** Asks for a PIN without echo; undefined where nobody can be asked (no terminal). */
   askPin?: (prompt: string) => Promise<string>;
+  /** Asks for the SMS code again after a wrong one; undefined where nobody can be asked. */
+  askCode?: (prompt: string) => Promise<string>;
 }
 
 /** What the server takes as a registration-lock PIN (RegistrationLockPin in core's schemas). */
@@ -57,10 +61,13 @@ export async function registerCommand(
   const discoverable = yesNo(values.discoverable, '--discoverable');
   const presence = presenceOf(values.presence);
   let pin = values.pin === undefined ? undefined : checkPin(values.pin);
-  const { verificationId, codeLength } = await client.requestCode(number);
-  const code =
-    values.code ??
-    (await readLine(`Enter the ${codeLength}-digit code sent by SMS: `, 'no code given'));
+  let verificationId = values.verification;
+  let codeLength = 6;
+  if (verificationId === undefined) {
+    ({ verificationId, codeLength } = await client.requestCode(number));
+  }
+  const prompt = `Enter the ${codeLength}-digit code sent by SMS: `;
+  let code = values.code ?? (await readLine(prompt, 'no code given'));
   let result: Awaited<ReturnType<ParleyClient['register']>>;
   for (;;) {
     try {
@@ -74,6 +81,23 @@ export async function registerCommand(
       });
       break;
     } catch (error) {
+      if (error instanceof ParleyError && error.code === 'VERIFICATION_CODE_INCORRECT') {
+        // The server keeps the verification until its attempts run out: the same code stays
+        // valid, so a typo costs no SMS.
+        const left = (error.details as { attemptsLeft?: unknown } | undefined)?.attemptsLeft;
+        const tries =
+          typeof left === 'number' ? ` (${left} ${left === 1 ? 'try' : 'tries'} left)` : '';
+        if (!io.askCode) {
+          throw new ParleyError('VERIFICATION_CODE_INCORRECT', {
+            message: `That code is not right${tries}. The code sent stays valid: try again without another SMS with parley register ${number} --verification ${verificationId} --code CODE (and the same --discoverable and --presence).`,
+            details: { ...(error.details as object), verificationId },
+            cause: error,
+          });
+        }
+        io.note(`That code is not right${tries}.`);
+        code = await io.askCode(prompt);
+        continue;
+      }
       if (!(error instanceof ParleyError) || error.code !== 'REGISTRATION_LOCKED') throw error;
       const why =
         pin === undefined ? 'This number’s account has a registration lock.' : 'Wrong PIN.';
@@ -182,4 +206,9 @@ export async function accountCommand(
 /** readSecret where there is a terminal to ask on; nothing otherwise (scripts give --pin). */
 export function pinPrompt(): Io['askPin'] {
   return process.stdin.isTTY ? readSecret : undefined;
+}
+
+/** Asks for the SMS code again, at a terminal only. */
+export function codePrompt(): Io['askCode'] {
+  return process.stdin.isTTY ? (prompt) => readLine(prompt, 'no code given') : undefined;
 }

@@ -9,18 +9,11 @@ export async function adminCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     data: { type: 'string' },
     server: { type: 'string' },
+    token: { type: 'string' },
     json: { type: 'boolean' },
   });
-  const dataDir = resolve(values.data ?? process.env.PARLEY_DATA_DIR ?? './data');
   const server = values.server ?? process.env.PARLEY_CLI_SERVER ?? 'http://127.0.0.1:8787';
-  let token: string;
-  try {
-    token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  } catch {
-    throw new UsageError(
-      `cannot read ${join(dataDir, 'admin-token')}; pass --data with the server's data directory`,
-    );
-  }
+  const token = adminToken(server, values.token ?? process.env.PARLEY_ADMIN_TOKEN, values.data);
   const call = async <T>(method: string, path: string): Promise<T> => {
     let response: Response;
     try {
@@ -58,4 +51,36 @@ export async function adminCommand(args: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown admin command '${positionals[0] ?? ''}' (rotate-key, stats)`);
   }
+}
+
+/**
+ * The token to send: the one given, else the one in the data directory, but only to a server on
+ * this machine. A data directory is one server's; sending its token to another address would hand
+ * that server (or whoever answers there) this one's admin rights.
+ */
+function adminToken(server: string, given: string | undefined, data: string | undefined): string {
+  if (given) return given.trim();
+  if (!isLocal(server)) {
+    throw new UsageError(
+      `${server} is not on this machine: give its admin token with --token or PARLEY_ADMIN_TOKEN (the token of a local data directory is sent only to a local server)`,
+    );
+  }
+  const dataDir = resolve(data ?? process.env.PARLEY_DATA_DIR ?? './data');
+  try {
+    return readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  } catch {
+    throw new UsageError(
+      `cannot read ${join(dataDir, 'admin-token')}; pass --data with the server's data directory, or --token`,
+    );
+  }
+}
+
+function isLocal(server: string): boolean {
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    throw new UsageError(`--server must be a URL such as http://127.0.0.1:8787 (got ${server})`);
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -17,11 +17,13 @@ import {
 import { FileStore, nodeSocket } from '@parley/client/node';
 import { ParleyError } from '@parley/core';
 import { parse, UsageError } from '../usage.js';
-import { accountCommand, pinPrompt, registerCommand } from './account.js';
+import { accountCommand, codePrompt, pinPrompt, registerCommand } from './account.js';
 import { devicesCommand } from './devices.js';
 import { linkCommand } from './linking.js';
 import { messagingCommand } from './messaging.js';
+import { forgetNames, namer, rememberNames } from './names.js';
 import { progressBar, table } from './output.js';
+import { confirm } from './prompt.js';
 import { safetyNumberCommand } from './safety-number.js';
 
 /** Every option of the client commands (usage.test.ts checks that the help names each). */
@@ -33,6 +35,7 @@ export const OPTIONS = {
   presence: { type: 'string' },
   name: { type: 'string' },
   code: { type: 'string' },
+  verification: { type: 'string' },
   json: { type: 'boolean' },
   lazy: { type: 'boolean' },
   all: { type: 'boolean' },
@@ -69,185 +72,213 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
   const out = (text: string) => process.stdout.write(`${text}\n`);
   const note = (text: string) => process.stderr.write(`${text}\n`);
 
-  switch (command) {
-    case 'register':
-      return registerCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
-    case 'link': {
-      // Ctrl-C stops waiting; the request then lapses on the server by itself.
-      const cancel = new AbortController();
-      const onSigint = () => cancel.abort();
-      process.once('SIGINT', onSigint);
-      try {
-        return await linkCommand({
-          client,
-          values,
+  try {
+    return await dispatch();
+  } finally {
+    // Names come from the address book: gone with it (consent withdrawn, account deleted,
+    // this device signed out).
+    if (!(await client.consent.status())) await forgetNames(store);
+  }
+
+  async function dispatch(): Promise<number> {
+    switch (command) {
+      case 'register':
+        return registerCommand(client, positionals, values, {
           out,
           note,
-          signal: cancel.signal,
+          askPin: pinPrompt(),
+          askCode: codePrompt(),
+        });
+      case 'link': {
+        // Ctrl-C stops waiting; the request then lapses on the server by itself.
+        const cancel = new AbortController();
+        const onSigint = () => cancel.abort();
+        process.once('SIGINT', onSigint);
+        try {
+          return await linkCommand({
+            client,
+            values,
+            out,
+            note,
+            signal: cancel.signal,
+            drawQr: process.stdout.isTTY === true,
+          });
+        } finally {
+          process.off('SIGINT', onSigint);
+          client.close();
+        }
+      }
+      case 'safety-number':
+        if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+        return safetyNumberCommand({
+          client,
+          positionals,
+          values,
+          out,
           drawQr: process.stdout.isTTY === true,
         });
-      } finally {
-        process.off('SIGINT', onSigint);
-        client.close();
+      case 'consent': {
+        const action = positionals[0] ?? 'show';
+        if (action === 'show') {
+          const grant = await client.consent.status();
+          out(disclosureText(grant?.disclosure ?? client.consent.disclosure()));
+          out(
+            grant
+              ? `\nGranted on ${grant.grantedAt}.`
+              : '\nNot granted. Run `parley consent grant` to agree.',
+          );
+          return 0;
+        }
+        if (action === 'grant') {
+          const disclosure = client.consent.disclosure();
+          out(disclosureText(disclosure));
+          // Consent is a choice: the disclosure is read, then agreed to (or --yes, for scripts).
+          if (!values.yes && !(await confirm('\nAgree to this?'))) {
+            out('Not granted: nothing was recorded.');
+            return 1;
+          }
+          await client.consent.grant(disclosure);
+          out('\nConsent recorded. Withdraw it any time with `parley consent withdraw`.');
+          return 0;
+        }
+        if (action === 'withdraw') {
+          await client.consent.withdraw();
+          await forgetNames(store);
+          out(
+            'Consent withdrawn: imported contacts and discovery results were erased from this device.',
+          );
+          return 0;
+        }
+        throw new UsageError(`unknown consent action '${action}' (show, grant, withdraw)`);
       }
-    }
-    case 'safety-number':
-      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
-      return safetyNumberCommand({
-        client,
-        positionals,
-        values,
-        out,
-        drawQr: process.stdout.isTTY === true,
-      });
-    case 'consent': {
-      const action = positionals[0] ?? 'show';
-      if (action === 'show') {
-        const grant = await client.consent.status();
-        out(disclosureText(grant?.disclosure ?? client.consent.disclosure()));
-        out(
-          grant
-            ? `\nGranted on ${grant.grantedAt}.`
-            : '\nNot granted. Run `parley consent grant` to agree.',
-        );
+      case 'import': {
+        const file = positionals[0];
+        if (!file) throw new UsageError('import needs a file: a vCard (.vcf) or CSV export');
+        let bytes: Uint8Array;
+        try {
+          bytes = readFileSync(file);
+        } catch (cause) {
+          throw new ParleyError('IMPORT_FAILED', { cause, message: `Cannot read ${file}.` });
+        }
+        const result = await client.contacts.importFile(bytes, file);
+        if (values.json) {
+          out(
+            JSON.stringify({
+              format: result.format,
+              entries: result.entries,
+              contacts: result.contacts.length,
+              duplicates: result.duplicates,
+              added: result.added,
+              alreadyInBook: result.alreadyInBook,
+              skipped: result.skipped,
+              issues: result.issues,
+            }),
+          );
+        } else {
+          out(importSummary(result));
+          for (const skipped of result.skipped) out(`  ${describeSkippedEntry(skipped)}`);
+        }
         return 0;
       }
-      if (action === 'grant') {
-        const disclosure = client.consent.disclosure();
-        out(disclosureText(disclosure));
-        await client.consent.grant(disclosure);
-        out('\nConsent recorded. Withdraw it any time with `parley consent withdraw`.');
+      case 'add': {
+        const [name, number] = positionals;
+        if (!name || !number) throw new UsageError('add needs a name and a number');
+        const contact = await client.contacts.add(name, number);
+        out(`Added ${contact.name} (${contact.phoneNumbers[0]}).`);
         return 0;
       }
-      if (action === 'withdraw') {
-        await client.consent.withdraw();
-        out(
-          'Consent withdrawn: imported contacts and discovery results were erased from this device.',
-        );
-        return 0;
-      }
-      throw new UsageError(`unknown consent action '${action}' (show, grant, withdraw)`);
-    }
-    case 'import': {
-      const file = positionals[0];
-      if (!file) throw new UsageError('import needs a file: a vCard (.vcf) or CSV export');
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(file);
-      } catch (cause) {
-        throw new ParleyError('IMPORT_FAILED', { cause, message: `Cannot read ${file}.` });
-      }
-      const result = await client.contacts.importFile(bytes, file);
-      if (values.json) {
-        out(
-          JSON.stringify({
-            format: result.format,
-            entries: result.entries,
-            contacts: result.contacts.length,
-            duplicates: result.duplicates,
-            added: result.added,
-            alreadyInBook: result.alreadyInBook,
-            skipped: result.skipped,
-            issues: result.issues,
-          }),
-        );
-      } else {
-        out(importSummary(result));
-        for (const skipped of result.skipped) out(`  ${describeSkippedEntry(skipped)}`);
-      }
-      return 0;
-    }
-    case 'add': {
-      const [name, number] = positionals;
-      if (!name || !number) throw new UsageError('add needs a name and a number');
-      const contact = await client.contacts.add(name, number);
-      out(`Added ${contact.name} (${contact.phoneNumbers[0]}).`);
-      return 0;
-    }
-    case 'discover': {
-      const bar = progressBar(process.stderr);
-      const { contacts, report } = await client.discover({
-        resolve: values.lazy ? 'lazy' : 'eager',
-        onProgress: (p: DiscoveryProgress) => bar.update(p.phase, p.done, p.total),
-      });
-      bar.done();
-      if (values.json) {
-        out(
-          JSON.stringify({
-            contacts,
-            stats: report.stats,
-            keyId: report.keyId,
-            budget: report.budget,
-          }),
-        );
-        return 0;
-      }
-      const shown = values.all ? contacts : contacts.filter((c) => c.status !== 'not-on-parley');
-      const label = {
-        'on-parley': 'free messages',
-        unresolved: 'probably (open to check)',
-        'not-on-parley': 'SMS / invite',
-      };
-      out(
-        table(
-          ['Name', 'Number', 'Parley'],
-          shown.map((c) => [c.name, c.phoneNumber, label[c.status]]),
-        ),
-      );
-      const { stats } = report;
-      out(
-        `\n${stats.resolved} of ${stats.numbers} numbers are on Parley. Sent ${stats.evaluated} blinded numbers (${stats.fromCache} already known${stats.rekeyed ? `, ${stats.rekeyed} re-keyed` : ''}).${report.budget ? ` Budget left: ${report.budget.remaining}.` : ''}`,
-      );
-      return 0;
-    }
-    case 'log': {
-      const entries = await client.uploads();
-      if (values.json) out(JSON.stringify(entries));
-      else
+      case 'discover': {
+        const bar = progressBar(process.stderr);
+        const { contacts, report } = await client.discover({
+          resolve: values.lazy ? 'lazy' : 'eager',
+          onProgress: (p: DiscoveryProgress) => bar.update(p.phase, p.done, p.total),
+        });
+        bar.done();
+        await rememberNames(store, contacts);
+        if (values.json) {
+          out(
+            JSON.stringify({
+              contacts,
+              stats: report.stats,
+              keyId: report.keyId,
+              budget: report.budget,
+            }),
+          );
+          return 0;
+        }
+        const shown = values.all ? contacts : contacts.filter((c) => c.status !== 'not-on-parley');
+        const label = {
+          'on-parley': 'free messages',
+          unresolved: 'probably (open to check)',
+          'not-on-parley': 'SMS / invite',
+        };
         out(
           table(
-            ['When', 'What', 'Items', 'Bytes', 'Blinded'],
-            entries.map((e) => [
-              e.at,
-              e.kind,
-              String(e.items),
-              String(e.bytes),
-              e.blinded ? 'yes' : 'no',
-            ]),
+            ['Name', 'Number', 'Parley'],
+            shown.map((c) => [c.name, c.phoneNumber, label[c.status]]),
           ),
         );
-      return 0;
-    }
-    case 'account':
-      return accountCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
-    case 'devices':
-      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
-      return devicesCommand({ client, positionals, values, out, note });
-    case 'export': {
-      const data = await client.exportData();
-      const json = `${JSON.stringify(data, null, 2)}\n`;
-      if (values.out) {
-        // Contacts and messages: readable by the user only.
-        writeFileSync(values.out, json, { mode: 0o600 });
+        const { stats } = report;
         out(
-          `Exported to ${values.out}: ${data.contacts.length} contacts, ${data.conversations.length} conversations, ${data.transparencyLog.length} uploads.`,
+          `\nOn Parley: ${stats.resolved} of ${stats.numbers} ${stats.numbers === 1 ? 'number' : 'numbers'}. Sent ${stats.evaluated} blinded numbers (${stats.fromCache} already known${stats.rekeyed ? `, ${stats.rekeyed} re-keyed` : ''}).${report.budget ? ` Budget left: ${report.budget.remaining}.` : ''}`,
         );
-      } else {
-        process.stdout.write(json);
+        return 0;
       }
-      return 0;
+      case 'log': {
+        const entries = await client.uploads();
+        if (values.json) out(JSON.stringify(entries));
+        else
+          out(
+            table(
+              ['When', 'What', 'Items', 'Bytes', 'Blinded'],
+              entries.map((e) => [
+                e.at,
+                e.kind,
+                String(e.items),
+                String(e.bytes),
+                e.blinded ? 'yes' : 'no',
+              ]),
+            ),
+          );
+        return 0;
+      }
+      case 'account':
+        return accountCommand(client, positionals, values, { out, note, askPin: pinPrompt() });
+      case 'devices':
+        if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+        return devicesCommand({ client, positionals, values, out, note });
+      case 'export': {
+        const data = await client.exportData();
+        const json = `${JSON.stringify(data, null, 2)}\n`;
+        if (values.out) {
+          // Contacts and messages: readable by the user only.
+          writeFileSync(values.out, json, { mode: 0o600 });
+          out(
+            `Exported to ${values.out}: ${data.contacts.length} contacts, ${data.conversations.length} conversations, ${data.transparencyLog.length} uploads.`,
+          );
+        } else {
+          process.stdout.write(json);
+        }
+        return 0;
+      }
+      case 'send':
+      case 'group':
+      case 'listen':
+      case 'conversations':
+        if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+        try {
+          return await messagingCommand(command, {
+            client,
+            positionals,
+            values,
+            out,
+            nameOf: await namer(store),
+          });
+        } finally {
+          client.close();
+        }
+      default:
+        throw new UsageError(`unknown command '${command}'`);
     }
-    case 'send':
-    case 'group':
-    case 'listen':
-    case 'conversations':
-      if (!client.registered) throw new ParleyError('NOT_REGISTERED');
-      try {
-        return await messagingCommand(command, { client, positionals, values, out });
-      } finally {
-        client.close();
-      }
-    default:
-      throw new UsageError(`unknown command '${command}'`);
   }
 }

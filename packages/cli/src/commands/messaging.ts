@@ -19,6 +19,8 @@ import { reportSecurityEvents } from './security-events.js';
 
 export interface MessagingArgs {
   client: ParleyClient;
+  /** How a sender is shown: the contact's name when known (names.ts), else the short id. */
+  nameOf?: (accountId: string) => string;
   positionals: string[];
   values: {
     json?: boolean;
@@ -94,7 +96,12 @@ export function blockedSendError(error: unknown): unknown {
   });
 }
 
-function line(m: ChatMessage, json: boolean | undefined, self: string): string {
+export function line(
+  m: ChatMessage,
+  json: boolean | undefined,
+  self: string,
+  nameOf: (accountId: string) => string = short,
+): string {
   if (json) {
     return JSON.stringify({
       conversationId: m.conversationId,
@@ -109,14 +116,13 @@ function line(m: ChatMessage, json: boolean | undefined, self: string): string {
   }
   const where = `[${short(m.conversationId)}]`;
   if (m.kind === 'notice' && m.notice) {
-    // The CLI knows no names: accounts by their short ids.
-    const text = describeNotice(m.notice, (a) => (a === self ? 'you' : short(a)));
+    const text = describeNotice(m.notice, (a) => (a === self ? 'you' : nameOf(a)));
     return `${where} * ${text}`;
   }
   if (m.kind === 'unsupported') {
-    return `${where} ${short(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
+    return `${where} ${nameOf(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
   }
-  return `${where} ${short(m.from.accountId)}: ${m.text}`;
+  return `${where} ${nameOf(m.from.accountId)}: ${m.text}`;
 }
 
 export function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
@@ -197,7 +203,7 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       const self = client.account!.accountId;
       const done = new Promise<void>((resolve) => {
         client.messenger.on('message', (m) => {
-          out(line(m, values.json, self));
+          out(line(m, values.json, self, args.nameOf));
           // Notices are printed but not counted: --count counts what people sent.
           if (m.kind !== 'notice' && ++seen >= count) resolve();
         });

@@ -91,7 +91,7 @@ export class ApiClient {
         body: payload,
       });
     } catch (cause) {
-      throw new ParleyError('NETWORK_ERROR', { cause, details: { server: this.serverUrl } });
+      throw unreachable(this.serverUrl, cause);
     }
     // No Content: the schema is not consulted (the callers that expect it declare `void`).
     if (response.status === 204) return undefined as T;
@@ -183,7 +183,7 @@ export class ApiClient {
     try {
       response = await this.fetchImpl(new URL(path, this.serverUrl), { headers });
     } catch (cause) {
-      throw new ParleyError('NETWORK_ERROR', { cause, details: { server: this.serverUrl } });
+      throw unreachable(this.serverUrl, cause);
     }
     if (!response.ok) {
       const json = (await response.json().catch(() => undefined)) as unknown;
@@ -332,4 +332,13 @@ export class ApiClient {
   linkResult(linkId: string): Promise<LinkResult> {
     return this.request('GET', `/v1/links/${encodeURIComponent(linkId)}/result`, LinkResult);
   }
+}
+
+/** The address tried goes into the message: a wrong port or host is then plain to see. */
+function unreachable(serverUrl: string, cause: unknown): ParleyError {
+  return new ParleyError('NETWORK_ERROR', {
+    cause,
+    message: `No Parley server answers at ${serverUrl}; check the address and the connection.`,
+    details: { server: serverUrl },
+  });
 }

@@ -122,14 +122,16 @@ export class ServerProcess {
    * Runs the `parley` command against this server; with `answerCode`, types the code the server
    * printed when the command asks for it, as a person would. `--server` goes before a `--` in
    * `args`, after which everything is positional (ids are random base64url and may start with -).
+   * With `input`, that is typed at once and stdin then ends (`''`: nothing typed, a closed stdin).
    */
-  cli(args: string[], answerCode = false): Promise<CliResult> {
+  cli(args: string[], answerCode = false, input?: string): Promise<CliResult> {
     const end = args.includes('--') ? args.indexOf('--') : args.length;
     const argv = [...args.slice(0, end), '--server', this.url, ...args.slice(end)];
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [BIN, ...argv], {
         env: { PATH: process.env.PATH ?? '' },
       });
+      if (input !== undefined) child.stdin!.end(input);
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d) => {

@@ -2,11 +2,26 @@
  * The default bus: everything in this process's memory, every call a direct one. Nodes that
  * join the same instance (tests run two "nodes" in one process) reach each other by plain
  * function calls; a single node has no peers and publishes nothing.
+ *
+ * With `persist`, the token buckets outlive the process: they are loaded at construction and
+ * saved every few seconds while they change and on close, so a restart gives nobody a fresh
+ * allowance. Their keys are then HMACs under `persist.key`, so the file holds no address or
+ * number. Sessions (pending verifications) are never saved: they hold a number.
  */
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { type BucketState, loadBucketState, saveBucketState } from './bucket-state.js';
 import type { Bucket, Bus, BusEvent, BusNode, LimitResult, SessionStore } from './bus.js';
 import { TokenBuckets } from './token-buckets.js';
+
+export interface BucketPersistence {
+  /** The state file (beside the data). */
+  path: string;
+  /** Keys the bucket keys written there. */
+  key: Uint8Array;
+  /** How often changed buckets are saved; default 5 s. */
+  intervalMs?: number;
+}
 
 export class InProcessBus implements Bus {
   readonly kind = 'in-process';
@@ -15,9 +30,33 @@ export class InProcessBus implements Bus {
   /** account id → ids of the nodes that have one of its devices connected */
   private readonly online = new Map<string, Set<string>>();
   private readonly buckets = new Map<string, TokenBuckets>();
+  /** Saved buckets whose shape is not known yet (nobody has taken from them since the start). */
+  private readonly loaded: BucketState;
+  private dirty = false;
+  private closed = false;
+  private readonly saver: NodeJS.Timeout | undefined;
 
-  constructor(private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly persist?: BucketPersistence,
+  ) {
     this.sessions = new MemorySessions(now);
+    this.loaded = persist ? loadBucketState(persist.path) : new Map();
+    if (persist) {
+      this.saver = setInterval(() => {
+        if (this.dirty) this.save();
+      }, persist.intervalMs ?? 5_000);
+      this.saver.unref();
+    }
+  }
+
+  /** Writes the buckets to the state file now (when persisting). */
+  save(): void {
+    if (!this.persist) return;
+    this.dirty = false;
+    const state: BucketState = new Map(this.loaded);
+    for (const [name, buckets] of this.buckets) state.set(name, buckets.entries());
+    saveBucketState(this.persist.path, state);
   }
 
   async join(onEvent: (event: BusEvent) => void): Promise<BusNode> {
@@ -56,15 +95,18 @@ export class InProcessBus implements Bus {
   }
 
   async take(bucket: Bucket, key: string, cost = 1): Promise<LimitResult> {
-    return this.bucketsOf(bucket).take(key, cost);
+    this.dirty = true;
+    return this.bucketsOf(bucket).take(this.keyOf(key), cost);
   }
 
   async refund(bucket: Bucket, key: string, cost = 1): Promise<void> {
-    this.bucketsOf(bucket).refund(key, cost);
+    this.dirty = true;
+    this.bucketsOf(bucket).refund(this.keyOf(key), cost);
   }
 
   async forget(bucket: Bucket, key: string): Promise<void> {
-    this.buckets.get(bucket.name)?.forget(key);
+    this.dirty = true;
+    this.bucketsOf(bucket).forget(this.keyOf(key));
   }
 
   async ready(): Promise<boolean> {
@@ -72,6 +114,9 @@ export class InProcessBus implements Bus {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.saver);
+    if (!this.closed) this.save();
+    this.closed = true;
     this.nodes.clear();
     this.online.clear();
     this.buckets.clear();
@@ -82,9 +127,16 @@ export class InProcessBus implements Bus {
     let buckets = this.buckets.get(bucket.name);
     if (!buckets) {
       buckets = new TokenBuckets(bucket.capacity, bucket.windowMs, this.now);
+      buckets.restore(this.loaded.get(bucket.name) ?? []);
+      this.loaded.delete(bucket.name);
       this.buckets.set(bucket.name, buckets);
     }
     return buckets;
+  }
+
+  private keyOf(key: string): string {
+    if (!this.persist) return key;
+    return createHmac('sha256', this.persist.key).update(key).digest('base64url');
   }
 }
 

@@ -45,6 +45,19 @@ export class TokenBuckets {
     this.buckets.delete(key);
   }
 
+  /** The buckets not yet full again, as `[key, tokens, at]` (to be saved across a restart). */
+  entries(): Array<[string, number, number]> {
+    this.sweep(this.now());
+    return [...this.buckets].map(([key, b]) => [key, b.tokens, b.at]);
+  }
+
+  /** Puts back what `entries()` returned; they refill from `at` as if never gone. */
+  restore(entries: Iterable<readonly [string, number, number]>): void {
+    for (const [key, tokens, at] of entries) {
+      this.buckets.set(key, { tokens: Math.min(this.capacity, tokens), at });
+    }
+  }
+
   private sweep(now: number): void {
     for (const [key, b] of this.buckets) {
       if (b.tokens + (now - b.at) * this.ratePerMs >= this.capacity) this.buckets.delete(key);

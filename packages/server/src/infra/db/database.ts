@@ -4,7 +4,7 @@
  * Both sit behind the same Kysely interface; what differs between them is in dialect.ts.
  */
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -49,9 +49,24 @@ const ADVISORY_LOCKS = { directory: 0x7061726c_0001n, queue: 0x7061726c_0002n } 
 
 // --- SQLite ------------------------------------------------------------------------------------
 
-async function openSqlite(dataDir: string): Promise<Db> {
+/**
+ * The data directory 0700 (even when it existed: it holds the keys) and the database 0600, made
+ * so before SQLite opens it: SQLite gives its -wal and -shm files the database's own mode, and
+ * would create the database 0644 under the usual umask.
+ */
+function ownerOnly(dataDir: string, path: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(join(dataDir, 'parley.sqlite'));
+  chmodSync(dataDir, 0o700);
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+async function openSqlite(dataDir: string): Promise<Db> {
+  const path = join(dataDir, 'parley.sqlite');
+  ownerOnly(dataDir, path);
+  const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
