@@ -31,7 +31,7 @@ describe('import report', () => {
       ],
     );
     const lines = result.skipped.map(describeSkippedEntry);
-    assert.match(lines[0] ?? '', /^entry 2 \(Olu Adebayo\): "12": This phone number/);
+    assert.match(lines[0] ?? '', /^entry 2 \(Olu Adebayo\): "12": This number is too short/);
     assert.match(lines[1] ?? '', /^entry 3 \(Bad Twice\) skipped: "12": .* "34": /);
     for (const line of lines) assert.equal(line.match(/Olu Adebayo|Bad Twice/g)?.length, 1);
   });
