@@ -24,6 +24,7 @@
 type Sodium = typeof import('libsodium-wrappers-sumo')['default'];
 let sodium: Sodium;
 
+import { concatBytes as concat } from './encoding.js';
 import { ParleyError } from './errors.js';
 import { ELEMENT_LENGTH, expandMessageXmd, type Oprf, SCALAR_LENGTH } from './oprf.js';
 
@@ -32,16 +33,6 @@ export const VOPRF_MODE = 0x01;
 export const PROOF_LENGTH = 2 * SCALAR_LENGTH;
 
 const encoder = new TextEncoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 const i2osp2 = (n: number): Uint8Array => Uint8Array.of(n >>> 8, n & 0xff);
 /** I2OSP(len(x), 2) || x: every transcript field is length-prefixed. */
