@@ -1,5 +1,6 @@
-// Section "messaging": what delivery costs. Why: issue 4 asks that storing every message durably
-// before the sender hears "stored" keep at least half the throughput of a bare relay, with p99
+// Section "messaging": what delivery costs. Why: issue 4 asked that storing every message durably
+// before the sender hears "stored" keep at least half the throughput of a bare relay, and issue 16
+// raised that to 0.6× (short transactions, stable prepared statements), with p99
 // latency ≤ 50 ms at half the peak rate; that an idle connected device cost ≤ 16 KB of server
 // memory; and what MLS costs a client per message. Both servers run as their own processes on
 // loopback; this process is sender and receiver, and measures send → deliver time on one clock.
@@ -21,6 +22,8 @@ import { emit, formatNumber, median, progress, quantile, RUNS } from './lib/meas
 import { SMOKE, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const ROOT = new URL('../', import.meta.url);
+/** Parley's durable relay against the raw ws relay, same run (issue 16; was 0.5 in issue 4). */
+const RELAY_GOAL = 0.6;
 const { ServerProcess } = await import(
   new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
 );
@@ -287,8 +290,8 @@ async function relayRows(rows, notes) {
       unit: 'msg/s',
       ratio: parley / raw,
       baseline: `raw ws relay: ${formatNumber(raw)} msg/s`,
-      goal: '≥ 0.5 × raw relay',
-      met: parley / raw >= 0.5,
+      goal: `≥ ${RELAY_GOAL} × raw relay`,
+      met: parley / raw >= RELAY_GOAL,
     });
     for (const relay of relays) {
       const peak = median(peaks.get(relay.name));
