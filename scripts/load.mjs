@@ -46,16 +46,16 @@ class UsageError extends Error {}
 /**
  * Error codes that answer a send with "not now" rather than "no": the client sends the same id
  * again after `retryAfterMs` (or RETRY_DEFAULT_MS), as the SDK's outbox does, and the send counts
- * as refused, not answered. A node that cannot store more yet refuses this way (issue 16).
+ * as refused, not answered. A node that cannot store more yet refuses this way (SERVER_BUSY, issue 16).
  * LOAD_RETRYABLE_CODES (comma-separated) adds codes.
  */
 const RETRYABLE_CODES = new Set([
+  'SERVER_BUSY',
   'SERVICE_UNAVAILABLE',
   'RATE_LIMITED',
   ...(process.env.LOAD_RETRYABLE_CODES ?? '').split(',').filter(Boolean),
 ]);
-export const isRetryable = (code) =>
-  typeof code === 'string' && (RETRYABLE_CODES.has(code) || /BUSY|OVERLOADED/.test(code));
+export const isRetryable = (code) => RETRYABLE_CODES.has(code);
 export const RETRY_DEFAULT_MS = 20;
 
 function options() {
