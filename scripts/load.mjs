@@ -46,8 +46,8 @@ class UsageError extends Error {}
 /**
  * Error codes that answer a send with "not now" rather than "no": the client sends the same id
  * again after `retryAfterMs` (or RETRY_DEFAULT_MS), as the SDK's outbox does, and the send counts
- * as refused, not answered. A node that cannot store more yet refuses this way (SERVER_BUSY, issue 16).
- * LOAD_RETRYABLE_CODES (comma-separated) adds codes.
+ * as refused, not answered. A node that cannot store more yet refuses this way (SERVER_BUSY,
+ * issue 16). LOAD_RETRYABLE_CODES (comma-separated) adds codes.
  */
 const RETRYABLE_CODES = new Set([
   'SERVER_BUSY',
