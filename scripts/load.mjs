@@ -58,6 +58,19 @@ const RETRYABLE_CODES = new Set([
 export const isRetryable = (code) => RETRYABLE_CODES.has(code);
 export const RETRY_DEFAULT_MS = 20;
 
+// The SDK outbox's own backoff, when this build's SDK has one (issue 16 added it).
+const outbox = await import(new URL('packages/client/dist/messaging/outbox.js', ROOT).href);
+
+/**
+ * The wait before resending after the `round`-th refusal in a row (from 1): the SDK outbox's
+ * backoff (its base doubling, jittered, never below the server's hint) when the SDK has one, else
+ * the hint, else RETRY_DEFAULT_MS.
+ */
+export function retryDelayMs(round, hintMs) {
+  if (typeof outbox.busyBackoffMs !== 'function') return hintMs ?? RETRY_DEFAULT_MS;
+  return outbox.busyBackoffMs(round, outbox.BUSY_RETRY_MS, hintMs ?? 0, Math.random());
+}
+
 function options() {
   const { values } = parseArgs({
     options: {
@@ -303,7 +316,8 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     const prefix = b64(randomBytes(9));
     /** Send number n: its id (which gives n back) and the device that sends it. */
     const idOf = (n) => `${prefix}${n.toString(36).padStart(10, '0')}`;
-    const sendFrame = (n) => {
+    const numberOf = (id) => Number.parseInt(id.slice(prefix.length), 36);
+    const write = (n) => {
       const device = n % devices;
       const ws = sockets[device];
       if (ws.readyState !== WebSocket.OPEN) return;
@@ -311,8 +325,32 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
         JSON.stringify({ t: 'send', id: idOf(n), groupId: groups[device >> 1], epoch: 1, payload }),
       );
     };
-    /** A send refused for now is sent again, same id, as the SDK's outbox does. */
-    const resend = (id) => sendFrame(Number.parseInt(id.slice(prefix.length), 36));
+    // Back-pressure, as each device's SDK outbox handles it: after a refusal the device waits
+    // (retryDelayMs: the server's hint, doubling while refusals go on), holding what it has to
+    // send meanwhile, then sends it all; a "stored" ends the run of refusals.
+    /** Per device: refusals in a row, sends held while it waits, and whether it is waiting. */
+    const busyRounds = new Array(devices).fill(0);
+    const held = Array.from({ length: devices }, () => []);
+    const waiting = new Array(devices).fill(false);
+    const sendFrame = (n) => {
+      if (waiting[n % devices]) held[n % devices].push(n);
+      else write(n);
+    };
+    const refuse = (id, hintMs) => {
+      const n = numberOf(id);
+      const device = n % devices;
+      held[device].push(n);
+      if (waiting[device]) return;
+      waiting[device] = true;
+      busyRounds[device]++;
+      setTimeout(
+        () => {
+          waiting[device] = false;
+          for (const m of held[device].splice(0)) write(m);
+        },
+        retryDelayMs(busyRounds[device], hintMs),
+      );
+    };
     let refused = 0;
     const sentAt = new Map(); // id → first send time, until delivered
     const stored = new Set();
@@ -353,9 +391,10 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
           } else if (frame.t === 'stored') {
             answered++;
             stored.add(frame.id);
+            busyRounds[numberOf(frame.id) % devices] = 0;
           } else if (frame.t === 'error' && frame.ref && isRetryable(frame.code)) {
             refused++;
-            setTimeout(() => resend(frame.ref), frame.retryAfterMs ?? RETRY_DEFAULT_MS);
+            refuse(frame.ref, frame.retryAfterMs);
           } else if (frame.t === 'error') {
             answered++;
             errors.set(frame.code, (errors.get(frame.code) ?? 0) + 1);

@@ -13,7 +13,7 @@
 
 import { randomBytes } from 'node:crypto';
 
-const { RETRY_DEFAULT_MS, isRetryable } = await import(
+const { isRetryable, retryDelayMs } = await import(
   new URL('../../scripts/load.mjs', import.meta.url).href
 );
 
@@ -95,7 +95,7 @@ async function sender(pair, prefix, payload) {
       payload,
     };
     outstanding++;
-    for (;;) {
+    for (let round = 1; ; round++) {
       try {
         const { duplicate } = await mailbox.store(pair.sender, frame);
         if (!duplicate) counts.stored++;
@@ -107,7 +107,7 @@ async function sender(pair, prefix, payload) {
         }
         // Back-pressure: the same send again later, as the SDK's outbox does.
         counts.refused++;
-        await new Promise((r) => setTimeout(r, error.retryAfterMs ?? RETRY_DEFAULT_MS));
+        await new Promise((r) => setTimeout(r, retryDelayMs(round, error.retryAfterMs)));
       }
     }
     outstanding--;
