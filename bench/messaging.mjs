@@ -1,5 +1,6 @@
-// Section "messaging": what delivery costs. Why: issue 4 asks that storing every message durably
-// before the sender hears "stored" keep at least half the throughput of a bare relay, with p99
+// Section "messaging": what delivery costs. Why: issue 4 asked that storing every message durably
+// before the sender hears "stored" keep at least half the throughput of a bare relay, and issue 16
+// raised that to 0.6× (short transactions, stable prepared statements), with p99
 // latency ≤ 50 ms at half the peak rate; that an idle connected device cost ≤ 16 KB of server
 // memory; and what MLS costs a client per message. Both servers run as their own processes on
 // loopback; this process is sender and receiver, and measures send → deliver time on one clock.
@@ -21,10 +22,14 @@ import { emit, formatNumber, median, progress, quantile, RUNS } from './lib/meas
 import { SMOKE, setting, smokeNote, smokeOr } from './lib/smoke.mjs';
 
 const ROOT = new URL('../', import.meta.url);
+/** Parley's durable relay against the raw ws relay, same run (issue 16; was 0.5 in issue 4). */
+const RELAY_GOAL = 0.6;
 const { ServerProcess } = await import(
   new URL('packages/e2e/dist/harness/server-process.js', ROOT).href
 );
-const { call, framesOf } = await import(new URL('scripts/load.mjs', ROOT).href);
+const { call, framesOf, isRetryable, RETRY_DEFAULT_MS } = await import(
+  new URL('scripts/load.mjs', ROOT).href
+);
 const mls = await import(new URL('packages/client/dist/messaging/mls.js', ROOT).href);
 const core = await import(new URL('packages/core/dist/index.js', ROOT).href);
 
@@ -190,6 +195,9 @@ async function rawRelay() {
   };
 }
 
+/** Sends the Parley server refused for now and that were resent, over every relay run. */
+let refusedSends = 0;
+
 /**
  * Sends for `ms` milliseconds, either as fast as a window of 128 unanswered sends allows
  * (`rate` undefined) or at `rate` messages per second; returns delivered/s and latencies (ms).
@@ -218,7 +226,15 @@ async function drive(relay, ms, rate) {
   };
   const onAnswer = (data) => {
     for (const frame of framesOf(data)) {
-      if (frame.t === 'stored' || frame.t === 'error') {
+      if (frame.t === 'error' && frame.ref && isRetryable(frame.code)) {
+        // Refused for now (back-pressure): the same send again later, as the SDK's outbox does;
+        // it stays in flight and its latency counts from the first try.
+        refusedSends++;
+        setTimeout(
+          () => relay.sender.send(relay.frame(frame.ref, payload)),
+          frame.retryAfterMs ?? RETRY_DEFAULT_MS,
+        );
+      } else if (frame.t === 'stored' || frame.t === 'error') {
         inflight--;
         wake?.();
       }
@@ -287,8 +303,8 @@ async function relayRows(rows, notes) {
       unit: 'msg/s',
       ratio: parley / raw,
       baseline: `raw ws relay: ${formatNumber(raw)} msg/s`,
-      goal: '≥ 0.5 × raw relay',
-      met: parley / raw >= 0.5,
+      goal: `≥ ${RELAY_GOAL} × raw relay`,
+      met: parley / raw >= RELAY_GOAL,
     });
     for (const relay of relays) {
       const peak = median(peaks.get(relay.name));
@@ -304,7 +320,7 @@ async function relayRows(rows, notes) {
       });
     }
     notes.push(
-      `Relay: one sender and one receiver device on loopback, ${PAYLOAD_BYTES}-byte payloads (a 100-byte text's MLS ciphertext), up to ${WINDOW} sends unanswered; peak is the median of ${RUNS} runs of ${PEAK_MS} ms, round-robin with the raw relay.`,
+      `Relay: one sender and one receiver device on loopback, ${PAYLOAD_BYTES}-byte payloads (a 100-byte text's MLS ciphertext), up to ${WINDOW} sends unanswered; peak is the median of ${RUNS} runs of ${PEAK_MS} ms, round-robin with the raw relay. Sends Parley refused for now (a retryable error) are resent with the same id and stay in flight: ${refusedSends} in all.`,
     );
   } finally {
     for (const relay of relays) await relay.close();

@@ -46,9 +46,17 @@ function describeRun(id, command) {
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const commit = git('rev-parse', '--short', 'HEAD') ?? 'unknown';
   const dirty = git('status', '--porcelain') ? ' + uncommitted changes' : '';
-  const settings = ['BENCH_MIN_MS', 'BENCH_RUNS']
-    .filter((name) => process.env[name])
-    .map((name) => `${name}=${process.env[name]} (smoke run, not for comparison)`);
+  const shortened = ['BENCH_MIN_MS', 'BENCH_RUNS'];
+  // Every other BENCH_* setting changes what a section measures (rates, durations, a baseline
+  // build): recorded too, so a figure can be traced to how it was taken.
+  const settings = Object.keys(process.env)
+    .filter((name) => name.startsWith('BENCH_') && name !== 'BENCH_SECTION_TIMEOUT_MS')
+    .sort()
+    .map((name) =>
+      shortened.includes(name)
+        ? `${name}=${process.env[name]} (smoke run, not for comparison)`
+        : `${name}=${process.env[name]}`,
+    );
   return {
     id,
     command,

@@ -4,7 +4,9 @@
 // for a bounded time, drains, stops the server and reports:
 //   delivered/s, p50/p95/p99 send→deliver latency (one clock: this process sends and receives),
 //   errors by code, lost messages (answered "stored" but never delivered) and duplicates (the same
-//   id delivered twice) — both must be zero —, and the server's CPU-seconds and peak memory.
+//   id delivered twice) — both must be zero —, sends refused for now (a retryable error: resent
+//   with the same id, as the SDK's outbox does; see isRetryable), sends still unanswered when the
+//   drain ends, and the server's CPU-seconds and peak memory.
 //
 //   npm run load -- --devices 1000 --rate 2000 --duration 20 [--storage sqlite|postgres]
 //                   [--nodes 1|2] [--json]
@@ -13,7 +15,11 @@
 // (dropped afterwards); --nodes 2 runs two server processes on that PostgreSQL and the Redis at
 // 127.0.0.1:6379, and connects the two devices of every conversation to different nodes, so every
 // message crosses from one node to the other. CPU is then reported per role: the server nodes
-// (what the cost-per-message goal is about), and PostgreSQL and Redis.
+// (what the cost-per-message goal is about), and PostgreSQL and Redis. On PostgreSQL,
+// pg_stat_activity is sampled every 50 ms from a connection of its own (scripts/pg-activity.mjs):
+// the share of samples in which a backend waited on a lock, and in which one sat idle in a
+// transaction. PostgreSQL's CPU is that of this database's backends and the server's shared
+// processes (WAL writer, checkpointer), not of other databases' backends.
 //
 // Payloads are opaque random bytes the size of a 100-byte text's MLS ciphertext: the server never
 // decrypts, so MLS would only load this process. Groups are made with placeholder Commits for the
@@ -24,6 +30,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { postgresPids, sampleActivity } from './pg-activity.mjs';
 
 const ROOT = new URL('../', import.meta.url);
 const PAYLOAD_BYTES = 334;
@@ -35,6 +42,34 @@ const LIMITS = {
 };
 
 class UsageError extends Error {}
+
+/**
+ * Error codes that answer a send with "not now" rather than "no": the client sends the same id
+ * again after `retryAfterMs` (or RETRY_DEFAULT_MS), as the SDK's outbox does, and the send counts
+ * as refused, not answered. A node that cannot store more yet refuses this way (SERVER_BUSY,
+ * issue 16). LOAD_RETRYABLE_CODES (comma-separated) adds codes.
+ */
+const RETRYABLE_CODES = new Set([
+  'SERVER_BUSY',
+  'SERVICE_UNAVAILABLE',
+  'RATE_LIMITED',
+  ...(process.env.LOAD_RETRYABLE_CODES ?? '').split(',').filter(Boolean),
+]);
+export const isRetryable = (code) => RETRYABLE_CODES.has(code);
+export const RETRY_DEFAULT_MS = 20;
+
+// The SDK outbox's own backoff, when this build's SDK has one (issue 16 added it).
+const outbox = await import(new URL('packages/client/dist/messaging/outbox.js', ROOT).href);
+
+/**
+ * The wait before resending after the `round`-th refusal in a row (from 1): the SDK outbox's
+ * backoff (its base doubling, jittered, never below the server's hint) when the SDK has one, else
+ * the hint, else RETRY_DEFAULT_MS.
+ */
+export function retryDelayMs(round, hintMs) {
+  if (typeof outbox.busyBackoffMs !== 'function') return hintMs ?? RETRY_DEFAULT_MS;
+  return outbox.busyBackoffMs(round, outbox.BUSY_RETRY_MS, hintMs ?? 0, Math.random());
+}
 
 function options() {
   const { values } = parseArgs({
@@ -121,7 +156,11 @@ async function pool(count, width, task) {
   );
 }
 
-function cpuTicks(pid) {
+/** CPU-seconds of a number of ticks. */
+export const tickSeconds = (ticks) => ticks / TICKS_PER_SECOND;
+
+/** utime + stime of a process, in ticks (1/100 s). */
+export function cpuTicks(pid) {
   // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -145,9 +184,14 @@ function pidsNamed(name) {
  * takes its ticks with it, so the difference is a lower bound (PostgreSQL's backends here live as
  * long as the server's pool connections, which outlive the run).
  */
-function ticksByPid(name) {
+export function ticksByPid(name) {
+  return ticksOf(pidsNamed(name));
+}
+
+/** CPU ticks of these processes, by pid (those gone already left out). */
+export function ticksOf(pids) {
   const ticks = new Map();
-  for (const pid of pidsNamed(name)) {
+  for (const pid of pids) {
     try {
       ticks.set(pid, cpuTicks(pid));
     } catch {}
@@ -155,9 +199,9 @@ function ticksByPid(name) {
   return ticks;
 }
 
-function ticksSince(before, name) {
+export function ticksSince(before, name, pids = pidsNamed(name)) {
   let total = 0;
-  for (const [pid, now] of ticksByPid(name)) total += now - (before.get(pid) ?? 0);
+  for (const [pid, now] of ticksOf(pids)) total += now - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -269,7 +313,46 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     });
 
     const payload = b64(randomBytes(PAYLOAD_BYTES));
-    const sentAt = new Map(); // id → send time, until delivered
+    const prefix = b64(randomBytes(9));
+    /** Send number n: its id (which gives n back) and the device that sends it. */
+    const idOf = (n) => `${prefix}${n.toString(36).padStart(10, '0')}`;
+    const numberOf = (id) => Number.parseInt(id.slice(prefix.length), 36);
+    const write = (n) => {
+      const device = n % devices;
+      const ws = sockets[device];
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(
+        JSON.stringify({ t: 'send', id: idOf(n), groupId: groups[device >> 1], epoch: 1, payload }),
+      );
+    };
+    // Back-pressure, as each device's SDK outbox handles it: after a refusal the device waits
+    // (retryDelayMs: the server's hint, doubling while refusals go on), holding what it has to
+    // send meanwhile, then sends it all; a "stored" ends the run of refusals.
+    /** Per device: refusals in a row, sends held while it waits, and whether it is waiting. */
+    const busyRounds = new Array(devices).fill(0);
+    const held = Array.from({ length: devices }, () => []);
+    const waiting = new Array(devices).fill(false);
+    const sendFrame = (n) => {
+      if (waiting[n % devices]) held[n % devices].push(n);
+      else write(n);
+    };
+    const refuse = (id, hintMs) => {
+      const n = numberOf(id);
+      const device = n % devices;
+      held[device].push(n);
+      if (waiting[device]) return;
+      waiting[device] = true;
+      busyRounds[device]++;
+      setTimeout(
+        () => {
+          waiting[device] = false;
+          for (const m of held[device].splice(0)) write(m);
+        },
+        retryDelayMs(busyRounds[device], hintMs),
+      );
+    };
+    let refused = 0;
+    const sentAt = new Map(); // id → first send time, until delivered
     const stored = new Set();
     const delivered = new Set();
     const latencies = [];
@@ -308,6 +391,10 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
           } else if (frame.t === 'stored') {
             answered++;
             stored.add(frame.id);
+            busyRounds[numberOf(frame.id) % devices] = 0;
+          } else if (frame.t === 'error' && frame.ref && isRetryable(frame.code)) {
+            refused++;
+            refuse(frame.ref, frame.retryAfterMs);
           } else if (frame.t === 'error') {
             answered++;
             errors.set(frame.code, (errors.get(frame.code) ?? 0) + 1);
@@ -317,13 +404,14 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     }
 
     log(`sending ${rate} msg/s for ${duration} s`);
-    const prefix = b64(randomBytes(9));
     let sent = 0;
     const rss = () => servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
     const serverTicks = () => servers.reduce((sum, s) => sum + cpuTicks(s.pid), 0);
     let peakRss = rss();
     const cpu0 = serverTicks();
-    const postgres0 = storage === 'postgres' ? ticksByPid('postgres') : null;
+    const databaseUrl = env.PARLEY_DATABASE_URL;
+    const postgres0 = databaseUrl ? ticksOf(await postgresPids(databaseUrl)) : null;
+    const activity = databaseUrl ? await sampleActivity(databaseUrl) : null;
     const redis0 = nodes === 2 ? ticksByPid('redis-server') : null;
     const ownCpu0 = process.cpuUsage();
     const start = performance.now();
@@ -332,12 +420,8 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     while (performance.now() < end) {
       const due = Math.floor(((performance.now() - start) / 1000) * rate);
       while (sent < due) {
-        const device = sent % devices;
-        const id = `${prefix}${sent.toString(36).padStart(10, '0')}`;
-        sentAt.set(id, performance.now());
-        sockets[device].send(
-          JSON.stringify({ t: 'send', id, groupId: groups[device >> 1], epoch: 1, payload }),
-        );
+        sentAt.set(idOf(sent), performance.now());
+        sendFrame(sent);
         sent++;
       }
       if (performance.now() - lastSample > 500) {
@@ -358,7 +442,10 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
       await sleep(50);
     }
     const cpuSeconds = (serverTicks() - cpu0) / TICKS_PER_SECOND;
-    const postgresSeconds = postgres0 ? ticksSince(postgres0, 'postgres') / TICKS_PER_SECOND : 0;
+    const postgresSeconds = postgres0
+      ? ticksSince(postgres0, 'postgres', await postgresPids(databaseUrl)) / TICKS_PER_SECOND
+      : 0;
+    const lockSamples = activity ? await activity.stop() : null;
     const redisSeconds = redis0 ? ticksSince(redis0, 'redis-server') / TICKS_PER_SECOND : 0;
     peakRss = Math.max(peakRss, rss());
     const lost = [...stored].filter((id) => !delivered.has(id)).length;
@@ -381,6 +468,7 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
       },
       errors: Object.fromEntries(errors),
       unanswered: sent - answered,
+      refused,
       closedSockets: closed,
       lost,
       duplicates,
@@ -391,7 +479,11 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
         peakRssMiB: peakRss / 2 ** 20,
       },
       postgres: postgres0
-        ? { cpuSeconds: postgresSeconds, cpuSecondsPer1000Delivered: per1000(postgresSeconds) }
+        ? {
+            cpuSeconds: postgresSeconds,
+            cpuSecondsPer1000Delivered: per1000(postgresSeconds),
+            activity: lockSamples,
+          }
         : null,
       redis: redis0
         ? { cpuSeconds: redisSeconds, cpuSecondsPer1000Delivered: per1000(redisSeconds) }
@@ -404,6 +496,8 @@ export async function runLoad({ devices, rate, duration, storage = 'sqlite', nod
     if (nodes === 2) await serverLib.deleteRedisKeys(redisPrefix);
   }
 }
+
+const pct = (share) => `${(share * 100).toFixed(1)} %`;
 
 function render(r) {
   const ms = (v) => `${v.toFixed(1)} ms`;
@@ -423,11 +517,16 @@ function render(r) {
     `sent ${r.sent}, stored ${r.stored}, delivered ${r.delivered}`,
     `delivered/s ${Math.round(r.deliveredPerSecond)}`,
     `latency p50 ${ms(r.latencyMs.p50)}, p95 ${ms(r.latencyMs.p95)}, p99 ${ms(r.latencyMs.p99)}`,
-    `errors ${errors}; unanswered ${r.unanswered}; sockets closed ${r.closedSockets}`,
+    `errors ${errors}; refused and resent ${r.refused}; unanswered ${r.unanswered}; sockets closed ${r.closedSockets}`,
     `lost ${r.lost}, duplicated ${r.duplicates}`,
     `load generator busy ${(r.generatorCpuShare * 100).toFixed(0)} % of one core while sending`,
     `server CPU ${r.server.cpuSeconds.toFixed(2)} s (${r.server.cpuSecondsPer1000Delivered.toFixed(3)} s per 1,000 delivered), peak RSS ${r.server.peakRssMiB.toFixed(0)} MiB`,
     ...role('PostgreSQL', r.postgres),
+    ...(r.postgres?.activity
+      ? [
+          `pg_stat_activity (${r.postgres.activity.samples} samples): a backend waiting on a lock in ${pct(r.postgres.activity.lockWaitShare)} (advisory ${pct(r.postgres.activity.advisoryWaitShare)}), idle in transaction in ${pct(r.postgres.activity.idleInTransactionShare)}`,
+        ]
+      : []),
     ...role('Redis', r.redis),
   ].join('\n');
 }

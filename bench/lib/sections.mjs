@@ -9,5 +9,6 @@ export const SECTIONS = [
   'messaging',
   'web',
   'load',
+  'writers',
   'flood',
 ];
