@@ -168,6 +168,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
               entries: result.entries,
               contacts: result.contacts.length,
               duplicates: result.duplicates,
+              repeated: result.repeated,
               added: result.added,
               alreadyInBook: result.alreadyInBook,
               skipped: result.skipped,
