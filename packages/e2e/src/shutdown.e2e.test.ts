@@ -230,7 +230,7 @@ describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => 
       assert.equal(reloaded?.status(), 503);
       assert.match(reloaded?.headers()['content-type'] ?? '', /^text\/html/);
       await page.getByRole('heading', { name: 'Parley is restarting' }).waitFor();
-      assert.doesNotMatch(await page.locator('body').innerText(), /statusCode|"error"/);
+      assert.doesNotMatch((await page.locator('body').textContent()) ?? '', /statusCode|"error"/);
       assert.equal(api.status, 503);
       assert.equal(((await api.json()) as { code: string }).code, 'SERVICE_UNAVAILABLE');
       await exited;

@@ -62,7 +62,7 @@ describe('web sign-up: the code screen, and the layout', { skip, timeout: 240_00
     await p.getByRole('button', { name: 'Continue' }).click();
     const alert = p.getByRole('alert');
     await alert.waitFor();
-    assert.match(await alert.innerText(), /^That code is not right: 4 tries left\./);
+    assert.match((await alert.textContent()) ?? '', /^That code is not right: 4 tries left\./);
     // Still the code screen: no question was asked for a code that cannot work.
     assert.equal(await p.getByRole('radio').count(), 0);
     assert.equal(await codeBox(p).getAttribute('aria-invalid'), 'true');
@@ -84,7 +84,7 @@ describe('web sign-up: the code screen, and the layout', { skip, timeout: 240_00
       p.waitForResponse((r) => r.url().endsWith('/v1/verifications') && r.status() === 429),
       p.getByRole('button', { name: 'Send a new code' }).click(),
     ]);
-    const refused = await p.getByRole('alert').innerText();
+    const refused = (await p.getByRole('alert').textContent()) ?? '';
     assert.match(
       refused,
       /^No more codes for now: you can ask for another in (about \d+ (minutes?|hours?)|\d+ seconds?)\./,
