@@ -194,7 +194,9 @@ export class ContactBookBuilder {
  * on this key too, so a re-import adds nothing).
  */
 export function contactKey(contact: ImportedContact): string {
-  return `${contact.name}\u0000${[...contact.phoneNumbers].sort().join(',')}`;
+  const numbers = contact.phoneNumbers;
+  // Most contacts have one number: no copy, no sort.
+  return `${contact.name}\u0000${numbers.length === 1 ? numbers[0] : [...numbers].sort().join(',')}`;
 }
 
 /** True when some line of `text` is a BEGIN:VCARD line; cheap enough for format sniffing. @internal */
