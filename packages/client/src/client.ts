@@ -162,6 +162,16 @@ export class ParleyClient {
   }
 
   /**
+   * Checks the code without registering yet, so a wrong one is caught where it was typed
+   * (VERIFICATION_CODE_INCORRECT with `details.attemptsLeft`; the same attempts as `register`).
+   * The verification stays pending: `register` then confirms it with the same code.
+   */
+  async checkCode(verificationId: string, code: string): Promise<{ expiresAt: string }> {
+    const { expiresAt } = await this.api.checkCode(verificationId, code);
+    return { expiresAt };
+  }
+
+  /**
    * Confirms the code and creates this device's credential. `discoverable` has no default: the
    * user must say whether people who have their number may find them.
    */

@@ -73,6 +73,18 @@ export const VerificationResponse = Type.Object(
   strict,
 );
 
+const VerificationCode = Type.String({ pattern: '^[0-9]{4,10}$' });
+
+/**
+ * Checks a code before registering with it (the web app's code screen): a wrong one counts as an
+ * attempt, as at registration; a right one leaves the verification pending for POST /v1/accounts.
+ */
+export const CodeCheckRequest = Type.Object({ verificationId: Id, code: VerificationCode }, strict);
+export const CodeCheckResponse = Type.Object(
+  { verificationId: Id, expiresAt: Type.String() },
+  strict,
+);
+
 /** An account's Ed25519 identity public key (identity.ts). */
 export const IdentityKey = b64(32, 'an Ed25519 identity public key, base64url');
 /** A registration-lock PIN, as the user typed it; the server keeps only a slow-hash verifier. */
@@ -88,7 +100,7 @@ export const Certificate = Type.String({
 export const RegisterRequest = Type.Object(
   {
     verificationId: Id,
-    code: Type.String({ pattern: '^[0-9]{4,10}$' }),
+    code: VerificationCode,
     /** The identity key the first device made; the account is this key from now on. */
     identityKey: IdentityKey,
     /**
@@ -460,6 +472,8 @@ export const StatsResponse = Type.Object(
 
 export type VerificationRequest = Static<typeof VerificationRequest>;
 export type VerificationResponse = Static<typeof VerificationResponse>;
+export type CodeCheckRequest = Static<typeof CodeCheckRequest>;
+export type CodeCheckResponse = Static<typeof CodeCheckResponse>;
 export type RegisterRequest = Static<typeof RegisterRequest>;
 export type RegisterResponse = Static<typeof RegisterResponse>;
 export type AccountResponse = Static<typeof AccountResponse>;

@@ -159,7 +159,7 @@ describe('parley export and parley account delete (real server process)', () => 
     const file = join(dir, 'erin-export.json');
     assert.match(
       await ok(['export', '--out', file, '--state', erin]),
-      /^Exported to .*: 1 contacts, 1 conversations, \d+ uploads\./,
+      /^Exported to .*: 1 contact, 1 conversation, \d+ uploads\./,
     );
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const text = readFileSync(file, 'utf8');

@@ -2,7 +2,9 @@
  * Graceful shutdown, against a real `parley serve` process: a sender streams messages to a
  * receiver, the server gets SIGTERM mid-stream, a new server starts on the same data directory and
  * port, and the receiver ends up with every message exactly once, in order. The old server closed
- * the sockets with 1001 (going away), exited 0, and said so.
+ * the sockets with 1001 (going away), exited 0, and said so. Connections with nothing in flight (a
+ * browser's spare ones) do not hold the shutdown; a page loaded while it runs is a page a person
+ * can read, an API call gets the typed JSON error.
  */
 
 import * as assert from 'node:assert/strict';
@@ -12,11 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type ChatMessage, FileStore, ParleyClient, type SocketFactory } from '@parley/client/node';
+import { browserMissing, launchChromium } from './harness/browser.js';
 import { ServerProcess } from './harness/server-process.js';
 import { tappedSocket } from './harness/tapped-socket.js';
 import { reached, until } from './harness/wait.js';
 
 const root = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));
+
+/** A raw connection to `server`, open once connected. */
+async function rawConnection(server: ServerProcess) {
+  const socket = connect(Number(server.port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let received = '';
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1');
+  });
+  socket.on('error', () => {});
+  return { socket, received: () => received };
+}
 
 /** A socket factory that records the close codes its sockets see and the `stored` answers. */
 function watched() {
@@ -167,5 +182,64 @@ describe('graceful shutdown (real server process)', { timeout: 120_000 }, () => 
     assert.match(stuck.output, /"reason":"not done after 1 s","msg":"shutdown cut short"/);
     // Cut short by the 1 s timeout, not left hanging (the bound is loose: machines are noisy).
     assert.ok(took >= 900 && took < 15_000, `stopped after ${took} ms`);
+  });
+
+  it("connections with nothing in flight (a browser's spare ones) do not hold the shutdown", async () => {
+    const idle = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    // Browsers open connections ahead of need and may never send on them, or leave one kept
+    // alive after a response; one here has sent half a request line when the signal comes.
+    const unused = await rawConnection(idle);
+    const keptAlive = await rawConnection(idle);
+    keptAlive.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the kept-alive answer', () => keptAlive.received().includes('"status":"ok"'));
+    const halfSent = await rawConnection(idle);
+    halfSent.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await idle.stop('SIGTERM');
+    for (const c of [unused, keptAlive, halfSent]) c.socket.destroy();
+    assert.equal(idle.exitCode, 0, idle.output);
+    assert.doesNotMatch(idle.output, /shutdown cut short/);
+    assert.match(idle.output, /Parley server stopped \(SIGTERM, \d+ ms\)/);
+  });
+
+  it('a page loaded while the server shuts down is a page to read; an API call gets JSON', {
+    skip: browserMissing(),
+  }, async () => {
+    const closing = await ServerProcess.start({ PARLEY_LOG_LEVEL: 'info' });
+    // A WebSocket that never answers the close handshake keeps the drain going (until the
+    // server stops waiting for it): meanwhile the server is shutting down and still listening.
+    const ws = await rawConnection(closing);
+    ws.socket.write(
+      'GET /v1/socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await until('the upgrade', () => ws.received().startsWith('HTTP/1.1 101 '));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(closing.url);
+      const exited = closing.stop('SIGTERM');
+      await until('the shutdown to begin', () => closing.output.includes('"msg":"shutting down"'));
+      const [reloaded, api] = await Promise.all([
+        page.reload(),
+        fetch(new URL('/v1/verifications', closing.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ phoneNumber: '+14155550444' }),
+        }),
+      ]);
+      assert.equal(reloaded?.status(), 503);
+      assert.match(reloaded?.headers()['content-type'] ?? '', /^text\/html/);
+      await page.getByRole('heading', { name: 'Parley is restarting' }).waitFor();
+      assert.doesNotMatch((await page.locator('body').textContent()) ?? '', /statusCode|"error"/);
+      assert.equal(api.status, 503);
+      assert.equal(((await api.json()) as { code: string }).code, 'SERVICE_UNAVAILABLE');
+      await exited;
+      assert.equal(closing.exitCode, 0, closing.output);
+      assert.doesNotMatch(closing.output, /shutdown cut short/);
+    } finally {
+      ws.socket.destroy();
+      await browser.close();
+      await closing.stop('SIGKILL');
+    }
   });
 });

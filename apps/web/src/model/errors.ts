@@ -23,3 +23,8 @@ export function errorDetails(error: unknown): Record<string, unknown> {
     ? (error.details as Record<string, unknown>)
     : {};
 }
+
+/** How long a rate limit asks to wait, in milliseconds; undefined when it is not one. */
+export function retryAfterMs(error: unknown): number | undefined {
+  return error instanceof ParleyError ? error.retryAfterMs : undefined;
+}

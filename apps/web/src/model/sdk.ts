@@ -15,7 +15,7 @@ export {
   smsLink,
   type UploadRecord,
 } from '@parley/client';
-export type { PresenceVisibility } from '@parley/core';
+export { formatWait, type PresenceVisibility } from '@parley/core';
 
 /** One of the account's devices, as the privacy dashboard lists them. */
 export type Device = Awaited<ReturnType<ParleyClient['devices']>>[number];

@@ -1,20 +1,21 @@
 /**
- * Onboarding: the user's number, the code texted to it, then two explicit choices — whether people
+ * Onboarding: the user's number, the code texted to it (checked on its own screen, with the tries
+ * left, and a new code on request within the server's limits), then two explicit choices — whether people
  * who have the number may find them, and who may see them online — with nothing pre-selected, and
  * a name for this device. A number whose account has a registration lock asks for its PIN; a
  * number that had an account is told plainly that its old devices were signed out. Or, instead of
  * all that, this device is linked to an account another device already holds.
  */
 
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { Alert } from '../components/alert.js';
 import { Choice } from '../components/choice.js';
 import { PhoneInput } from '../components/phone-input.js';
 import { defaultDeviceName } from '../model/device-name.js';
-import { describeError, errorCode, errorDetails } from '../model/errors.js';
+import { describeError, errorCode, errorDetails, retryAfterMs } from '../model/errors.js';
 import type { AppModel } from '../model/model.js';
 import { type CountryCode, guessRegion } from '../model/phone.js';
-import type { PresenceVisibility } from '../model/sdk.js';
+import { formatWait, type PresenceVisibility } from '../model/sdk.js';
 import { LinkNewDevice } from './link-new-device.js';
 
 type Step =
@@ -44,6 +45,16 @@ export function Onboarding(props: {
   const [deviceName, setDeviceName] = useState(defaultDeviceName);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  /** Said on the code screen after a new code was sent. */
+  const [sent, setSent] = useState<string>();
+  /** When another code may be asked for (the server said how long to wait); undefined: now. */
+  const [resendAt, setResendAt] = useState<number>();
+
+  useEffect(() => {
+    if (resendAt === undefined) return;
+    const timer = setTimeout(() => setResendAt(undefined), Math.max(0, resendAt - Date.now()));
+    return () => clearTimeout(timer);
+  }, [resendAt]);
 
   async function run(task: () => Promise<void>) {
     setBusy(true);
@@ -66,16 +77,53 @@ export function Onboarding(props: {
     });
   };
 
+  /** The code is checked here, before the questions: a wrong one is said where it was typed. */
   const confirmCode = (e: FormEvent) => {
     e.preventDefault();
     if (step.at !== 'code') return;
-    if (!/^\d{6}$/.test(code.trim())) {
+    const entered = code.trim();
+    if (!/^\d{6}$/.test(entered)) {
       setError('The code has 6 digits.');
       return;
     }
-    setError(undefined);
-    setStep({ at: 'choices', verificationId: step.verificationId, code: code.trim() });
+    const { verificationId } = step;
+    void run(async () => {
+      setSent(undefined);
+      try {
+        await model.client.checkCode(verificationId, entered);
+      } catch (err) {
+        const left = errorDetails(err).attemptsLeft;
+        if (errorCode(err) === 'VERIFICATION_CODE_INCORRECT' && typeof left === 'number') {
+          throw new Error(
+            `That code is not right: ${left} ${left === 1 ? 'try' : 'tries'} left. Check the SMS, or send a new code.`,
+          );
+        }
+        throw err;
+      }
+      setStep({ at: 'choices', verificationId, code: entered });
+    });
   };
+
+  /** Another SMS, as the server's limits allow; when they do not, how long to wait. */
+  const resendCode = () =>
+    run(async () => {
+      setSent(undefined);
+      try {
+        const { verificationId } = await model.client.requestCode(number, region);
+        setCode('');
+        setStep({ at: 'code', verificationId });
+        setSent('A new code is on its way. Use the newest one.');
+      } catch (err) {
+        const wait = retryAfterMs(err);
+        if (errorCode(err) === 'VERIFICATION_RATE_LIMITED' && typeof wait === 'number') {
+          setResendAt(Date.now() + wait);
+          throw new Error(
+            `No more codes for now: you can ask for another in ${formatWait(wait)}. The last code still works until it expires.`,
+          );
+        }
+        throw err;
+      }
+    });
 
   /** Registers with the answers given; with the PIN when the number's account is locked. */
   const submit = (verificationId: string, smsCode: string, lockPin?: string) =>
@@ -223,19 +271,32 @@ export function Onboarding(props: {
             onChange={(e) => setCode(e.target.value.replace(/\D/g, ''))}
           />
           <Alert id="code-error" message={error} />
+          {sent && (
+            <p className="hint" role="status">
+              {sent}
+            </p>
+          )}
           <div className="actions">
             <button
               type="button"
               onClick={() => {
                 setCode('');
                 setError(undefined);
+                setSent(undefined);
                 setStep({ at: 'number' });
               }}
             >
               Change number
             </button>
-            <button type="submit" className="primary">
-              Continue
+            <button
+              type="button"
+              disabled={busy || resendAt !== undefined}
+              onClick={() => void resendCode()}
+            >
+              Send a new code
+            </button>
+            <button type="submit" className="primary" disabled={busy}>
+              {busy ? 'Checking…' : 'Continue'}
             </button>
           </div>
         </form>

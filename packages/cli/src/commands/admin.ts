@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ParleyError, type RotateKeyResponse, type StatsResponse } from '@parley/core';
 import { parse, UsageError } from '../usage.js';
+import { counted } from './output.js';
 
 export async function adminCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -36,7 +37,7 @@ export async function adminCommand(args: string[]): Promise<number> {
       process.stdout.write(
         values.json
           ? `${JSON.stringify(result)}\n`
-          : `Rotated OPRF key ${result.previousKeyId} → ${result.keyId}: ${result.accountsRekeyed} accounts re-keyed in ${result.durationMs} ms; nobody needs to verify again.\n`,
+          : `Rotated OPRF key ${result.previousKeyId} → ${result.keyId}: ${counted(result.accountsRekeyed, 'account')} re-keyed in ${result.durationMs} ms; nobody needs to verify again.\n`,
       );
       return 0;
     }

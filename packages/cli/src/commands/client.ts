@@ -22,7 +22,7 @@ import { devicesCommand } from './devices.js';
 import { linkCommand } from './linking.js';
 import { messagingCommand } from './messaging.js';
 import { forgetNames, namer, rememberNames } from './names.js';
-import { progressBar, table } from './output.js';
+import { counted, progressBar, table } from './output.js';
 import { confirm } from './prompt.js';
 import { safetyNumberCommand } from './safety-number.js';
 
@@ -168,6 +168,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
               entries: result.entries,
               contacts: result.contacts.length,
               duplicates: result.duplicates,
+              repeated: result.repeated,
               added: result.added,
               alreadyInBook: result.alreadyInBook,
               skipped: result.skipped,
@@ -254,7 +255,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
           // Contacts and messages: readable by the user only.
           writeFileSync(values.out, json, { mode: 0o600 });
           out(
-            `Exported to ${values.out}: ${data.contacts.length} contacts, ${data.conversations.length} conversations, ${data.transparencyLog.length} uploads.`,
+            `Exported to ${values.out}: ${counted(data.contacts.length, 'contact')}, ${counted(data.conversations.length, 'conversation')}, ${counted(data.transparencyLog.length, 'upload')}.`,
           );
         } else {
           process.stdout.write(json);

@@ -8,7 +8,7 @@
 import type { ParleyClient } from '@parley/client';
 import { ParleyError } from '@parley/core';
 import { UsageError } from '../usage.js';
-import { textQr } from './output.js';
+import { counted, textQr } from './output.js';
 import { confirm } from './prompt.js';
 
 export interface LinkArgs {
@@ -117,7 +117,7 @@ export async function approveCommand(args: ApproveArgs): Promise<number> {
   out(
     values.json
       ? JSON.stringify(result)
-      : `linked; added to ${result.conversations} conversation${result.conversations === 1 ? '' : 's'} (device ${result.deviceId}, "${request.deviceName}").`,
+      : `linked; added to ${counted(result.conversations, 'conversation')} (device ${result.deviceId}, "${request.deviceName}").`,
   );
   if (values['bring-contacts'] && !values.json) {
     note(

@@ -1,9 +1,14 @@
 /**
- * Terminal output: aligned tables, a progress bar that only draws on a terminal, and QR codes
+ * Terminal output: counts with their nouns, aligned tables, a progress bar that only draws on a terminal, and QR codes
  * drawn in text.
  */
 
 import encodeQR from 'qr';
+
+/** `1 contact`, `2 contacts`: a count and its noun, as people write it. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -30,4 +30,16 @@ describe('ContactsBook.importFile', () => {
     assert.deepEqual([again.added, again.alreadyInBook], [0, 2]);
     assert.equal((await contacts.list()).length, 2);
   });
+
+  test('a contact listed twice in one file is new once, not "already in your book"', async () => {
+    const contacts = await book();
+    const card =
+      'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anna Berg\r\nTEL:+49 30 1234567\r\nEND:VCARD\r\n';
+    const report = await contacts.importFile(new TextEncoder().encode(card + card), 'book.vcf');
+    assert.deepEqual(
+      [report.entries, report.added, report.alreadyInBook, report.repeated],
+      [2, 1, 0, 1],
+    );
+    assert.equal((await contacts.list()).length, 1);
+  });
 });

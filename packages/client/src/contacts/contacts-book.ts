@@ -7,6 +7,7 @@ import { normalizePhoneNumber, ParleyError } from '@parley/core';
 import type { Consent } from '../privacy/consent.js';
 import type { ClientStore } from '../store/store.js';
 import {
+  contactKey,
   type ImportedContact,
   type ImportReport,
   parseContactsFile,
@@ -94,8 +95,4 @@ export class ContactsBook {
   async clear(): Promise<void> {
     await this.store.delete(KEY);
   }
-}
-
-function contactKey(c: ImportedContact): string {
-  return `${c.name}\u0000${[...c.phoneNumbers].sort().join(',')}`;
 }

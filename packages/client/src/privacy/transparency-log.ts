@@ -9,6 +9,7 @@ import type { ClientStore } from '../store/store.js';
 export type UploadKind =
   | 'own-phone-number'
   | 'verification-code'
+  | 'code-check'
   | 'account-settings'
   | 'blinded-contact-numbers'
   | 'blinded-rekey-elements'
@@ -45,6 +46,10 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
   'verification-code': {
     blinded: false,
     description: 'The verification code, your discoverability choice and this device’s name.',
+  },
+  'code-check': {
+    blinded: false,
+    description: 'The verification code alone, checked before the sign-up questions.',
   },
   'account-settings': { blinded: false, description: 'A change to your account settings.' },
   'blinded-contact-numbers': {

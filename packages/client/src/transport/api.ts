@@ -12,6 +12,8 @@ import {
   type AllowListChange,
   AllowListResponse,
   type KeyPackageClaimResponse as Claimed,
+  type CodeCheckResponse as CodeChecked,
+  CodeCheckResponse,
   type CommitRequest,
   DevicesRemovedResponse,
   type DirectoryResponse as Directory,
@@ -122,6 +124,14 @@ export class ApiClient {
       kind: 'own-phone-number',
       items: 1,
       json: { phoneNumber },
+    });
+  }
+
+  checkCode(verificationId: string, code: string): Promise<CodeChecked> {
+    return this.request('POST', '/v1/verifications/check', CodeCheckResponse, {
+      kind: 'code-check',
+      items: 1,
+      json: { verificationId, code },
     });
   }
 

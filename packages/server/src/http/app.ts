@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Metrics } from '../infra/metrics/metrics.js';
 import type { DeviceSocket, SocketOptions } from '../realtime/socket.js';
 import type { Services } from '../services.js';
+import { handleClosing } from './closing.js';
 import {
   clientErrorHandler,
   frameworkErrors,
@@ -50,6 +51,8 @@ export function buildApp(
     bodyLimit: LIMITS.bodyBytes,
     frameworkErrors,
     clientErrorHandler,
+    // closing.ts answers requests that arrive during a shutdown, a browser with a page.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   installErrorHandling(app);
@@ -60,14 +63,11 @@ export function buildApp(
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
   });
-  // Once closing, answers close their connection: a kept-alive one would hold the shutdown up.
-  let closing = false;
+  // While closing: 503 (a page for a browser, JSON for the API), idle connections closed at once.
+  const closing = handleClosing(app);
   app.addHook('preClose', (done) => {
-    closing = true;
+    closing.begin();
     done();
-  });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
   });
   // JSON only: a text/plain body would otherwise reach validation as a string.
   app.removeContentTypeParser('text/plain');
@@ -95,7 +95,11 @@ export function buildApp(
     // On close (the plugin has stopped upgrades already): drain every socket, then close 1001.
     preClose(done) {
       Promise.allSettled([...sockets].map((socket) => socket.shutdown())).then(() =>
-        this.websocketServer.close(() => done()),
+        this.websocketServer.close(() => {
+          // Connections opened during the drain and left unused would hold the listener's close.
+          closing.closeIdle();
+          done();
+        }),
       );
     },
   });

@@ -43,6 +43,34 @@ describe('verification', () => {
     assert.equal(await service.count(), 0);
   });
 
+  it('a code checked first stays usable; wrong checks count against the same attempts', async () => {
+    const { verificationId, expiresAt } = await service.start('+14152223355', '10.0.0.7');
+    const code = inbox.codeFor(verificationId);
+    const wrong = code === '000000' ? '111111' : '000000';
+    const incorrect = (left: number) => (e: unknown) =>
+      e instanceof ParleyError &&
+      e.code === 'VERIFICATION_CODE_INCORRECT' &&
+      (e.details as { attemptsLeft: number }).attemptsLeft === left;
+    await assert.rejects(service.verify(verificationId, wrong), incorrect(4));
+    assert.equal((await service.verify(verificationId, code)).getTime(), expiresAt.getTime());
+    // Checked, not used: registration then confirms with the same code.
+    assert.equal(await service.confirm(verificationId, code), '+14152223355');
+
+    const again = await service.start('+14152223366', '10.0.0.7');
+    for (const left of [4, 3, 2, 1]) {
+      await assert.rejects(service.verify(again.verificationId, wrong), incorrect(left));
+    }
+    // The fifth wrong code, at registration, ends it: checking gave no extra guesses.
+    await assert.rejects(
+      service.confirm(again.verificationId, wrong),
+      (e: unknown) => e instanceof ParleyError && e.code === 'VERIFICATION_ATTEMPTS_EXCEEDED',
+    );
+    await assert.rejects(
+      service.verify(again.verificationId, inbox.codeFor(again.verificationId)),
+      (e: unknown) => e instanceof ParleyError && e.code === 'VERIFICATION_NOT_FOUND',
+    );
+  });
+
   it('limits requests per IP across numbers, and says when to retry', async () => {
     for (const n of ['+4915123456789', '+12125551234', '+14152223399', '+14152223388']) {
       await service.start(n, '10.0.0.5');

@@ -189,13 +189,37 @@ export class VerificationService {
     }
   }
 
+  /**
+   * Checks a code without using it up: a wrong one counts as an attempt (the same attempts as at
+   * confirmation, so checking first gives nobody more guesses), a right one leaves the
+   * verification pending, to be confirmed with the same code. Returns when it expires.
+   */
+  async verify(verificationId: string, code: string): Promise<Date> {
+    const { expiresAt } = await this.match(verificationId, code);
+    return new Date(expiresAt);
+  }
+
   /** A completed verification spends its block's allowance (what is left of it, if anything). */
   private async spendPrefix(phoneNumber: string): Promise<void> {
     const prefix = this.keyed('prefix', phoneNumber.slice(0, -3));
     for (const bucket of this.perPrefix) await this.bus.take(bucket, prefix);
   }
 
+  /** Checks the code and uses the verification up (single use, on whichever node). */
   private async check(
+    verificationId: string,
+    code: string,
+  ): Promise<{ phoneNumber: string; sealed: string; expiresAt: number }> {
+    const matched = await this.match(verificationId, code);
+    // Two nodes confirming the same code at once: only the one that consumes it succeeds.
+    if (!(await this.bus.sessions.consume(verificationId))) {
+      throw new ParleyError('VERIFICATION_NOT_FOUND');
+    }
+    return matched;
+  }
+
+  /** The pending verification when `code` is its code; a wrong code counts as an attempt. */
+  private async match(
     verificationId: string,
     code: string,
   ): Promise<{ phoneNumber: string; sealed: string; expiresAt: number }> {
@@ -215,10 +239,6 @@ export class VerificationService {
         throw new ParleyError('VERIFICATION_ATTEMPTS_EXCEEDED');
       }
       throw new ParleyError('VERIFICATION_CODE_INCORRECT', { details: { attemptsLeft } });
-    }
-    // Two nodes confirming the same code at once: only the one that consumes it succeeds.
-    if (!(await this.bus.sessions.consume(verificationId))) {
-      throw new ParleyError('VERIFICATION_NOT_FOUND');
     }
     return { phoneNumber: entry.phoneNumber, sealed, expiresAt: entry.expiresAt };
   }

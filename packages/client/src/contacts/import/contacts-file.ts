@@ -24,7 +24,7 @@ export type {
   ImportResult,
   SkippedEntry,
 } from './vcard.js';
-export { parseVCard } from './vcard.js';
+export { contactKey, parseVCard } from './vcard.js';
 
 export interface ContactsFileOptions extends ImportOptions {
   /** Only used to make the error for an unreadable file more helpful. */

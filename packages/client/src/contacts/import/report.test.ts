@@ -44,6 +44,23 @@ describe('import report', () => {
     );
   });
 
+  test('a contact listed twice in one file is kept once and reported as a repeat', () => {
+    const twice = parseContactsFile(
+      'Name,Mobile Phone\r\nAda Lovelace,+44 7911 123456\r\nGrace Hopper,+1 415 555 0199\r\nAda Lovelace,+447911123456\r\n',
+    );
+    assert.deepEqual(
+      twice.contacts.map((c) => c.name),
+      ['Ada Lovelace', 'Grace Hopper'],
+    );
+    assert.equal(twice.repeated, 1);
+    // One person listed twice, not a number shared by two people.
+    assert.equal(twice.duplicates, 0);
+    assert.equal(
+      importSummary({ ...twice, added: 2, alreadyInBook: 0 }),
+      'Imported 2 contacts from 3 entries (csv); 1 entry repeats an earlier one in the file (kept once).',
+    );
+  });
+
   test('a re-import that adds nothing says so', () => {
     const book = { ...result, contacts: [], skipped: [], duplicates: 0, entries: 50_000 };
     assert.equal(

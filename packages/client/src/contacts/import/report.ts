@@ -10,7 +10,7 @@ import type { ImportResult, SkippedEntry } from './vcard.js';
 export interface ImportReport extends ImportResult {
   /** Contacts not in the book before. */
   added: number;
-  /** Contacts of the file that the book already had (a re-import). */
+  /** Contacts of the file that the book already had before (a re-import), each counted once. */
   alreadyInBook: number;
 }
 
@@ -20,7 +20,7 @@ const plural = (n: number, one: string, many: string): string =>
 
 /** One sentence: what was imported, what was already there, what was skipped. */
 export function importSummary(report: ImportReport): string {
-  const { added, alreadyInBook, entries, format, duplicates, skipped } = report;
+  const { added, alreadyInBook, entries, format, duplicates, repeated, skipped } = report;
   const read = `${plural(entries, 'entry', 'entries')} (${format})`;
   const parts: string[] = [];
   if (added === 0 && alreadyInBook > 0) {
@@ -28,6 +28,10 @@ export function importSummary(report: ImportReport): string {
   } else {
     const already = alreadyInBook > 0 ? `, ${count(alreadyInBook)} already in your book` : '';
     parts.push(`Imported ${plural(added, 'contact', 'contacts')} from ${read}${already}`);
+  }
+  if (repeated > 0) {
+    const which = repeated === 1 ? 'repeats an earlier one' : 'repeat earlier ones';
+    parts.push(`${plural(repeated, 'entry', 'entries')} ${which} in the file (kept once)`);
   }
   if (duplicates > 0)
     parts.push(`${plural(duplicates, 'duplicate number', 'duplicate numbers')} merged`);

@@ -46,6 +46,11 @@ export interface ImportResult {
   entries: number;
   /** Distinct numbers that appear on more than one contact. */
   duplicates: number;
+  /**
+   * Entries that repeat an earlier entry of the same file (the same name and the same numbers,
+   * as exports of merged or synced books often have): imported once, not counted as contacts.
+   */
+  repeated: number;
   /** The entries behind `issues`, each once, in file order. */
   skipped: SkippedEntry[];
 }
@@ -76,6 +81,9 @@ export class ContactBookBuilder {
   /** Exports repeat the same spellings a lot, and parsing dominates the import time. */
   private readonly normalised = new Map<string, NormalizeResult>();
   private duplicates = 0;
+  /** Name and numbers of every contact taken, to recognise an entry the file repeats. */
+  private readonly taken = new Set<string>();
+  private repeated = 0;
 
   constructor(
     private readonly format: ImportResult['format'],
@@ -99,15 +107,23 @@ export class ContactBookBuilder {
         });
         continue;
       }
-      if (phoneNumbers.includes(result.e164)) continue;
-      phoneNumbers.push(result.e164);
-      const count = (this.seen.get(result.e164) ?? 0) + 1;
-      this.seen.set(result.e164, count);
-      if (count === 2) this.duplicates += 1;
+      if (!phoneNumbers.includes(result.e164)) phoneNumbers.push(result.e164);
     }
     if (phoneNumbers.length > 0) {
-      this.contacts.push({ name, phoneNumbers });
       this.imported.add(entry);
+      const key = contactKey({ name, phoneNumbers });
+      if (this.taken.has(key)) this.repeated += 1;
+      else {
+        this.taken.add(key);
+        this.contacts.push({ name, phoneNumbers });
+        // A number on two different contacts (a shared landline) is a duplicate; the same
+        // contact listed twice is not.
+        for (const e164 of phoneNumbers) {
+          const count = (this.seen.get(e164) ?? 0) + 1;
+          this.seen.set(e164, count);
+          if (count === 2) this.duplicates += 1;
+        }
+      }
     }
     if (name.includes('\uFFFD')) {
       this.addIssue({
@@ -140,6 +156,7 @@ export class ContactBookBuilder {
       issues: this.issues,
       entries: this.entries,
       duplicates: this.duplicates,
+      repeated: this.repeated,
       skipped: this.skippedEntries(),
     };
   }
@@ -170,6 +187,16 @@ export class ContactBookBuilder {
     }
     return result;
   }
+}
+
+/**
+ * What makes two contacts the same one: the name and the set of numbers (the address book merges
+ * on this key too, so a re-import adds nothing).
+ */
+export function contactKey(contact: ImportedContact): string {
+  const numbers = contact.phoneNumbers;
+  // Most contacts have one number: no copy, no sort.
+  return `${contact.name}\u0000${numbers.length === 1 ? numbers[0] : [...numbers].sort().join(',')}`;
 }
 
 /** True when some line of `text` is a BEGIN:VCARD line; cheap enough for format sniffing. @internal */

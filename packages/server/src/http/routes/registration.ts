@@ -1,6 +1,11 @@
-/** POST /v1/verifications (request a code) and POST /v1/accounts (confirm it, get a device). */
+/**
+ * POST /v1/verifications (request a code), POST /v1/verifications/check (check it before the
+ * sign-up questions) and POST /v1/accounts (confirm it, get a device).
+ */
 
 import {
+  type CodeCheckRequest as CodeCheckBody,
+  CodeCheckRequest,
   fromBase64Url,
   isE164,
   ParleyError,
@@ -29,6 +34,16 @@ export function registrationRoutes(app: FastifyInstance, services: Services): vo
         expiresAt: expiresAt.toISOString(),
         codeLength: CODE_LENGTH,
       });
+    },
+  );
+
+  app.post<{ Body: CodeCheckBody }>(
+    '/v1/verifications/check',
+    { schema: { body: CodeCheckRequest } },
+    async (request) => {
+      const { verificationId, code } = request.body;
+      const expiresAt = await services.verification.verify(verificationId, code);
+      return { verificationId, expiresAt: expiresAt.toISOString() };
     },
   );
 
