@@ -3,7 +3,8 @@
  * breaking discovery, and a delta is applied for the held range (removal prefixes, full-width
  * removals, additions) to exactly the server's set. And every filter is checked before it is
  * used (filter-checks.ts): a doctored one — range 1, a count over capacity, a version going back,
- * bytes other than the signed ones, a statement signed by another key — is refused.
+ * bytes other than the signed ones, another key id than the signed one, a statement signed by
+ * another key — is refused.
  */
 
 import * as assert from 'node:assert/strict';
@@ -217,6 +218,15 @@ describe('a doctored filter is refused before anything is looked up in it', () =
       oprf,
     );
     await assert.rejects(engine.syncFilter(), refused('signature'));
+    // Another key id than the signed one (a new key id with a valid signature must come with the
+    // old OPRF key's rotation statement: key-pins.test.ts).
+    const otherKey = new DiscoveryEngine(
+      new MemoryStore(),
+      fakeApi(data, { ...answer, keyId: 'k9' }).api,
+      consent,
+      oprf,
+    );
+    await assert.rejects(otherKey.syncFilter(), refused('signature'));
   });
 
   it('a statement signed by another key than the pinned one', async () => {
