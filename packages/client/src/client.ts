@@ -529,6 +529,7 @@ export class ParleyClient {
       contacts: consent ? await this.contacts.list() : [],
       discovery: await this.discovery.exportResults(),
       transparencyLog: await this.transparencyLog.list(),
+      presenceAllowList: await this.allowList.list(),
       conversations,
     };
   }

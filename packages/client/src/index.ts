@@ -46,6 +46,7 @@ export {
   type ConsentGrant,
   type Disclosure,
   disclosureText,
+  KEPT,
 } from './privacy/consent.js';
 export { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
 export {

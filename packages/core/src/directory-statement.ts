@@ -15,7 +15,7 @@
  * delta) binds the key id, version and count, which bound the filter's false-positive rate.
  */
 
-import { concatBytes, utf8 } from './encoding.js';
+import { concatBytes, shortField as short, u64, utf8 } from './encoding.js';
 import { loadSodium } from './sodium.js';
 
 const CONTEXT = utf8('parley directory statement v1\0');
@@ -34,19 +34,6 @@ export type DirectoryStatement = (
   /** The key id's OPRF public key k·G, when the server publishes it (VOPRF). */
   publicKey?: Uint8Array;
 };
-
-function u64(value: number): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a u64: ${value}`);
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(value));
-  return out;
-}
-
-function short(text: string): Uint8Array {
-  const bytes = utf8(text);
-  if (bytes.length > 255) throw new RangeError('a statement field is at most 255 bytes');
-  return concatBytes(Uint8Array.of(bytes.length), bytes);
-}
 
 /** The bytes the server signs and the client verifies. */
 export function directoryStatementBytes(s: DirectoryStatement): Uint8Array {

@@ -97,3 +97,18 @@ const encoder = new TextEncoder();
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
+
+/** A non-negative safe integer as 8 bytes, big-endian (signed statements). */
+export function u64(value: number): Uint8Array {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a u64: ${value}`);
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value));
+  return out;
+}
+
+/** UTF-8 text prefixed by its length in one byte (signed statements' short fields). */
+export function shortField(text: string): Uint8Array {
+  const bytes = utf8(text);
+  if (bytes.length > 255) throw new RangeError('a statement field is at most 255 bytes');
+  return concatBytes(Uint8Array.of(bytes.length), bytes);
+}

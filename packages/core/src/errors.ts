@@ -225,6 +225,11 @@ export const ERROR_CATALOG = {
     message:
       'The server’s OPRF proof does not match the key it published (or pinned for that key id); nothing from this batch was used.',
   },
+  OPRF_KEY_UNENDORSED: {
+    status: 0,
+    message:
+      'The server moved to an OPRF key that its previous key did not sign for (or went back to an older key); discovery stopped and nothing was sent under that key.',
+  },
   IMPORT_FAILED: {
     status: 0,
     message: 'The contacts file could not be read as vCard or CSV.',

@@ -29,6 +29,7 @@ export * from './oprf.js';
 export * from './phone.js';
 export * from './protocol.js';
 export * from './rerun.js';
+export * from './rotation-statement.js';
 export {
   compareScannedSafetyNumber,
   SAFETY_NUMBER_ITERATIONS,

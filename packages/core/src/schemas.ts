@@ -378,6 +378,32 @@ export const DirectorySnapshotParams = Type.Object(
 
 export const DirectoryResponse = Type.Union([DirectorySnapshot, DirectoryDelta]);
 
+/** GET /v1/directory/rotations: the chain from the key the client pinned last. */
+export const RotationsQuery = Type.Object({ from: Type.Optional(KeyId) }, strict);
+
+/** One OPRF key rotation, signed by the old key (rotation-statement.ts). */
+export const SignedRotation = Type.Object(
+  {
+    oldKeyId: KeyId,
+    oldPublicKey: OprfPublicKey,
+    newKeyId: KeyId,
+    newPublicKey: OprfPublicKey,
+    /** Milliseconds since 1970. */
+    rotatedAt: Type.Integer({ minimum: 0 }),
+    signature: b64(96, 'Z ‖ DLEQ proof by the old key over the rotation statement, base64url'),
+  },
+  strict,
+);
+
+/**
+ * The statements from `from` (the one naming it as the old key first) to the current key; every
+ * statement when `from` is not given; empty when `from` is current or not a rotated key.
+ */
+export const RotationsResponse = Type.Object(
+  { rotations: Type.Array(SignedRotation, { maxItems: 10_000 }) },
+  strict,
+);
+
 export const Budget = Type.Object(
   {
     remaining: Type.Integer({ minimum: 0 }),
@@ -499,6 +525,9 @@ export type DirectoryQuery = Static<typeof DirectoryQuery>;
 export type DirectorySnapshot = Static<typeof DirectorySnapshot>;
 export type DirectoryDelta = Static<typeof DirectoryDelta>;
 export type DirectoryResponse = Static<typeof DirectoryResponse>;
+export type RotationsQuery = Static<typeof RotationsQuery>;
+export type SignedRotation = Static<typeof SignedRotation>;
+export type RotationsResponse = Static<typeof RotationsResponse>;
 export type DirectorySnapshotParams = Static<typeof DirectorySnapshotParams>;
 export type Budget = Static<typeof Budget>;
 export type EvaluateRequest = Static<typeof EvaluateRequest>;

@@ -44,10 +44,6 @@ export const VOPRF_CONTEXT_STRING = concat(
   Uint8Array.of(VOPRF_MODE),
   encoder.encode('-ristretto255-SHA512'),
 );
-const HASH_TO_GROUP_DST = concat(encoder.encode('HashToGroup-'), VOPRF_CONTEXT_STRING);
-const HASH_TO_SCALAR_DST = concat(encoder.encode('HashToScalar-'), VOPRF_CONTEXT_STRING);
-const DERIVE_KEY_PAIR_DST = concat(encoder.encode('DeriveKeyPair'), VOPRF_CONTEXT_STRING);
-const SEED_DST = concat(encoder.encode('Seed-'), VOPRF_CONTEXT_STRING);
 const COMPOSITE = encoder.encode('Composite');
 const CHALLENGE = encoder.encode('Challenge');
 const FINALIZE = encoder.encode('Finalize');
@@ -149,13 +145,29 @@ export interface Voprf {
  * The VOPRF on top of an already loaded OPRF (its element and scalar validation, its random
  * scalars). `randomScalar` feeds the proof nonces; tests pass the RFC's `r`.
  */
-export async function loadVoprf(oprf: Oprf, options: { randomScalar?: () => Uint8Array } = {}) {
+export async function loadVoprf(
+  oprf: Oprf,
+  options: {
+    randomScalar?: () => Uint8Array;
+    /**
+     * The contextString every hash is domain-separated by (§3.1); default VOPRF_CONTEXT_STRING.
+     * Another one gives the same construction in a separate domain, whose proofs no evaluation
+     * under the default context can stand in for (rotation-statement.ts).
+     */
+    contextString?: Uint8Array;
+  } = {},
+) {
   const loaded = await import('libsodium-wrappers-sumo');
   await loaded.default.ready;
   sodium = loaded.default;
   const sha512 = oprf.sha512;
   const randomScalar = options.randomScalar ?? (() => oprf.generateSecretKey());
   const IDENTITY = new Uint8Array(ELEMENT_LENGTH);
+  const context = options.contextString ?? VOPRF_CONTEXT_STRING;
+  const HASH_TO_GROUP_DST = concat(encoder.encode('HashToGroup-'), context);
+  const HASH_TO_SCALAR_DST = concat(encoder.encode('HashToScalar-'), context);
+  const DERIVE_KEY_PAIR_DST = concat(encoder.encode('DeriveKeyPair'), context);
+  const SEED_DST = concat(encoder.encode('Seed-'), context);
 
   const hashToScalar = (input: Uint8Array, dst = HASH_TO_SCALAR_DST): Uint8Array =>
     sodium.crypto_core_ristretto255_scalar_reduce(expandMessageXmd(input, dst, 64, sha512));

@@ -1,8 +1,9 @@
 /**
  * "Export my data" and "delete my account" from the terminal, against a real `parley serve`:
- * the export holds the account, consent, contacts, discovery results, the transparency log and
- * the conversation history, and no credential or key; deletion erases the device's state, the
- * credential is refused, the other member is told and the filter no longer lists the number —
+ * the export holds the account, consent, contacts, discovery results, the transparency log, the
+ * presence allow-list and the conversation history, and no credential or key; deletion erases the
+ * device's state, the credential is refused, the other member is told and the filter no longer
+ * lists the number —
  * and then, with the server stopped, not one byte of the account's ids, credential hash or
  * directory entry is left in any file of its data directory.
  */
@@ -185,6 +186,13 @@ describe('parley export and parley account delete (real server process)', () => 
     );
     assert.deepEqual(data.discovery?.numbers, [{ phoneNumber: '+14155550178', listed: true }]);
     assert.ok(data.transparencyLog.some((e) => e.kind === 'blinded-contact-numbers'));
+    // The presence allow-list the server keeps: Finn, found in the book and answered.
+    const finnId = (
+      JSON.parse(readFileSync(join(finn, 'session.json'), 'utf8')) as { accountId: string }
+    ).accountId;
+    assert.deepEqual(data.presenceAllowList, [
+      { accountId: finnId, book: ['+14155550178'], conversation: true },
+    ]);
     assert.equal(data.conversations.length, 1);
     assert.equal(data.conversations[0]!.id, sent.conversationId);
     assert.deepEqual(

@@ -10,12 +10,12 @@
 
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { FileStore, nodeSocket, ParleyClient } from '@parley/client/node';
+import type { ParleyClient } from '@parley/client/node';
 import {
   fromBase64Url,
   loadOprf,
@@ -26,7 +26,8 @@ import {
   type Voprf,
 } from '@parley/core';
 import { MaliciousOperator } from './harness/malicious-operator.js';
-import { directorySigner } from './harness/operator-keys.js';
+import { directorySigner, oprfSecretKeys } from './harness/operator-keys.js';
+import { registerThrough } from './harness/register.js';
 import { BIN } from './harness/server-process.js';
 
 const run = promisify(execFile);
@@ -48,32 +49,9 @@ describe('VOPRF against a malicious operator (real server behind a rewriting pro
   let evilKey: Uint8Array;
   let evaluateRequests = 0;
 
-  async function register(name: string, number: string): Promise<ParleyClient> {
-    const client = await ParleyClient.open({
-      serverUrl: operator.url,
-      store: new FileStore(join(root, name)),
-      socket: nodeSocket,
-    });
-    const { verificationId } = await client.requestCode(number);
-    await client.register({
-      verificationId,
-      code: await operator.server.codeFor(verificationId),
-      discoverable: true,
-      presence: 'nobody',
-      deviceName: name,
-    });
-    return client;
-  }
+  const register = (name: string, number: string) => registerThrough(operator, root, name, number);
 
-  /** The server's secret keys, as the operator reads them from its key file. */
-  function serverKeys(): Record<string, Uint8Array> {
-    const file = JSON.parse(readFileSync(join(operator.server.dataDir, 'oprf-keys.json'), 'utf8'));
-    const keys: Record<string, Uint8Array> = {};
-    for (const k of file.keys as { id: string; secret: string }[]) {
-      keys[k.id] = new Uint8Array(Buffer.from(k.secret, 'base64'));
-    }
-    return keys;
-  }
+  const serverKeys = () => oprfSecretKeys(operator.server.dataDir);
 
   /** Installs an evaluate hook for one call. */
   async function withEvaluate<T>(

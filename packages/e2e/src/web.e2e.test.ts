@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MemoryStore, nodeSocket, ParleyClient } from '@parley/client/node';
+import { KEPT, MemoryStore, nodeSocket, ParleyClient } from '@parley/client/node';
 import type { Browser, Page } from 'playwright-core';
 import {
   axeSerious,
@@ -211,6 +211,9 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByRole('button', { name: 'See what this shares' }).click();
     await b.getByRole('heading', { name: 'Before Parley looks at your contacts' }).waitFor();
     await b.getByText('Blinded phone numbers').waitFor();
+    // What the server keeps, in the words of docs/security.md (consent.test.ts).
+    await b.getByRole('heading', { name: 'What the server keeps' }).waitFor();
+    for (const line of KEPT) await b.getByText(line, { exact: true }).waitFor();
     await checkScreen(b, 'consent');
     await b.getByRole('button', { name: 'Agree and choose contacts' }).click();
     await b.locator('input[type=file]').setInputFiles({

@@ -42,11 +42,13 @@ export function ConsentScreen(props: { model: AppModel; onDone: (granted: boolea
           <li key={line}>{line}</li>
         ))}
       </ul>
-      <h2>Nothing is kept</h2>
-      <p>
-        The server evaluates the blinded numbers and forgets them. Every upload is listed under
-        Privacy, with its time, what it was and how many items.
-      </p>
+      <h2>What the server keeps</h2>
+      <ul>
+        {(disclosure.kept ?? []).map((line) => (
+          <li key={line}>{line}</li>
+        ))}
+      </ul>
+      <p>Every upload is listed under Privacy, with its time, what it was and how many items.</p>
       <h2>Changing your mind</h2>
       <p>{disclosure.withdraw} Go to Privacy → Withdraw.</p>
       <Alert message={error} />

@@ -3,7 +3,8 @@
  * breaking discovery, and a delta is applied for the held range (removal prefixes, full-width
  * removals, additions) to exactly the server's set. And every filter is checked before it is
  * used (filter-checks.ts): a doctored one — range 1, a count over capacity, a version going back,
- * bytes other than the signed ones, a statement signed by another key — is refused.
+ * bytes other than the signed ones, another key id than the signed one, a statement signed by
+ * another key — is refused.
  */
 
 import * as assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import {
   filterValue,
   fromBase64Url,
   loadOprf,
+  loadRotationSigner,
   loadVoprf,
   ParleyError,
   REMOVAL_PREFIX_SHIFT,
@@ -216,6 +218,15 @@ describe('a doctored filter is refused before anything is looked up in it', () =
       oprf,
     );
     await assert.rejects(engine.syncFilter(), refused('signature'));
+    // Another key id than the signed one (a new key id with a valid signature must come with the
+    // old OPRF key's rotation statement: key-pins.test.ts).
+    const otherKey = new DiscoveryEngine(
+      new MemoryStore(),
+      fakeApi(data, { ...answer, keyId: 'k9' }).api,
+      consent,
+      oprf,
+    );
+    await assert.rejects(otherKey.syncFilter(), refused('signature'));
   });
 
   it('a statement signed by another key than the pinned one', async () => {
@@ -250,14 +261,22 @@ const provingServerSign = signer();
 
 /**
  * A server in process for the proof checks: it evaluates under `evalKey` (honest when that is
- * the published key) and proves for whatever key it used, as a dishonest server would.
+ * the published key) and proves for whatever key it used, as a dishonest server would. Its keys
+ * rotate in the order given, each signing the next (rotation-statement.ts) unless `signed` is
+ * turned off.
  */
 async function provingApi(options: { keys: Record<string, Uint8Array>; evalKey?: Uint8Array }) {
   const core = await loadOprf();
   const voprf = await loadVoprf(core);
+  const rotationSigner = await loadRotationSigner(core);
   const range = filterRangeFor(1024);
   const snapshot = encodeFilter([], range);
-  const state = { keyId: Object.keys(options.keys)[0]!, evaluations: 0 };
+  const state = {
+    keyId: Object.keys(options.keys)[0]!,
+    evaluations: 0,
+    translations: 0,
+    signed: true,
+  };
   const publicKey = (id: string) => toBase64Url(voprf.publicKey(options.keys[id]!));
   const unb64 = (s: string) => fromBase64Url(s)!;
   const api = {
@@ -274,6 +293,29 @@ async function provingApi(options: { keys: Record<string, Uint8Array>; evalKey?:
     async snapshot() {
       return snapshot;
     },
+    async rotations(from?: string) {
+      const ids = Object.keys(options.keys);
+      const rotations = [];
+      for (let i = 1; state.signed && i <= ids.indexOf(state.keyId); i++) {
+        const statement = {
+          oldKeyId: ids[i - 1]!,
+          oldPublicKey: voprf.publicKey(options.keys[ids[i - 1]!]!),
+          newKeyId: ids[i]!,
+          newPublicKey: voprf.publicKey(options.keys[ids[i]!]!),
+          rotatedAt: 1_000 * i,
+        };
+        rotations.push({
+          ...statement,
+          oldPublicKey: toBase64Url(statement.oldPublicKey),
+          newPublicKey: toBase64Url(statement.newPublicKey),
+          signature: toBase64Url(rotationSigner.sign(options.keys[ids[i - 1]!]!, statement)),
+        });
+      }
+      const start = rotations.findIndex((r) => r.oldKeyId === from);
+      return {
+        rotations: from === undefined ? rotations : start < 0 ? [] : rotations.slice(start),
+      };
+    },
     async evaluate(keyId: string, blinded: string[]) {
       state.evaluations += blinded.length;
       const k = options.evalKey ?? options.keys[keyId]!;
@@ -286,6 +328,7 @@ async function provingApi(options: { keys: Record<string, Uint8Array>; evalKey?:
       };
     },
     async translate(fromKeyId: string, toKeyId: string, blinded: string[]) {
+      state.translations += blinded.length;
       const to = options.evalKey ?? options.keys[toKeyId]!;
       const factor = core.scalarMul(to, core.scalarInvert(options.keys[fromKeyId]!));
       const c = blinded.map(unb64);
@@ -367,5 +410,29 @@ describe('DiscoveryEngine: verifiable evaluation (RFC 9497 VOPRF)', () => {
     await assert.rejects(cheated.run(NUMBERS), proofInvalid);
     const cache = await store2.get<{ keyId: string }>('discoveryCache');
     assert.equal(cache?.keyId, 'k1', 'the cache was not replaced');
+  });
+
+  it('a new key id the old key did not sign for is refused before anything is sent under it', async () => {
+    const keys = { k1: randomScalar(), k2: randomScalar() };
+    const store = new MemoryStore();
+    const server = await provingApi({ keys });
+    const engine = new DiscoveryEngine(store, server.api, granted, async () => server.core);
+    await engine.run(NUMBERS);
+    const sent = server.state.evaluations;
+    // The directory answer is signed with the pinned signing key; only the chain is missing.
+    server.state.keyId = 'k2';
+    server.state.signed = false;
+    await assert.rejects(
+      engine.run([...NUMBERS, '+14155550199']),
+      (e: unknown) => e instanceof ParleyError && e.code === 'OPRF_KEY_UNENDORSED',
+    );
+    assert.equal(server.state.evaluations, sent, 'nothing evaluated');
+    assert.equal(server.state.translations, 0, 'nothing translated');
+    assert.equal(await store.get('oprfKeyHead'), 'k1');
+    // Signed after all: the same client follows the chain and re-keys.
+    server.state.signed = true;
+    const report = await engine.run(NUMBERS);
+    assert.equal(report.keyId, 'k2');
+    assert.equal(report.stats.rekeyed, 3);
   });
 });

@@ -7,16 +7,16 @@
  * through `translate`, which costs no budget, and the filter is downloaded afresh.
  *
  * Every evaluation and translation is verified (RFC 9497 VOPRF, docs/design.md "Verifiable
- * evaluation"): the server's public key for a key id is pinned the first time the directory names
- * it, a different key for a pinned key id is refused, and a batch whose proof does not verify
- * against the pinned key fails with OPRF_PROOF_INVALID before anything from it is cached.
+ * evaluation"): the server's public key for a key id is pinned (key-pins.ts: the first on first
+ * use, later ones only through the old key's signed rotation statements), and a batch whose proof
+ * does not verify against the pinned key fails with OPRF_PROOF_INVALID before anything from it is
+ * cached.
  */
 
 import {
   type Budget,
   directoryFingerprint,
   directoryToken,
-  fromBase64Url,
   LIMITS,
   loadVoprf,
   MembershipFilter,
@@ -37,6 +37,7 @@ import {
   checkVersion,
   forgetDirectoryPins,
 } from './filter-checks.js';
+import { decode, OprfKeyPins, proofInvalid } from './key-pins.js';
 
 export interface DiscoveryProgress {
   phase: 'filter' | 'rekey' | 'evaluate' | 'resolve';
@@ -109,31 +110,21 @@ export interface HeldFilter {
   filter: MembershipFilter;
 }
 
-/** Key id → the server's OPRF public key pkS (base64url), pinned on first use. */
-type KeyPins = Record<string, string>;
-
 const CACHE = 'discoveryCache';
 const FILTER = 'directoryFilter';
-/**
- * Kept when consent is withdrawn: a pin is not address-book data, and forgetting it would let the
- * server hand a returning client another key under the same id.
- */
-const PINS = 'oprfKeyPins';
-
-function proofInvalid(keyId: string, reason: string): ParleyError {
-  return new ParleyError('OPRF_PROOF_INVALID', { details: { keyId, reason } });
-}
-
 export class DiscoveryEngine {
   private held: HeldFilter | undefined;
   private voprfLoaded: Promise<Voprf> | undefined;
+  private readonly pins: OprfKeyPins;
 
   constructor(
     private readonly store: ClientStore,
     private readonly api: ApiClient,
     private readonly consent: Consent,
     private readonly oprf: () => Promise<Oprf>,
-  ) {}
+  ) {
+    this.pins = new OprfKeyPins(store, api, oprf);
+  }
 
   /**
    * Brings the local filter up to date: a delta coded at the held filter's width when the server
@@ -175,7 +166,7 @@ export class DiscoveryEngine {
     // Checked before anything is looked up in it or evaluated under it (filter-checks.ts).
     await checkStatement(this.store, this.api.serverUrl, response);
     checkVersion(held, response);
-    await this.pinKey(response.keyId, response.publicKey);
+    await this.pins.accept(response.keyId, response.publicKey);
     if (response.type === 'snapshot') {
       const data = await this.api.snapshot(response.path, response.bytes);
       let filter: MembershipFilter;
@@ -234,24 +225,6 @@ export class DiscoveryEngine {
     return this.held;
   }
 
-  /** Pins `publicKey` for `keyId` on first sight; refuses another key for a pinned id. */
-  private async pinKey(keyId: string, publicKey: string | undefined): Promise<void> {
-    if (publicKey === undefined) return;
-    const pins = (await this.store.get<KeyPins>(PINS)) ?? {};
-    const pinned = pins[keyId];
-    if (pinned === publicKey) return;
-    if (pinned !== undefined) {
-      throw proofInvalid(keyId, 'the server published another public key for a pinned key id');
-    }
-    await this.store.set<KeyPins>(PINS, { ...pins, [keyId]: publicKey });
-  }
-
-  /** The pinned public key of `keyId`, if the directory has named one. */
-  private async pinnedKey(keyId: string): Promise<Uint8Array | undefined> {
-    const pinned = (await this.store.get<KeyPins>(PINS))?.[keyId];
-    return pinned === undefined ? undefined : decode(pinned);
-  }
-
   private loadVoprf(oprf: Oprf): Promise<Voprf> {
     this.voprfLoaded ??= loadVoprf(oprf);
     return this.voprfLoaded;
@@ -290,7 +263,7 @@ export class DiscoveryEngine {
     if (!cache) cache = { keyId, elements: {} };
 
     const fresh = numbers.filter((n) => cache.elements[n] === undefined);
-    const publicKey = fresh.length > 0 ? await this.pinnedKey(keyId) : undefined;
+    const publicKey = fresh.length > 0 ? await this.pins.publicKey(keyId) : undefined;
     if (fresh.length > 0 && !publicKey) {
       // Nothing is sent that could not be checked.
       throw proofInvalid(keyId, 'the server published no public key for this key id');
@@ -424,8 +397,8 @@ export class DiscoveryEngine {
   ): Promise<{ cache: Cache; rekeyed: number }> {
     const entries = Object.entries(cache.elements);
     const next: Cache = { keyId, elements: {} };
-    const oldKey = await this.pinnedKey(cache.keyId);
-    const newKey = await this.pinnedKey(keyId);
+    const oldKey = await this.pins.publicKey(cache.keyId);
+    const newKey = await this.pins.publicKey(keyId);
     // Elements cached before keys were pinned cannot be checked: evaluate them again instead.
     const start0 = oldKey && newKey ? 0 : entries.length;
     for (let start = start0; start < entries.length; start += LIMITS.translateBatch) {
@@ -502,7 +475,7 @@ export class DiscoveryEngine {
 
   /** Forgets the server's pinned keys: the OPRF public keys and the directory signing key. */
   async forgetPins(): Promise<void> {
-    await this.store.delete(PINS);
+    await this.pins.forget();
     await forgetDirectoryPins(this.store);
   }
 
@@ -512,10 +485,4 @@ export class DiscoveryEngine {
     await this.store.delete(CACHE);
     await this.store.delete(FILTER);
   }
-}
-
-function decode(b64: string): Uint8Array {
-  const bytes = fromBase64Url(b64);
-  if (!bytes) throw new ParleyError('INVALID_RESPONSE', { details: { reason: 'bad base64url' } });
-  return bytes;
 }

@@ -15,6 +15,11 @@ export interface Disclosure {
   contactCount: number | undefined;
   leavesDevice: string[];
   staysOnDevice: string[];
+  /**
+   * What the server keeps of it, in the words of docs/security.md ("What the server keeps of an
+   * address book"; a test keeps them the same). Absent in grants recorded before it was shown.
+   */
+  kept?: string[];
   withdraw: string;
 }
 
@@ -27,6 +32,13 @@ export interface ConsentGrant {
 
 const KEY = 'consent';
 
+/** What the server keeps; docs/security.md says it in these words (consent.test.ts checks). */
+export const KEPT = Object.freeze([
+  'Contact links: for each contact found on Parley, a record that you have that person among your contacts, kept until one of you deletes your account. The server stores it as a keyed digest of your two account ids, which its operator can test for any two accounts.',
+  'Your presence allow-list: the account ids of the contacts found on Parley and of the people you start or answer a conversation with, kept until they come off it (withdrawing this consent takes the contacts off). If you show your presence to contacts, only people on this list see when you are online. The server’s operator can read it.',
+  'Nothing else: the blinded numbers are evaluated and forgotten.',
+]) as string[];
+
 export function buildDisclosure(server: string, contactCount?: number): Disclosure {
   const how = contactCount === undefined ? 'each number' : `${contactCount} numbers at most`;
   return {
@@ -34,10 +46,10 @@ export function buildDisclosure(server: string, contactCount?: number): Disclosu
     contactCount,
     leavesDevice: [
       `Blinded phone numbers (${how}, each hidden under a fresh random key), sent to ${server}. The server cannot read them and keeps nothing it learns from them.`,
-      'Only for contacts that turn out to be on Parley: a lookup token, so the app can show that they can receive free messages. The server then learns that you have these users in your contacts, and keeps a record of it (a contact link) until one of you deletes your account.',
-      'Those contacts are put on your presence allow-list, which the server keeps: if you show your presence to contacts, only people on that list see when you are online. People you start or answer a conversation with are on it too. The list is made of account ids, and the server’s operator can read it.',
+      'Only for contacts that turn out to be on Parley: a lookup token, so the app can show that they can receive free messages. The server then learns that you have these users in your contacts.',
       'Only numbers not checked before are sent again; already-checked contacts are remembered on this device.',
     ],
+    kept: KEPT,
     staysOnDevice: [
       'Names, phone numbers, e-mail addresses and every other field of your contacts.',
       'Which of your contacts are not on Parley.',
@@ -55,6 +67,7 @@ export function disclosureText(d: Disclosure): string {
     ...d.leavesDevice.map((l) => `  • ${l}`),
     'What does not:',
     ...d.staysOnDevice.map((l) => `  • ${l}`),
+    ...(d.kept ? ['What the server keeps:', ...d.kept.map((l) => `  • ${l}`)] : []),
     d.withdraw,
   ].join('\n');
 }

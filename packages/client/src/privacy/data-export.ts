@@ -9,6 +9,7 @@ import type { ImportedContact } from '../contacts/import/contacts-file.js';
 import type { DiscoveryExport } from '../discovery/discovery.js';
 import type { ChatMessage, Conversation } from '../messaging/model.js';
 import type { ConsentGrant } from './consent.js';
+import type { PresenceAllowEntry } from './presence-allow-list.js';
 import type { UploadRecord } from './transparency-log.js';
 
 export const DATA_EXPORT_FORMAT = 'parley-data-export';
@@ -27,6 +28,12 @@ export interface DataExport {
   /** Numbers checked by discovery and whether the filter copy lists them; null before any run. */
   discovery: DiscoveryExport | null;
   transparencyLog: UploadRecord[];
+  /**
+   * The presence allow-list: the accounts this user lets see them online (presence 'contacts'),
+   * which the server keeps as account ids, each with why as this device knows it (the address-book
+   * numbers that resolved to it, a conversation this user started or answered).
+   */
+  presenceAllowList: PresenceAllowEntry[];
   /** Conversations with their message history, oldest message first. */
   conversations: Array<Conversation & { messages: ChatMessage[] }>;
 }

@@ -22,6 +22,9 @@ interface Reasons {
 
 type Stored = Record<string, Reasons>;
 
+/** One account on the list, with why (exportData). */
+export type PresenceAllowEntry = { accountId: string } & Reasons;
+
 const KEY = 'presenceAllowList';
 
 export class PresenceAllowList {
@@ -34,7 +37,7 @@ export class PresenceAllowList {
   ) {}
 
   /** The accounts on the list, with why. */
-  async list(): Promise<Array<{ accountId: string } & Reasons>> {
+  async list(): Promise<PresenceAllowEntry[]> {
     return Object.entries(await this.read()).map(([accountId, r]) => ({ accountId, ...r }));
   }
 

@@ -40,6 +40,8 @@ import {
   RegisterResponse,
   type ResolveResponse as Resolved,
   ResolveResponse,
+  type RotationsResponse as Rotations,
+  RotationsResponse,
   type KeyPackageStock as Stock,
   type TranslateResponse as Translated,
   TranslateResponse,
@@ -183,6 +185,12 @@ export class ApiClient {
     }
     const qs = query.toString();
     return this.request('GET', `/v1/directory${qs ? `?${qs}` : ''}`, DirectoryResponse);
+  }
+
+  /** The OPRF key rotation statements from `from` (the key pinned last) to the current key. */
+  rotations(from?: string): Promise<Rotations> {
+    const qs = from === undefined ? '' : `?from=${encodeURIComponent(from)}`;
+    return this.request('GET', `/v1/directory/rotations${qs}`, RotationsResponse);
   }
 
   /** Downloads a binary filter snapshot named by a directory response. */

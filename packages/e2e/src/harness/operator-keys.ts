@@ -1,7 +1,7 @@
 /**
  * The operator's own keys, read from its server's data directory as a modified server would use
  * them: the directory signing key, to sign a directory answer of the operator's making exactly as
- * the real server signs its own (core directory-statement.ts).
+ * the real server signs its own (core directory-statement.ts), and the OPRF keys of its key file.
  */
 
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
@@ -54,4 +54,14 @@ export function directorySigner(dataDir: string) {
       signature: toBase64Url(sign(null, directoryStatementBytes(statement), key)),
     };
   };
+}
+
+/** The server's secret OPRF keys by key id, as the operator reads them from its key file. */
+export function oprfSecretKeys(dataDir: string): Record<string, Uint8Array> {
+  const file = JSON.parse(readFileSync(join(dataDir, 'oprf-keys.json'), 'utf8')) as {
+    keys: { id: string; secret: string }[];
+  };
+  const keys: Record<string, Uint8Array> = {};
+  for (const k of file.keys) keys[k.id] = new Uint8Array(Buffer.from(k.secret, 'base64'));
+  return keys;
 }

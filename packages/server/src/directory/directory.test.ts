@@ -3,6 +3,8 @@
  * (k'/k)·element with matching fingerprint and token, accounts created or deleted while the
  * rotation runs are handled, the old key's table is dropped after the switch, the new snapshot
  * holds exactly the discoverable accounts, and an interrupted rotation resumes where it stopped.
+ * Each rotation leaves the old key's signed statement naming the new one, which every node
+ * sharing the database serves as one chain.
  */
 
 import * as assert from 'node:assert/strict';
@@ -10,13 +12,22 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadOprf, MembershipFilter, type Oprf } from '@parley/core';
+import {
+  fromBase64Url,
+  loadOprf,
+  loadRotationSigner,
+  MembershipFilter,
+  type Oprf,
+  RISTRETTO255_GENERATOR,
+  type RotationsResponse,
+} from '@parley/core';
 import { sql } from 'kysely';
 import type { RunningServer } from '../server.js';
 import { insertAccounts, testServer } from '../testing/index.js';
 import { indexDefinition, schemaNames } from '../testing/test-databases.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const G = RISTRETTO255_GENERATOR;
 
 type TestServer = Awaited<ReturnType<typeof testServer>>;
 
@@ -224,10 +235,63 @@ describe('an interrupted key rotation', () => {
       assert.equal(result.accountsRekeyed, 40_000);
       assert.equal(rekeyed, 40_000 - staged, 'only the rest was re-keyed');
       await assertRekeyed(t, oprf, oldKeyId, result.keyId, before);
+      const [statement, ...more] = await directory.rotations(oldKeyId);
+      assert.equal(more.length, 0);
+      assert.equal(statement?.newKeyId, result.keyId, 'the resumed switch signed the new key');
+      assert.ok((await loadRotationSigner(oprf)).verify(statement!, statement!.signature));
       await directory.retired();
       assert.ok(!(await tableNames(t.server)).includes(`directory_${oldKeyId}`));
     } finally {
       await t.server.close();
+    }
+  });
+});
+
+describe('rotation statements', () => {
+  it('each rotation is signed by the old key; every node on the database serves the chain', async () => {
+    const oprf = await loadOprf();
+    const signer = await loadRotationSigner(oprf);
+    const a = await testServer();
+    // A second node on the same database and key file, started before the rotations.
+    const b = await testServer({ PARLEY_DATA_DIR: a.config.dataDir });
+    try {
+      const user = await a.register('+14155550190');
+      const first = a.server.services.directory.currentKeyId;
+      const one = await a.server.services.directory.rotate();
+      const two = await a.server.services.directory.rotate();
+      const keys = secrets(a.config.dataDir);
+      const chain = async (query: string) => {
+        const r = await b.call('GET', `/v1/directory/rotations${query}`, {
+          token: user.credential,
+        });
+        assert.equal(r.status, 200);
+        return (r.json as unknown as RotationsResponse).rotations;
+      };
+      const all = await chain('');
+      assert.deepEqual(
+        all.map((r) => [r.oldKeyId, r.newKeyId]),
+        [
+          [first, one.keyId],
+          [one.keyId, two.keyId],
+        ],
+      );
+      for (const r of all) {
+        const statement = {
+          ...r,
+          oldPublicKey: fromBase64Url(r.oldPublicKey)!,
+          newPublicKey: fromBase64Url(r.newPublicKey)!,
+        };
+        assert.ok(signer.verify(statement, fromBase64Url(r.signature)!), r.newKeyId);
+        // The public keys are those of the key file's secrets.
+        assert.deepEqual(statement.newPublicKey, oprf.scalarMult(keys.get(r.newKeyId)!, G));
+      }
+      assert.deepEqual(await chain(`?from=${one.keyId}`), all.slice(1));
+      assert.deepEqual(await chain(`?from=${two.keyId}`), [], 'nothing after the current key');
+      const unauthenticated = await b.call('GET', '/v1/directory/rotations');
+      assert.equal(unauthenticated.status, 401);
+    } finally {
+      await b.server.close();
+      await a.server.close();
     }
   });
 });

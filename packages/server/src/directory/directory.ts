@@ -2,7 +2,8 @@
  * The blind directory: the current OPRF key, each account's directory element under it, and the
  * membership filter over the fingerprints of discoverable accounts, served as a versioned snapshot
  * plus deltas. The pieces live beside this file — keys.ts (the key lifecycle), log.ts (the change
- * log), publication.ts (snapshots and deltas), rotation.ts (moving to a new key) — and this facade
+ * log), publication.ts (snapshots and deltas), rotation.ts (moving to a new key) with
+ * rotation-statements.ts (the old key vouching for the new) — and this facade
  * wires them and owns the one way to change the directory: write().
  */
 
@@ -17,6 +18,7 @@ import { type DirectoryEntry, DirectoryKeys } from './keys.js';
 import { DirectoryLog } from './log.js';
 import { type DirectoryPayload, Publication } from './publication.js';
 import { Rotation, type RotationPhase } from './rotation.js';
+import { type RotationRecord, RotationStatements } from './rotation-statements.js';
 
 /** What a write may do, inside its transaction (Directory.write). */
 export interface DirectoryChange {
@@ -44,6 +46,7 @@ export class Directory {
   private readonly log: DirectoryLog;
   private readonly publication: Publication;
   private readonly rotation: Rotation;
+  private readonly statements: RotationStatements;
 
   constructor(
     private readonly db: Db,
@@ -59,12 +62,14 @@ export class Directory {
       this.publication.noteChange(counted),
     );
     this.publication = new Publication(db, this.log, currentKeyId);
+    this.statements = new RotationStatements(db, this.keys, oprf);
     this.rotation = new Rotation(
       db,
       pool,
       this.keys,
       this.log,
       this.publication,
+      this.statements,
       this.writeLock,
       keyRetentionMs,
     );
@@ -169,6 +174,11 @@ export class Directory {
   /** Rotates the OPRF key (rotation.ts); an interrupted rotation is resumed. */
   rotate(options?: { onPhase?: (phase: RotationPhase) => void }): Promise<RotateKeyResponse> {
     return this.rotation.rotate(options);
+  }
+
+  /** The old keys' signed statements from `fromKeyId` to the current key (rotation-statements.ts). */
+  rotations(fromKeyId?: string): Promise<RotationRecord[]> {
+    return this.statements.chain(fromKeyId);
   }
 
   /** Settles when the old keys' tables are gone (tests, the rebuild benchmark). */

@@ -4,8 +4,9 @@
  * own table (appended in seq order, indexed once at the end) while the server keeps serving under
  * the old key; then, under the write lock, accounts created meanwhile are added and the switch
  * names the new key current: no row of the accounts is rewritten. The old key's table is emptied
- * in the background afterwards. Nobody verifies again; clients see the new key id, re-key their
- * caches through translate (free) and download the new filter.
+ * in the background afterwards. The switch also records the old key's signed statement naming the
+ * new one (rotation-statements.ts). Nobody verifies again; clients see the new key id, check the
+ * statement, re-key their caches through translate (free) and download the new filter.
  *
  * An interrupted rotation (crash, restart) is resumed by the next call: same new key, the entries
  * already staged kept.
@@ -21,6 +22,7 @@ import { type OprfPool, REKEYED_ENTRY } from '../infra/oprf/oprf-pool.js';
 import { type DirectoryKeys, ROTATION_TARGET } from './keys.js';
 import type { DirectoryLog } from './log.js';
 import type { Publication } from './publication.js';
+import type { RotationStatements } from './rotation-statements.js';
 
 /**
  * What a rotation is doing: staging the entries under the new key, indexing them, waiting for the
@@ -41,6 +43,7 @@ export class Rotation {
     private readonly keys: DirectoryKeys,
     private readonly log: DirectoryLog,
     private readonly publication: Publication,
+    private readonly statements: RotationStatements,
     /** The directory's write lock: the switch waits for writers, and they for it. */
     private readonly writeLock: Mutex,
     private readonly keyRetentionMs: number,
@@ -80,6 +83,8 @@ export class Rotation {
       await this.db.transaction().execute(async (trx) => {
         await lock(trx, 'directory');
         await this.keys.setCurrentKey(trx, target.keyId);
+        // The old key vouches for the new one, in the transaction that makes it current.
+        await this.statements.record(trx, previousKeyId, target.keyId);
         await trx.deleteFrom('meta').where('name', '=', ROTATION_TARGET).execute();
         await this.log.dropAllBut(trx, target.keyId);
       });

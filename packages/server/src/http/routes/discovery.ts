@@ -11,6 +11,9 @@ import {
   parseFilterRange,
   type ResolveRequest as ResolveBody,
   ResolveRequest,
+  RotationsQuery,
+  type RotationsQuery as RotationsQueryType,
+  type RotationsResponse,
   type TranslateRequest as TranslateBody,
   TranslateRequest,
   toBase64Url,
@@ -70,6 +73,26 @@ export function discoveryRoutes(app: FastifyInstance, services: Services): void 
           count: payload.count,
           ...(publicKey ? { publicKey } : {}),
         }),
+      };
+    },
+  );
+
+  // The old keys' statements vouching for their successors: a client that pinned `from` follows
+  // them to the current key before it accepts that key (rotation-statement.ts).
+  app.get<{ Querystring: RotationsQueryType }>(
+    '/v1/directory/rotations',
+    { schema: { querystring: RotationsQuery } },
+    async (request): Promise<RotationsResponse> => {
+      const chain = await services.directory.rotations(request.query.from);
+      return {
+        rotations: chain.map((r) => ({
+          oldKeyId: r.oldKeyId,
+          oldPublicKey: toBase64Url(r.oldPublicKey),
+          newKeyId: r.newKeyId,
+          newPublicKey: toBase64Url(r.newPublicKey),
+          rotatedAt: r.rotatedAt,
+          signature: toBase64Url(r.signature),
+        })),
       };
     },
   );

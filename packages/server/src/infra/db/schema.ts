@@ -166,6 +166,18 @@ export interface BudgetCarryTable {
   forget_at: number;
 }
 
+/** The old OPRF key's signed statement naming the next key (directory/rotation.ts). */
+export interface OprfRotationsTable {
+  new_key_id: string;
+  old_key_id: string;
+  old_public_key: Uint8Array;
+  new_public_key: Uint8Array;
+  /** Milliseconds since 1970 (PostgreSQL's bigint arrives as a string: read with Number). */
+  rotated_at: number;
+  /** Z ‖ proof, core rotation-statement.ts. */
+  signature: Uint8Array;
+}
+
 export interface Database {
   budget_carry: BudgetCarryTable;
   accounts: AccountsTable;
@@ -182,6 +194,7 @@ export interface Database {
   contact_links: ContactLinksTable;
   presence_allow: PresenceAllowTable;
   link_sessions: LinkSessionsTable;
+  oprf_rotations: OprfRotationsTable;
 }
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */
