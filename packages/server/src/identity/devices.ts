@@ -13,7 +13,7 @@
 
 import { CLOSE_CODES, type DeviceRef, ParleyError } from '@parley/core';
 import type { Transaction } from 'kysely';
-import { type Db, lock } from '../infra/db/database.js';
+import type { Db } from '../infra/db/database.js';
 import type { Database } from '../infra/db/schema.js';
 import type { Mailbox } from '../messaging/mailbox.js';
 import { leaveConversations } from '../messaging/membership.js';
@@ -66,16 +66,18 @@ export class Devices {
     ids: string[],
   ): Promise<SignedOut> {
     if (ids.length === 0) return { removed: [], told: [] };
-    await lock(trx, 'queue');
     // Only the account's devices: another account's id matches nothing.
     const removed = await deviceIdsOf(trx, accountId, { among: ids });
     if (removed.length === 0) return { removed, told: [] };
+    // Their conversations, then their queues with those of the devices told (one lock order,
+    // messaging/queues.ts); only then their rows go.
+    const told = await leaveConversations(
+      trx,
+      this.mailbox,
+      { kind: 'removed', accountId, deviceIds: removed },
+      removed,
+    );
     await trx.deleteFrom('queue').where('device_id', 'in', removed).execute();
-    const told = await leaveConversations(trx, this.mailbox, {
-      kind: 'removed',
-      accountId,
-      deviceIds: removed,
-    });
     await trx.deleteFrom('key_packages').where('device_id', 'in', removed).execute();
     await deleteDevices(trx, removed);
     return { removed, told };

@@ -34,18 +34,16 @@ export async function openDatabase(storage: Storage): Promise<Db> {
 /**
  * What a write transaction must hold so that several nodes writing one PostgreSQL keep the order
  * a single SQLite writer gives for free: `directory` for changes to the directory log (a client's
- * delta sync reads versions in commit order), `queue` for anything put in a device queue (a
- * device reads its queue after the last seq it got, so seqs must become visible in order).
- * Transaction-scoped advisory locks, taken first in the transaction and always in this order
- * (directory, then queue), so two transactions cannot wait on each other. No-ops on SQLite,
- * whose one connection runs one transaction at a time.
+ * delta sync reads versions in commit order). A transaction-scoped advisory lock, taken first in
+ * the transaction. No-op on SQLite, whose one connection runs one transaction at a time. Device
+ * queues need no such lock: each is ordered by its own counter row (messaging/queues.ts).
  */
-export async function lock(trx: Transaction<Database>, name: 'directory' | 'queue'): Promise<void> {
+export async function lock(trx: Transaction<Database>, name: 'directory'): Promise<void> {
   await advisoryLock(trx, ADVISORY_LOCKS[name]);
 }
 
 /** Arbitrary but fixed: the first word spells "parl" in ASCII. */
-const ADVISORY_LOCKS = { directory: 0x7061726c_0001n, queue: 0x7061726c_0002n } as const;
+const ADVISORY_LOCKS = { directory: 0x7061726c_0001n } as const;
 
 // --- SQLite ------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import * as m0006 from './0006-directory-table-per-key.js';
 import * as m0007 from './0007-budget-carry.js';
 import * as m0008 from './0008-identity.js';
 import * as m0009 from './0009-presence-allow-list.js';
+import * as m0010 from './0010-device-queue-seq.js';
 
 /** A migration as each dialect runs it; absent where that dialect's history does not have it. */
 type PerDialect = { sqlite?: Migration; postgres?: Migration };
@@ -30,6 +31,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: PerDialect]> 
   ['0007-budget-carry', m0007],
   ['0008-identity', m0008],
   ['0009-presence-allow-list', m0009],
+  ['0010-device-queue-seq', m0010],
 ];
 
 function listFor(dialect: keyof PerDialect): Record<string, Migration> {
