@@ -77,7 +77,7 @@ const STORE_BATCH = 512;
  * accepted send waits for at most five transactions; and 16 MiB of payload, so a burst of large
  * messages cannot hold more memory than that (a full batch of the largest, 64 KiB, is 32 MiB).
  */
-const MAX_WAITING_SENDS = 4 * STORE_BATCH;
+export const MAX_WAITING_SENDS = 4 * STORE_BATCH;
 const MAX_WAITING_BYTES = 16 * 1024 * 1024;
 /** The retry hint a refused send carries: about a transaction's time under load. */
 const BUSY_RETRY_MS = 250;
