@@ -13,7 +13,13 @@ import type { DeviceRef } from '@parley/core';
 import { type DeliverFrame, MESSAGING_LIMITS, ParleyError, type SendFrame } from '@parley/core';
 import { sql } from 'kysely';
 import type { Db, Executor } from '../infra/db/database.js';
-import { lockRows, rowsOf, textIntPairs, transientConflict } from '../infra/db/dialect.js';
+import {
+  lockRows,
+  prepared,
+  rowsOf,
+  textIntPairs,
+  transientConflict,
+} from '../infra/db/dialect.js';
 import type { QueueKind } from '../infra/db/schema.js';
 import type { Addressed } from '../realtime/port.js';
 import { appendLocked, lockQueues, type QueueRow } from './queues.js';
@@ -171,7 +177,7 @@ async function lockGroups(
 ): Promise<Map<string, { epoch: number; members: string[] }>> {
   const groups = new Map<string, { epoch: number; members: string[] }>();
   if (ids.length === 0) return groups;
-  const { rows } = await sql<{ id: string; epoch: number; device_id: string | null }>`
+  const { rows } = await sql<{ id: string; epoch: number; device_id: string | null }>`${prepared}
     select g.id, g.epoch, m.device_id from groups g
     left join group_members m on m.group_id = g.id
     where g.id in (select r.id from (${rowsOf(
@@ -196,7 +202,11 @@ async function seenDigests(
 ): Promise<Map<string, Buffer>> {
   if (stores.length === 0) return new Map();
   const keys = stores.map((s) => [s.sender.deviceId, s.frame.id] as const);
-  const { rows } = await sql<{ sender_device: string; message_id: string; digest: Uint8Array }>`
+  const { rows } = await sql<{
+    sender_device: string;
+    message_id: string;
+    digest: Uint8Array;
+  }>`${prepared}
     select s.sender_device, s.message_id, s.digest from sent_messages s
     where (s.sender_device, s.message_id) in (select k.sender_device, k.message_id from
       (${rowsOf(db, ['sender_device', 'message_id'], ['text', 'text'], keys)}) k)`.execute(db);
@@ -205,7 +215,7 @@ async function seenDigests(
 
 /** The senders of the acknowledged application entries: the queues their receipts go to. */
 async function sendersOf(db: Db, pairs: ReadonlyArray<[string, number]>): Promise<string[]> {
-  const { rows } = await sql<{ sender_device: string }>`
+  const { rows } = await sql<{ sender_device: string }>`${prepared}
     select distinct q.sender_device from queue q
     where (q.device_id, q.seq) in (${textIntPairs(db, pairs)}) and q.kind = 'application'`.execute(
     db,
@@ -235,7 +245,7 @@ async function claimIds(
     fresh.map((i) => [stores[i]!.sender.deviceId, stores[i]!.frame.id, stores[i]!.digest]),
   );
   // `where true`: SQLite would otherwise read ON CONFLICT as a join's ON.
-  const { rows } = await sql<{ sender_device: string; message_id: string }>`
+  const { rows } = await sql<{ sender_device: string; message_id: string }>`${prepared}
     insert into sent_messages (sender_device, message_id, digest, expires_at)
     select v.sender_device, v.message_id, v.digest, cast(${expiresAt} as bigint)
     from (${values}) v where true
@@ -315,7 +325,7 @@ async function deleteAcked(
     sender_device: string;
     epoch: number;
     sent_at: number;
-  }>`delete from queue where (device_id, seq) in (${textIntPairs(trx, pairs.list)})
+  }>`${prepared}delete from queue where (device_id, seq) in (${textIntPairs(trx, pairs.list)})
     returning seq, device_id, kind, message_id, group_id, sender_device, epoch, sent_at`.execute(
     trx,
   );

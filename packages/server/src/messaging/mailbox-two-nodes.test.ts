@@ -4,7 +4,8 @@
  * after the last seq it got (acknowledging as it goes, which writes receipts into the senders'
  * queues at the same time). Every entry arrives exactly once and in seq order; no entry commits
  * below a seq a reader has already passed (the streaming reader would miss it); and reading after
- * any seq of the complete queue gives exactly the entries behind it. Needs the PostgreSQL at
+ * any seq of the complete queue gives exactly the entries behind it. A message sent through
+ * both nodes at once is stored once. Needs the PostgreSQL at
  * 127.0.0.1:5432 (skipped without it, failed under CI); SQLite is one node and has no peers.
  */
 
@@ -58,8 +59,45 @@ describe('two nodes writing one device queue', {
     await dropPostgresDatabases();
   });
 
+  const ref = (d: DeviceRef) => ({ accountId: d.accountId, deviceId: d.deviceId });
+
+  it('stores a message sent through both nodes at once one time: one node stores it, the other answers duplicate', async () => {
+    const sender = ref(await a.register('+14155550305'));
+    const recipient = ref(await b.register('+14155550306'));
+    const groupId = 'C'.repeat(22);
+    await a.server.services.groups.commit(sender, groupId, {
+      epoch: 0,
+      commit: 'AAAA',
+      welcome: 'AAAA',
+      add: [{ deviceId: recipient.deviceId, keyPackageId: 'kp-c' }],
+      remove: [],
+    });
+    const ids = Array.from({ length: 300 }, (_, n) => `c${String(n).padStart(21, '0')}`);
+    // The same send, the same bytes, through each node, all at once (a resend after a lost
+    // answer may reach the other node while the first copy is still being stored).
+    const send = (node: Node, id: string) =>
+      node.server.services.mailbox.store(sender, {
+        t: 'send',
+        id,
+        groupId,
+        epoch: 1,
+        payload: Buffer.from(id).toString('base64url'),
+      });
+    const answers = await Promise.all(ids.map((id) => Promise.all([send(a, id), send(b, id)])));
+    for (const [first, second] of answers) {
+      assert.deepEqual(
+        [first.duplicate, second.duplicate].sort(),
+        [false, true],
+        'one copy stored, the other recognised',
+      );
+    }
+    const queued = (await a.server.services.mailbox.pending(recipient.deviceId, 0, 1000)).filter(
+      (f) => f.kind === 'application',
+    );
+    assert.deepEqual(queued.map((f) => f.id).sort(), ids, 'each message queued exactly once');
+  });
+
   it('delivers every entry once, in seq order, with no gap a reader could skip', async () => {
-    const ref = (d: DeviceRef) => ({ accountId: d.accountId, deviceId: d.deviceId });
     const s1 = ref(await a.register('+14155550301'));
     const s2 = ref(await b.register('+14155550302'));
     // r1 streams and acknowledges; r2 keeps everything, to be read after every seq at the end.

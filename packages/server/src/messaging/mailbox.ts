@@ -37,8 +37,9 @@ import {
   type SendFrame,
   toBase64Url,
 } from '@parley/core';
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db, Executor } from '../infra/db/database.js';
+import { prepared } from '../infra/db/dialect.js';
 import type { QueueKind, QueueTable } from '../infra/db/schema.js';
 import { DeliveryStats } from '../infra/metrics/counters.js';
 import type { Realtime } from '../realtime/port.js';
@@ -257,15 +258,9 @@ export class Mailbox {
 
   /** The device's queue after `afterSeq`, oldest first, unexpired. */
   async pending(deviceId: string, afterSeq: number, limit: number): Promise<DeliverFrame[]> {
-    const rows = await this.db
-      .selectFrom('queue')
-      .selectAll()
-      .where('device_id', '=', deviceId)
-      .where('seq', '>', afterSeq)
-      .where('expires_at', '>', this.clock())
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    const { rows } = await sql<Selectable<QueueTable>>`${prepared}select * from queue
+      where device_id = ${deviceId} and seq > ${afterSeq} and expires_at > ${this.clock()}
+      order by seq limit ${limit}`.execute(this.db);
     return rows.map(toFrame);
   }
 

@@ -11,7 +11,7 @@
 
 import { sql } from 'kysely';
 import type { Executor } from '../infra/db/database.js';
-import { lockRows, rowsOf, writeBoth } from '../infra/db/dialect.js';
+import { lockRows, prepared, rowsOf, writeBoth } from '../infra/db/dialect.js';
 import type { QueueKind } from '../infra/db/schema.js';
 
 /** One entry to append, as the queue stores it. */
@@ -37,7 +37,10 @@ export async function lockQueues(
 ): Promise<Map<string, number>> {
   const ids = [...new Set(deviceIds)];
   if (ids.length === 0) return new Map();
-  const { rows } = await sql<{ device_id: string; last_seq: number }>`select h.device_id, h.last_seq
+  const { rows } = await sql<{
+    device_id: string;
+    last_seq: number;
+  }>`${prepared}select h.device_id, h.last_seq
     from queue_heads h
     where h.device_id in (select d.device_id from (${rowsOf(
       trx,

@@ -4,6 +4,7 @@
  * Both sit behind the same Kysely interface; what differs between them is in dialect.ts.
  */
 
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -19,7 +20,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Storage } from '../../config/config.js';
-import { advisoryLock } from './dialect.js';
+import { advisoryLock, PREPARED } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -144,6 +145,7 @@ async function openPostgres(url: string): Promise<Db> {
   // An idle connection the server drops (PostgreSQL restarted) must not crash the process; the
   // pool replaces it on the next query.
   pool.on('error', () => {});
+  pool.on('connect', prepareMarked);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
@@ -160,6 +162,22 @@ async function openPostgres(url: string): Promise<Db> {
 }
 
 const INT8_OID = 20;
+
+/** Routes the marked statements of a new pool connection through named prepared statements. */
+function prepareMarked(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (typeof config !== 'string' || !config.startsWith(PREPARED)) return query(config, ...rest);
+    let name = names.get(config);
+    if (!name) {
+      name = `p${createHash('sha256').update(config).digest('hex').slice(0, 24)}`;
+      names.set(config, name);
+    }
+    const [values, callback] = rest;
+    return query({ name, text: config, values }, callback);
+  };
+}
 
 /** The URL without its password, for messages. */
 export function safeUrl(url: string): string {

@@ -31,6 +31,17 @@ export function sharedByNodes(db: Runs): boolean {
   return dialectOf(db) === 'postgres';
 }
 
+/**
+ * Statements whose text starts with this comment are prepared once per connection on PostgreSQL
+ * (a named statement, parsed and planned once: database.ts) instead of on every run — the hot
+ * path's, each of one text for every batch (rowsOf). SQLite keeps its last 256 prepared
+ * statements anyway (database.ts, withStatementCache), so the comment changes nothing there.
+ * Only for statements whose text is one of a few: each text is prepared on every connection.
+ */
+export const PREPARED = '/*prepared*/';
+/** The marker as the first piece of a `sql` template. */
+export const prepared = sql.raw(PREPARED);
+
 /** Column types: bytes, and 64-bit integers (millisecond times, sequence numbers). */
 export function columnTypes(dialect: Dialect): {
   blob: RawBuilder<unknown>;
@@ -79,7 +90,7 @@ export async function writeBoth(
   second: RawBuilder<unknown>,
 ): Promise<void> {
   if (dialectOf(db) === 'postgres') {
-    await sql`with first_write as (${first}) ${second}`.execute(db);
+    await sql`${prepared}with first_write as (${first}) ${second}`.execute(db);
     return;
   }
   await first.execute(db);
