@@ -56,8 +56,9 @@ export class Devices {
   }
 
   /**
-   * Inside the caller's transaction (which may hold the directory lock, taken before this one):
-   * signs out those of `ids` that are devices of `accountId`. Their queues, KeyPackages and
+   * Inside the caller's transaction (which may hold the directory lock, taken before any row lock
+   * here: messaging/queues.ts has the order): signs out those of `ids` that are devices of
+   * `accountId`. Their queues, KeyPackages and
    * memberships go; the conversations' remaining devices get a `removed` entry.
    */
   async signOutIn(

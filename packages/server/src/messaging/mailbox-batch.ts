@@ -132,11 +132,12 @@ async function inTransaction(
     return { duplicate: false };
   });
 
-  // Every queue this batch may write or delete from, locked in one sorted statement.
+  // Every queue this batch may write, locked in one sorted statement. The acknowledging devices'
+  // queues are not: their rows are deleted after this, and a transaction deleting a device locks
+  // its counter before its rows, so it never holds those rows while waiting for a counter here.
   const heads = await lockQueues(trx, [
     ...planned.flatMap((p) => p?.map((e) => e.row.deviceId) ?? []),
     ...ackedSenders,
-    ...acks.map((a) => a.device.deviceId),
   ]);
   const acked = await deleteAcked(trx, acks, pairs, sentAt);
   const late = acked.receipts.map((r) => r.row.deviceId).filter((d) => !heads.has(d));

@@ -74,11 +74,13 @@ export const newMessageId = (): string => randomBytes(16).toString('base64url');
 const STORE_BATCH = 512;
 
 /**
- * Sends waiting for the writer, at most, beyond the batch being written: four batches, so an
- * accepted send waits for at most five transactions; and 16 MiB of payload, so a burst of large
- * messages cannot hold more memory than that (a full batch of the largest, 64 KiB, is 32 MiB).
+ * Sends waiting for the writer, at most, beyond the batch being written: one batch. The writer
+ * takes at most a batch per transaction, so more waiting would not raise its throughput, only
+ * every send's wait: with one batch waiting the next transaction is full and an accepted send
+ * waits for at most two. And 16 MiB of payload, so a burst of large messages cannot hold more
+ * memory than that (a full batch of the largest, 64 KiB, is 32 MiB).
  */
-export const MAX_WAITING_SENDS = 4 * STORE_BATCH;
+export const MAX_WAITING_SENDS = STORE_BATCH;
 const MAX_WAITING_BYTES = 16 * 1024 * 1024;
 /** The retry hint a refused send carries: about a transaction's time under load. */
 const BUSY_RETRY_MS = 250;
