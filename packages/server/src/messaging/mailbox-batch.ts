@@ -18,6 +18,7 @@ import {
   prepared,
   rowsOf,
   textIntPairs,
+  textsOf,
   transientConflict,
 } from '../infra/db/dialect.js';
 import type { QueueKind } from '../infra/db/schema.js';
@@ -181,12 +182,7 @@ async function lockGroups(
   const { rows } = await sql<{ id: string; epoch: number; device_id: string | null }>`${prepared}
     select g.id, g.epoch, m.device_id from groups g
     left join group_members m on m.group_id = g.id
-    where g.id in (select r.id from (${rowsOf(
-      trx,
-      ['id'],
-      ['text'],
-      ids.map((id) => [id]),
-    )}) r)
+    where g.id in (select r.id from (${textsOf(trx, 'id', ids)}) r)
     order by g.id ${lockRows(trx, 'share', 'g')}`.execute(trx);
   for (const r of rows) {
     const group = groups.get(r.id) ?? { epoch: Number(r.epoch), members: [] };

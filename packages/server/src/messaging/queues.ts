@@ -11,7 +11,7 @@
 
 import { sql } from 'kysely';
 import type { Executor } from '../infra/db/database.js';
-import { lockRows, prepared, rowsOf, writeBoth } from '../infra/db/dialect.js';
+import { lockRows, prepared, rowsOf, textsOf, writeBoth } from '../infra/db/dialect.js';
 import type { QueueKind } from '../infra/db/schema.js';
 
 /** One entry to append, as the queue stores it. */
@@ -42,12 +42,7 @@ export async function lockQueues(
     last_seq: number;
   }>`${prepared}select h.device_id, h.last_seq
     from queue_heads h
-    where h.device_id in (select d.device_id from (${rowsOf(
-      trx,
-      ['device_id'],
-      ['text'],
-      ids.map((id) => [id]),
-    )}) d)
+    where h.device_id in (select d.device_id from (${textsOf(trx, 'device_id', ids)}) d)
     order by h.device_id ${lockRows(trx, 'update', 'h')}`.execute(trx);
   return new Map(rows.map((r) => [r.device_id, Number(r.last_seq)]));
 }

@@ -144,6 +144,16 @@ export function rowsOf(
   return sql`select * from unnest(${sql.join(arrays)}) as t(${sql.join(names.map((n) => sql.ref(n)))})`;
 }
 
+/** rowsOf for one text column: `values` as a subquery of one column named `name`. */
+export function textsOf(db: Runs, name: string, values: readonly string[]): RawBuilder<unknown> {
+  return rowsOf(
+    db,
+    [name],
+    ['text'],
+    values.map((v) => [v]),
+  );
+}
+
 const PG_ARRAY: Record<RowsColumn, string> = { text: 'text[]', int: 'bigint[]', bytes: 'bytea[]' };
 
 /** A blob as hex text (SQLite: upper case, PostgreSQL: lower; Buffer reads either). */
