@@ -192,6 +192,11 @@ export const ERROR_CATALOG = {
     message:
       'The server is starting or shutting down, or cannot reach a service it needs; retry shortly.',
   },
+  SERVER_BUSY: {
+    status: 503,
+    message:
+      'The server has more messages waiting to be stored than it can take now; send again (with the same id) after the given time.',
+  },
   // --- client side (never sent by the server) ---
   CONSENT_REQUIRED: {
     status: 0,

@@ -257,6 +257,8 @@ export const ErrorFrame = Type.Object(
     ref: Type.Optional(Type.String()),
     code: Type.String(),
     message: Type.String(),
+    /** When to send again, for a refusal that passes (SERVER_BUSY). */
+    retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
     details: Type.Optional(Type.Unknown()),
   },
   strict,

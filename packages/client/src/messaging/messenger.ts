@@ -52,7 +52,7 @@ import {
   type MessengerEvents,
   type Wire,
 } from './model.js';
-import { type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
+import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
 export { KEY_PACKAGE_TARGET } from './key-packages.js';
@@ -85,6 +85,8 @@ export interface MessengerOptions {
   socketFactory: SocketFactory;
   /** How long the outbox waits to resend after the server answered SERVICE_UNAVAILABLE. */
   serviceRetryMs?: number;
+  /** The outbox's first wait after SERVER_BUSY without a hint from the server (then doubling). */
+  busyRetryMs?: number;
   /** One-time KeyPackages kept on the server (KEY_PACKAGE_TARGET; tests may keep fewer). */
   keyPackageTarget?: number;
   /**
@@ -155,6 +157,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     );
     this.outbox = new Outbox(device, store, api, this.lane, this.conversationStore, wire, events, {
       serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,
+      busyRetryMs: options.busyRetryMs ?? BUSY_RETRY_MS,
     });
     this.inbox = new Inbox(
       device,

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FakeCast, shownTexts } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
+import { BUSY_RETRY_MAX_MS, busyBackoffMs } from './outbox.js';
 
 let cast: FakeCast;
 beforeEach(() => {
@@ -34,6 +35,31 @@ describe('outbox', () => {
     assert.deepEqual(sends, [sent.id, sent.id]);
     assert.deepEqual(stores, [{ id: sent.id, duplicate: false }]);
     assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['hello']);
+  });
+
+  it('resends a send refused with SERVER_BUSY with the same id, round after round, and the server stores it once', async () => {
+    const { server, alice, bob, conversation } = await cast.chat();
+    const { sends, stores } = record(server);
+    server.refuseSends(3, 'SERVER_BUSY');
+    const sent = await alice.messenger.send(conversation.id, 'when you can');
+    assert.equal(sent.status, 'stored');
+    assert.deepEqual(sends, [sent.id, sent.id, sent.id, sent.id]);
+    assert.deepEqual(stores, [{ id: sent.id, duplicate: false }]);
+    assert.deepEqual(await shownTexts(bob, conversation.id, 1), ['when you can']);
+  });
+
+  it('backs off after SERVER_BUSY: doubling per round, jittered, capped, never under the hint', () => {
+    // The jitter's two ends (random 0 and just under 1) bound every wait.
+    const bounds = (round: number, hint = 0) => [
+      busyBackoffMs(round, 250, hint, 0),
+      busyBackoffMs(round, 250, hint, 0.999999),
+    ];
+    assert.deepEqual(bounds(1), [125, 250]);
+    assert.deepEqual(bounds(2), [250, 500]);
+    assert.deepEqual(bounds(3), [500, 1000]);
+    assert.deepEqual(bounds(30), [BUSY_RETRY_MAX_MS / 2, BUSY_RETRY_MAX_MS]);
+    assert.deepEqual(bounds(1, 400), [400, 400]);
+    assert.deepEqual(bounds(3, 400), [500, 1000]);
   });
 
   it('resends a send lost with its socket before it was stored, with the same id, after reconnecting', async () => {

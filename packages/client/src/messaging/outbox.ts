@@ -4,6 +4,8 @@
  * stored (the server keeps one copy per id, so a resend after a lost answer is harmless):
  * - on reconnect, when the connection dropped before the answer came;
  * - SERVICE_RETRY_MS later, when the server answered SERVICE_UNAVAILABLE;
+ * - after the server's hint, backing off (doubling with jitter, up to BUSY_RETRY_MAX_MS) while it
+ *   keeps answering SERVER_BUSY (it has more sends waiting than it can store);
  * - encrypted again in the new epoch, when the server answered EPOCH_CONFLICT (another member's
  *   Commit moved the group on; the outbox waits until this device has applied it).
  * Any other refusal marks the message failed. Sends go out in order, pipelined.
@@ -34,8 +36,28 @@ import {
 
 /** How long the outbox waits after the server answered SERVICE_UNAVAILABLE, by default. */
 export const SERVICE_RETRY_MS = 2_000;
+/** The first wait after SERVER_BUSY when the server gives no hint, by default; then it doubles. */
+export const BUSY_RETRY_MS = 250;
+/** The longest wait between attempts while the server stays busy. */
+export const BUSY_RETRY_MAX_MS = 8_000;
 
 const KEY = 'outbox';
+
+/**
+ * The wait before sending again after the `round`-th SERVER_BUSY answer in a row (from 1): the
+ * base doubling each round, capped at BUSY_RETRY_MAX_MS, times a jitter factor between 0.5 and 1
+ * from `random` (in [0, 1), so refused clients do not all come back at once); never less than the
+ * server's hint.
+ */
+export function busyBackoffMs(
+  round: number,
+  baseMs: number,
+  hintMs: number,
+  random: number,
+): number {
+  const backoff = Math.min(BUSY_RETRY_MAX_MS, baseMs * 2 ** Math.min(round - 1, 16));
+  return Math.max(hintMs, Math.round(backoff * (0.5 + random / 2)));
+}
 
 interface OutboxEntry {
   id: string;
@@ -58,6 +80,8 @@ export class Outbox {
   >();
   private readonly flusher = new Rerunnable(() => this.flushOnce());
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rounds in a row that the server answered SERVER_BUSY (the backoff's exponent). */
+  private busyRounds = 0;
 
   constructor(
     private readonly device: DeviceRef,
@@ -67,7 +91,7 @@ export class Outbox {
     private readonly conversations: Conversations,
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
-    private readonly timing: { serviceRetryMs: number },
+    private readonly timing: { serviceRetryMs: number; busyRetryMs: number },
   ) {}
 
   /**
@@ -136,7 +160,7 @@ export class Outbox {
     void this.flusher.run();
   }
 
-  /** Stops the SERVICE_UNAVAILABLE retry; what is queued stays for the next flush. */
+  /** Stops the SERVICE_UNAVAILABLE or SERVER_BUSY retry; what is queued stays for the next flush. */
   stop(): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -187,6 +211,8 @@ export class Outbox {
       const done = new Map<string, MessageStatus>();
       let offline = false;
       let unavailable = false;
+      /** The largest retry hint of the SERVER_BUSY answers; undefined when none was busy. */
+      let busy: number | undefined;
       results.forEach((r, i) => {
         const entry = outbox[i]!;
         if (r.status === 'fulfilled') {
@@ -199,6 +225,8 @@ export class Outbox {
         // The server cannot store right now (its database is restarting, say): the message
         // stays in the outbox and goes again shortly, with the same id.
         else if (error.code === 'SERVICE_UNAVAILABLE') unavailable = true;
+        // The node has more sends waiting than it can store: the same id goes again later.
+        else if (error.code === 'SERVER_BUSY') busy = Math.max(busy ?? 0, error.retryAfterMs ?? 0);
         else {
           done.set(entry.id, 'failed');
           this.waiters.get(entry.id)?.reject(error);
@@ -206,11 +234,16 @@ export class Outbox {
         }
       });
       await this.settle(outbox, done);
-      if (unavailable && !offline) {
+      this.busyRounds = busy === undefined ? 0 : this.busyRounds + 1;
+      if ((unavailable || busy !== undefined) && !offline) {
+        const wait = Math.max(
+          unavailable ? this.timing.serviceRetryMs : 0,
+          busy === undefined ? 0 : this.busyWait(busy),
+        );
         this.retryTimer ??= setTimeout(() => {
           this.retryTimer = undefined;
           this.flush();
-        }, this.timing.serviceRetryMs);
+        }, wait);
         this.retryTimer.unref?.();
       }
       // Offline: the next round comes with the reconnect (or now, if one came meanwhile).
@@ -220,6 +253,10 @@ export class Outbox {
     } catch (error) {
       this.events.emit('error', asParleyError(error));
     }
+  }
+
+  private busyWait(hintMs: number): number {
+    return busyBackoffMs(this.busyRounds, this.timing.busyRetryMs, hintMs, Math.random());
   }
 
   /** Takes the answered messages out of the outbox and shows their new status. */

@@ -66,6 +66,7 @@ export class FakeCast {
       device: { accountId: device.accountId, deviceId: device.deviceId },
       socketFactory: this.server.socketFactory,
       serviceRetryMs: options.serviceRetryMs ?? 10,
+      busyRetryMs: 10,
       keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
     });
     await messenger.identity.adopt(identity);

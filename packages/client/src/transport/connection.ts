@@ -180,6 +180,7 @@ export class Connection extends Emitter<ConnectionEvents> {
             new ParleyError(isErrorCode(frame.code) ? frame.code : 'INVALID_RESPONSE', {
               message: frame.message,
               details: frame.details,
+              ...(frame.retryAfterMs !== undefined ? { retryAfterMs: frame.retryAfterMs } : {}),
             }),
           );
         }

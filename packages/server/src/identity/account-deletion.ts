@@ -20,7 +20,7 @@ import type { Directory } from '../directory/directory.js';
 import type { BudgetCarry } from '../discovery/budget-carry.js';
 import type { ContactLinks } from '../discovery/contact-links.js';
 import type { Discovery } from '../discovery/discovery.js';
-import { type Db, lock } from '../infra/db/database.js';
+import type { Db } from '../infra/db/database.js';
 import { purgeDeletedRows } from '../infra/db/dialect.js';
 import type { KeyPackages } from '../messaging/key-packages.js';
 import type { Mailbox } from '../messaging/mailbox.js';
@@ -44,7 +44,6 @@ export class AccountDeletion {
   async delete(caller: DeviceRef): Promise<void> {
     const { accountId } = caller;
     const done = await this.directory.write(async ({ trx, entries, forgetAccount }) => {
-      await lock(trx, 'queue');
       const account = await trx
         .selectFrom('accounts')
         .innerJoin(entries, 'account_seq', 'accounts.seq')
@@ -59,7 +58,13 @@ export class AccountDeletion {
         .executeTakeFirstOrThrow();
       const devices = await deviceIdsOf(trx, accountId);
       // Its groups: the other members are told it left, as POST /v1/groups/:id/leave does.
-      const told = await leaveConversations(trx, this.mailbox, { kind: 'leave', sender: caller });
+      // Its devices' queues are locked with those of the devices told (messaging/queues.ts).
+      const told = await leaveConversations(
+        trx,
+        this.mailbox,
+        { kind: 'leave', sender: caller },
+        devices,
+      );
 
       if (devices.length > 0) {
         await trx.deleteFrom('queue').where('device_id', 'in', devices).execute();

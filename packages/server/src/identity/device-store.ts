@@ -2,7 +2,8 @@
  * The devices table, and the only module that queries it: each read and write other modules need
  * is a function here, run on the database or inside the caller's transaction (`db` may be either),
  * so the caller keeps its transaction boundaries. A device row holds the hash of its credential,
- * never the credential.
+ * never the credential. Each device's queue counter (queue_heads) is made with it and goes with it
+ * (ON DELETE CASCADE).
  */
 
 import type { Executor } from '../infra/db/database.js';
@@ -29,6 +30,9 @@ export async function insertDevice(db: Executor, device: NewDevice): Promise<voi
       last_seen_at: device.lastSeenAt,
     })
     .execute();
+  // Its queue's counter (messaging/mailbox.ts), in the same transaction as the device: a device
+  // without one would be skipped by every writer.
+  await db.insertInto('queue_heads').values({ device_id: device.id, last_seq: 0 }).execute();
 }
 
 /**

@@ -13,7 +13,7 @@
 
 import { CLOSE_CODES, type DeviceRef, ParleyError } from '@parley/core';
 import type { Transaction } from 'kysely';
-import { type Db, lock } from '../infra/db/database.js';
+import type { Db } from '../infra/db/database.js';
 import type { Database } from '../infra/db/schema.js';
 import type { Mailbox } from '../messaging/mailbox.js';
 import { leaveConversations } from '../messaging/membership.js';
@@ -56,8 +56,9 @@ export class Devices {
   }
 
   /**
-   * Inside the caller's transaction (which may hold the directory lock, taken before this one):
-   * signs out those of `ids` that are devices of `accountId`. Their queues, KeyPackages and
+   * Inside the caller's transaction (which may hold the directory lock, taken before any row lock
+   * here: messaging/queues.ts has the order): signs out those of `ids` that are devices of
+   * `accountId`. Their queues, KeyPackages and
    * memberships go; the conversations' remaining devices get a `removed` entry.
    */
   async signOutIn(
@@ -66,16 +67,18 @@ export class Devices {
     ids: string[],
   ): Promise<SignedOut> {
     if (ids.length === 0) return { removed: [], told: [] };
-    await lock(trx, 'queue');
     // Only the account's devices: another account's id matches nothing.
     const removed = await deviceIdsOf(trx, accountId, { among: ids });
     if (removed.length === 0) return { removed, told: [] };
+    // Their conversations, then their queues with those of the devices told (one lock order,
+    // messaging/queues.ts); only then their rows go.
+    const told = await leaveConversations(
+      trx,
+      this.mailbox,
+      { kind: 'removed', accountId, deviceIds: removed },
+      removed,
+    );
     await trx.deleteFrom('queue').where('device_id', 'in', removed).execute();
-    const told = await leaveConversations(trx, this.mailbox, {
-      kind: 'removed',
-      accountId,
-      deviceIds: removed,
-    });
     await trx.deleteFrom('key_packages').where('device_id', 'in', removed).execute();
     await deleteDevices(trx, removed);
     return { removed, told };

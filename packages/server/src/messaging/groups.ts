@@ -10,7 +10,8 @@
 import type { DeviceRef } from '@parley/core';
 import { type CommitRequest, fromBase64Url, type GroupResponse, ParleyError } from '@parley/core';
 import { existingDevices } from '../identity/device-store.js';
-import { type Db, type Executor, lock } from '../infra/db/database.js';
+import type { Db, Executor } from '../infra/db/database.js';
+import { forUpdate } from '../infra/db/dialect.js';
 import type { Realtime } from '../realtime/port.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 import { leaveConversations } from './membership.js';
@@ -36,22 +37,27 @@ export class Groups {
     }
     const now = this.clock();
     const result = await this.db.transaction().execute(async (trx) => {
-      // First: it orders this group's epochs across nodes as well as the queue (mailbox.ts).
-      await lock(trx, 'queue');
-      let group = await trx
-        .selectFrom('groups')
-        .select('epoch')
-        .where('id', '=', groupId)
-        .executeTakeFirst();
-      if (!group) {
-        if (body.epoch !== 0) throw new ParleyError('GROUP_NOT_FOUND');
-        await trx.insertInto('groups').values({ id: groupId, epoch: 0, created_at: now }).execute();
-        await trx
-          .insertInto('group_members')
-          .values({ group_id: groupId, device_id: device.deviceId, account_id: device.accountId })
-          .execute();
-        group = { epoch: 0 };
+      // First, the group's row, exclusively: it orders this group's epochs across nodes, and its
+      // messages against this Commit (a batch of sends shares it, mailbox.ts). Then the queues.
+      if (body.epoch === 0) {
+        const created = await trx
+          .insertInto('groups')
+          .values({ id: groupId, epoch: 0, created_at: now })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (created) {
+          await trx
+            .insertInto('group_members')
+            .values({ group_id: groupId, device_id: device.deviceId, account_id: device.accountId })
+            .execute();
+        }
       }
+      const group = await forUpdate(
+        trx,
+        trx.selectFrom('groups').select('epoch').where('id', '=', groupId),
+      ).executeTakeFirst();
+      if (!group) throw new ParleyError('GROUP_NOT_FOUND');
       const before = await this.members(trx, groupId);
       if (!before.some((m) => m.deviceId === device.deviceId)) {
         throw new ParleyError('NOT_GROUP_MEMBER');
@@ -99,7 +105,12 @@ export class Groups {
           keyPackageId: a.keyPackageId,
         });
       }
-      await this.mailbox.enqueue(trx, entries, now);
+      // The added devices' queues are locked with the others: one deleted meanwhile is refused.
+      const gone = await this.mailbox.enqueue(trx, entries, now);
+      const goneAdded = added.filter((a) => gone.includes(a.deviceId)).map((a) => a.deviceId);
+      if (goneAdded.length > 0) {
+        throw new ParleyError('ACCOUNT_NOT_FOUND', { details: { deviceIds: goneAdded } });
+      }
       if (body.remove.length > 0) {
         await trx
           .deleteFrom('group_members')
@@ -141,7 +152,6 @@ export class Groups {
    */
   async leave(device: DeviceRef, groupId: string): Promise<void> {
     const wake = await this.db.transaction().execute(async (trx) => {
-      await lock(trx, 'queue');
       const member = await trx
         .selectFrom('group_members')
         .select('device_id')

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testServer } from '../testing/index.js';
+import { MAX_WAITING_SENDS } from './mailbox.js';
 
 describe('device queues', () => {
   let t: Awaited<ReturnType<typeof testServer>>;
@@ -102,5 +103,38 @@ describe('device queues', () => {
     assert.equal(receipts.length, 1);
     assert.equal(receipts[0]!.kind, 'receipt');
     assert.deepEqual([...(receipts[0]!.ids ?? [])].sort(), ids); // RETURNING has no order
+  });
+
+  it('refuses sends past its bound with SERVER_BUSY at once, stores every send it took, and takes sends again once drained', async () => {
+    const { a, b, groupId, mailbox } = await pairInGroup(['+14155550207', '+14155550208'], 'K');
+    const id = (n: number) => `k${String(n).padStart(21, '0')}`;
+    // Handed over in one turn of the event loop, before the writer starts: more than may wait.
+    const offered = MAX_WAITING_SENDS + 20;
+    const answers = await Promise.allSettled(
+      Array.from({ length: offered }, (_, n) =>
+        mailbox.store(a, { t: 'send', id: id(n), groupId, epoch: 1, payload: 'AQID' }),
+      ),
+    );
+    const refused = answers.flatMap((r, n) =>
+      r.status === 'rejected' ? [{ n, error: r.reason }] : [],
+    );
+    assert.equal(refused.length, 20);
+    for (const { n, error } of refused) {
+      assert.ok(n >= MAX_WAITING_SENDS, 'the first ones offered were taken');
+      assert.equal(error.code, 'SERVER_BUSY');
+      assert.equal(error.status, 503);
+      assert.ok(error.retryAfterMs > 0, 'a refusal says when to come back');
+    }
+    const queued = await mailbox.depth(b.deviceId);
+    assert.equal(queued, 1 + MAX_WAITING_SENDS, 'the Welcome and every send taken');
+    assert.equal(mailbox.stats.refusedBusy, 20);
+    // Drained: the refused ones sent again, with the same ids, are stored.
+    for (const { n } of refused) {
+      assert.deepEqual(
+        await mailbox.store(a, { t: 'send', id: id(n), groupId, epoch: 1, payload: 'AQID' }),
+        { duplicate: false },
+      );
+    }
+    assert.equal(await mailbox.depth(b.deviceId), 1 + offered);
   });
 });

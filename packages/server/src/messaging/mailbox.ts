@@ -3,6 +3,28 @@
  * one transaction before the sender hears "stored"; a row is deleted only when its device
  * acknowledges it, and the acknowledgement of an application message puts a delivery receipt in
  * the sender's queue. Rows expire after the configured time whether delivered or not.
+ *
+ * Order is per device, not per cluster. Each device's queue has its own counter row; a writer
+ * locks the counters of the queues it writes (in device-id order, so two writers cannot deadlock),
+ * gives each entry the next seq of its queue, and holds the lock until it commits (queues.ts).
+ * Why a device that reads its queue after the last seq it got can never skip an entry:
+ * - A seq is taken and its row written inside one transaction holding the queue's counter lock,
+ *   so the transaction that writes seq s of a queue commits (or rolls back, taking its seqs and
+ *   the counter's advance with it) before any other can take a seq of that queue: seqs of one
+ *   queue commit in seq order, whichever node writes them.
+ * - PostgreSQL: a reader's statement sees every transaction committed before its snapshot. If it
+ *   sees seq s' of a queue, the writer of any s < s' had committed before the writer of s' took
+ *   the lock, so it sees s too: nothing below the largest seq it read can appear later. SQLite:
+ *   one node with one connection runs one transaction at a time, so the same holds trivially.
+ * - Hence `after` (realtime/port.ts) is the counter before a batch's entries: everything up to it
+ *   is committed, and a socket that has sent up to it may take the new entries without a read.
+ * Writers of different devices share no lock, so nodes add capacity until the database is busy.
+ * A batch also shares its groups' rows, which a Commit or a leave locks exclusively: in every
+ * member's queue a message of epoch n comes before the Commit that ends epoch n, as before.
+ *
+ * Overload: sends waiting for the writer are bounded (MAX_WAITING_*); past the bound a send is
+ * refused at once with SERVER_BUSY, which the SDK's outbox retries with the same id after the
+ * hinted delay, so the sends the node does accept keep a bounded wait.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,19 +32,19 @@ import type { DeviceRef } from '@parley/core';
 import {
   type DeliverFrame,
   fromBase64Url,
-  MESSAGING_LIMITS,
   ParleyError,
   Rerunnable,
   type SendFrame,
   toBase64Url,
 } from '@parley/core';
 import { type Selectable, sql } from 'kysely';
-import { existingDevices } from '../identity/device-store.js';
-import { type Db, type Executor, lock } from '../infra/db/database.js';
-import { textIntPairs } from '../infra/db/dialect.js';
+import type { Db, Executor } from '../infra/db/database.js';
+import { prepared } from '../infra/db/dialect.js';
 import type { QueueKind, QueueTable } from '../infra/db/schema.js';
 import { DeliveryStats } from '../infra/metrics/counters.js';
-import type { Addressed, Realtime } from '../realtime/port.js';
+import type { Realtime } from '../realtime/port.js';
+import { type AckItem, type StoreItem, writeBatch } from './mailbox-batch.js';
+import { appendLocked, lockQueues } from './queues.js';
 
 export interface QueueEntry {
   deviceId: string;
@@ -33,24 +55,14 @@ export interface QueueEntry {
   epoch: number;
   payload: Uint8Array | null;
   keyPackageId?: string;
-  /** What a receipt names (all the messages one acknowledgement covered). */
-  ids?: string[];
-  /** The payload as the sender sent it, to deliver without encoding it again. */
-  payloadB64?: string;
 }
 
-interface PendingAck {
-  device: DeviceRef;
-  seqs: number[];
+interface PendingAck extends AckItem {
   resolve: (count: number) => void;
   reject: (error: unknown) => void;
 }
 
-interface PendingStore {
-  sender: DeviceRef;
-  frame: SendFrame;
-  payload: Uint8Array;
-  digest: Buffer;
+interface PendingStore extends StoreItem {
   resolve: (result: { duplicate: boolean }) => void;
   reject: (error: unknown) => void;
 }
@@ -58,8 +70,20 @@ interface PendingStore {
 /** An id for an entry the server itself queues (Commit fan-out, leave and removal notices). */
 export const newMessageId = (): string => randomBytes(16).toString('base64url');
 
-/** Sends written per transaction at most, and rows per INSERT (SQLite's variable limit). */
+/** Sends (and acknowledgements) written per transaction at most. */
 const STORE_BATCH = 512;
+
+/**
+ * Sends waiting for the writer, at most, beyond the batch being written: one batch. The writer
+ * takes at most a batch per transaction, so more waiting would not raise its throughput, only
+ * every send's wait: with one batch waiting the next transaction is full and an accepted send
+ * waits for at most two. And 16 MiB of payload, so a burst of large messages cannot hold more
+ * memory than that (a full batch of the largest, 64 KiB, is 32 MiB).
+ */
+export const MAX_WAITING_SENDS = STORE_BATCH;
+const MAX_WAITING_BYTES = 16 * 1024 * 1024;
+/** The retry hint a refused send carries: about a transaction's time under load. */
+const BUSY_RETRY_MS = 250;
 
 function toFrame(r: Selectable<QueueTable>): DeliverFrame {
   return {
@@ -79,7 +103,6 @@ function toFrame(r: Selectable<QueueTable>): DeliverFrame {
     sentAt: new Date(r.sent_at).toISOString(),
   };
 }
-const INSERT_CHUNK = 500;
 /** Expired entries deleted per statement by the sweep. */
 const SWEEP_CHUNK = 2000;
 
@@ -95,84 +118,38 @@ export class Mailbox {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Adds entries inside the caller's transaction; wake the devices after it commits. */
-  async enqueue(trx: Executor, entries: QueueEntry[], now = this.clock()): Promise<void> {
-    await this.insert(trx, entries, now, false);
-  }
-
-  /** Inserts entries; with `returning`, gives back the frames to deliver (with their seq). */
-  private async insert(
+  /**
+   * Adds entries inside the caller's transaction; wake the devices after it commits. Locks the
+   * queues of the entries' devices and of `alsoLock` (devices the caller will delete: locked in
+   * the same sorted statement, queues.ts) and returns the devices whose queue is gone (deleted
+   * meanwhile: their entries were not written). The caller must already hold, before this, any
+   * group row it locks (lock order, queues.ts).
+   */
+  async enqueue(
     trx: Executor,
     entries: QueueEntry[],
-    now: number,
-    returning: boolean,
-  ): Promise<Addressed[]> {
-    if (entries.length === 0) return [];
-    const query = trx.insertInto('queue').values(
+    now = this.clock(),
+    alsoLock: readonly string[] = [],
+  ): Promise<string[]> {
+    if (entries.length === 0 && alsoLock.length === 0) return [];
+    const heads = await lockQueues(trx, [...entries.map((e) => e.deviceId), ...alsoLock]);
+    await appendLocked(
+      trx,
+      heads,
       entries.map((e) => ({
-        device_id: e.deviceId,
+        deviceId: e.deviceId,
         kind: e.kind,
-        message_id: e.messageId,
-        group_id: e.groupId,
-        sender_account: e.sender.accountId,
-        sender_device: e.sender.deviceId,
+        messageId: e.messageId,
+        groupId: e.groupId,
+        senderAccount: e.sender.accountId,
+        senderDevice: e.sender.deviceId,
         epoch: e.epoch,
         payload: e.payload,
-        key_package_id: e.keyPackageId ?? null,
-        sent_at: now,
-        expires_at: now + this.ttlMs,
+        keyPackageId: e.keyPackageId ?? null,
       })),
+      { sentAt: now, expiresAt: now + this.ttlMs },
     );
-    if (!returning) {
-      await query.execute();
-      return [];
-    }
-    // Only the new seqs come back (RETURNING has no defined order, so rows are matched by a key
-    // unique within a batch: the stored ids are unique per sender device); the frames are built
-    // from what is in memory already.
-    const key = (device: string, kind: string, sender: string, id: string) =>
-      `${device} ${kind} ${sender} ${id}`;
-    const byKey = new Map(
-      entries.map((e) => [key(e.deviceId, e.kind, e.sender.deviceId, e.messageId), e]),
-    );
-    const sentAt = new Date(now).toISOString();
-    // With other nodes writing the same queues, what each queue held before (under the queue
-    // lock, so nothing older can appear later): lets the hub push these without a read back.
-    let before: Map<string, number> | undefined;
-    if (this.realtime.sharedQueues) {
-      const devices = [...new Set(entries.map((e) => e.deviceId))];
-      const rows = await trx
-        .selectFrom('queue')
-        .select(['device_id', (eb) => eb.fn.max('seq').as('last')])
-        .where('device_id', 'in', devices)
-        .groupBy('device_id')
-        .execute();
-      before = new Map(rows.map((r) => [r.device_id, Number(r.last)]));
-    }
-    const rows = await query
-      .returning(['seq', 'device_id', 'kind', 'sender_device', 'message_id'])
-      .execute();
-    return rows.map((r) => {
-      const e = byKey.get(key(r.device_id, r.kind, r.sender_device, r.message_id))!;
-      const frame: DeliverFrame = {
-        t: 'deliver',
-        seq: r.seq,
-        kind: e.kind,
-        id: e.messageId,
-        groupId: e.groupId,
-        from: { accountId: e.sender.accountId, deviceId: e.sender.deviceId },
-        epoch: e.epoch,
-        ...(e.ids && e.ids.length > 1 ? { ids: e.ids } : {}),
-        ...(e.kind !== 'receipt' && e.payload
-          ? { payload: e.payloadB64 ?? toBase64Url(e.payload) }
-          : {}),
-        ...(e.keyPackageId ? { keyPackageId: e.keyPackageId } : {}),
-        sentAt,
-      };
-      return before
-        ? { deviceId: r.device_id, frame, after: before.get(r.device_id) ?? 0 }
-        : { deviceId: r.device_id, frame };
-    });
+    return [...new Set(entries.map((e) => e.deviceId).filter((d) => !heads.has(d)))];
   }
 
   /**
@@ -180,13 +157,22 @@ export class Mailbox {
    * (same id, same bytes) is acknowledged again without a second copy. Sends that arrive while a
    * batch is being written go into the next one: one transaction for many messages, in arrival
    * order (group commit), which is what keeps a durable queue near a bare relay's throughput.
+   * Refused with SERVER_BUSY while too many sends already wait (see the top of this file).
    */
   store(sender: DeviceRef, frame: SendFrame): Promise<{ duplicate: boolean }> {
     const payload = fromBase64Url(frame.payload);
     if (!payload) {
       return Promise.reject(new ParleyError('FRAME_INVALID', { details: { field: 'payload' } }));
     }
+    if (
+      this.pendingStores.length >= MAX_WAITING_SENDS ||
+      this.waitingBytes + payload.length > MAX_WAITING_BYTES
+    ) {
+      this.stats.refusedBusy += 1;
+      return Promise.reject(new ParleyError('SERVER_BUSY', { retryAfterMs: BUSY_RETRY_MS }));
+    }
     const digest = createHash('sha256').update(payload).digest();
+    this.waitingBytes += payload.length;
     return new Promise((resolve, reject) => {
       this.pendingStores.push({ sender, frame, payload, digest, resolve, reject });
       this.write();
@@ -195,7 +181,8 @@ export class Mailbox {
 
   /**
    * Deletes acknowledged entries of this device's own queue (other devices' seqs match nothing)
-   * and queues a delivery receipt for each application message's sender. Batched like stores.
+   * and queues a delivery receipt for each application message's sender. Batched like stores,
+   * and never refused: an acknowledgement only shortens the queues.
    */
   ack(device: DeviceRef, seqs: number[]): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -206,6 +193,8 @@ export class Mailbox {
 
   private readonly pendingStores: PendingStore[] = [];
   private readonly pendingAcks: PendingAck[] = [];
+  /** Payload bytes of the sends waiting in pendingStores. */
+  private waitingBytes = 0;
   /** One writer: whatever queued up while the last transaction ran goes into the next one. */
   private readonly writer = new Rerunnable(() => this.writePass());
 
@@ -219,23 +208,13 @@ export class Mailbox {
     while (this.pendingStores.length > 0 || this.pendingAcks.length > 0) {
       const stores = this.pendingStores.splice(0, STORE_BATCH);
       const acks = this.pendingAcks.splice(0, STORE_BATCH);
-      let result: {
-        outcome: Array<{ duplicate: boolean } | ParleyError>;
-        frames: Addressed[];
-        counts: number[];
-        storedAt: number[];
-      };
+      for (const s of stores) this.waitingBytes -= s.payload.length;
+      let result: Awaited<ReturnType<typeof writeBatch>>;
       try {
-        result = await this.db.transaction().execute(async (trx) => {
-          await lock(trx, 'queue');
-          const written = await this.writeBatch(trx, stores);
-          const acked = await this.applyAcks(trx, acks);
-          return {
-            outcome: written.outcome,
-            frames: [...written.frames, ...acked.frames],
-            counts: acked.counts,
-            storedAt: acked.storedAt,
-          };
+        result = await writeBatch(this.db, stores, acks, {
+          now: this.clock(),
+          ttlMs: this.ttlMs,
+          notePrior: this.realtime.sharedQueues,
         });
       } catch (error) {
         for (const item of [...stores, ...acks]) item.reject(error);
@@ -279,191 +258,12 @@ export class Mailbox {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async writeBatch(
-    trx: Executor,
-    batch: PendingStore[],
-  ): Promise<{ outcome: Array<{ duplicate: boolean } | ParleyError>; frames: Addressed[] }> {
-    if (batch.length === 0) return { outcome: [], frames: [] };
-    const now = this.clock();
-    const senders = [...new Set(batch.map((b) => b.sender.deviceId))];
-    const groupIds = [...new Set(batch.map((b) => b.frame.groupId))];
-    const seenRows = await trx
-      .selectFrom('sent_messages')
-      .select(['sender_device', 'message_id', 'digest'])
-      .where('sender_device', 'in', senders)
-      .where(
-        'message_id',
-        'in',
-        batch.map((b) => b.frame.id),
-      )
-      .execute();
-    const seen = new Map<string, Buffer>(
-      seenRows.map((r) => [`${r.sender_device}/${r.message_id}`, Buffer.from(r.digest)]),
-    );
-    const groups = new Map(
-      (
-        await trx.selectFrom('groups').select(['id', 'epoch']).where('id', 'in', groupIds).execute()
-      ).map((g) => [g.id, g.epoch]),
-    );
-    const members = new Map<string, string[]>();
-    for (const m of await trx
-      .selectFrom('group_members')
-      .select(['group_id', 'device_id'])
-      .where('group_id', 'in', groupIds)
-      .execute()) {
-      const list = members.get(m.group_id) ?? [];
-      list.push(m.device_id);
-      members.set(m.group_id, list);
-    }
-    const entries: QueueEntry[] = [];
-    const sent: Array<{ sender_device: string; message_id: string; digest: Buffer }> = [];
-    const outcome = batch.map(({ sender, frame, payload, digest }) => {
-      const key = `${sender.deviceId}/${frame.id}`;
-      const earlier = seen.get(key);
-      if (earlier) {
-        return earlier.equals(digest) ? { duplicate: true } : new ParleyError('MESSAGE_ID_REUSED');
-      }
-      const epoch = groups.get(frame.groupId);
-      if (epoch === undefined) return new ParleyError('GROUP_NOT_FOUND');
-      const devices = members.get(frame.groupId) ?? [];
-      if (!devices.includes(sender.deviceId)) return new ParleyError('NOT_GROUP_MEMBER');
-      if (frame.epoch !== epoch) {
-        return new ParleyError('EPOCH_CONFLICT', { details: { epoch } });
-      }
-      for (const deviceId of devices) {
-        if (deviceId === sender.deviceId) continue;
-        entries.push({
-          deviceId,
-          kind: 'application',
-          messageId: frame.id,
-          groupId: frame.groupId,
-          sender,
-          epoch: frame.epoch,
-          payload,
-          payloadB64: frame.payload,
-        });
-      }
-      seen.set(key, digest);
-      sent.push({ sender_device: sender.deviceId, message_id: frame.id, digest });
-      return { duplicate: false };
-    });
-    const frames: Addressed[] = [];
-    for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-      frames.push(...(await this.insert(trx, entries.slice(i, i + INSERT_CHUNK), now, true)));
-    }
-    for (let i = 0; i < sent.length; i += INSERT_CHUNK) {
-      await trx
-        .insertInto('sent_messages')
-        .values(
-          sent.slice(i, i + INSERT_CHUNK).map((r) => ({ ...r, expires_at: now + this.ttlMs })),
-        )
-        .execute();
-    }
-    return { outcome, frames };
-  }
-
   /** The device's queue after `afterSeq`, oldest first, unexpired. */
   async pending(deviceId: string, afterSeq: number, limit: number): Promise<DeliverFrame[]> {
-    const rows = await this.db
-      .selectFrom('queue')
-      .selectAll()
-      .where('device_id', '=', deviceId)
-      .where('seq', '>', afterSeq)
-      .where('expires_at', '>', this.clock())
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    const { rows } = await sql<Selectable<QueueTable>>`${prepared}select * from queue
+      where device_id = ${deviceId} and seq > ${afterSeq} and expires_at > ${this.clock()}
+      order by seq limit ${limit}`.execute(this.db);
     return rows.map(toFrame);
-  }
-
-  /**
-   * Deletes every acknowledged entry of the batch in one statement keyed by (device, seq) pairs,
-   * so an ack for another device's entry matches nothing; each pair counts for the first
-   * acknowledgement in the batch that named it, as if they had run one after the other.
-   */
-  private async applyAcks(
-    trx: Executor,
-    acks: PendingAck[],
-  ): Promise<{ counts: number[]; frames: Addressed[]; storedAt: number[] }> {
-    const frames: Addressed[] = [];
-    const counts = acks.map(() => 0);
-    /** When each acknowledged application message was stored, for the latency histogram. */
-    const storedAt: number[] = [];
-    /** Which acknowledgement each (device, seq) pair counts for. */
-    const owner = new Map<string, number>();
-    const pairs: Array<[string, number]> = [];
-    acks.forEach(({ device, seqs }, i) => {
-      for (const seq of seqs) {
-        const key = `${device.deviceId}/${seq}`;
-        if (owner.has(key)) continue;
-        owner.set(key, i);
-        pairs.push([device.deviceId, seq]);
-      }
-    });
-    if (pairs.length === 0) return { counts, frames, storedAt };
-    const rows = await trx
-      .deleteFrom('queue')
-      .where(sql<boolean>`(device_id, seq) in (${textIntPairs(trx, pairs)})`)
-      .returning([
-        'seq',
-        'device_id',
-        'kind',
-        'message_id',
-        'group_id',
-        'sender_device',
-        'epoch',
-        'sent_at',
-      ])
-      .execute();
-    // RETURNING has no order: seq order makes each receipt name its messages oldest first.
-    rows.sort((x, y) => x.seq - y.seq);
-    // One receipt entry per (acknowledging device, sender device, conversation) per batch, naming
-    // all the messages it covers: a window of messages costs one queue row back, not one each.
-    // A receipt names at most a delivery window of ids (the frame's limit); past that, another.
-    type Receipt = QueueEntry & { ids: string[] };
-    const all: Receipt[] = [];
-    const receipts = new Map<string, Receipt>();
-    for (const r of rows) {
-      const i = owner.get(`${r.device_id}/${r.seq}`)!;
-      counts[i]! += 1;
-      if (r.kind !== 'application') continue;
-      storedAt.push(r.sent_at);
-      const key = `${r.device_id}/${r.sender_device}/${r.group_id}`;
-      const receipt = receipts.get(key);
-      if (receipt && receipt.ids.length < MESSAGING_LIMITS.deliveryWindow) {
-        receipt.ids.push(r.message_id);
-      } else {
-        const opened: Receipt = {
-          deviceId: r.sender_device,
-          kind: 'receipt',
-          messageId: r.message_id,
-          groupId: r.group_id,
-          sender: acks[i]!.device,
-          epoch: r.epoch,
-          payload: null,
-          ids: [r.message_id],
-        };
-        receipts.set(key, opened);
-        all.push(opened);
-      }
-    }
-    if (all.length > 0) {
-      const senders = await existingDevices(trx, [...new Set(all.map((r) => r.deviceId))]);
-      const alive = new Set(senders.map((d) => d.id));
-      const live = all
-        .filter((r) => alive.has(r.deviceId))
-        .map((entry) => ({
-          ...entry,
-          payload:
-            entry.ids.length > 1 ? new TextEncoder().encode(JSON.stringify(entry.ids)) : null,
-        }));
-      for (let i = 0; i < live.length; i += INSERT_CHUNK) {
-        frames.push(
-          ...(await this.insert(trx, live.slice(i, i + INSERT_CHUNK), this.clock(), true)),
-        );
-      }
-    }
-    return { counts, frames, storedAt };
   }
 
   async depth(deviceId: string): Promise<number> {
@@ -478,15 +278,16 @@ export class Mailbox {
   /** Deletes expired queue entries and idempotency records; returns how many entries went. */
   async sweep(now = this.clock()): Promise<number> {
     // Every entry lives the same time from when it was written, so the expired ones are the
-    // oldest seqs: find the first live one by walking seq (the row id) from the start, which
+    // oldest rows: find the first live one by walking id (the order rows were written in, across
+    // all queues) from the start, which
     // costs about as many rows as are deleted, without an index on expires_at. (An entry written
     // under a shorter lifetime after a restart waits for the prefix; it is never delivered late,
     // as pending() checks expires_at.)
     const firstLive = await this.db
       .selectFrom('queue')
-      .select('seq')
+      .select('id')
       .where('expires_at', '>', now)
-      .orderBy('seq')
+      .orderBy('id')
       .limit(1)
       .executeTakeFirst();
     // In chunks, yielding between them: a long backlog must not stall the event loop.
@@ -494,15 +295,12 @@ export class Mailbox {
     for (;;) {
       let chunk = this.db
         .selectFrom('queue')
-        .select('seq')
+        .select('id')
         .where('expires_at', '<=', now)
-        .orderBy('seq')
+        .orderBy('id')
         .limit(SWEEP_CHUNK);
-      if (firstLive) chunk = chunk.where('seq', '<', firstLive.seq);
-      const deleted = await this.db
-        .deleteFrom('queue')
-        .where('seq', 'in', chunk)
-        .executeTakeFirst();
+      if (firstLive) chunk = chunk.where('id', '<', firstLive.id);
+      const deleted = await this.db.deleteFrom('queue').where('id', 'in', chunk).executeTakeFirst();
       gone += Number(deleted.numDeletedRows);
       if (Number(deleted.numDeletedRows) < SWEEP_CHUNK) break;
       await new Promise((resolve) => setImmediate(resolve));

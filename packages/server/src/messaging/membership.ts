@@ -9,6 +9,7 @@
 import type { DeviceRef } from '@parley/core';
 import type { ExpressionBuilder } from 'kysely';
 import type { Executor } from '../infra/db/database.js';
+import { forUpdate } from '../infra/db/dialect.js';
 import type { Database } from '../infra/db/schema.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 
@@ -29,25 +30,54 @@ export type Departure =
     };
 
 /**
- * Inside the caller's transaction, which holds the `queue` lock: the leaving devices' memberships
- * go, every device that stays is told through its queue, and a conversation left without members
- * goes (telling nobody). Returns the devices told, to wake once the transaction commits.
+ * Inside the caller's transaction: the leaving devices' memberships go, every device that stays is
+ * told through its queue, and a conversation left without members goes (telling nobody). Takes
+ * the locks in the order messaging/queues.ts fixes: the conversations' rows exclusively (so no
+ * batch of sends fans out to them meanwhile), then the queues of the devices told and of
+ * `alsoLock` (devices the caller deletes next; locked even when they are in no conversation).
+ * Returns the devices told, to wake once the transaction commits.
  */
 export async function leaveConversations(
   trx: Executor,
   mailbox: Mailbox,
   departure: Departure,
+  alsoLock: readonly string[] = [],
 ): Promise<string[]> {
-  const query = trx
+  const candidates = await trx
+    .selectFrom('group_members')
+    .select('group_id')
+    .distinct()
+    .where((eb) => ending(eb, departure))
+    .execute();
+  if (candidates.length > 0) {
+    await forUpdate(
+      trx,
+      trx
+        .selectFrom('groups')
+        .select('id')
+        .where(
+          'id',
+          'in',
+          candidates.map((c) => c.group_id),
+        )
+        .orderBy('id'),
+    ).execute();
+  }
+  // Read again under the locks: a Commit may have changed the members meanwhile.
+  const leaving = await trx
     .selectFrom('group_members')
     .innerJoin('groups', 'groups.id', 'group_members.group_id')
     .select([
       'group_members.group_id as groupId',
       'group_members.device_id as deviceId',
       'groups.epoch',
-    ]);
-  const leaving = await query.where((eb) => ending(eb, departure)).execute();
-  if (leaving.length === 0) return [];
+    ])
+    .where((eb) => ending(eb, departure))
+    .execute();
+  if (leaving.length === 0) {
+    await mailbox.enqueue(trx, [], undefined, alsoLock);
+    return [];
+  }
   const groups = [...new Set(leaving.map((m) => m.groupId))];
   let others = trx
     .selectFrom('group_members')
@@ -115,7 +145,7 @@ export async function leaveConversations(
       ),
     )
     .execute();
-  await mailbox.enqueue(trx, told);
+  await mailbox.enqueue(trx, told, undefined, alsoLock);
   return [...new Set(told.map((t) => t.deviceId))];
 }
 

@@ -175,9 +175,10 @@ export class Hub implements Realtime {
       if (this.node?.hasPeers) {
         // Other nodes write this queue too: one of them may have committed an earlier seq that
         // this socket has not read yet (its wake still on the way), and pushing these past it
-        // would move the socket's read position beyond it. The mailbox noted the queue's largest
-        // seq before writing (under the queue lock, infra/db/database.ts): a socket that has sent up
-        // to it takes these directly; otherwise, or without the note, it reads its queue.
+        // would move the socket's read position beyond it. The mailbox noted the queue's counter
+        // before writing (locked by the writer, so everything up to it is committed:
+        // messaging/mailbox.ts): a socket that has sent up to it takes these directly; otherwise,
+        // or without the note, it reads its queue.
         const after = afterOf.get(deviceId);
         for (const conn of conns) {
           if (after === undefined) conn.wake();

@@ -209,6 +209,7 @@ export class DeviceSocket implements DeviceConnection {
       ...(ref !== undefined ? { ref } : {}),
       code: e.code,
       message: e.message,
+      ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
       ...(e.details !== undefined ? { details: e.details } : {}),
     });
   }

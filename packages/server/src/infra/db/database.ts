@@ -4,6 +4,7 @@
  * Both sit behind the same Kysely interface; what differs between them is in dialect.ts.
  */
 
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -19,7 +20,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Storage } from '../../config/config.js';
-import { advisoryLock } from './dialect.js';
+import { advisoryLock, PREPARED } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -34,18 +35,16 @@ export async function openDatabase(storage: Storage): Promise<Db> {
 /**
  * What a write transaction must hold so that several nodes writing one PostgreSQL keep the order
  * a single SQLite writer gives for free: `directory` for changes to the directory log (a client's
- * delta sync reads versions in commit order), `queue` for anything put in a device queue (a
- * device reads its queue after the last seq it got, so seqs must become visible in order).
- * Transaction-scoped advisory locks, taken first in the transaction and always in this order
- * (directory, then queue), so two transactions cannot wait on each other. No-ops on SQLite,
- * whose one connection runs one transaction at a time.
+ * delta sync reads versions in commit order). A transaction-scoped advisory lock, taken first in
+ * the transaction. No-op on SQLite, whose one connection runs one transaction at a time. Device
+ * queues need no such lock: each is ordered by its own counter row (messaging/queues.ts).
  */
-export async function lock(trx: Transaction<Database>, name: 'directory' | 'queue'): Promise<void> {
+export async function lock(trx: Transaction<Database>, name: 'directory'): Promise<void> {
   await advisoryLock(trx, ADVISORY_LOCKS[name]);
 }
 
 /** Arbitrary but fixed: the first word spells "parl" in ASCII. */
-const ADVISORY_LOCKS = { directory: 0x7061726c_0001n, queue: 0x7061726c_0002n } as const;
+const ADVISORY_LOCKS = { directory: 0x7061726c_0001n } as const;
 
 // --- SQLite ------------------------------------------------------------------------------------
 
@@ -146,6 +145,7 @@ async function openPostgres(url: string): Promise<Db> {
   // An idle connection the server drops (PostgreSQL restarted) must not crash the process; the
   // pool replaces it on the next query.
   pool.on('error', () => {});
+  pool.on('connect', prepareMarked);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
@@ -162,6 +162,22 @@ async function openPostgres(url: string): Promise<Db> {
 }
 
 const INT8_OID = 20;
+
+/** Routes the marked statements of a new pool connection through named prepared statements. */
+function prepareMarked(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (typeof config !== 'string' || !config.startsWith(PREPARED)) return query(config, ...rest);
+    let name = names.get(config);
+    if (!name) {
+      name = `p${createHash('sha256').update(config).digest('hex').slice(0, 24)}`;
+      names.set(config, name);
+    }
+    const [values, callback] = rest;
+    return query({ name, text: config, values }, callback);
+  };
+}
 
 /** The URL without its password, for messages. */
 export function safeUrl(url: string): string {

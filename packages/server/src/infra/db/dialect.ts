@@ -31,6 +31,17 @@ export function sharedByNodes(db: Runs): boolean {
   return dialectOf(db) === 'postgres';
 }
 
+/**
+ * Statements whose text starts with this comment are prepared once per connection on PostgreSQL
+ * (a named statement, parsed and planned once: database.ts) instead of on every run — the hot
+ * path's, each of one text for every batch (rowsOf). SQLite keeps its last 256 prepared
+ * statements anyway (database.ts, withStatementCache), so the comment changes nothing there.
+ * Only for statements whose text is one of a few: each text is prepared on every connection.
+ */
+export const PREPARED = '/*prepared*/';
+/** The marker as the first piece of a `sql` template. */
+export const prepared = sql.raw(PREPARED);
+
 /** Column types: bytes, and 64-bit integers (millisecond times, sequence numbers). */
 export function columnTypes(dialect: Dialect): {
   blob: RawBuilder<unknown>;
@@ -57,6 +68,93 @@ export async function advisoryLock(trx: Runs, key: bigint): Promise<void> {
 export function forUpdate<Q extends { forUpdate(): Q }>(trx: Runs, query: Q): Q {
   return dialectOf(trx) === 'postgres' ? query.forUpdate() : query;
 }
+
+/**
+ * The locking clause that makes a read hold its rows against other nodes' writers until the
+ * transaction ends: `for share of t` or `for update of t` on PostgreSQL; nothing on SQLite, whose
+ * single connection runs one transaction at a time. With ORDER BY, PostgreSQL takes the row locks
+ * in that order (the sort runs first), which is what keeps two writers from deadlocking.
+ */
+export function lockRows(db: Runs, mode: 'share' | 'update', table: string): RawBuilder<unknown> {
+  if (dialectOf(db) !== 'postgres') return sql``;
+  return sql`for ${sql.raw(mode)} of ${sql.ref(table)}`;
+}
+
+/**
+ * Two writes in one round trip where the dialect can (PostgreSQL runs the first as a
+ * data-modifying WITH clause of the second); SQLite runs them one after the other.
+ */
+export async function writeBoth(
+  db: Runs,
+  first: RawBuilder<unknown>,
+  second: RawBuilder<unknown>,
+): Promise<void> {
+  if (dialectOf(db) === 'postgres') {
+    await sql`${prepared}with first_write as (${first}) ${second}`.execute(db);
+    return;
+  }
+  await first.execute(db);
+  await second.execute(db);
+}
+
+/**
+ * Whether a PostgreSQL transaction failed only because it met another one (deadlock detected,
+ * serialization failure): run again, it succeeds.
+ */
+export function transientConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/** The column types `rowsOf` can carry. */
+export type RowsColumn = 'text' | 'int' | 'bytes';
+
+/**
+ * A subquery holding `rows`, columns named `names` of types `types`, with one parameter per
+ * column however many rows (PostgreSQL: arrays through unnest; SQLite: one JSON array through
+ * json_each, bytes as hex): the statement text depends on the columns only, so every batch size
+ * reuses one prepared statement and no driver's parameter limit applies. Null is allowed in any
+ * column.
+ */
+export function rowsOf(
+  db: Runs,
+  names: readonly string[],
+  types: readonly RowsColumn[],
+  rows: ReadonlyArray<ReadonlyArray<string | number | Uint8Array | null>>,
+): RawBuilder<unknown> {
+  if (dialectOf(db) === 'sqlite') {
+    const json = JSON.stringify(
+      rows.map((row) =>
+        row.map((v, i) =>
+          types[i] === 'bytes' && v !== null ? Buffer.from(v as Uint8Array).toString('hex') : v,
+        ),
+      ),
+    );
+    const columns = types.map((type, i) =>
+      type === 'bytes'
+        ? sql`unhex(value ->> ${sql.lit(i)}) as ${sql.ref(names[i]!)}`
+        : sql`value ->> ${sql.lit(i)} as ${sql.ref(names[i]!)}`,
+    );
+    return sql`select ${sql.join(columns)} from json_each(${json})`;
+  }
+  const arrays = types.map((type, i) => {
+    const column = rows.map((row) => row[i] ?? null);
+    return sql`cast(${column} as ${sql.raw(PG_ARRAY[type])})`;
+  });
+  return sql`select * from unnest(${sql.join(arrays)}) as t(${sql.join(names.map((n) => sql.ref(n)))})`;
+}
+
+/** rowsOf for one text column: `values` as a subquery of one column named `name`. */
+export function textsOf(db: Runs, name: string, values: readonly string[]): RawBuilder<unknown> {
+  return rowsOf(
+    db,
+    [name],
+    ['text'],
+    values.map((v) => [v]),
+  );
+}
+
+const PG_ARRAY: Record<RowsColumn, string> = { text: 'text[]', int: 'bigint[]', bytes: 'bytea[]' };
 
 /** A blob as hex text (SQLite: upper case, PostgreSQL: lower; Buffer reads either). */
 export function hex(db: Runs, expr: RawBuilder<unknown>): RawBuilder<string> {

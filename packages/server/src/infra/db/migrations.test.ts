@@ -4,7 +4,8 @@
  * 0005 moves each account's directory entry into the current key's own table: accounts keep their
  * order (seq = the old row id), entries and child rows survive, deleting an account deletes its
  * entry. Migration 0008 leaves old accounts without identity key or lock, old devices without
- * certificate.
+ * certificate. Migration 0011 gives each device queue its own seq counter without losing an entry
+ * or letting a later seq fall below one a device has seen (both databases).
  */
 
 import * as assert from 'node:assert/strict';
@@ -13,9 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
-import { openDatabase } from './database.js';
-import { sqliteMigrations } from './migrations/index.js';
+import { Kysely, Migrator, PostgresDialect, type Selectable, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import {
+  createPostgresDatabase,
+  dropPostgresDatabases,
+  postgresReachable,
+} from '../../testing/test-databases.js';
+import { type Db, openDatabase } from './database.js';
+import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
+import type { QueueTable } from './schema.js';
 
 const migrationProvider = { getMigrations: async () => sqliteMigrations };
 
@@ -169,6 +177,117 @@ describe('migration 0005: a directory table per key', () => {
       );
     } finally {
       await db.destroy();
+    }
+  });
+});
+
+describe('migration 0011: a seq per device queue', () => {
+  /**
+   * Three entries written by the old global counter (seq 1 and 3 for dev1, 2 for dev2), the
+   * last one acknowledged already; dev3 has none. What a device has seen must stay below
+   * anything it is given later, whichever device saw the highest seq.
+   */
+  async function fillOld(db: Kysely<unknown>) {
+    const blob = (byte: number) => Buffer.alloc(32, byte);
+    await sql`insert into accounts (id, discoverable, created_at) values ('acct1', 1, 'then')`.execute(
+      db,
+    );
+    for (const id of ['dev1', 'dev2', 'dev3']) {
+      await sql`insert into devices (id, account_id, name, credential_hash, created_at)
+        values (${id}, 'acct1', 'phone', ${blob(4)}, 'then')`.execute(db);
+    }
+    for (const [device, payload] of [
+      ['dev1', 1],
+      ['dev2', 2],
+      ['dev1', 3],
+    ] as const) {
+      await sql`insert into queue (device_id, kind, message_id, group_id, sender_account,
+          sender_device, epoch, payload, sent_at, expires_at)
+        values (${device}, 'application', ${`m${payload}`}, 'g', 'acct1', 'dev3', 1,
+          ${blob(payload)}, 10, 20)`.execute(db);
+    }
+    await sql`delete from queue where message_id = 'm3'`.execute(db);
+  }
+
+  async function checkMigrated(db: Db) {
+    const rows = await db.selectFrom('queue').selectAll().orderBy('id').execute();
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.device_id, r.seq, r.message_id, Buffer.from(r.payload!)[0]]),
+      [
+        [1, 'dev1', 1, 'm1', 1],
+        [2, 'dev2', 2, 'm2', 2],
+      ],
+    );
+    const heads = await db.selectFrom('queue_heads').selectAll().orderBy('device_id').execute();
+    assert.deepEqual(
+      heads.map((h) => [h.device_id, h.last_seq]),
+      [
+        ['dev1', 3],
+        ['dev2', 3],
+        ['dev3', 3],
+      ],
+    );
+    // A seq is unique within its queue only.
+    await db
+      .insertInto('queue')
+      .values({ ...rowOf(rows[0]!), device_id: 'dev2', seq: 1 })
+      .execute();
+    await assert.rejects(
+      db.insertInto('queue').values(rowOf(rows[0]!)).execute(),
+      /unique|duplicate/i,
+    );
+    // Deleting a device takes its counter with it.
+    await db.deleteFrom('devices').where('id', '=', 'dev3').execute();
+    assert.equal((await db.selectFrom('queue_heads').selectAll().execute()).length, 2);
+  }
+
+  const rowOf = (r: Selectable<QueueTable>) => {
+    const { id: _id, ...rest } = r;
+    return rest;
+  };
+
+  it('keeps every entry and its seq, and starts each counter above every seq given (SQLite)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-migration-test-'));
+    const old = new Kysely<unknown>({
+      dialect: new SqliteDialect({ database: new SQLite(join(dir, 'parley.sqlite')) }),
+    });
+    const { error } = await new Migrator({ db: old, provider: migrationProvider }).migrateTo(
+      '0009-presence-allow-list',
+    );
+    assert.equal(error, undefined);
+    await fillOld(old);
+    await old.destroy();
+    const db = await openDatabase({ kind: 'sqlite', dataDir: dir });
+    try {
+      await checkMigrated(db);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('keeps every entry and its seq, and starts each counter above every seq given (PostgreSQL)', async (t) => {
+    if (!(await postgresReachable())) {
+      if (process.env.CI === 'true') assert.fail('PostgreSQL is not reachable (required under CI)');
+      t.skip('no PostgreSQL at 127.0.0.1:5432');
+      return;
+    }
+    const url = await createPostgresDatabase();
+    const old = new Kysely<unknown>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+    });
+    const { error } = await new Migrator({
+      db: old,
+      provider: { getMigrations: async () => postgresMigrations },
+    }).migrateTo('0009-presence-allow-list');
+    assert.equal(error, undefined);
+    await fillOld(old);
+    await old.destroy();
+    const db = await openDatabase({ kind: 'postgres', url });
+    try {
+      await checkMigrated(db);
+    } finally {
+      await db.destroy();
+      await dropPostgresDatabases();
     }
   });
 });

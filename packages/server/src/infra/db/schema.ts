@@ -120,9 +120,18 @@ export interface GroupMembersTable {
 
 export type QueueKind = 'application' | 'commit' | 'welcome' | 'receipt' | 'leave' | 'removed';
 
-export interface QueueTable {
-  seq: Generated<number>;
+/** Per device, the last seq given out in its queue; its row lock orders the queue's writers. */
+export interface QueueHeadsTable {
   device_id: string;
+  last_seq: number;
+}
+
+export interface QueueTable {
+  /** The cluster-wide order rows were written in (the expiry sweep walks it); never sent. */
+  id: Generated<number>;
+  device_id: string;
+  /** The entry's place in its device's queue: what the device sees and acknowledges. */
+  seq: number;
   kind: QueueKind;
   message_id: string;
   group_id: string;
@@ -190,6 +199,7 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   queue: QueueTable;
+  queue_heads: QueueHeadsTable;
   sent_messages: SentMessagesTable;
   contact_links: ContactLinksTable;
   presence_allow: PresenceAllowTable;

@@ -41,6 +41,8 @@ export class DeliveryStats {
   delivered = 0;
   /** Queue entries a device acknowledged (and the server deleted). */
   acknowledged = 0;
+  /** Sends refused with SERVER_BUSY (too many already waiting to be stored). */
+  refusedBusy = 0;
   /** Seconds from an application message being stored to a recipient device acknowledging it. */
   readonly latency = new Buckets(LATENCY_BOUNDS);
 }

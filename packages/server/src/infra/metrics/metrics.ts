@@ -72,6 +72,12 @@ export class Metrics {
     );
     counterFrom(
       registers,
+      'parley_sends_refused_busy_total',
+      'Sends refused with SERVER_BUSY because too many were already waiting to be stored.',
+      () => stats.refusedBusy,
+    );
+    counterFrom(
+      registers,
       'parley_queue_entries_acknowledged_total',
       'Queue entries acknowledged by their device.',
       () => stats.acknowledged,

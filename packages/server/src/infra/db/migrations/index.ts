@@ -17,6 +17,7 @@ import * as m0007 from './0007-budget-carry.js';
 import * as m0008 from './0008-identity.js';
 import * as m0009 from './0009-presence-allow-list.js';
 import * as m0010 from './0010-oprf-rotations.js';
+import * as m0011 from './0011-device-queue-seq.js';
 
 /** A migration as each dialect runs it; absent where that dialect's history does not have it. */
 type PerDialect = { sqlite?: Migration; postgres?: Migration };
@@ -32,6 +33,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: PerDialect]> 
   ['0008-identity', m0008],
   ['0009-presence-allow-list', m0009],
   ['0010-oprf-rotations', m0010],
+  ['0011-device-queue-seq', m0011],
 ];
 
 function listFor(dialect: keyof PerDialect): Record<string, Migration> {
