@@ -29,9 +29,10 @@ function publicFiles(dir: string): string[] {
 }
 
 function shell(): string[] {
-  const manifest = JSON.parse(
-    readFileSync(join(DIST, '.vite', 'manifest.json'), 'utf8'),
-  ) as Record<string, ManifestChunk>;
+  const manifest = JSON.parse(readFileSync(join(DIST, '.vite', 'manifest.json'), 'utf8')) as Record<
+    string,
+    ManifestChunk
+  >;
   const files = new Set<string>(['/']);
   for (const chunk of Object.values(manifest)) {
     for (const file of [chunk.file, ...(chunk.css ?? []), ...(chunk.assets ?? [])]) {

@@ -134,10 +134,8 @@ export class Messenger extends Emitter<MessengerEvents> {
       identityKey: (await this.identity.keys())?.publicKey,
     }));
     this.conversationStore = new Conversations(store, events);
-    this.lane = new Lane(
-      report,
-      store.sharedLock ? deviceLock(store.sharedLock) : undefined,
-      () => this.conversationStore.forgetCached(),
+    this.lane = new Lane(report, store.sharedLock ? deviceLock(store.sharedLock) : undefined, () =>
+      this.conversationStore.forgetCached(),
     );
     this.checks = new KeyChecks(device, this.trust, this.conversationStore, events);
     const certify = async (signatureKey: Uint8Array) => {
