@@ -16,10 +16,12 @@ declare const PARLEY_VERSION: string;
 
 const PREFIX = 'parley-shell-';
 const CACHE = `${PREFIX}${PARLEY_VERSION}`;
-const SHELL = new Set(PARLEY_SHELL);
+/** The URLs of this version's shell (`/` is the page). */
+const FILES: readonly string[] = PARLEY_SHELL;
+const SHELL = new Set(FILES);
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(PARLEY_SHELL)));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES)));
 });
 
 self.addEventListener('activate', (event) => {
