@@ -21,7 +21,7 @@ const FILES: readonly string[] = PARLEY_SHELL;
 const SHELL = new Set(FILES);
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES)));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll([...FILES])));
 });
 
 self.addEventListener('activate', (event) => {
