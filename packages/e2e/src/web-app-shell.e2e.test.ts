@@ -181,6 +181,7 @@ describe('web app shell', { skip: browserMissing(), timeout: 300_000 }, () => {
     await page.reload();
     await openChat(page);
     await messages(page, 'Hello from Bob').waitFor();
+    await page.getByText('What you send now goes out once connected.').waitFor();
     await page.getByLabel('Message', { exact: true }).fill('Sent while offline');
     await page.getByRole('button', { name: 'Send' }).click();
     await messages(page, 'Sent while offline').waitFor();
