@@ -21,6 +21,8 @@ export default defineConfig({
     // Reported by `npm run bench` (gzip); the crypto chunks are loaded on first use.
     chunkSizeWarningLimit: 1500,
     modulePreload: { polyfill: false },
+    // dist/.vite/manifest.json: the files the service worker precaches (vite.sw.config.ts).
+    manifest: true,
   },
   server: {
     proxy: { '/v1': { target: 'http://127.0.0.1:8787', ws: true } },

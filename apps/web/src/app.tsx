@@ -124,7 +124,7 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
           <p className="offline" role="status">
             {everConnected
               ? 'Offline — reconnecting. What you send now goes out when you are back online.'
-              : 'Connecting…'}
+              : 'Connecting… What you send now goes out once connected.'}
           </p>
         )}
         <Alert message={model.problem} />

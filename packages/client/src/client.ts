@@ -45,6 +45,7 @@ import {
 import { OwnIdentity } from './identity/own-identity.js';
 import { type SafetyNumber, SafetyNumbers } from './identity/safety-numbers.js';
 import { Messenger } from './messaging/messenger.js';
+import { loadMls } from './messaging/mls.js';
 import { Consent } from './privacy/consent.js';
 import { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
 import { PresenceAllowList } from './privacy/presence-allow-list.js';
@@ -131,6 +132,14 @@ export class ParleyClient {
       return new ParleyClient(options, undefined);
     }
     return new ParleyClient(options, session);
+  }
+
+  /**
+   * Loads the crypto libraries (ts-mls, and libsodium's WebAssembly under the identity keys) now
+   * instead of on first use: a service worker woken to process messages does it up front.
+   */
+  static async loadCrypto(): Promise<void> {
+    await loadMls();
   }
 
   get serverUrl(): string {

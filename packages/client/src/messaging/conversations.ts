@@ -212,6 +212,15 @@ export class Conversations {
     return (await this.updateMessages(conversationId, [id], change))[0];
   }
 
+  /**
+   * Forgets the cached states and histories, so the next reads come from the store (another tab
+   * or the service worker may have advanced them while it held the device's lock).
+   */
+  forgetCached(): void {
+    this.cache.clear();
+    this.histories.clear();
+  }
+
   /** Deletes every conversation's state and history from the store and the cache. */
   async erase(): Promise<void> {
     const ids = (await this.store.get<string[]>(KEYS.conversations)) ?? [];

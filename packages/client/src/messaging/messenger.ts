@@ -43,7 +43,7 @@ import { GroupChanges } from './group-changes.js';
 import { Inbox, removerOf } from './inbox.js';
 import { KeyChecks } from './key-checks.js';
 import { KeyPackageStock } from './key-packages.js';
-import { Lane } from './lane.js';
+import { deviceLock, Lane } from './lane.js';
 import {
   asParleyError,
   type ChatMessage,
@@ -135,8 +135,10 @@ export class Messenger extends Emitter<MessengerEvents> {
       accountId: device.accountId,
       identityKey: (await this.identity.keys())?.publicKey,
     }));
-    this.lane = new Lane(report);
     this.conversationStore = new Conversations(store, events);
+    this.lane = new Lane(report, store.sharedLock ? deviceLock(store.sharedLock) : undefined, () =>
+      this.conversationStore.forgetCached(),
+    );
     this.checks = new KeyChecks(device, this.trust, this.conversationStore, events);
     const certify = async (signatureKey: Uint8Array) => {
       const certificate = await this.identity.certificate(device, signatureKey);

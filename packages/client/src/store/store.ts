@@ -9,6 +9,12 @@ export interface ClientStore {
   get<T>(key: string): Promise<T | undefined>;
   set<T>(key: string, value: T): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Set when other SDK instances may use this store at the same time (an IndexedDB database is
+   * shared by a browser's tabs and its service worker): the name of the lock they share, under
+   * which each applies delivered entries and advances MLS state (messaging/lane.ts).
+   */
+  readonly sharedLock?: string;
 }
 
 export class MemoryStore implements ClientStore {
@@ -36,13 +42,20 @@ export class MemoryStore implements ClientStore {
 
 /** Browser store: one IndexedDB object store of JSON-compatible values. */
 export class IndexedDbStore implements ClientStore {
-  private constructor(private readonly db: IDBDatabase) {}
+  readonly sharedLock: string;
+
+  private constructor(
+    private readonly db: IDBDatabase,
+    name: string,
+  ) {
+    this.sharedLock = `parley-store:${name}`;
+  }
 
   static open(name = 'parley'): Promise<IndexedDbStore> {
     return new Promise((resolve, reject) => {
       const request = indexedDB.open(name, 1);
       request.onupgradeneeded = () => request.result.createObjectStore('state');
-      request.onsuccess = () => resolve(new IndexedDbStore(request.result));
+      request.onsuccess = () => resolve(new IndexedDbStore(request.result, name));
       request.onerror = () => reject(request.error);
     });
   }

@@ -24,21 +24,32 @@ export function browserMissing(): string | undefined {
   return reason;
 }
 
+// The machine has no outside network: without these Chromium keeps trying to reach Google.
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /** Launches Chromium; `extraArgs` adds flags (e.g. a fake camera, harness/fake-camera.ts). */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
+}
+
+/**
+ * Chromium with a profile directory that outlives its pages, as an installed app has: service
+ * workers, their caches and the installability check need one.
+ */
+export function launchPersistentChromium(userDataDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
-    // The machine has no outside network: without these Chromium keeps trying to reach Google.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      ...extraArgs,
-    ],
+    args: ARGS,
+    viewport: VIEWPORTS.phone,
+    locale: 'en-US',
   });
 }
 

@@ -19,6 +19,8 @@ describe('web app serving', () => {
     mkdirSync(join(dir, 'assets'));
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Parley</title>');
     writeFileSync(join(dir, 'assets', 'index-abc123.js'), script);
+    writeFileSync(join(dir, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+    writeFileSync(join(dir, 'manifest.webmanifest'), '{"name":"Parley"}');
     app = Fastify();
     installErrorHandling(app);
     app.get('/v1/account', async () => ({ ok: true }));
@@ -56,6 +58,19 @@ describe('web app serving', () => {
     const head = await app.inject({ method: 'HEAD', url: '/assets/index-abc123.js' });
     assert.equal(head.statusCode, 200);
     assert.equal(head.body, '');
+  });
+
+  it('serves the service worker for the whole origin and, like the manifest, never stale', async () => {
+    const sw = await app.inject({ url: '/sw.js' });
+    assert.equal(sw.statusCode, 200);
+    assert.equal(sw.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal(sw.headers['service-worker-allowed'], '/');
+    assert.equal(sw.headers['cache-control'], 'no-cache');
+    assert.equal(sw.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    const manifest = await app.inject({ url: '/manifest.webmanifest' });
+    assert.equal(manifest.headers['content-type'], 'application/manifest+json');
+    assert.equal(manifest.headers['cache-control'], 'no-cache');
+    assert.equal(manifest.headers['service-worker-allowed'], undefined);
   });
 
   it('leaves API paths and unknown files to the typed 404', async () => {

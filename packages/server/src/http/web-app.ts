@@ -1,6 +1,7 @@
 /**
  * Serves the built web app (apps/web/dist) from memory: read once at start, gzip-compressed once,
- * hashed assets cached for a year, the page itself never cached, every response under a strict
+ * hashed assets cached for a year, the page, the manifest and the service worker (/sw.js, allowed
+ * the whole origin as its scope) revalidated on every use, every response under a strict
  * Content-Security-Policy. The app uses hash routes, so only files and `/` exist here; unknown
  * paths under /v1 stay the API's typed 404.
  */
@@ -55,6 +56,7 @@ interface WebFile {
   gzip: Buffer | undefined;
   type: string;
   immutable: boolean;
+  serviceWorker: boolean;
 }
 
 export type WebApp = Map<string, WebFile>;
@@ -79,6 +81,7 @@ export async function loadWebApp(dir: string): Promise<WebApp | undefined> {
       type,
       // Vite names assets by content hash, so they never change under the same URL.
       immutable: url.startsWith('/assets/'),
+      serviceWorker: url === '/sw.js',
     });
   }
   return files;
@@ -108,6 +111,7 @@ export function webAppRoutes(app: FastifyInstance, files: WebApp): void {
       file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     );
     reply.header('vary', 'accept-encoding');
+    if (file.serviceWorker) reply.header('service-worker-allowed', '/');
     const gzip = file.gzip && /\bgzip\b/.test(acceptEncoding ?? '');
     if (gzip) reply.header('content-encoding', 'gzip');
     const body = gzip ? file.gzip! : file.body;
