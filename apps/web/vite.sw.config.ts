@@ -10,8 +10,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { defineConfig } from 'vite';
+import app from './vite.config.ts';
 
-const DIST = join(import.meta.dirname, 'dist');
+// The app build's output (PARLEY_WEB_OUT lets the build test use a directory of its own).
+const DIST = process.env.PARLEY_WEB_OUT ?? join(import.meta.dirname, 'dist');
 const PUBLIC = join(import.meta.dirname, 'public');
 
 interface ManifestChunk {
@@ -51,14 +53,19 @@ export default defineConfig(() => {
     version.update(readFileSync(join(DIST, file === '/' ? 'index.html' : file)));
   }
   return {
+    // The same platform aliases as the app (Node's `crypto` is the browser's Web Crypto).
+    resolve: app.resolve,
     publicDir: false,
     define: {
+      // A classic worker script has no import.meta; libsodium asks for its own address with it,
+      // which in a service worker is the script's (self.location).
+      'import.meta.url': 'self.location.href',
       PARLEY_SHELL: JSON.stringify(files),
       PARLEY_VERSION: JSON.stringify(version.digest('hex').slice(0, 16)),
     },
     build: {
       target: 'es2022',
-      outDir: 'dist',
+      outDir: DIST,
       emptyOutDir: false,
       copyPublicDir: false,
       chunkSizeWarningLimit: 4000,
