@@ -3,7 +3,9 @@
  * (infra/db/database.ts; any narrower ordering must keep these): a reader following the log after
  * the last version it saw, while registrations run through both nodes, sees every version the log
  * ends with, in order (a version committed below one it had passed would be skipped); and one new
- * number registered through both nodes at once makes one account, not two and not an error.
+ * number registered through both nodes at once makes one account, not two and not an error; and a
+ * publication's read (a version, then the rows it labels) is one snapshot, blind to another node's
+ * commit in between.
  * Needs the PostgreSQL at 127.0.0.1:5432 (skipped without it, failed under CI); SQLite is one
  * node.
  */
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadIdentityCrypto, toBase64Url } from '@parley/core';
+import { snapshotReads } from '../infra/db/dialect.js';
 import { testServer } from '../testing/index.js';
 import {
   createPostgresDatabase,
@@ -122,5 +125,25 @@ describe('two nodes changing the directory at once', {
       .where('op', '=', 'add')
       .executeTakeFirstOrThrow();
     assert.equal(Number(adds.n), 80 + numbers.length, 'one add per new number');
+  });
+  it("a publication's read transaction is one snapshot: another node's commit in between is unseen", async () => {
+    const db = a.server.services.db;
+    const logged = async (ex: Pick<typeof db, 'selectFrom'>) =>
+      Number(
+        (
+          await ex
+            .selectFrom('directory_log')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const [first, second] = await db.transaction().execute(async (trx) => {
+      await snapshotReads(trx);
+      const before = await logged(trx);
+      await b.register('+14152770000');
+      return [before, await logged(trx)];
+    });
+    assert.equal(second, first, 'the same state within the transaction');
+    assert.equal(await logged(db), first + 1, 'the registration committed meanwhile');
   });
 });

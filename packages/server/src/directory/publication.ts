@@ -25,7 +25,7 @@ import {
 } from '@parley/core/server';
 import { sql } from 'kysely';
 import type { Db } from '../infra/db/database.js';
-import { hex, stringAgg } from '../infra/db/dialect.js';
+import { hex, snapshotReads, stringAgg } from '../infra/db/dialect.js';
 import { directoryTableName } from '../infra/db/schema.js';
 import type { DirectoryLog } from './log.js';
 
@@ -179,6 +179,7 @@ export class Publication {
     const members = await this.loadMembers();
     if (members.keyId !== keyId) return null;
     const logged = await this.db.transaction().execute(async (trx) => {
+      await snapshotReads(trx);
       const version = await this.log.version(trx);
       if (since > version || since < (await this.log.floor(trx))) return null;
       const rows = await this.log.since(trx, keyId, Math.min(since, members.version));
@@ -264,6 +265,7 @@ export class Publication {
     const keyId = this.currentKeyId();
     const members = await this.loadMembers();
     const current = await this.db.transaction().execute(async (trx) => {
+      await snapshotReads(trx);
       const version = await this.log.version(trx);
       const rows = await this.log.since(trx, keyId, members.version);
       return { version, rows };
@@ -315,11 +317,12 @@ export class Publication {
   }
 
   private async readMembers(keyId: string): Promise<Members> {
-    // One read transaction, so the version matches the content. Fingerprints come a million rows
+    // One read transaction (one snapshot, on PostgreSQL too), so the version matches the content. Fingerprints come a million rows
     // at a time as one hex string per query, so 2^24 accounts make a few dozen strings rather
     // than millions of row objects. Both tables are read in seq order.
     const table = sql.table(directoryTableName(keyId));
     return this.db.transaction().execute(async (trx) => {
+      await snapshotReads(trx);
       const version = await this.log.version(trx);
       const chunks: Uint8Array[] = [];
       let after = 0;

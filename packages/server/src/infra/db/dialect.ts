@@ -53,6 +53,17 @@ export function columnTypes(dialect: Dialect): {
 }
 
 /**
+ * Makes the transaction's reads one snapshot: PostgreSQL's default (read committed) takes a new
+ * snapshot per statement, so a version read and the rows read after it could straddle another
+ * node's commit. Must be the transaction's first statement. SQLite's one connection already reads
+ * one state per transaction.
+ */
+export async function snapshotReads(trx: Runs): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await sql`set transaction isolation level repeatable read`.execute(trx);
+}
+
+/**
  * A transaction-scoped advisory lock (PostgreSQL's pg_advisory_xact_lock); nothing on SQLite,
  * whose one connection runs one transaction at a time.
  */
