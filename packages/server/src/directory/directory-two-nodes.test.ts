@@ -11,13 +11,10 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadIdentityCrypto, toBase64Url } from '@parley/core';
 import { snapshotReads } from '../infra/db/dialect.js';
-import { testServer } from '../testing/index.js';
+import { type TestServer, testCluster } from '../testing/index.js';
 import {
   createPostgresDatabase,
   dropPostgresDatabases,
@@ -25,8 +22,6 @@ import {
   postgresReachable,
 } from '../testing/test-databases.js';
 
-/** What a node's data directory holds that every node of a cluster shares. */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
 const LIMITS = { PARLEY_VERIFICATION_PER_IP: '100000', PARLEY_VERIFICATION_PER_PREFIX: '100000' };
 
 const reachable = await postgresReachable();
@@ -34,7 +29,7 @@ const reachable = await postgresReachable();
 describe('two nodes changing the directory at once', {
   skip: !reachable && process.env.CI !== 'true' ? `no PostgreSQL at ${POSTGRES_ADMIN_URL}` : false,
 }, () => {
-  type Node = Awaited<ReturnType<typeof testServer>>;
+  type Node = TestServer;
   let a: Node;
   let b: Node;
 
@@ -44,13 +39,7 @@ describe('two nodes changing the directory at once', {
       `PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL} (required under CI)`,
     );
     const url = await createPostgresDatabase();
-    a = await testServer({ PARLEY_DATABASE_URL: url, ...LIMITS });
-    const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
-    for (const file of SHARED_SECRETS) {
-      const from = join(a.config.dataDir, file);
-      if (existsSync(from)) copyFileSync(from, join(dir, file));
-    }
-    b = await testServer({ PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir, ...LIMITS });
+    [a, b] = await testCluster(url, LIMITS);
   });
 
   after(async () => {

@@ -10,12 +10,9 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeliverFrame, DeviceRef } from '@parley/core';
-import { testServer } from '../testing/index.js';
+import { type TestServer, testCluster } from '../testing/index.js';
 import {
   createPostgresDatabase,
   dropPostgresDatabases,
@@ -27,15 +24,13 @@ import {
 const SENDS = 2000;
 /** Sends each node has in flight at once: enough for batches of many to interleave. */
 const IN_FLIGHT = 64;
-/** What a node's data directory holds that every node of a cluster shares. */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
 
 const reachable = await postgresReachable();
 
 describe('two nodes writing one device queue', {
   skip: !reachable && process.env.CI !== 'true' ? `no PostgreSQL at ${POSTGRES_ADMIN_URL}` : false,
 }, () => {
-  type Node = Awaited<ReturnType<typeof testServer>>;
+  type Node = TestServer;
   let a: Node;
   let b: Node;
 
@@ -45,13 +40,7 @@ describe('two nodes writing one device queue', {
       `PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL} (required under CI)`,
     );
     const url = await createPostgresDatabase();
-    a = await testServer({ PARLEY_DATABASE_URL: url });
-    const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
-    for (const file of SHARED_SECRETS) {
-      const from = join(a.config.dataDir, file);
-      if (existsSync(from)) copyFileSync(from, join(dir, file));
-    }
-    b = await testServer({ PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir });
+    [a, b] = await testCluster(url);
   });
 
   after(async () => {

@@ -1,7 +1,7 @@
 /** Test support: an in-process server on a free port with its own data directory. */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -148,6 +148,30 @@ export async function testServer(
 }
 
 /** A device as the test helpers make it: its credential, and its account's identity keys. */
+/** What a node's data directory holds that every node of a cluster shares (operations.md). */
+const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
+
+/**
+ * Two nodes of one cluster on the PostgreSQL database at `url`: the second starts on a data
+ * directory of its own holding the first's shared secret files, as an operator would set it up.
+ */
+export async function testCluster(
+  url: string,
+  env: Record<string, string> = {},
+): Promise<[TestServer, TestServer]> {
+  const a = await testServer({ ...env, PARLEY_DATABASE_URL: url });
+  const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
+  for (const file of SHARED_SECRETS) {
+    const from = join(a.config.dataDir, file);
+    if (existsSync(from)) copyFileSync(from, join(dir, file));
+  }
+  const b = await testServer({ ...env, PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir });
+  return [a, b];
+}
+
+/** What testServer() gives. */
+export type TestServer = Awaited<ReturnType<typeof testServer>>;
+
 export interface TestDevice {
   accountId: string;
   deviceId: string;
