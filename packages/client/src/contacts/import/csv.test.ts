@@ -222,8 +222,20 @@ describe('parseContactsCsv details', () => {
 });
 
 describe('parseContactsCsv on Outlook exports in other languages', () => {
-  const cases: [string, string[], string[]][] = [
-    // language, header, row
+  /** One contact, in the column order every header below lists. */
+  const row = [
+    'Jürgen',
+    'Groß',
+    'ACME',
+    '+49 151 23456781',
+    '+49 30 1234562',
+    '+49 89 1234563',
+    '+49 40 1234564',
+    '+49 69 1234565',
+    '+49 69 1234566',
+    '+49 69 1234567',
+  ];
+  const cases: [language: string, header: string[]][] = [
     [
       'German',
       [
@@ -237,18 +249,6 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         'Telefon Assistent',
         'Fax geschäftlich',
         'Pager',
-      ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
       ],
     ],
     [
@@ -265,18 +265,6 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         'Télécopie (bureau)',
         'Récepteur de radiomessagerie',
       ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
-      ],
     ],
     [
       'Spanish',
@@ -291,18 +279,6 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         "Assistant's Phone",
         'Otro fax',
         'Buscapersonas',
-      ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
       ],
     ],
     [
@@ -319,18 +295,6 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         'Fax di Lavoro',
         'Numero cercapersone',
       ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
-      ],
     ],
     [
       'Dutch',
@@ -345,18 +309,6 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         'Telefoon assistent',
         'Fax op werk',
         'Pager',
-      ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
       ],
     ],
     [
@@ -373,39 +325,18 @@ describe('parseContactsCsv on Outlook exports in other languages', () => {
         'Fax comercial',
         'Pager',
       ],
-      [
-        'Jürgen',
-        'Groß',
-        'ACME',
-        '+49 151 1',
-        '+49 30 2',
-        '+49 89 3',
-        '+49 40 4',
-        '+49 69 5',
-        '+49 69 6',
-        '+49 69 7',
-      ],
     ],
   ];
-  for (const [language, header, row] of cases) {
+  for (const [language, header] of cases) {
     test(`${language}: names, company and the mobile, home, business and other phones; no assistant, fax or pager`, () => {
       const csv = `${header.map((h) => `"${h}"`).join(',')}\r\n${row.map((v) => `"${v}"`).join(',')}\r\n`;
-      const numbers = ['+49 151 23456781', '+49 30 1234562', '+49 89 1234563', '+49 40 1234564'];
-      const realistic = csv
-        .replace('+49 151 1', numbers[0] ?? '')
-        .replace('+49 30 2', numbers[1] ?? '')
-        .replace('+49 89 3', numbers[2] ?? '')
-        .replace('+49 40 4', numbers[3] ?? '')
-        .replace('+49 69 5', '+49 69 1234565')
-        .replace('+49 69 6', '+49 69 1234566')
-        .replace('+49 69 7', '+49 69 1234567');
-      assert.deepEqual(parseContactsCsv(realistic).contacts, [
+      assert.deepEqual(parseContactsCsv(csv).contacts, [
         {
           name: 'Jürgen Groß',
           phoneNumbers: ['+4915123456781', '+49301234562', '+49891234563', '+49401234564'],
         },
       ]);
-      const companyOnly = realistic.replace('"Jürgen","Groß"', '"",""');
+      const companyOnly = csv.replace('"Jürgen","Groß"', '"",""');
       assert.equal(parseContactsCsv(companyOnly).contacts[0]?.name, 'ACME');
     });
   }
