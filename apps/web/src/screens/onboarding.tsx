@@ -52,7 +52,9 @@ export function Onboarding(props: {
 
   useEffect(() => {
     if (resendAt === undefined) return;
-    const timer = setTimeout(() => setResendAt(undefined), Math.max(0, resendAt - Date.now()));
+    // A timer past 2^31 - 1 ms fires at once: the button would come back while the wait stands.
+    const wait = Math.min(2 ** 31 - 1, Math.max(0, resendAt - Date.now()));
+    const timer = setTimeout(() => setResendAt(undefined), wait);
     return () => clearTimeout(timer);
   }, [resendAt]);
 

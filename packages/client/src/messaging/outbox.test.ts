@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FakeCast, shownTexts } from '../testing/fake-member.js';
 import { FakeServer } from '../testing/fake-server.js';
-import { BUSY_RETRY_MAX_MS, busyBackoffMs } from './outbox.js';
+import { BUSY_HINT_MAX_MS, BUSY_RETRY_MAX_MS, busyBackoffMs } from './outbox.js';
 
 let cast: FakeCast;
 beforeEach(() => {
@@ -60,6 +60,18 @@ describe('outbox', () => {
     assert.deepEqual(bounds(30), [BUSY_RETRY_MAX_MS / 2, BUSY_RETRY_MAX_MS]);
     assert.deepEqual(bounds(1, 400), [400, 400]);
     assert.deepEqual(bounds(3, 400), [500, 1000]);
+  });
+
+  it("caps a lying server's SERVER_BUSY hint at a minute, so a huge or bogus hint neither parks sends forever nor spins", () => {
+    for (const hint of [2 ** 31, 2 ** 53, Number.MAX_VALUE, Number.POSITIVE_INFINITY]) {
+      assert.equal(busyBackoffMs(1, 250, hint, 0), BUSY_HINT_MAX_MS);
+    }
+    for (const hint of [-5, Number.NaN, Number.NEGATIVE_INFINITY]) {
+      assert.deepEqual(
+        [busyBackoffMs(1, 250, hint, 0), busyBackoffMs(1, 250, hint, 0.999999)],
+        [125, 250],
+      );
+    }
   });
 
   it('resends a send lost with its socket before it was stored, with the same id, after reconnecting', async () => {

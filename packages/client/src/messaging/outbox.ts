@@ -40,6 +40,12 @@ export const SERVICE_RETRY_MS = 2_000;
 export const BUSY_RETRY_MS = 250;
 /** The longest wait between attempts while the server stays busy. */
 export const BUSY_RETRY_MAX_MS = 8_000;
+/**
+ * The longest server hint the outbox honours. The hint comes from the server, which may lie: an
+ * unbounded one would park every send forever (and one past 2^31 ms makes a timer fire at once,
+ * turning "wait" into a tight loop). A minute keeps an honest overloaded node's hint meaningful.
+ */
+export const BUSY_HINT_MAX_MS = 60_000;
 
 const KEY = 'outbox';
 
@@ -47,7 +53,7 @@ const KEY = 'outbox';
  * The wait before sending again after the `round`-th SERVER_BUSY answer in a row (from 1): the
  * base doubling each round, capped at BUSY_RETRY_MAX_MS, times a jitter factor between 0.5 and 1
  * from `random` (in [0, 1), so refused clients do not all come back at once); never less than the
- * server's hint.
+ * server's hint, which counts only up to BUSY_HINT_MAX_MS (a negative or NaN hint counts as none).
  */
 export function busyBackoffMs(
   round: number,
@@ -56,7 +62,8 @@ export function busyBackoffMs(
   random: number,
 ): number {
   const backoff = Math.min(BUSY_RETRY_MAX_MS, baseMs * 2 ** Math.min(round - 1, 16));
-  return Math.max(hintMs, Math.round(backoff * (0.5 + random / 2)));
+  const hint = hintMs > 0 ? Math.min(hintMs, BUSY_HINT_MAX_MS) : 0; // NaN > 0 is false
+  return Math.max(hint, Math.round(backoff * (0.5 + random / 2)));
 }
 
 interface OutboxEntry {
