@@ -41,12 +41,14 @@ export function App(props: { model: AppModel; region: CountryCode | undefined })
       privacy: 'Privacy',
       safety: 'Safety number',
     }[route.at];
+    // The unread count leads the tab's title, so it shows in a row of tabs.
+    const count = model.conversations.reduce((n, c) => n + c.unread, 0);
     document.title = model.signedOut
       ? 'Signed out · Parley'
       : model.client.registered
-        ? `${title} · Parley`
+        ? `${count > 0 ? `(${count}) ` : ''}${title} · Parley`
         : 'Welcome · Parley';
-  }, [route, model.client.registered, model.signedOut]);
+  }, [route, model.client.registered, model.signedOut, model.conversations]);
 
   if (model.signedOut && !again) {
     return (

@@ -28,6 +28,7 @@ import {
 import { fakeCameraArgs, readQrOnScreen, writeCameraFrame } from './harness/fake-camera.js';
 import { ServerProcess } from './harness/server-process.js';
 import { eventually, texts, until } from './harness/wait.js';
+import { addByNumber } from './harness/web-person.js';
 
 const NUMBERS = {
   alice: '4155550131',
@@ -182,16 +183,6 @@ describe('web app', { skip, timeout: 300_000 }, () => {
   async function send(page: Page, text: string): Promise<void> {
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
-  }
-
-  /** Adds a contact by typing the number (no address book needed). */
-  async function addByNumber(page: Page, name: string, number: string): Promise<void> {
-    await page.getByRole('link', { name: 'Contacts' }).click();
-    await page.getByText('Add a contact by number').click();
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Phone number', { exact: true }).fill(number);
-    await page.getByRole('button', { name: 'Add', exact: true }).click();
-    await page.getByText(`${name}: on Parley.`).waitFor();
   }
 
   const message = (page: Page, text: string) =>

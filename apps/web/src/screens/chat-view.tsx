@@ -1,13 +1,17 @@
 /**
- * One conversation: its messages, live, with their sent/delivered/read state, who is typing, and
- * the composer; a banner for each member whose safety number changed (accept it, or verify), and
- * in a one-to-one chat the way to the contact's safety number.
+ * One conversation: its messages, live, with their sent/delivered/read state, a separator for each
+ * day, links that open, who is typing, and the composer (Enter sends, Shift+Enter breaks the line;
+ * on touch screens the return key breaks the line and the button sends); a banner for each member
+ * whose safety number changed (accept it, or verify), and in a one-to-one chat the way to the
+ * contact's safety number. Escape goes back to the chats.
  */
 
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
+import { MessageText } from '../components/message-text.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
+import { dayKey, dayLabel } from '../model/reading.js';
 import { go } from '../model/route.js';
 import type { ChatMessage, MessageStatus } from '../model/sdk.js';
 
@@ -23,6 +27,9 @@ const STATUS_TEXT: Record<MessageStatus, string> = {
 const time = (iso: string) =>
   iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
 
+/** A phone's keyboard has no Shift+Enter to speak of: there return breaks the line. */
+const touchKeyboard = () => globalThis.matchMedia?.('(pointer: coarse)').matches ?? false;
+
 export function ChatView(props: { model: AppModel; conversationId: string; onBack: () => void }) {
   const model = useModel(props.model);
   const { conversationId } = props;
@@ -32,6 +39,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   const [error, setError] = useState<string>();
   const lastTyping = useRef(0);
   const bottom = useRef<HTMLLIElement>(null);
+  const composer = useRef<HTMLTextAreaElement>(null);
   const self = model.client.account!.accountId;
   const view = model.conversations.find((c) => c.id === conversationId);
   const others = [
@@ -85,6 +93,27 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   useEffect(() => {
     bottom.current?.scrollIntoView?.({ block: 'end' });
   }, [history.length]);
+
+  // Opening a chat is for writing in it; on a touch screen the keyboard would hide the history.
+  useEffect(() => {
+    if (!touchKeyboard()) composer.current?.focus();
+  }, []);
+
+  // Escape closes the chat, wherever the focus is in it (not while an input method composes).
+  const { onBack } = props;
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if (e.key === 'Escape' && !e.isComposing && !e.defaultPrevented) onBack();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onBack]);
+
+  const onComposerKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key !== 'Enter' || e.shiftKey || e.nativeEvent.isComposing || touchKeyboard()) return;
+    e.preventDefault();
+    e.currentTarget.form?.requestSubmit();
+  };
 
   const send = async (e: FormEvent) => {
     e.preventDefault();
@@ -160,20 +189,35 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
         </p>
       ))}
       <ol className="messages" aria-label="Messages" aria-live="polite">
-        {history.map((m) => {
+        {history.flatMap((m, i) => {
+          const day = dayKey(m.sentAt);
+          const separator =
+            day && day !== dayKey(history[i - 1]?.sentAt ?? '')
+              ? [
+                  <li key={`day-${day}`} className="day">
+                    <span>{dayLabel(m.sentAt)}</span>
+                  </li>,
+                ]
+              : [];
           if (m.kind === 'notice') {
-            return (
+            return [
+              ...separator,
               <li key={m.id} className="notice">
                 {model.messageText(m)}
-              </li>
-            );
+              </li>,
+            ];
           }
           const mine = m.from.accountId === self;
-          return (
+          return [
+            ...separator,
             <li key={m.id} className={mine ? 'message mine' : 'message'}>
               {!mine && <span className="from">{model.nameOf(m.from.accountId)}</span>}
               <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
-                {model.messageText(m)}
+                {m.kind === 'text' ? (
+                  <MessageText text={model.messageText(m)} />
+                ) : (
+                  model.messageText(m)
+                )}
               </span>
               <span className="meta">
                 {time(m.sentAt)}
@@ -181,8 +225,8 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
                   <span className={`state state-${m.status}`}> · {STATUS_TEXT[m.status]}</span>
                 )}
               </span>
-            </li>
-          );
+            </li>,
+          ];
         })}
         <li ref={bottom} aria-hidden="true" className="end" />
       </ol>
@@ -194,15 +238,22 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
         <label htmlFor="composer-text" className="visually-hidden">
           Message
         </label>
-        <input
+        <textarea
           id="composer-text"
+          ref={composer}
           autoComplete="off"
+          rows={Math.min(6, text.split('\n').length)}
           placeholder="Message (end-to-end encrypted)"
+          aria-describedby="composer-keys"
           value={text}
           maxLength={10000}
           disabled={view !== undefined && !view.active}
           onChange={(e) => onInput(e.target.value)}
+          onKeyDown={onComposerKey}
         />
+        <span id="composer-keys" className="visually-hidden">
+          Enter sends; Shift+Enter starts a new line.
+        </span>
         <button type="submit" className="primary" disabled={!text.trim()}>
           Send
         </button>

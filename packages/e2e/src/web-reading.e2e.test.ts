@@ -1,0 +1,195 @@
+/**
+ * The composer and the reading view, in Chromium against a real `parley serve`, used with the
+ * keyboard alone: the chat opens with the focus in the composer, Shift+Enter breaks the line and
+ * Enter sends a two-line message; web addresses in a message are links that open in a new tab
+ * without a referrer (and a `javascript:` text is not one); a day separator heads the day; the
+ * list shows each chat's time and the tab's title its unread count; search finds a message in any
+ * chat; Escape goes back. In dark mode (the system's choice) the screens pass axe and are saved at
+ * both widths.
+ */
+
+import * as assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type ChatMessage, MemoryStore, nodeSocket, ParleyClient } from '@parley/client/node';
+import type { Browser, Page } from 'playwright-core';
+import {
+  axeSerious,
+  browserMissing,
+  launchChromium,
+  openPage,
+  screenshots,
+  VIEWPORTS,
+  type WatchedPage,
+} from './harness/browser.js';
+import { ServerProcess } from './harness/server-process.js';
+import { eventually, until } from './harness/wait.js';
+import { addByNumber, signUpInApp } from './harness/web-person.js';
+
+const NUMBERS = { alice: '4155550851', bob: '4155550852' };
+const skip = browserMissing();
+
+describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
+  let server: ServerProcess;
+  let browser: Browser;
+  let bob: ParleyClient;
+  const bobInbox: ChatMessage[] = [];
+
+  before(async () => {
+    server = await ServerProcess.start();
+    browser = await launchChromium();
+    bob = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new MemoryStore(),
+      defaultRegion: 'US',
+      socket: nodeSocket,
+    });
+    const { verificationId } = await bob.requestCode(NUMBERS.bob);
+    await bob.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName: 'Bob laptop',
+    });
+    bob.messenger.on('message', (m) => bobInbox.push(m));
+    await bob.messenger.start();
+  });
+
+  after(async () => {
+    bob?.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function checkScreen(page: Page, name: string): Promise<void> {
+    const serious = await axeSerious(page);
+    assert.deepEqual(serious, [], `axe on ${name}: ${JSON.stringify(serious, null, 2)}`);
+    await screenshots(page, name);
+  }
+
+  /** Presses Tab until the focus is on the element `is` recognises (at most 40 times). */
+  async function tabTo(page: Page, what: string, is: () => boolean): Promise<void> {
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(is)) return;
+    }
+    assert.fail(`Tab never reached ${what}`);
+  }
+
+  const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
+
+  test('keyboard only: multi-line messages, links, day separators, unread title, search, Escape; dark mode', async () => {
+    const context = await browser.newContext({
+      viewport: VIEWPORTS.desktop,
+      locale: 'en-US',
+      colorScheme: 'dark',
+    });
+    const alice: WatchedPage = await openPage(context, server.url);
+    const a = alice.page;
+    await signUpInApp(a, server, {
+      number: NUMBERS.alice,
+      presence: 'nobody',
+      deviceName: 'Alice browser',
+    });
+    await addByNumber(a, 'Bob Example', NUMBERS.bob);
+
+    // Dark mode is the system's choice here: the page is drawn dark.
+    const background = await a.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = (background.match(/\d+/g) ?? []).map(Number);
+    assert.ok(r! + g! + b! < 3 * 60, `a dark background, got ${background}`);
+
+    // The chat opens with the focus in the composer.
+    await a.getByRole('button', { name: 'Message Bob Example' }).click();
+    await a.getByRole('list', { name: 'Messages' }).waitFor();
+    await eventually('the focus in the composer', () => focusedId(a), 'composer-text');
+
+    // Shift+Enter breaks the line; Enter sends the two lines as one message.
+    await a.keyboard.type('first line');
+    await a.keyboard.press('Shift+Enter');
+    await a.keyboard.type('second line');
+    assert.equal(
+      await a.getByLabel('Message', { exact: true }).inputValue(),
+      'first line\nsecond line',
+    );
+    await a.keyboard.press('Enter');
+    await until('Bob has the message', () => bobInbox.some((m) => m.kind === 'text'));
+    const first = bobInbox.find((m) => m.kind === 'text')!;
+    assert.equal(first.text, 'first line\nsecond line');
+    assert.equal(await a.getByLabel('Message', { exact: true }).inputValue(), '');
+    const mine = a.locator('.message.mine .text', { hasText: 'first line' });
+    assert.equal(await mine.textContent(), 'first line\nsecond line');
+
+    // Bob answers with addresses: each is a link, the sentence's punctuation left out; a
+    // javascript: text stays text.
+    await bob.messenger.send(
+      first.conversationId,
+      'Look at https://example.org/a_(b), and www.parley.example. Not javascript:alert(1)',
+    );
+    const answer = a.locator('.message', { hasText: 'Look at' });
+    await answer.waitFor();
+    const links = answer.getByRole('link');
+    assert.equal(await links.count(), 2);
+    assert.deepEqual(
+      [await links.nth(0).getAttribute('href'), await links.nth(1).getAttribute('href')],
+      ['https://example.org/a_(b)', 'https://www.parley.example/'],
+    );
+    assert.deepEqual(
+      [await links.nth(0).textContent(), await links.nth(1).textContent()],
+      ['https://example.org/a_(b)', 'www.parley.example'],
+    );
+    for (let i = 0; i < 2; i++) {
+      assert.equal(await links.nth(i).getAttribute('target'), '_blank');
+      assert.equal(await links.nth(i).getAttribute('rel'), 'noopener noreferrer nofollow');
+    }
+    // One day, one separator, above the first message.
+    const days = a.locator('.messages .day');
+    assert.deepEqual(await days.allTextContents(), ['Today']);
+    await checkScreen(a, 'dark-chat');
+
+    // Escape goes back to the chats; the list shows the chat's time.
+    await a.keyboard.press('Escape');
+    await a.getByRole('heading', { name: 'Chats' }).waitFor();
+    const item = a.locator('.chat-item', { hasText: 'Bob Example' });
+    assert.match((await item.locator('.chat-time').textContent()) ?? '', /^\d{1,2}:\d{2}/);
+
+    // A message while Alice is on the list: the tab's title leads with the unread count.
+    await bob.messenger.send(first.conversationId, 'Are you there?');
+    await eventually('the unread title', () => a.title(), '(1) Chats · Parley');
+    await checkScreen(a, 'dark-chats');
+
+    // Search, from the keyboard: a word of Alice's two-line message finds it.
+    await tabTo(a, 'the search box', () => document.activeElement?.id === 'chat-search');
+    await a.keyboard.type('SECOND');
+    const results = a.getByRole('list', { name: 'Search results' });
+    await results.waitFor();
+    await eventually('the search hits', () => results.locator('.chat-last').allTextContents(), [
+      'first line\nsecond line',
+    ]);
+    await checkScreen(a, 'dark-search');
+    await a.keyboard.press('Tab');
+    assert.match(
+      await a.evaluate(() => document.activeElement?.textContent ?? ''),
+      /Bob Example.*first line/s,
+    );
+    await a.keyboard.press('Enter');
+    await a.getByRole('list', { name: 'Messages' }).waitFor();
+    await eventually('the title without unread', () => a.title(), 'Chat · Parley');
+
+    // Nothing found says so; Escape in the box clears the search.
+    await a.keyboard.press('Escape');
+    await a.getByRole('heading', { name: 'Chats' }).waitFor();
+    await a.getByLabel('Search chats').fill('zebra');
+    await a.getByText('Nothing found.').waitFor();
+    await a.getByLabel('Search chats').press('Escape');
+    await a.locator('.chat-list .chat-item', { hasText: 'Bob Example' }).waitFor();
+    assert.deepEqual(alice.problems(), []);
+
+    // The same screens in light mode still pass axe.
+    await a.emulateMedia({ colorScheme: 'light' });
+    await a.locator('.chat-item', { hasText: 'Bob Example' }).click();
+    await a.getByRole('list', { name: 'Messages' }).waitFor();
+    const light = await axeSerious(a);
+    assert.deepEqual(light, [], `axe on the chat in light mode: ${JSON.stringify(light, null, 2)}`);
+    await context.close();
+  });
+});
