@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Envelope, encodeEnvelope, parseEnvelope } from './envelope.js';
+import { type Envelope, encodeEnvelope, isReaction, parseEnvelope } from './envelope.js';
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
@@ -10,6 +10,11 @@ describe('message envelope', () => {
       { v: 1, type: 'text', text: 'hi ✓', sentAt: '2025-01-01T00:00:00.000Z' },
       { v: 1, type: 'leave' },
       { v: 1, type: 'device-removed', deviceIds: ['abc', 'def'] },
+      { v: 1, type: 'text', text: 'yes', sentAt: '2025-01-01T00:00:00.000Z', replyTo: 'm-1_A' },
+      { v: 1, type: 'reaction', target: 'm1', emoji: '👍🏽' },
+      { v: 1, type: 'reaction', target: 'm1', emoji: '' },
+      { v: 1, type: 'edit', target: 'm1', text: 'fixed', sentAt: '2025-01-01T00:01:00.000Z' },
+      { v: 1, type: 'delete', target: 'm1', sentAt: '2025-01-01T00:02:00.000Z' },
     ];
     for (const envelope of envelopes) {
       assert.deepEqual(parseEnvelope(encodeEnvelope(envelope)), { kind: 'envelope', envelope });
@@ -17,10 +22,10 @@ describe('message envelope', () => {
   });
 
   it('keeps an unknown type or a newer version as unsupported, with its type', () => {
-    assert.deepEqual(parseEnvelope(bytes({ v: 1, type: 'reaction', emoji: '👍' })), {
+    assert.deepEqual(parseEnvelope(bytes({ v: 1, type: 'sticker', pack: 'cats' })), {
       kind: 'unsupported',
       reason: 'unknown-type',
-      type: 'reaction',
+      type: 'sticker',
       v: 1,
     });
     assert.deepEqual(parseEnvelope(bytes({ v: 2, type: 'text', text: 'from the future' })), {
@@ -41,11 +46,33 @@ describe('message envelope', () => {
       bytes({ v: 1, type: 'text' }),
       bytes({ v: 1, type: 'device-removed', deviceIds: [] }),
       bytes({ v: 1, type: 'device-removed', deviceIds: ['a/b'] }),
+      bytes({ v: 1, type: 'reaction', target: 'm1' }),
+      bytes({ v: 1, type: 'reaction', target: 'm/1', emoji: '👍' }),
+      bytes({ v: 1, type: 'reaction', target: 'm1', emoji: 'like' }),
+      bytes({ v: 1, type: 'reaction', target: 'm1', emoji: '👍👎' }),
+      bytes({ v: 1, type: 'reaction', target: 'm1', emoji: '👍\n' }),
+      bytes({ v: 1, type: 'edit', target: 'm1', sentAt: '2025-01-01T00:00:00.000Z' }),
+      bytes({ v: 1, type: 'edit', text: 'no target', sentAt: '2025-01-01T00:00:00.000Z' }),
+      bytes({ v: 1, type: 'delete', target: 'm1' }),
     ];
     for (const input of cases) {
       assert.equal(parseEnvelope(input).kind, 'unsupported');
       assert.equal((parseEnvelope(input) as { reason: string }).reason, 'malformed');
     }
+  });
+
+  it('takes one emoji as a reaction, flags and keycaps included, and nothing else', () => {
+    for (const ok of ['👍', '❤️', '👨‍👩‍👧‍👦', '🇫🇷', '1️⃣', '👍🏿']) assert.ok(isReaction(ok), ok);
+    for (const bad of ['', 'a', ':)', '👍 ', '👍👍', '1', '\u0000👍', 'x'.repeat(40)]) {
+      assert.ok(!isReaction(bad), JSON.stringify(bad));
+    }
+  });
+
+  it('keeps a text whose reply reference is not an id, without the reference', () => {
+    assert.deepEqual(
+      parseEnvelope(bytes({ v: 1, type: 'text', text: 'hi', sentAt: '', replyTo: { x: 1 } })),
+      { kind: 'envelope', envelope: { v: 1, type: 'text', text: 'hi', sentAt: '' } },
+    );
   });
 
   it('ignores fields it does not know (later versions of a type may add some)', () => {

@@ -4,7 +4,11 @@
  *   { "v": 1, "type": "<type>", ...the type's fields }
  *
  * Types now:
- * - `text` — `{ text, sentAt }`: a chat message (sentAt is the sender's clock, ISO 8601);
+ * - `text` — `{ text, sentAt, replyTo? }`: a chat message (sentAt is the sender's clock, ISO 8601;
+ *   replyTo the id of the message it answers, which each reader looks up in its own history);
+ * - `reaction` — `{ target, emoji }`: the sender's one reaction to a message ('' takes it back);
+ * - `edit` — `{ target, text, sentAt }`: the sender's new text for their own message;
+ * - `delete` — `{ target, sentAt }`: the sender takes their own message back, for everyone;
  * - `leave` — the sending account leaves the conversation (an MLS-authenticated intent; the
  *   server's own `leave` entry is only a hint, checked against it);
  * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out.
@@ -28,12 +32,52 @@ export const ENVELOPE_VERSION = 1;
 /** Devices one `device-removed` envelope names at most (as many as one Commit may remove). */
 export const ENVELOPE_DEVICES_MAX = 256;
 
+/**
+ * How long after sending a message its author may edit it or delete it for everyone (24 hours,
+ * as Signal allows), counted on the author's clock between the message and the change.
+ */
+export const MESSAGE_CHANGE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** The longest reaction, in UTF-16 units: one emoji, even a family or a flag with modifiers. */
+export const REACTION_MAX_LENGTH = 32;
+
 export interface TextEnvelope {
   v: 1;
   type: 'text';
   text: string;
   sentAt: string;
+  /** The id of the message this one answers. */
+  replyTo?: string;
 }
+
+export interface ReactionEnvelope {
+  v: 1;
+  type: 'reaction';
+  target: string;
+  /** One emoji; '' takes the sender's reaction back. */
+  emoji: string;
+}
+
+export interface EditEnvelope {
+  v: 1;
+  type: 'edit';
+  target: string;
+  text: string;
+  sentAt: string;
+}
+
+export interface DeleteEnvelope {
+  v: 1;
+  type: 'delete';
+  target: string;
+  sentAt: string;
+}
+
+/** The envelopes that change a message already in the history rather than add one. */
+export type MessageChangeEnvelope = ReactionEnvelope | EditEnvelope | DeleteEnvelope;
+
+export const isMessageChange = (e: Envelope): e is MessageChangeEnvelope =>
+  e.type === 'reaction' || e.type === 'edit' || e.type === 'delete';
 
 export interface LeaveEnvelope {
   v: 1;
@@ -46,7 +90,7 @@ export interface DeviceRemovedEnvelope {
   deviceIds: string[];
 }
 
-export type Envelope = TextEnvelope | LeaveEnvelope | DeviceRemovedEnvelope;
+export type Envelope = TextEnvelope | LeaveEnvelope | DeviceRemovedEnvelope | MessageChangeEnvelope;
 export type EnvelopeType = Envelope['type'];
 
 /** What a reader made of some bytes: an envelope it knows, or something it keeps unread. */
@@ -67,6 +111,22 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
 }
 
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A message id as the SDK makes them (base64url), or as long as the server accepts. */
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const isMessageId = (id: unknown): id is string => typeof id === 'string' && MESSAGE_ID.test(id);
+
+/**
+ * Whether a reaction is one emoji: a pictograph, a flag or a keycap, one grapheme long (where the
+ * platform can tell graphemes), with no control or space in it.
+ */
+export function isReaction(emoji: string): boolean {
+  if (emoji.length === 0 || emoji.length > REACTION_MAX_LENGTH) return false;
+  if (/[\p{Cc}\p{Z}]/u.test(emoji)) return false;
+  if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u.test(emoji)) return false;
+  if (typeof Intl === 'undefined' || !('Segmenter' in Intl)) return true;
+  return [...new Intl.Segmenter().segment(emoji)].length === 1;
+}
 
 export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
   let value: unknown;
@@ -88,7 +148,23 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
     case 'text': {
       if (typeof record.text !== 'string') return malformed;
       const sentAt = typeof record.sentAt === 'string' ? record.sentAt : '';
-      return { kind: 'envelope', envelope: { v: 1, type, text: record.text, sentAt } };
+      // A reply whose reference is not an id is still a text: only the reference is dropped.
+      const replyTo = isMessageId(record.replyTo) ? { replyTo: record.replyTo } : {};
+      return { kind: 'envelope', envelope: { v: 1, type, text: record.text, sentAt, ...replyTo } };
+    }
+    case 'reaction': {
+      const { target, emoji } = record;
+      if (!isMessageId(target) || typeof emoji !== 'string') return malformed;
+      if (emoji !== '' && !isReaction(emoji)) return malformed;
+      return { kind: 'envelope', envelope: { v: 1, type, target, emoji } };
+    }
+    case 'edit':
+    case 'delete': {
+      const { target, sentAt } = record;
+      if (!isMessageId(target) || typeof sentAt !== 'string') return malformed;
+      if (type === 'delete') return { kind: 'envelope', envelope: { v: 1, type, target, sentAt } };
+      if (typeof record.text !== 'string') return malformed;
+      return { kind: 'envelope', envelope: { v: 1, type, target, text: record.text, sentAt } };
     }
     case 'leave':
       return { kind: 'envelope', envelope: { v: 1, type } };

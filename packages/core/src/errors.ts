@@ -249,6 +249,15 @@ export const ERROR_CATALOG = {
     message:
       'This device does not hold its account’s identity key; link it from a device that does, or register again.',
   },
+  MESSAGE_NOT_FOUND: {
+    status: 0,
+    message: 'That message is not in this conversation on this device (it may have been deleted).',
+  },
+  MESSAGE_CHANGE_REFUSED: {
+    status: 0,
+    message:
+      'Only your own messages can be edited or deleted for everyone, and only within 24 hours of sending them; a deleted message cannot be changed.',
+  },
   SAFETY_NUMBER_CHANGED: {
     status: 0,
     message:

@@ -21,7 +21,9 @@ import {
   type DeliverFrame,
   type DeviceRef,
   type Envelope,
+  isMessageChange,
   MESSAGING_LIMITS,
+  type MessageChangeEnvelope,
   ParleyError,
   parseEnvelope,
 } from '@parley/core';
@@ -30,6 +32,7 @@ import type { GroupChanges } from './group-changes.js';
 import type { KeyChecks } from './key-checks.js';
 import type { KeyPackageStock } from './key-packages.js';
 import type { Lane, LaneTask } from './lane.js';
+import { applyChange, quoteOf, refusal } from './message-changes.js';
 import * as mls from './mls.js';
 import {
   asParleyError,
@@ -169,6 +172,18 @@ export class Inbox {
     this.checkSender(frame, sender);
     const read = parseEnvelope(plaintext);
     const envelope = read.kind === 'envelope' ? read.envelope : undefined;
+    if (envelope && isMessageChange(envelope)) {
+      // The history first, as for a text: redelivered before the state was saved, it decrypts
+      // again and applies again, which changes nothing.
+      const changed = await this.applyMessageChange(frame.groupId, sender, envelope);
+      await this.conversations.save({
+        ...stored,
+        state: await mls.encodeState(state),
+        handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
+      });
+      if (changed) this.events.emit('status', changed);
+      return;
+    }
     if (envelope && envelope.type !== 'text') {
       const next: StoredConversation = {
         ...stored,
@@ -186,7 +201,19 @@ export class Inbox {
       readBy: [],
       // A newer kind of message (or unreadable content) is kept and shown as a placeholder.
       ...(envelope?.type === 'text'
-        ? { kind: 'text', text: envelope.text, sentAt: envelope.sentAt }
+        ? {
+            kind: 'text',
+            text: envelope.text,
+            sentAt: envelope.sentAt,
+            ...(envelope.replyTo
+              ? {
+                  replyTo: quoteOf(
+                    await this.conversations.history(frame.groupId),
+                    envelope.replyTo,
+                  ),
+                }
+              : {}),
+          }
         : {
             kind: 'unsupported',
             text: '',
@@ -202,6 +229,25 @@ export class Inbox {
   }
 
   /**
+   * A reaction, an edit or a delete from `sender` (MLS's word): applied to the message it names
+   * when the rules of message-changes.ts allow; otherwise nothing changes. Returns the message as
+   * changed, if it was.
+   */
+  private async applyMessageChange(
+    conversationId: string,
+    sender: DeviceRef,
+    change: MessageChangeEnvelope,
+  ): Promise<ChatMessage | undefined> {
+    const target = (await this.conversations.history(conversationId)).find(
+      (m) => m.id === change.target,
+    );
+    if (!target || refusal(target, sender, change)) return undefined;
+    return this.conversations.updateMessage(conversationId, change.target, (m) =>
+      applyChange(m, sender, change),
+    );
+  }
+
+  /**
    * A leave or a sign-out, announced in MLS by the account it concerns. The announcement is
    * remembered (so the server's matching hint raises no warning), and the remaining device with
    * the lowest id commits the removal (one device, to avoid a burst of competing Commits; a
@@ -211,7 +257,7 @@ export class Inbox {
     task: LaneTask,
     next: StoredConversation,
     sender: DeviceRef,
-    envelope: Exclude<Envelope, { type: 'text' }>,
+    envelope: Exclude<Envelope, { type: 'text' } | MessageChangeEnvelope>,
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);

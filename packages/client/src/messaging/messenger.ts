@@ -27,7 +27,9 @@ import {
   bytesEqual,
   type DeviceRef,
   fromBase64Url,
+  isReaction,
   loadIdentityCrypto,
+  type MessageChangeEnvelope,
   ParleyError,
   type ServerFrame,
   toBase64Url,
@@ -44,6 +46,7 @@ import { Inbox, removerOf } from './inbox.js';
 import { KeyChecks } from './key-checks.js';
 import { KeyPackageStock } from './key-packages.js';
 import { deviceLock, Lane } from './lane.js';
+import { applyChange, refusal, refused } from './message-changes.js';
 import {
   asParleyError,
   type ChatMessage,
@@ -546,11 +549,23 @@ export class Messenger extends Emitter<MessengerEvents> {
    * Encrypts and sends a text; resolves when the server has stored it for every recipient device.
    * While offline it waits in the outbox and goes out on reconnect.
    */
-  async send(conversationId: string, text: string): Promise<ChatMessage> {
+  async send(
+    conversationId: string,
+    text: string,
+    options: { replyTo?: string } = {},
+  ): Promise<ChatMessage> {
     const conversation = await this.conversationStore.get(conversationId);
     // A verified contact's new key waits for the user before anything is encrypted to it.
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
-    const sent = await this.outbox.send(conversationId, text);
+    if (
+      options.replyTo !== undefined &&
+      !(await this.conversationStore.has(conversationId, options.replyTo))
+    ) {
+      throw new ParleyError('MESSAGE_NOT_FOUND', {
+        details: { conversationId, messageId: options.replyTo },
+      });
+    }
+    const sent = await this.outbox.send(conversationId, text, options.replyTo);
     // Answering one person is accepting them; a group's other members are not chosen by it.
     const others = [
       ...new Set(
@@ -561,6 +576,59 @@ export class Messenger extends Emitter<MessengerEvents> {
     ];
     if (others.length === 1) await this.talkingTo(others);
     return sent;
+  }
+
+  /** Reacts to a message with one emoji (replacing this account's reaction); '' takes it back. */
+  async react(conversationId: string, messageId: string, emoji: string): Promise<ChatMessage> {
+    if (emoji !== '' && !isReaction(emoji)) throw refused('not one emoji', messageId);
+    return this.changeMessage(conversationId, { v: 1, type: 'reaction', target: messageId, emoji });
+  }
+
+  /** Replaces the text of one of this account's messages, within 24 hours of sending it. */
+  async edit(conversationId: string, messageId: string, text: string): Promise<ChatMessage> {
+    if (!text.trim()) throw refused('empty text (delete the message instead)', messageId);
+    const sentAt = new Date().toISOString();
+    return this.changeMessage(conversationId, {
+      v: 1,
+      type: 'edit',
+      target: messageId,
+      text,
+      sentAt,
+    });
+  }
+
+  /** Takes one of this account's messages back on every device, within 24 hours of sending it. */
+  async deleteForEveryone(conversationId: string, messageId: string): Promise<ChatMessage> {
+    const sentAt = new Date().toISOString();
+    return this.changeMessage(conversationId, { v: 1, type: 'delete', target: messageId, sentAt });
+  }
+
+  /** Applies a change here and sends it to the conversation's other devices. */
+  private async changeMessage(
+    conversationId: string,
+    change: MessageChangeEnvelope,
+  ): Promise<ChatMessage> {
+    const conversation = await this.conversationStore.get(conversationId);
+    await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
+    const self = this.options.device;
+    return this.outbox.sendChange(conversationId, change, async () => {
+      const history = await this.conversationStore.history(conversationId);
+      const target = history.find((m) => m.id === change.target);
+      if (!target) {
+        throw new ParleyError('MESSAGE_NOT_FOUND', {
+          details: { conversationId, messageId: change.target },
+        });
+      }
+      const why = refusal(target, self, change);
+      if (why) throw refused(why, change.target);
+      const changed = await this.conversationStore.updateMessage(
+        conversationId,
+        change.target,
+        (m) => applyChange(m, self, change),
+      );
+      this.emit('status', changed!);
+      return changed!;
+    });
   }
 
   /** Tells the facade; never throws (a failure is an 'error' event). */

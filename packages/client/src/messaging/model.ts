@@ -50,6 +50,17 @@ export interface ChatMessage {
   notice?: MembershipNotice;
   /** For 'unsupported': the envelope type it carried ('' when unreadable). */
   contentType?: string;
+  /**
+   * For a reply: the message it answers, as this device's history held it when the reply came
+   * (`from` and `text` empty when it did not hold it).
+   */
+  replyTo?: { id: string; from: string; text: string };
+  /** Reactions by account id, one each (messaging/message-changes.ts). */
+  reactions?: Record<string, string>;
+  /** When its author last edited it (their clock); the text is the latest one. */
+  editedAt?: string;
+  /** When its author deleted it for everyone (their clock); text and reactions are gone. */
+  deletedAt?: string;
   sentAt: string;
   status: MessageStatus;
   /** Accounts whose device received it (sender side). */

@@ -17,6 +17,7 @@ import {
   type Envelope,
   encodeEnvelope,
   type LeaveEnvelope,
+  type MessageChangeEnvelope,
   ParleyError,
   Rerunnable,
 } from '@parley/core';
@@ -24,6 +25,7 @@ import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
 import type { Conversations } from './conversations.js';
 import type { Lane } from './lane.js';
+import { quoteOf } from './message-changes.js';
 import * as mls from './mls.js';
 import {
   asParleyError,
@@ -105,12 +107,12 @@ export class Outbox {
    * Encrypts and queues a text; resolves when the server has stored it for every recipient
    * device. While offline it waits in the outbox and goes out on reconnect.
    */
-  async send(conversationId: string, text: string): Promise<ChatMessage> {
+  async send(conversationId: string, text: string, replyTo?: string): Promise<ChatMessage> {
     const sentAt = new Date().toISOString();
     const message = await this.queue(
       conversationId,
-      { v: 1, type: 'text', text, sentAt },
-      (id) => ({
+      { v: 1, type: 'text', text, sentAt, ...(replyTo ? { replyTo } : {}) },
+      async (id) => ({
         id,
         conversationId,
         from: this.device,
@@ -120,9 +122,29 @@ export class Outbox {
         status: 'sending',
         deliveredTo: [],
         readBy: [],
+        ...(replyTo
+          ? { replyTo: quoteOf(await this.conversations.history(conversationId), replyTo) }
+          : {}),
       }),
     );
     return message!;
+  }
+
+  /**
+   * Applies a reaction, edit or delete here (through `apply`, which throws when it may not be
+   * made) and queues it for the other devices, in one lane task so neither happens without the
+   * other; resolves with the changed message once the server has stored the change.
+   */
+  async sendChange(
+    conversationId: string,
+    change: MessageChangeEnvelope,
+    apply: () => Promise<ChatMessage>,
+  ): Promise<ChatMessage> {
+    let changed: ChatMessage | undefined;
+    await this.queue(conversationId, change, undefined, async () => {
+      changed = await apply();
+    });
+    return changed!;
   }
 
   /**
@@ -136,7 +158,8 @@ export class Outbox {
   private async queue(
     conversationId: string,
     envelope: Envelope,
-    shown: ((id: string) => ChatMessage) | undefined,
+    shown: ((id: string) => Promise<ChatMessage>) | undefined,
+    first?: () => Promise<void>,
   ): Promise<ChatMessage | undefined> {
     const id = randomId();
     const content = new TextDecoder().decode(encodeEnvelope(envelope));
@@ -147,7 +170,10 @@ export class Outbox {
     try {
       await this.lane.run(async () => {
         const entry = await this.encrypt(conversationId, id, content);
-        const message = shown?.(id);
+        // A change refused here throws before anything is stored (a spent MLS generation is
+        // all it costs).
+        await first?.();
+        const message = await shown?.(id);
         if (message) await this.conversations.append(conversationId, message);
         else entry.control = true;
         await this.store.set(KEY, [...(await this.entries()), entry]);
