@@ -5,7 +5,8 @@
  * without a referrer (and a `javascript:` text is not one); a day separator heads the day; the
  * list shows each chat's time and the tab's title its unread count; search finds a message in any
  * chat; Escape goes back. In dark mode (the system's choice) the screens pass axe and are saved at
- * both widths.
+ * both widths. Replies, reactions, edits and deletes for everyone made in the app reach the other
+ * side, and theirs show in the app.
  */
 
 import * as assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ import { ServerProcess } from './harness/server-process.js';
 import { eventually, until } from './harness/wait.js';
 import { addByNumber, signUpInApp } from './harness/web-person.js';
 
-const NUMBERS = { alice: '4155550851', bob: '4155550852' };
+const NUMBERS = { alice: '4155550851', bob: '4155550852', erin: '4155550853' };
 const skip = browserMissing();
 
 describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
@@ -190,6 +191,95 @@ describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
     await a.getByRole('list', { name: 'Messages' }).waitFor();
     const light = await axeSerious(a);
     assert.deepEqual(light, [], `axe on the chat in light mode: ${JSON.stringify(light, null, 2)}`);
+    await context.close();
+  });
+
+  test('reply, react, edit and delete for everyone, both ways', async () => {
+    const context = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
+    const erin: WatchedPage = await openPage(context, server.url);
+    const e = erin.page;
+    await signUpInApp(e, server, { number: NUMBERS.erin, presence: 'nobody', deviceName: 'Erin' });
+    await addByNumber(e, 'Bob Example', NUMBERS.bob);
+    await e.getByRole('button', { name: 'Message Bob Example' }).click();
+    await e.getByLabel('Message', { exact: true }).fill('Lunch at noon?');
+    await e.keyboard.press('Enter');
+    await until('Bob has the question', () => bobInbox.some((m) => m.text === 'Lunch at noon?'));
+    const question = bobInbox.find((m) => m.text === 'Lunch at noon?')!;
+    const c = question.conversationId;
+    const bobSees = async (id: string) => (await bob.messenger.history(c)).find((m) => m.id === id);
+    const bubble = (text: string) =>
+      e.getByRole('list', { name: 'Messages' }).locator('.message', { hasText: text });
+
+    // Bob answers with a reply: Erin's app quotes her question above it.
+    const answer = await bob.messenger.send(c, 'Yes!', { replyTo: question.id });
+    const quote = bubble('Yes!').locator('blockquote');
+    await quote.waitFor();
+    assert.deepEqual(await quote.locator('span').allTextContents(), ['You', 'Lunch at noon?']);
+
+    // Erin reacts from the message's menu, and answers with a reply of her own.
+    await bubble('Yes!').getByRole('button', { name: 'Actions for Bob Example’s message' }).click();
+    const axeMenu = await axeSerious(e);
+    assert.deepEqual(axeMenu, [], `axe with a message menu open: ${JSON.stringify(axeMenu)}`);
+    await screenshots(e, 'message-menu');
+    await e.getByRole('button', { name: 'React ❤️' }).click();
+    await eventually(
+      'Erin’s reaction at Bob’s',
+      async () => Object.values((await bobSees(answer.id))?.reactions ?? {}),
+      ['❤️'],
+    );
+    await bubble('Yes!')
+      .getByRole('button', { name: /^Actions for/ })
+      .click();
+    await e.getByRole('button', { name: 'Reply', exact: true }).click();
+    await e.getByRole('status').getByText('Replying to Bob Example:').waitFor();
+    await e.getByLabel('Message', { exact: true }).fill('Great, see you');
+    await e.getByRole('button', { name: 'Send' }).click();
+    await until('Bob has the reply', () => bobInbox.some((m) => m.text === 'Great, see you'));
+    const reply = bobInbox.find((m) => m.text === 'Great, see you')!;
+    assert.deepEqual(reply.replyTo, { id: answer.id, from: bob.account!.accountId, text: 'Yes!' });
+
+    // Erin edits her question: Bob has the new text, marked edited; her app says so too.
+    await bubble('Lunch at noon?')
+      .getByRole('button', { name: 'Actions for your message' })
+      .click();
+    await e.getByRole('button', { name: 'Edit' }).click();
+    const box = e.getByLabel('Message', { exact: true });
+    assert.equal(await box.inputValue(), 'Lunch at noon?');
+    await box.fill('Lunch at 12:30?');
+    await e.getByRole('button', { name: 'Save' }).click();
+    await eventually(
+      'the edit at Bob’s',
+      async () => (await bobSees(question.id))?.text,
+      'Lunch at 12:30?',
+    );
+    assert.ok((await bobSees(question.id))?.editedAt);
+    await bubble('Lunch at 12:30?').getByText('· edited').waitFor();
+
+    // Erin deletes her reply for everyone, after confirming.
+    await bubble('Great, see you')
+      .getByRole('button', { name: 'Actions for your message' })
+      .click();
+    await e.getByRole('button', { name: 'Delete for everyone' }).click();
+    await e.getByRole('button', { name: 'Yes, delete for everyone' }).click();
+    await eventually(
+      'the delete at Bob’s',
+      async () => Boolean((await bobSees(reply.id))?.deletedAt),
+      true,
+    );
+    assert.equal((await bobSees(reply.id))?.text, '');
+    await e.getByText('This message was deleted').waitFor();
+    assert.equal(await bubble('Great, see you').count(), 0);
+
+    // Bob reacts to the edited question: Erin's app lists who reacted with what.
+    await bob.messenger.react(c, question.id, '👍');
+    await bubble('Lunch at 12:30?')
+      .getByRole('list', { name: 'Reactions' })
+      .getByLabel('👍 from Bob Example')
+      .waitFor();
+    const axeChat = await axeSerious(e);
+    assert.deepEqual(axeChat, [], `axe on the chat: ${JSON.stringify(axeChat)}`);
+    await screenshots(e, 'message-changes');
+    assert.deepEqual(erin.problems(), []);
     await context.close();
   });
 });

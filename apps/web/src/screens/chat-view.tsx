@@ -3,29 +3,19 @@
  * day, links that open, who is typing, and the composer (Enter sends, Shift+Enter breaks the line;
  * on touch screens the return key breaks the line and the button sends); a banner for each member
  * whose safety number changed (accept it, or verify), and in a one-to-one chat the way to the
- * contact's safety number. Escape goes back to the chats.
+ * contact's safety number. Escape goes back to the chats. A message's menu (message-bubble.tsx)
+ * replies, reacts, edits and deletes; a reply or an edit is shown above the composer until sent
+ * or cancelled.
  */
 
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
-import { MessageText } from '../components/message-text.js';
+import { type MessageActions, MessageBubble } from '../components/message-bubble.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import { dayKey, dayLabel } from '../model/reading.js';
 import { go } from '../model/route.js';
-import type { ChatMessage, MessageStatus } from '../model/sdk.js';
-
-const STATUS_TEXT: Record<MessageStatus, string> = {
-  sending: 'Sending…',
-  stored: 'Sent',
-  delivered: 'Delivered',
-  read: 'Read',
-  failed: 'Not sent',
-  received: '',
-};
-
-const time = (iso: string) =>
-  iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+import type { ChatMessage } from '../model/sdk.js';
 
 /** A phone's keyboard has no Shift+Enter to speak of: there return breaks the line. */
 const touchKeyboard = () => globalThis.matchMedia?.('(pointer: coarse)').matches ?? false;
@@ -35,6 +25,8 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   const { conversationId } = props;
   const [history, setHistory] = useState<ChatMessage[]>([]);
   const [text, setText] = useState('');
+  /** What the composer's text will be: a reply to a message, or a message's new text. */
+  const [mode, setMode] = useState<{ kind: 'reply' | 'edit'; message: ChatMessage }>();
   const [typing, setTyping] = useState<string>();
   const [error, setError] = useState<string>();
   const lastTyping = useRef(0);
@@ -100,14 +92,21 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   }, []);
 
   // Escape closes the chat, wherever the focus is in it (not while an input method composes).
+  // With a reply or an edit under way, Escape cancels that first.
   const { onBack } = props;
+  const replying = mode !== undefined;
   useEffect(() => {
     const onKey = (e: globalThis.KeyboardEvent) => {
-      if (e.key === 'Escape' && !e.isComposing && !e.defaultPrevented) onBack();
+      if (e.key !== 'Escape' || e.isComposing || e.defaultPrevented) return;
+      if (replying) {
+        setMode(undefined);
+        return;
+      }
+      onBack();
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
-  }, [onBack]);
+  }, [onBack, replying]);
 
   const onComposerKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key !== 'Enter' || e.shiftKey || e.nativeEvent.isComposing || touchKeyboard()) return;
@@ -115,20 +114,54 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
     e.currentTarget.form?.requestSubmit();
   };
 
+  const messenger = model.client.messenger;
+  /** Runs a change of a message; a refusal shows as the chat's error. */
+  const attempt = (work: Promise<unknown>) => {
+    setError(undefined);
+    work.catch((err: unknown) => setError(describeError(err)));
+  };
+  const actions: MessageActions = {
+    reply: (m) => {
+      setMode({ kind: 'reply', message: m });
+      composer.current?.focus();
+    },
+    edit: (m) => {
+      setMode({ kind: 'edit', message: m });
+      setText(m.text);
+      composer.current?.focus();
+    },
+    react: (m, emoji) => attempt(messenger.react(conversationId, m.id, emoji)),
+    remove: (m) => attempt(messenger.deleteForEveryone(conversationId, m.id)),
+  };
+  const cancelMode = () => {
+    if (mode?.kind === 'edit') setText('');
+    setMode(undefined);
+  };
+
   const send = async (e: FormEvent) => {
     e.preventDefault();
     const body = text.trim();
     if (!body) return;
+    const was = mode;
     setText('');
+    setMode(undefined);
     setError(undefined);
     try {
-      await model.client.messenger.send(conversationId, body);
+      if (was?.kind === 'edit') await messenger.edit(conversationId, was.message.id, body);
+      else {
+        await messenger.send(
+          conversationId,
+          body,
+          was?.kind === 'reply' ? { replyTo: was.message.id } : {},
+        );
+      }
     } catch (err) {
       if (errorCode(err) === 'SAFETY_NUMBER_CHANGED') {
         // Nothing was sent: the text waits in the composer until the new number is accepted.
         const ids = errorDetails(err).accountIds;
         model.noteKeyChange(Array.isArray(ids) ? ids.map(String) : concerned, true);
         setText(body);
+        setMode(was);
       }
       setError(describeError(err));
     }
@@ -207,25 +240,9 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
               </li>,
             ];
           }
-          const mine = m.from.accountId === self;
           return [
             ...separator,
-            <li key={m.id} className={mine ? 'message mine' : 'message'}>
-              {!mine && <span className="from">{model.nameOf(m.from.accountId)}</span>}
-              <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
-                {m.kind === 'text' ? (
-                  <MessageText text={model.messageText(m)} />
-                ) : (
-                  model.messageText(m)
-                )}
-              </span>
-              <span className="meta">
-                {time(m.sentAt)}
-                {mine && (
-                  <span className={`state state-${m.status}`}> · {STATUS_TEXT[m.status]}</span>
-                )}
-              </span>
-            </li>,
+            <MessageBubble key={m.id} model={model} message={m} self={self} actions={actions} />,
           ];
         })}
         <li ref={bottom} aria-hidden="true" className="end" />
@@ -234,6 +251,19 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
         {typing}
       </p>
       <Alert message={error} />
+      {mode && (
+        <div className="composing" role="status">
+          <span>
+            {mode.kind === 'reply'
+              ? `Replying to ${mode.message.from.accountId === self ? 'yourself' : model.nameOf(mode.message.from.accountId)}: `
+              : 'Editing your message: '}
+            <q>{mode.message.text.slice(0, 80)}</q>
+          </span>
+          <button type="button" onClick={cancelMode}>
+            {mode.kind === 'reply' ? 'Cancel reply' : 'Cancel edit'}
+          </button>
+        </div>
+      )}
       <form className="composer" onSubmit={(e) => void send(e)}>
         <label htmlFor="composer-text" className="visually-hidden">
           Message
@@ -255,7 +285,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           Enter sends; Shift+Enter starts a new line.
         </span>
         <button type="submit" className="primary" disabled={!text.trim()}>
-          Send
+          {mode?.kind === 'edit' ? 'Save' : 'Send'}
         </button>
       </form>
     </section>
