@@ -49,10 +49,17 @@ Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an acco
   parley send CONTACT TEXT [--app-url URL]
                                        send; for someone not on Parley, print an sms: link
   parley send --conversation ID TEXT   send to a conversation or group
+      --reply-to MESSAGE_ID            send as a reply quoting that message
+  parley react MESSAGE_ID EMOJI        react with one emoji ("" takes your reaction back)
+  parley edit MESSAGE_ID TEXT          change your message's text (within 24 hours)
+  parley unsend MESSAGE_ID             delete your message for everyone (within 24 hours)
+                                       (an id starting with '-' goes after --:
+                                       parley react -- -Xy1 👍; ids are in listen --json)
   parley group create CONTACT...       start a group
   parley listen [--count N] [--timeout S] [--json]
                                        print messages as they arrive, with membership
-                                       notices (not counted by --count); security
+                                       notices, reactions, edits and deletes (none
+                                       counted by --count); security
                                        warnings, changed safety numbers and newly linked
                                        devices on stderr
   parley conversations [--json]        list conversations

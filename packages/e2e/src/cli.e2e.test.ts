@@ -242,7 +242,9 @@ describe('parley CLI (real server process)', () => {
     const lines = heard.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { conversationId: string; kind: string; text: string });
+      .map(
+        (l) => JSON.parse(l) as { conversationId: string; id: string; kind: string; text: string },
+      );
     assert.deepEqual(
       lines.map((l) => l.kind),
       ['notice', 'text'],
@@ -267,6 +269,87 @@ describe('parley CLI (real server process)', () => {
       state('dana'),
     ]);
     assert.match(reply.stdout, /^Sent \((stored|delivered|read)\) in conversation /);
+
+    // Carl reacts to Dana's message, edits his, unsends a typo and replies; Dana's listen shows
+    // each change, then the reply with what it quotes.
+    const danaSaid = await parley([
+      'listen',
+      '--count',
+      '1',
+      '--timeout',
+      '20',
+      '--json',
+      '--state',
+      state('carl'),
+    ]);
+    const hiCarl = JSON.parse(danaSaid.stdout.trim().split('\n').at(-1)!) as {
+      id: string;
+      text: string;
+    };
+    assert.equal(hiCarl.text, 'hi carl');
+    const typo = await parley([
+      'send',
+      `--conversation=${receipt.conversationId}`,
+      'teh',
+      '--json',
+      '--state',
+      state('carl'),
+    ]);
+    const typoId = (JSON.parse(typo.stdout) as { id: string }).id;
+    // Options before '--': what follows it is positional, an id starting with '-' included.
+    const carlSays = ([command, ...rest]: string[]) =>
+      parley([command!, '--state', state('carl'), ...rest]);
+    const reacted = await carlSays(['react', '--', hiCarl.id, '👋']);
+    assert.equal(reacted.code, 0, reacted.stderr);
+    assert.match(reacted.stdout, /^Reaction sent: /);
+    const edited = await carlSays(['edit', '--', message.id, 'hello Dana!']);
+    assert.equal(edited.code, 0, edited.stderr);
+    const unsent = await carlSays(['unsend', '--', typoId]);
+    assert.equal(unsent.code, 0, unsent.stderr);
+    // Carl may not edit Dana's message: a typed error, nothing sent.
+    const refused = await carlSays(['edit', '--', hiCarl.id, 'forged']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /MESSAGE_CHANGE_REFUSED/);
+    const answered = await carlSays([
+      'send',
+      `--conversation=${receipt.conversationId}`,
+      '--reply-to',
+      hiCarl.id,
+      'see you',
+    ]);
+    assert.equal(answered.code, 0, answered.stderr);
+    const events = await parley([
+      'listen',
+      '--count',
+      '2',
+      '--timeout',
+      '20',
+      '--json',
+      '--state',
+      state('dana'),
+    ]);
+    assert.equal(events.code, 0, events.stderr);
+    const seen = events.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const shown = (e: Record<string, unknown>) =>
+      e.event === 'delete' ? (e.id === typoId ? 'the typo' : 'another') : (e.text ?? e.emoji);
+    assert.deepEqual(
+      seen.map((e) => [e.event ?? e.kind, shown(e)]),
+      [
+        ['text', 'teh'],
+        ['reaction', '👋'],
+        ['edit', 'hello Dana!'],
+        ['delete', 'the typo'],
+        ['text', 'see you'],
+      ],
+    );
+    assert.deepEqual(seen.at(-1)!.replyTo, {
+      id: hiCarl.id,
+      from: await accountId('dana'),
+      text: 'hi carl',
+    });
 
     const outsider = await parley([
       'send',

@@ -40,6 +40,7 @@ export const OPTIONS = {
   lazy: { type: 'boolean' },
   all: { type: 'boolean' },
   conversation: { type: 'string' },
+  'reply-to': { type: 'string' },
   count: { type: 'string' },
   timeout: { type: 'string' },
   'app-url': { type: 'string' },
@@ -263,6 +264,9 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
         return 0;
       }
       case 'send':
+      case 'react':
+      case 'edit':
+      case 'unsend':
       case 'group':
       case 'listen':
       case 'conversations':

@@ -1,6 +1,7 @@
 /**
  * Messaging from the terminal: send to a contact (or, for someone not on Parley, print the `sms:`
- * link for the user's own phone), create a group, listen, and list conversations. Every command
+ * link for the user's own phone), reply, react, edit and unsend (delete for everyone), create a
+ * group, listen, and list conversations. Every command
  * connects the device's WebSocket for as long as it needs and closes it before exiting.
  */
 
@@ -12,6 +13,7 @@ import {
   ParleyError,
   smsFallback,
 } from '@parley/client';
+import type { DeviceRef, MessageChangeEnvelope } from '@parley/core';
 import { UsageError } from '../usage.js';
 import { table } from './output.js';
 import { resolvePerson, short } from './people.js';
@@ -25,6 +27,7 @@ export interface MessagingArgs {
   values: {
     json?: boolean;
     conversation?: string;
+    'reply-to'?: string;
     count?: string;
     timeout?: string;
     'app-url'?: string;
@@ -96,6 +99,40 @@ export function blockedSendError(error: unknown): unknown {
   });
 }
 
+/** The conversation holding message `id` on this device (message ids are unique). */
+async function conversationOf(client: ParleyClient, id: string): Promise<string> {
+  for (const c of await client.messenger.conversations()) {
+    if ((await client.messenger.history(c.id)).some((m) => m.id === id)) return c.id;
+  }
+  throw new ParleyError('MESSAGE_NOT_FOUND', { details: { messageId: id } });
+}
+
+/** How `listen` shows a reaction, an edit or a delete. */
+export function changeLine(
+  event: { message: ChatMessage; change: MessageChangeEnvelope; by: DeviceRef },
+  json: boolean | undefined,
+  nameOf: (accountId: string) => string = short,
+): string {
+  const { message, change, by } = event;
+  if (json) {
+    return JSON.stringify({
+      event: change.type,
+      conversationId: message.conversationId,
+      id: message.id,
+      by,
+      ...(change.type === 'reaction' ? { emoji: change.emoji } : {}),
+      ...(change.type === 'edit' ? { text: change.text } : {}),
+    });
+  }
+  const where = `[${short(message.conversationId)}]`;
+  const who = nameOf(by.accountId);
+  if (change.type === 'edit') return `${where} ${who} edited ${message.id}: ${change.text}`;
+  if (change.type === 'delete') return `${where} ${who} deleted ${message.id} for everyone`;
+  return change.emoji
+    ? `${where} ${who} reacted ${change.emoji} to ${message.id}`
+    : `${where} ${who} took back their reaction to ${message.id}`;
+}
+
 export function line(
   m: ChatMessage,
   json: boolean | undefined,
@@ -111,6 +148,7 @@ export function line(
       text: m.text,
       ...(m.notice ? { notice: m.notice } : {}),
       ...(m.kind === 'unsupported' ? { contentType: m.contentType ?? '' } : {}),
+      ...(m.replyTo ? { replyTo: m.replyTo } : {}),
       sentAt: m.sentAt,
     });
   }
@@ -122,7 +160,8 @@ export function line(
   if (m.kind === 'unsupported') {
     return `${where} ${nameOf(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
   }
-  return `${where} ${nameOf(m.from.accountId)}: ${m.text}`;
+  const reply = m.replyTo ? ` (reply to ${m.replyTo.id})` : '';
+  return `${where} ${nameOf(m.from.accountId)}${reply}: ${m.text}`;
 }
 
 export function messagingCommand(command: string, args: MessagingArgs): Promise<number> {
@@ -163,8 +202,9 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       } else {
         await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
       }
+      const replyTo = values['reply-to'];
       const message = await withTimeout(
-        client.messenger.send(conversationId!, text),
+        client.messenger.send(conversationId!, text, replyTo ? { replyTo } : {}),
         timeoutMs,
         'Sending',
       );
@@ -172,6 +212,45 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
         values.json
           ? JSON.stringify({ sent: true, conversationId, id: message.id, status: message.status })
           : `Sent (${message.status}) in conversation ${conversationId}.`,
+      );
+      return 0;
+    }
+    case 'react':
+    case 'edit':
+    case 'unsend': {
+      const [id, value] = positionals;
+      const needs = {
+        react: 'MESSAGE_ID EMOJI (EMOJI "" takes it back)',
+        edit: 'MESSAGE_ID TEXT',
+        unsend: 'MESSAGE_ID',
+      }[command];
+      if (!id || (command !== 'unsend' && value === undefined)) {
+        throw new UsageError(`usage: parley ${command} ${needs}`);
+      }
+      const conversationId = values.conversation ?? (await conversationOf(client, id));
+      await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
+      const m = client.messenger;
+      const changed = await withTimeout(
+        command === 'react'
+          ? m.react(conversationId, id, value!)
+          : command === 'edit'
+            ? m.edit(conversationId, id, value!)
+            : m.deleteForEveryone(conversationId, id),
+        timeoutMs,
+        'Sending',
+      );
+      const done = { react: 'Reaction sent', edit: 'Edited', unsend: 'Deleted for everyone' }[
+        command
+      ];
+      out(
+        values.json
+          ? JSON.stringify({
+              conversationId,
+              id,
+              text: changed.text,
+              reactions: changed.reactions ?? {},
+            })
+          : `${done}: ${id} in conversation ${conversationId}.`,
       );
       return 0;
     }
@@ -210,6 +289,7 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
         process.once('SIGINT', () => resolve());
         if (values.timeout !== undefined) setTimeout(resolve, timeoutMs).unref();
       });
+      client.messenger.on('changed', (event) => out(changeLine(event, values.json, args.nameOf)));
       client.messenger.on('error', (e) =>
         process.stderr.write(`parley: ${e.code}: ${e.message}\n`),
       );

@@ -181,7 +181,10 @@ export class Inbox {
         state: await mls.encodeState(state),
         handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
       });
-      if (changed) this.events.emit('status', changed);
+      if (changed) {
+        this.events.emit('status', changed);
+        this.events.emit('changed', { message: changed, change: envelope, by: sender });
+      }
       return;
     }
     if (envelope && envelope.type !== 'text') {

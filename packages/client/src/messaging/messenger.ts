@@ -627,6 +627,7 @@ export class Messenger extends Emitter<MessengerEvents> {
         (m) => applyChange(m, self, change),
       );
       this.emit('status', changed!);
+      this.emit('changed', { message: changed!, change, by: self });
       return changed!;
     });
   }

@@ -4,7 +4,13 @@
  * (emit and wait for events) and `Wire` (the device's connection, whichever is current).
  */
 
-import { type ClientFrame, type DeviceRef, ParleyError, toBase64Url } from '@parley/core';
+import {
+  type ClientFrame,
+  type DeviceRef,
+  type MessageChangeEnvelope,
+  ParleyError,
+  toBase64Url,
+} from '@parley/core';
 import type { SecurityWarning } from './warnings.js';
 
 export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received';
@@ -82,6 +88,11 @@ export interface MessengerEvents extends Record<string, unknown> {
   status: ChatMessage;
   conversation: Conversation;
   typing: { conversationId: string; from: DeviceRef };
+  /**
+   * A message in a history was changed by a reaction, an edit or a delete, here or on another
+   * device (a 'status' event carries the changed message too, for views that only redraw).
+   */
+  changed: { message: ChatMessage; change: MessageChangeEnvelope; by: DeviceRef };
   /** Something the server claimed that MLS does not back; the claim was ignored. */
   warning: SecurityWarning;
   /**
