@@ -1,6 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Envelope, encodeEnvelope, isReaction, parseEnvelope } from './envelope.js';
+import {
+  DISAPPEARING_MAX_SECONDS,
+  type Envelope,
+  encodeEnvelope,
+  isReaction,
+  parseEnvelope,
+} from './envelope.js';
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
@@ -15,6 +21,9 @@ describe('message envelope', () => {
       { v: 1, type: 'reaction', target: 'm1', emoji: '' },
       { v: 1, type: 'edit', target: 'm1', text: 'fixed', sentAt: '2025-01-01T00:01:00.000Z' },
       { v: 1, type: 'delete', target: 'm1', sentAt: '2025-01-01T00:02:00.000Z' },
+      { v: 1, type: 'timer', seconds: 30, sentAt: '2025-01-01T00:03:00.000Z' },
+      { v: 1, type: 'timer', seconds: 0, sentAt: '2025-01-01T00:03:00.000Z' },
+      { v: 1, type: 'text', text: 'soon gone', sentAt: '2025-01-01T00:04:00.000Z', expiresIn: 30 },
     ];
     for (const envelope of envelopes) {
       assert.deepEqual(parseEnvelope(encodeEnvelope(envelope)), { kind: 'envelope', envelope });
@@ -54,6 +63,10 @@ describe('message envelope', () => {
       bytes({ v: 1, type: 'edit', target: 'm1', sentAt: '2025-01-01T00:00:00.000Z' }),
       bytes({ v: 1, type: 'edit', text: 'no target', sentAt: '2025-01-01T00:00:00.000Z' }),
       bytes({ v: 1, type: 'delete', target: 'm1' }),
+      bytes({ v: 1, type: 'timer', seconds: -1, sentAt: '' }),
+      bytes({ v: 1, type: 'timer', seconds: 1.5, sentAt: '' }),
+      bytes({ v: 1, type: 'timer', seconds: DISAPPEARING_MAX_SECONDS + 1, sentAt: '' }),
+      bytes({ v: 1, type: 'timer', seconds: 30 }),
     ];
     for (const input of cases) {
       assert.equal(parseEnvelope(input).kind, 'unsupported');
@@ -73,6 +86,15 @@ describe('message envelope', () => {
       parseEnvelope(bytes({ v: 1, type: 'text', text: 'hi', sentAt: '', replyTo: { x: 1 } })),
       { kind: 'envelope', envelope: { v: 1, type: 'text', text: 'hi', sentAt: '' } },
     );
+  });
+
+  it('keeps a text whose timer is out of range, without the timer', () => {
+    for (const expiresIn of [-5, 0, 2.5, DISAPPEARING_MAX_SECONDS + 1, '30']) {
+      assert.deepEqual(
+        parseEnvelope(bytes({ v: 1, type: 'text', text: 'hi', sentAt: '', expiresIn })),
+        { kind: 'envelope', envelope: { v: 1, type: 'text', text: 'hi', sentAt: '' } },
+      );
+    }
   });
 
   it('ignores fields it does not know (later versions of a type may add some)', () => {

@@ -9,6 +9,8 @@
  * - `reaction` — `{ target, emoji }`: the sender's one reaction to a message ('' takes it back);
  * - `edit` — `{ target, text, sentAt }`: the sender's new text for their own message;
  * - `delete` — `{ target, sentAt }`: the sender takes their own message back, for everyone;
+ * - `timer` — `{ seconds, sentAt }`: disappearing messages for the conversation (0 turns them off);
+ *   a text sent under a timer carries it as `expiresIn` (seconds), so every device agrees;
  * - `leave` — the sending account leaves the conversation (an MLS-authenticated intent; the
  *   server's own `leave` entry is only a hint, checked against it);
  * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out.
@@ -41,6 +43,15 @@ export const MESSAGE_CHANGE_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The longest reaction, in UTF-16 units: one emoji, even a family or a flag with modifiers. */
 export const REACTION_MAX_LENGTH = 32;
 
+/** The longest disappearing-message timer: four weeks, in seconds. */
+export const DISAPPEARING_MAX_SECONDS = 28 * 24 * 60 * 60;
+
+/** Whether `seconds` is a timer a conversation can have (0: off). */
+export const isTimer = (seconds: unknown): seconds is number =>
+  Number.isSafeInteger(seconds) &&
+  (seconds as number) >= 0 &&
+  (seconds as number) <= DISAPPEARING_MAX_SECONDS;
+
 export interface TextEnvelope {
   v: 1;
   type: 'text';
@@ -48,6 +59,16 @@ export interface TextEnvelope {
   sentAt: string;
   /** The id of the message this one answers. */
   replyTo?: string;
+  /** Seconds each device keeps it after reading it (the conversation's timer when sent). */
+  expiresIn?: number;
+}
+
+export interface TimerEnvelope {
+  v: 1;
+  type: 'timer';
+  /** 0: messages no longer disappear. */
+  seconds: number;
+  sentAt: string;
 }
 
 export interface ReactionEnvelope {
@@ -90,7 +111,12 @@ export interface DeviceRemovedEnvelope {
   deviceIds: string[];
 }
 
-export type Envelope = TextEnvelope | LeaveEnvelope | DeviceRemovedEnvelope | MessageChangeEnvelope;
+export type Envelope =
+  | TextEnvelope
+  | LeaveEnvelope
+  | DeviceRemovedEnvelope
+  | MessageChangeEnvelope
+  | TimerEnvelope;
 export type EnvelopeType = Envelope['type'];
 
 /** What a reader made of some bytes: an envelope it knows, or something it keeps unread. */
@@ -150,7 +176,20 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
       const sentAt = typeof record.sentAt === 'string' ? record.sentAt : '';
       // A reply whose reference is not an id is still a text: only the reference is dropped.
       const replyTo = isMessageId(record.replyTo) ? { replyTo: record.replyTo } : {};
-      return { kind: 'envelope', envelope: { v: 1, type, text: record.text, sentAt, ...replyTo } };
+      // A timer out of range is not one: the message is kept (no timer) rather than lost.
+      const expiresIn =
+        isTimer(record.expiresIn) && record.expiresIn > 0 ? { expiresIn: record.expiresIn } : {};
+      return {
+        kind: 'envelope',
+        envelope: { v: 1, type, text: record.text, sentAt, ...replyTo, ...expiresIn },
+      };
+    }
+    case 'timer': {
+      if (!isTimer(record.seconds) || typeof record.sentAt !== 'string') return malformed;
+      return {
+        kind: 'envelope',
+        envelope: { v: 1, type, seconds: record.seconds, sentAt: record.sentAt },
+      };
     }
     case 'reaction': {
       const { target, emoji } = record;

@@ -258,6 +258,11 @@ export const ERROR_CATALOG = {
     message:
       'Only your own messages can be edited or deleted for everyone, and only within 24 hours of sending them; a deleted message cannot be changed.',
   },
+  TIMER_INVALID: {
+    status: 0,
+    message:
+      'A disappearing-message timer is a whole number of seconds from 0 (off) to 2419200 (four weeks).',
+  },
   SAFETY_NUMBER_CHANGED: {
     status: 0,
     message:

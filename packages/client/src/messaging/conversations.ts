@@ -184,6 +184,16 @@ export class Conversations {
     await this.saveHistory(conversationId, [...history, message]);
   }
 
+  /** Takes messages out of the history (they disappeared); the others keep their order. */
+  async removeMessages(conversationId: string, ids: readonly string[]): Promise<void> {
+    const gone = new Set(ids);
+    const history = await this.loadHistory(conversationId);
+    await this.saveHistory(
+      conversationId,
+      history.filter((m) => !gone.has(m.id)),
+    );
+  }
+
   /** Changes several messages with one write; returns the changed ones. */
   async updateMessages(
     conversationId: string,

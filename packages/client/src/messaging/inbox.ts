@@ -39,9 +39,11 @@ import {
   type ChatMessage,
   type MessengerEventSink,
   otherAccounts,
+  publicView,
   type StoredConversation,
   type Wire,
 } from './model.js';
+import { noticeMessage, timerNotice } from './notices.js';
 import type { SecurityWarning } from './warnings.js';
 
 /** Ids of history-less messages a conversation remembers, to recognise them delivered again. */
@@ -187,6 +189,20 @@ export class Inbox {
       }
       return;
     }
+    if (envelope?.type === 'timer') {
+      // The state first, then the notice: redelivered, the entry is recognised as handled.
+      await this.conversations.save({
+        ...stored,
+        state: await mls.encodeState(state),
+        handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
+        timer: envelope.seconds,
+      });
+      const notice = noticeMessage(frame.groupId, timerNotice(sender, envelope.seconds));
+      await this.conversations.append(frame.groupId, notice);
+      this.events.emit('message', notice);
+      this.events.emit('conversation', publicView(await this.conversations.require(frame.groupId)));
+      return;
+    }
     if (envelope && envelope.type !== 'text') {
       const next: StoredConversation = {
         ...stored,
@@ -208,6 +224,7 @@ export class Inbox {
             kind: 'text',
             text: envelope.text,
             sentAt: envelope.sentAt,
+            ...(envelope.expiresIn ? { expiresIn: envelope.expiresIn } : {}),
             ...(envelope.replyTo
               ? {
                   replyTo: quoteOf(
@@ -260,7 +277,7 @@ export class Inbox {
     task: LaneTask,
     next: StoredConversation,
     sender: DeviceRef,
-    envelope: Exclude<Envelope, { type: 'text' } | MessageChangeEnvelope>,
+    envelope: Exclude<Envelope, { type: 'text' | 'timer' } | MessageChangeEnvelope>,
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);

@@ -26,8 +26,10 @@ import {
   type AccountResponse,
   bytesEqual,
   type DeviceRef,
+  DISAPPEARING_MAX_SECONDS,
   fromBase64Url,
   isReaction,
+  isTimer,
   loadIdentityCrypto,
   type MessageChangeEnvelope,
   ParleyError,
@@ -41,6 +43,7 @@ import type { ApiClient } from '../transport/api.js';
 import { Connection, type SocketFactory } from '../transport/connection.js';
 import { Emitter } from '../transport/emitter.js';
 import { Conversations } from './conversations.js';
+import { Disappearing, expiryOf } from './disappearing.js';
 import { GroupChanges } from './group-changes.js';
 import { Inbox, removerOf } from './inbox.js';
 import { KeyChecks } from './key-checks.js';
@@ -53,8 +56,10 @@ import {
   type Conversation,
   type MessengerEventSink,
   type MessengerEvents,
+  publicView,
   type Wire,
 } from './model.js';
+import { noticeMessage, timerNotice } from './notices.js';
 import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
@@ -110,6 +115,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly inbox: Inbox;
   private readonly signals: Signals;
   private readonly checks: KeyChecks;
+  private readonly disappearing: Disappearing;
   /** This account's identity key and this device's certificate. */
   readonly identity: OwnIdentity;
   /** The identity keys of the accounts this device has met (trust on first use). */
@@ -177,6 +183,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     this.signals = new Signals(device, this.lane, this.conversationStore, wire, events, () =>
       this.keys.signatureKeys(),
     );
+    this.disappearing = new Disappearing(this.conversationStore, this.lane, events);
   }
 
   get device(): DeviceRef {
@@ -193,6 +200,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   async start(): Promise<void> {
     if (this.connection) return;
     await this.ensureIdentity();
+    await this.disappearing.start();
     const connection = new Connection(
       this.options.serverUrl,
       this.options.credential,
@@ -224,6 +232,7 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   /** Closes the connection; unsent messages stay in the outbox for the next start. */
   stop(): void {
+    this.disappearing.stop();
     this.outbox.stop();
     this.inbox.flushAcks();
     this.connection?.stop();
@@ -565,7 +574,9 @@ export class Messenger extends Emitter<MessengerEvents> {
         details: { conversationId, messageId: options.replyTo },
       });
     }
-    const sent = await this.outbox.send(conversationId, text, options.replyTo);
+    const timer = conversation.timer ? { expiresIn: conversation.timer } : {};
+    const sent = await this.outbox.send(conversationId, text, { ...options, ...timer });
+    this.disappearing.note(sent.expiresAt);
     // Answering one person is accepting them; a group's other members are not chosen by it.
     const others = [
       ...new Set(
@@ -576,6 +587,33 @@ export class Messenger extends Emitter<MessengerEvents> {
     ];
     if (others.length === 1) await this.talkingTo(others);
     return sent;
+  }
+
+  /**
+   * Sets the conversation's disappearing-message timer for every member (0 turns it off): texts
+   * sent after it carry it, and each device removes them that long after reading them. Every
+   * member sees a notice saying who set it.
+   */
+  async setTimer(conversationId: string, seconds: number): Promise<ChatMessage> {
+    if (!isTimer(seconds)) {
+      throw new ParleyError('TIMER_INVALID', {
+        details: { seconds, max: DISAPPEARING_MAX_SECONDS },
+      });
+    }
+    const conversation = await this.conversationStore.get(conversationId);
+    await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
+    const self = this.options.device;
+    const envelope = { v: 1, type: 'timer', seconds, sentAt: new Date().toISOString() } as const;
+    const notice = await this.outbox.sendChange(conversationId, envelope, async () => {
+      const stored = await this.conversationStore.require(conversationId);
+      await this.conversationStore.save({ ...stored, timer: seconds });
+      const shown = noticeMessage(conversationId, timerNotice(self, seconds));
+      await this.conversationStore.append(conversationId, shown);
+      this.emit('message', shown);
+      this.emit('conversation', publicView({ ...stored, timer: seconds }));
+      return shown;
+    });
+    return notice;
   }
 
   /** Reacts to a message with one emoji (replacing this account's reaction); '' takes it back. */
@@ -665,7 +703,16 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   /** Tells the other members these messages were read. */
-  markRead(conversationId: string, messageIds: string[]): Promise<void> {
+  async markRead(conversationId: string, messageIds: string[]): Promise<void> {
+    // Read here: a disappearing message's time on this device starts now.
+    const now = new Date();
+    const started = await this.lane.run(() =>
+      this.conversationStore.updateMessages(conversationId, messageIds, (m) => {
+        const at = expiryOf(m, now);
+        if (at) m.expiresAt = at;
+      }),
+    );
+    for (const m of started) this.disappearing.note(m.expiresAt);
     return this.signals.markRead(conversationId, messageIds);
   }
 

@@ -29,7 +29,9 @@ export type MembershipChange =
   | 'device-added'
   | 'device-removed'
   /** Not a change of members: the account's identity key changed (its `by` names it). */
-  | 'identity-changed';
+  | 'identity-changed'
+  /** Not a change of members: `by` set the disappearing-message timer to `seconds` (0: off). */
+  | 'timer';
 
 /**
  * A membership change as MLS says it happened: `by` is the member whose Commit (or, for the
@@ -41,6 +43,8 @@ export interface MembershipNotice {
   by: DeviceRef;
   accounts: string[];
   devices: DeviceRef[];
+  /** For 'timer': the new timer in seconds (0: off). */
+  seconds?: number;
 }
 
 export interface ChatMessage {
@@ -67,6 +71,10 @@ export interface ChatMessage {
   editedAt?: string;
   /** When its author deleted it for everyone (their clock); text and reactions are gone. */
   deletedAt?: string;
+  /** Seconds this device keeps it once read (sent under a disappearing-message timer). */
+  expiresIn?: number;
+  /** When it leaves this device's history: set when read here (or, one's own, when sent). */
+  expiresAt?: string;
   sentAt: string;
   status: MessageStatus;
   /** Accounts whose device received it (sender side). */
@@ -81,6 +89,8 @@ export interface Conversation {
   createdAt: string;
   /** False once this device was removed from the group. */
   active: boolean;
+  /** The disappearing-message timer in seconds; absent or 0: messages stay. */
+  timer?: number;
 }
 
 export interface MessengerEvents extends Record<string, unknown> {
@@ -93,6 +103,8 @@ export interface MessengerEvents extends Record<string, unknown> {
    * device (a 'status' event carries the changed message too, for views that only redraw).
    */
   changed: { message: ChatMessage; change: MessageChangeEnvelope; by: DeviceRef };
+  /** Messages that disappeared from this device (their timer ran out after reading). */
+  expired: { conversationId: string; ids: string[] };
   /** Something the server claimed that MLS does not back; the claim was ignored. */
   warning: SecurityWarning;
   /**
@@ -146,6 +158,7 @@ export function publicView(c: StoredConversation): Conversation {
     epoch: c.epoch,
     createdAt: c.createdAt,
     active: c.active,
+    ...(c.timer ? { timer: c.timer } : {}),
   };
 }
 

@@ -93,8 +93,31 @@ export function describeNotice(
         : `a device of ${whose} was added`,
     'device-removed': `a device of ${whose} was removed`,
     'identity-changed': `${who === 'you' ? 'your' : `${who}’s`} safety number changed`,
+    timer: notice.seconds
+      ? `${by} set disappearing messages to ${timerText(notice.seconds)}`
+      : `${by} turned off disappearing messages`,
   }[notice.change];
   return sentence.charAt(0).toUpperCase() + sentence.slice(1);
 }
 
 const ref = ({ accountId, deviceId }: DeviceRef): DeviceRef => ({ accountId, deviceId });
+
+const UNITS: Array<[seconds: number, one: string]> = [
+  [7 * 24 * 3600, 'week'],
+  [24 * 3600, 'day'],
+  [3600, 'hour'],
+  [60, 'minute'],
+  [1, 'second'],
+];
+
+/** A timer in words: "30 seconds", "1 hour", "4 weeks" (the largest unit that divides it). */
+export function timerText(seconds: number): string {
+  const [unit, name] = UNITS.find(([u]) => seconds % u === 0) ?? [1, 'second'];
+  const n = seconds / unit;
+  return `${n} ${name}${n === 1 ? '' : 's'}`;
+}
+
+/** The notice a `timer` envelope leaves in the history. */
+export function timerNotice(by: DeviceRef, seconds: number): MembershipNotice {
+  return { change: 'timer', by: ref(by), accounts: [], devices: [], seconds };
+}

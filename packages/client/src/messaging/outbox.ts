@@ -20,6 +20,7 @@ import {
   type MessageChangeEnvelope,
   ParleyError,
   Rerunnable,
+  type TimerEnvelope,
 } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
@@ -107,11 +108,18 @@ export class Outbox {
    * Encrypts and queues a text; resolves when the server has stored it for every recipient
    * device. While offline it waits in the outbox and goes out on reconnect.
    */
-  async send(conversationId: string, text: string, replyTo?: string): Promise<ChatMessage> {
-    const sentAt = new Date().toISOString();
+  async send(
+    conversationId: string,
+    text: string,
+    options: { replyTo?: string; expiresIn?: number } = {},
+  ): Promise<ChatMessage> {
+    const { replyTo, expiresIn } = options;
+    const now = new Date();
+    const sentAt = now.toISOString();
+    const timer = expiresIn ? { expiresIn } : {};
     const message = await this.queue(
       conversationId,
-      { v: 1, type: 'text', text, sentAt, ...(replyTo ? { replyTo } : {}) },
+      { v: 1, type: 'text', text, sentAt, ...(replyTo ? { replyTo } : {}), ...timer },
       async (id) => ({
         id,
         conversationId,
@@ -125,6 +133,10 @@ export class Outbox {
         ...(replyTo
           ? { replyTo: quoteOf(await this.conversations.history(conversationId), replyTo) }
           : {}),
+        // One's own message disappears counted from sending.
+        ...(expiresIn
+          ? { ...timer, expiresAt: new Date(now.getTime() + expiresIn * 1000).toISOString() }
+          : {}),
       }),
     );
     return message!;
@@ -137,7 +149,7 @@ export class Outbox {
    */
   async sendChange(
     conversationId: string,
-    change: MessageChangeEnvelope,
+    change: MessageChangeEnvelope | TimerEnvelope,
     apply: () => Promise<ChatMessage>,
   ): Promise<ChatMessage> {
     let changed: ChatMessage | undefined;

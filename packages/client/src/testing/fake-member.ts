@@ -153,7 +153,7 @@ export async function shownTexts(
 export function eventually(
   emitter: { on(event: never, listener: () => void): () => void },
   check: () => boolean | Promise<boolean>,
-  events: readonly string[] = ['conversation', 'message', 'status', 'connected'],
+  events: readonly string[] = ['conversation', 'message', 'status', 'connected', 'expired'],
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
