@@ -29,8 +29,7 @@ import { openDatabase } from './infra/db/database.js';
 import { Metrics } from './infra/metrics/metrics.js';
 import { KeyStore } from './infra/oprf/key-store.js';
 import { OprfPool, resolveOprfBackend } from './infra/oprf/oprf-pool.js';
-import { ConsoleSmsProvider } from './infra/sms/console-provider.js';
-import { HttpSmsProvider } from './infra/sms/http-provider.js';
+import { createSmsProvider } from './infra/sms/providers.js';
 import type { SmsProvider } from './infra/sms/sms-provider.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
@@ -130,9 +129,7 @@ export async function startServer(
       config.deletionTombstoneMs,
     );
     await directory.init();
-    const sms =
-      options.sms ??
-      (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
+    const sms = options.sms ?? createSmsProvider(config.sms);
     const verification = new VerificationService(config.verification, sms, clock, {
       bus,
       limiterKey: limiterKey(config, keys, directory.currentKeyId, localLimiterKey),
