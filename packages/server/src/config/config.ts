@@ -88,6 +88,11 @@ export interface ServerConfig {
   trustProxy: string[];
   /** The OPRF keys: a file (default `<data>/oprf-keys.json`) or the environment (read-only). */
   oprfKeys: KeySource;
+  /**
+   * HTTPS served by this process (PARLEY_TLS_CERT, PARLEY_TLS_KEY), reloaded when the files
+   * change, with HSTS; undefined: plain HTTP (behind a proxy that terminates TLS).
+   */
+  tls: TlsConfig | undefined;
 }
 
 const KNOWN = new Set([
@@ -118,6 +123,9 @@ const KNOWN = new Set([
   'PARLEY_TRUST_PROXY',
   'PARLEY_OPRF_KEY_FILE',
   'PARLEY_OPRF_KEYS',
+  'PARLEY_TLS_CERT',
+  'PARLEY_TLS_KEY',
+  'PARLEY_HSTS_MAX_AGE_SECONDS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -177,6 +185,37 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     storage: storageConfig(env, dataDir),
     trustProxy: trustProxyConfig(env),
     oprfKeys: oprfKeysConfig(env, dataDir),
+    tls: tlsConfig(env),
+  };
+}
+
+export interface TlsConfig {
+  certPath: string;
+  keyPath: string;
+  /** Strict-Transport-Security max-age; 0 sends none. */
+  hstsMaxAgeSeconds: number;
+}
+
+function tlsConfig(env: Env): TlsConfig | undefined {
+  const cert = env.PARLEY_TLS_CERT;
+  const key = env.PARLEY_TLS_KEY;
+  if (!cert && !key) {
+    if (env.PARLEY_HSTS_MAX_AGE_SECONDS) {
+      throw new ConfigError(
+        'PARLEY_HSTS_MAX_AGE_SECONDS needs PARLEY_TLS_CERT and PARLEY_TLS_KEY (behind a proxy, the proxy sends HSTS).',
+      );
+    }
+    return undefined;
+  }
+  if (!cert || !key) {
+    throw new ConfigError(
+      'PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: the PEM certificate chain and its private key.',
+    );
+  }
+  return {
+    certPath: resolve(cert),
+    keyPath: resolve(key),
+    hstsMaxAgeSeconds: integer(env, 'PARLEY_HSTS_MAX_AGE_SECONDS', 31_536_000, 0, 63_072_000),
   };
 }
 

@@ -415,3 +415,4 @@ export {
   vonageError,
   vonageProtocol,
 } from './sms-stand-in.js';
+export { createTestCa, OPENSSL, type TestCa } from './test-ca.js';
