@@ -14,8 +14,11 @@ export const OPENSSL = '/usr/bin/openssl';
 export interface TestCa {
   /** The CA certificate (PEM), for clients to trust. */
   caPem: string;
-  /** A new key and a certificate for localhost and 127.0.0.1 with this serial (hex digits). */
-  issue(serialHex: string): { certPem: string; keyPem: string };
+  /**
+   * A new key and a certificate for localhost and 127.0.0.1 with this serial (hex digits) and
+   * common name (a client that sees no serial, a browser, tells certificates apart by it).
+   */
+  issue(serialHex: string, commonName?: string): { certPem: string; keyPem: string };
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -51,10 +54,19 @@ export function createTestCa(): TestCa {
   );
   return {
     caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-    issue(serialHex) {
+    issue(serialHex, commonName = 'localhost') {
       const name = `leaf-${serialHex}`;
       openssl(
-        ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost'],
+        [
+          'req',
+          ...ec,
+          '-keyout',
+          `${name}.key`,
+          '-out',
+          `${name}.csr`,
+          '-subj',
+          `/CN=${commonName}`,
+        ],
         dir,
       );
       openssl(
@@ -78,8 +90,9 @@ export function createTestCa(): TestCa {
         ],
         dir,
       );
+      // The chain as servers present it (certbot's fullchain.pem): the leaf, then the CA.
       return {
-        certPem: readFileSync(join(dir, `${name}.pem`), 'utf8'),
+        certPem: `${readFileSync(join(dir, `${name}.pem`), 'utf8')}${readFileSync(join(dir, 'ca.pem'), 'utf8')}`,
         keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'),
       };
     },
