@@ -69,6 +69,26 @@ export const ERROR_CATALOG = {
     status: 502,
     message: 'The SMS gateway did not accept the verification message; try again later.',
   },
+  SMS_NUMBER_REJECTED: {
+    status: 422,
+    message:
+      'The SMS provider cannot deliver a text to this number (not a mobile number, barred, or unsubscribed from the sender); use a number that receives SMS.',
+  },
+  SMS_PROVIDER_RATE_LIMITED: {
+    status: 503,
+    message:
+      'The SMS provider is throttling this server; request a code again after the given time.',
+  },
+  SMS_PROVIDER_OUT_OF_CREDIT: {
+    status: 503,
+    message:
+      'This server cannot send SMS now: its SMS account is out of credit or suspended. Try again later; the server’s log tells its operator.',
+  },
+  SMS_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    message:
+      'The SMS provider did not answer after several tries; request a code again in a few minutes.',
+  },
   REGISTRATION_LOCKED: {
     status: 423,
     message:

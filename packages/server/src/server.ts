@@ -3,6 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { loadOprf } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, type ServerConfig } from './config/config.js';
@@ -29,9 +30,9 @@ import { openDatabase } from './infra/db/database.js';
 import { Metrics } from './infra/metrics/metrics.js';
 import { KeyStore } from './infra/oprf/key-store.js';
 import { OprfPool, resolveOprfBackend } from './infra/oprf/oprf-pool.js';
-import { ConsoleSmsProvider } from './infra/sms/console-provider.js';
-import { HttpSmsProvider } from './infra/sms/http-provider.js';
+import { createSmsProvider } from './infra/sms/providers.js';
 import type { SmsProvider } from './infra/sms/sms-provider.js';
+import { CertificateReloader, loadCertificatePair } from './infra/tls/certificates.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
@@ -43,6 +44,8 @@ export interface RunningServer {
   url: string;
   services: Services;
   metrics: Metrics;
+  /** With PARLEY_TLS_CERT/KEY: watches the certificate files and reloads them on change. */
+  certificates: CertificateReloader | undefined;
   /**
    * Graceful stop: no new connections or requests, in-flight requests answered, every socket
    * drained (each send it handed over stored and answered) and closed with 1001, then the OPRF
@@ -79,6 +82,10 @@ export async function startServer(
   } = {},
 ): Promise<RunningServer> {
   const clock = options.clock ?? Date.now;
+  // Before anything is opened: a certificate that does not load stops the start.
+  const certificate = config.tls
+    ? loadCertificatePair(config.tls.certPath, config.tls.keyPath)
+    : undefined;
   // First, so PARLEY_OPRF_BACKEND=native without the addon stops before anything is opened.
   const backend = resolveOprfBackend(config.oprfBackend);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -130,9 +137,7 @@ export async function startServer(
       config.deletionTombstoneMs,
     );
     await directory.init();
-    const sms =
-      options.sms ??
-      (config.sms.provider === 'http' ? new HttpSmsProvider(config.sms) : new ConsoleSmsProvider());
+    const sms = options.sms ?? createSmsProvider(config.sms);
     const verification = new VerificationService(config.verification, sms, clock, {
       bus,
       limiterKey: limiterKey(config, keys, directory.currentKeyId, localLimiterKey),
@@ -191,6 +196,9 @@ export async function startServer(
       logger: loggerOptions(config.logLevel),
       metrics,
       trustProxy: config.trustProxy,
+      ...(config.tls && certificate
+        ? { tls: { ...certificate, hstsMaxAgeSeconds: config.tls.hstsMaxAgeSeconds } }
+        : {}),
     });
     if (config.web !== 'off') {
       const web = await loadWebApp(config.web.dir);
@@ -202,6 +210,19 @@ export async function startServer(
       } else app.log.warn('the web app is not built (npm run build); serving the API only');
     }
     const url = await app.listen({ host: config.host, port: config.port });
+    const certificates =
+      config.tls && certificate
+        ? new CertificateReloader(
+            app.server as unknown as TlsServer,
+            config.tls.certPath,
+            config.tls.keyPath,
+            certificate,
+          )
+        : undefined;
+    certificates?.on('reload', (serial) => app.log.info({ serial }, 'TLS certificate reloaded'));
+    certificates?.on('rejected', (reason) =>
+      app.log.warn({ reason }, 'TLS certificate change not loaded; the previous one stays'),
+    );
     // Expired queue entries and link sessions, and deleted accounts' directory removals, go
     // within a minute.
     const sweeper = setInterval(() => {
@@ -219,8 +240,10 @@ export async function startServer(
       url,
       services,
       metrics,
+      certificates,
       async close() {
         clearInterval(sweeper);
+        certificates?.stop();
         // First: closing the sockets may take until the shutdown deadline cuts it short.
         inProcess?.save();
         await app.close();

@@ -75,7 +75,7 @@ export class ServerProcess {
         20_000,
       );
       const check = () => {
-        const match = /Parley server listening on (http:\/\/\S+)/.exec(server.output);
+        const match = /Parley server listening on (https?:\/\/\S+)/.exec(server.output);
         if (match) {
           clearTimeout(timer);
           resolve(match[1]!);

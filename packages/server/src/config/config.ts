@@ -6,6 +6,10 @@
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, type Env, integer, oneOf } from './env.js';
+import { SMS_SETTINGS, type SmsConfig, smsConfig } from './sms-config.js';
+
+export { ConfigError } from './env.js';
 
 /** Where `npm run build` puts the web app, relative to this file in packages/server/dist/config. */
 export const DEFAULT_WEB_DIR = fileURLToPath(
@@ -26,9 +30,8 @@ export interface ServerConfig {
   oprfWorkers: number;
   /** Which library does the OPRF group operations: `auto` takes the native addon when built. */
   oprfBackend: 'auto' | 'native' | 'wasm';
-  sms:
-    | { provider: 'console' }
-    | { provider: 'http'; url: string; token: string | undefined; timeoutMs: number };
+  /** The SMS provider of the verification codes and its settings (sms-config.ts). */
+  sms: SmsConfig;
   verification: {
     codeTtlMs: number;
     maxAttempts: number;
@@ -85,34 +88,11 @@ export interface ServerConfig {
   trustProxy: string[];
   /** The OPRF keys: a file (default `<data>/oprf-keys.json`) or the environment (read-only). */
   oprfKeys: KeySource;
-}
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got '${raw}').`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got '${raw}').`);
-  }
-  return raw as T;
+  /**
+   * HTTPS served by this process (PARLEY_TLS_CERT, PARLEY_TLS_KEY), reloaded when the files
+   * change, with HSTS; undefined: plain HTTP (behind a proxy that terminates TLS).
+   */
+  tls: TlsConfig | undefined;
 }
 
 const KNOWN = new Set([
@@ -122,10 +102,7 @@ const KNOWN = new Set([
   'PARLEY_LOG_LEVEL',
   'PARLEY_OPRF_WORKERS',
   'PARLEY_OPRF_BACKEND',
-  'PARLEY_SMS_PROVIDER',
-  'PARLEY_SMS_HTTP_URL',
-  'PARLEY_SMS_HTTP_TOKEN',
-  'PARLEY_SMS_HTTP_TIMEOUT_MS',
+  ...SMS_SETTINGS,
   'PARLEY_VERIFICATION_CODE_TTL_SECONDS',
   'PARLEY_VERIFICATION_MAX_ATTEMPTS',
   'PARLEY_VERIFICATION_PER_NUMBER',
@@ -146,6 +123,9 @@ const KNOWN = new Set([
   'PARLEY_TRUST_PROXY',
   'PARLEY_OPRF_KEY_FILE',
   'PARLEY_OPRF_KEYS',
+  'PARLEY_TLS_CERT',
+  'PARLEY_TLS_KEY',
+  'PARLEY_HSTS_MAX_AGE_SECONDS',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -156,27 +136,7 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     }
   }
   const dataDir = resolve(env.PARLEY_DATA_DIR || './data');
-  const provider = oneOf(env, 'PARLEY_SMS_PROVIDER', 'console', ['console', 'http'] as const);
-  let sms: ServerConfig['sms'] = { provider: 'console' };
-  if (provider === 'http') {
-    const url = env.PARLEY_SMS_HTTP_URL;
-    if (!url || !/^https?:\/\//.test(url)) {
-      throw new ConfigError(
-        `PARLEY_SMS_HTTP_URL must be the http(s) URL of the SMS gateway when PARLEY_SMS_PROVIDER=http (got '${url ?? ''}').`,
-      );
-    }
-    try {
-      new URL(url);
-    } catch {
-      throw new ConfigError(`PARLEY_SMS_HTTP_URL is not a valid URL (got '${url}').`);
-    }
-    sms = {
-      provider: 'http',
-      url,
-      token: env.PARLEY_SMS_HTTP_TOKEN || undefined,
-      timeoutMs: integer(env, 'PARLEY_SMS_HTTP_TIMEOUT_MS', 10_000, 100, 120_000),
-    };
-  }
+  const sms = smsConfig(env);
   const host = env.PARLEY_HOST || '127.0.0.1';
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
     throw new ConfigError(`PARLEY_HOST must be a host name or IP address (got '${host}').`);
@@ -225,6 +185,37 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     storage: storageConfig(env, dataDir),
     trustProxy: trustProxyConfig(env),
     oprfKeys: oprfKeysConfig(env, dataDir),
+    tls: tlsConfig(env),
+  };
+}
+
+export interface TlsConfig {
+  certPath: string;
+  keyPath: string;
+  /** Strict-Transport-Security max-age; 0 sends none. */
+  hstsMaxAgeSeconds: number;
+}
+
+function tlsConfig(env: Env): TlsConfig | undefined {
+  const cert = env.PARLEY_TLS_CERT;
+  const key = env.PARLEY_TLS_KEY;
+  if (!cert && !key) {
+    if (env.PARLEY_HSTS_MAX_AGE_SECONDS) {
+      throw new ConfigError(
+        'PARLEY_HSTS_MAX_AGE_SECONDS needs PARLEY_TLS_CERT and PARLEY_TLS_KEY (behind a proxy, the proxy sends HSTS).',
+      );
+    }
+    return undefined;
+  }
+  if (!cert || !key) {
+    throw new ConfigError(
+      'PARLEY_TLS_CERT and PARLEY_TLS_KEY go together: the PEM certificate chain and its private key.',
+    );
+  }
+  return {
+    certPath: resolve(cert),
+    keyPath: resolve(key),
+    hstsMaxAgeSeconds: integer(env, 'PARLEY_HSTS_MAX_AGE_SECONDS', 31_536_000, 0, 63_072_000),
   };
 }
 

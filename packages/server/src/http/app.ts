@@ -41,9 +41,15 @@ export function buildApp(
     metrics: Metrics;
     /** Proxies whose X-Forwarded-For is believed (config.trustProxy). */
     trustProxy?: string[];
+    /** Serve HTTPS with this certificate and key, and send HSTS with this max-age (0: none). */
+    tls?: { cert: Buffer; key: Buffer; hstsMaxAgeSeconds: number };
   },
 ): FastifyInstance {
+  // With `https`, Fastify makes an https.Server: its request handling is http.Server's, which is
+  // the type the rest of the code sees (the TLS part is reached as tls.Server where needed).
+  const https = options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {};
   const app = Fastify({
+    ...(https as object),
     ...(options.trustProxy && options.trustProxy.length > 0
       ? { trustProxy: options.trustProxy }
       : {}),
@@ -56,6 +62,13 @@ export function buildApp(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   installErrorHandling(app);
+  if (options.tls && options.tls.hstsMaxAgeSeconds > 0) {
+    // RFC 6797: browsers that saw this over HTTPS use only HTTPS for this host until max-age.
+    const hsts = `max-age=${options.tls.hstsMaxAgeSeconds}`;
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('strict-transport-security', hsts);
+    });
+  }
   const { metrics } = options;
   app.addHook('onError', async (request, _reply, error) => {
     metrics.refused(toParleyError(error).code, request.routeOptions.url);

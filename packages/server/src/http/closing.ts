@@ -8,6 +8,7 @@
  */
 
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { ParleyError } from '@parley/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SECURITY_HEADERS } from './web-app.js';
@@ -57,7 +58,10 @@ export function handleClosing(app: FastifyInstance): Closing {
   /** Connections taken over by a WebSocket: drained by the socket's own shutdown. */
   const upgraded = new WeakSet<Socket>();
 
-  app.server.on('connection', (socket: Socket) => {
+  // Over TLS, requests run on the TLS socket, which 'secureConnection' hands over ('connection'
+  // gives the TCP socket beneath it).
+  const event = app.server instanceof TlsServer ? 'secureConnection' : 'connection';
+  app.server.on(event, (socket: Socket) => {
     connections.add(socket);
     socket.once('close', () => {
       connections.delete(socket);

@@ -117,6 +117,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     const parley = toParleyError(error);
     if (parley.code === 'INTERNAL') {
       request.log.error({ err: error }, 'request failed unexpectedly');
+    } else if (parley.code.startsWith('SMS_')) {
+      // For the operator: which provider, its HTTP status and error code (never its message,
+      // which may quote the number, and never the number or the code).
+      request.log.warn({ code: parley.code, sms: parley.details }, 'verification SMS not sent');
     }
     if (parley.retryAfterMs !== undefined) {
       reply.header('retry-after', String(Math.max(1, Math.ceil(parley.retryAfterMs / 1000))));

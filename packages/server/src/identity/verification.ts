@@ -114,9 +114,11 @@ export class VerificationService {
     }
   }
 
+  /** `languages`: the requester's, most preferred first; they pick the SMS's text. */
   async start(
     phoneNumber: string,
     ip: string,
+    languages: readonly string[] = [],
   ): Promise<{ verificationId: string; expiresAt: Date }> {
     const { client, network } = clientAddress(ip);
     const prefix = this.keyed('prefix', phoneNumber.slice(0, -3));
@@ -144,7 +146,13 @@ export class VerificationService {
       this.config.codeTtlMs,
     );
     try {
-      await this.sms.sendVerification({ to: phoneNumber, code, verificationId, expiresAt });
+      await this.sms.sendVerification({
+        to: phoneNumber,
+        code,
+        verificationId,
+        expiresAt,
+        languages,
+      });
     } catch (error) {
       await this.bus.sessions.consume(verificationId);
       throw error;

@@ -402,3 +402,17 @@ export async function deviceSocket(url: string, credential: string) {
 }
 
 /** The filter a client downloaded: the current snapshot. */
+export {
+  httpGatewayProtocol,
+  type SmsProtocol,
+  SmsStandIn,
+  type StandInReply,
+  type StandInRequest,
+  sinchError,
+  sinchProtocol,
+  twilioError,
+  twilioProtocol,
+  vonageError,
+  vonageProtocol,
+} from './sms-stand-in.js';
+export { createTestCa, OPENSSL, type TestCa } from './test-ca.js';

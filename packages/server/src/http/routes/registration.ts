@@ -16,6 +16,7 @@ import {
 } from '@parley/core';
 import type { FastifyInstance } from 'fastify';
 import { CODE_LENGTH } from '../../identity/verification.js';
+import { acceptedLanguages } from '../../infra/sms/messages.js';
 import type { Services } from '../../services.js';
 
 export function registrationRoutes(app: FastifyInstance, services: Services): void {
@@ -28,6 +29,7 @@ export function registrationRoutes(app: FastifyInstance, services: Services): vo
       const { verificationId, expiresAt } = await services.verification.start(
         phoneNumber,
         request.ip,
+        acceptedLanguages(request.headers['accept-language']),
       );
       return reply.status(201).send({
         verificationId,

@@ -29,12 +29,22 @@ const RATE_LIMIT_KINDS: Record<string, string> = {
   'RATE_LIMITED /v1/keys/claim': 'key_claim',
 };
 
+/** The errors of a verification SMS that did not go out (infra/sms). */
+const SMS_FAILURES: readonly string[] = [
+  'SMS_DELIVERY_FAILED',
+  'SMS_NUMBER_REJECTED',
+  'SMS_PROVIDER_RATE_LIMITED',
+  'SMS_PROVIDER_OUT_OF_CREDIT',
+  'SMS_PROVIDER_UNAVAILABLE',
+];
+
 export class Metrics {
   readonly registry = new Registry();
   /** Content type of `registry.metrics()`. */
   readonly contentType = this.registry.contentType;
   private readonly budgetRefusals: Counter;
   private readonly rateLimitRefusals: Counter<'kind'>;
+  private readonly smsFailures: Counter<'code'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_class'>;
 
   constructor(sources: MetricSources) {
@@ -128,6 +138,13 @@ export class Metrics {
     for (const kind of new Set(Object.values(RATE_LIMIT_KINDS))) {
       this.rateLimitRefusals.inc({ kind }, 0);
     }
+    this.smsFailures = new Counter({
+      name: 'parley_sms_failures_total',
+      help: 'Verification codes the SMS provider did not take, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
+    for (const code of SMS_FAILURES) this.smsFailures.inc({ code }, 0);
     this.httpDuration = new Histogram({
       name: 'parley_http_request_duration_seconds',
       help: 'HTTP request duration by route and status class.',
@@ -147,6 +164,10 @@ export class Metrics {
 
   /** An HTTP request was refused with this error code. */
   refused(code: string, route: string | undefined): void {
+    if (SMS_FAILURES.includes(code)) {
+      this.smsFailures.inc({ code });
+      return;
+    }
     if (code === 'DISCOVERY_BUDGET_EXHAUSTED') {
       this.budgetRefusals.inc();
       return;

@@ -1,6 +1,8 @@
 /**
  * How verification codes reach a phone. The server sends SMS only for its own codes: "the server
- * never sends a user's text by SMS" (docs/design.md, Messaging: SMS fallback).
+ * never sends a user's text by SMS" (docs/design.md, Messaging: SMS fallback). The adapters of
+ * the providers operators use (twilio.ts, vonage.ts, sinch.ts, and http-provider.ts for any other
+ * gateway) are chosen by PARLEY_SMS_PROVIDER (providers.ts).
  */
 
 export interface VerificationSms {
@@ -9,6 +11,8 @@ export interface VerificationSms {
   code: string;
   verificationId: string;
   expiresAt: Date;
+  /** The requester's languages, most preferred first (Accept-Language): picks the text. */
+  languages?: readonly string[];
 }
 
 export interface SmsProvider {
@@ -19,8 +23,4 @@ export interface SmsProvider {
 /** The last two digits, which is as much of a number as any log line may carry. */
 export function maskNumber(e164: string): string {
   return `…${e164.slice(-2)}`;
-}
-
-export function verificationText(code: string): string {
-  return `Your Parley code is ${code}. Do not share it with anyone.`;
 }
