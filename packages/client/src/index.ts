@@ -34,6 +34,7 @@ export {
   type MessageStatus,
   Messenger,
   type MessengerEvents,
+  timerText,
 } from './messaging/messenger.js';
 export {
   type SecurityWarning,

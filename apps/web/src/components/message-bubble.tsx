@@ -7,7 +7,7 @@
 
 import { useState } from 'react';
 import type { AppModel } from '../model/model.js';
-import type { ChatMessage, MessageStatus } from '../model/sdk.js';
+import { type ChatMessage, type MessageStatus, timerText } from '../model/sdk.js';
 import { MessageText } from './message-text.js';
 
 /** The reactions offered; any single emoji works through the SDK. */
@@ -97,6 +97,11 @@ export function MessageBubble(props: {
       <span className="meta">
         {time(m.sentAt)}
         {m.editedAt && !m.deletedAt && ' · edited'}
+        {m.expiresIn !== undefined && (
+          <span title={`Disappears ${timerText(m.expiresIn)} after it is read`}>
+            {' · '}⏱<span className="visually-hidden"> disappears</span>
+          </span>
+        )}
         {mine && <span className={`state state-${m.status}`}> · {STATUS_TEXT[m.status]}</span>}
         {m.kind === 'text' && !m.deletedAt && (
           <button

@@ -148,6 +148,13 @@ export class AppModel {
     m.on('message', refreshOne);
     m.on('status', refreshOne);
     m.on('conversation', () => void this.refreshConversations());
+    // Disappeared messages were read (or sent) here: they leave the seen part of the history.
+    m.on('expired', ({ conversationId, ids }) => {
+      const seen = this.seen[conversationId] ?? 0;
+      this.seen = { ...this.seen, [conversationId]: Math.max(0, seen - ids.length) };
+      void this.store.set(KEYS.seen, this.seen);
+      void this.refreshConversation(conversationId).catch(() => this.refreshConversations());
+    });
     await this.refreshConversations();
     try {
       await m.start();

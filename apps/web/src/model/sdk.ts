@@ -13,6 +13,7 @@ export {
   inviteText,
   type MessageStatus,
   smsLink,
+  timerText,
   type UploadRecord,
 } from '@parley/client';
 export { formatWait, type PresenceVisibility } from '@parley/core';

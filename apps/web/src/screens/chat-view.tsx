@@ -11,6 +11,7 @@
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
 import { type MessageActions, MessageBubble } from '../components/message-bubble.js';
+import { TimerChoice } from '../components/timer-choice.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import { dayKey, dayLabel } from '../model/reading.js';
@@ -71,7 +72,15 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
       typingTimer = setTimeout(() => setTyping(undefined), 4000);
     };
     const onVisible = () => void reload();
-    const offs = [m.on('message', onChange), m.on('status', onChange), m.on('typing', onTyping)];
+    const onExpired = (e: { conversationId: string }) => {
+      if (e.conversationId === conversationId) void reload();
+    };
+    const offs = [
+      m.on('message', onChange),
+      m.on('status', onChange),
+      m.on('typing', onTyping),
+      m.on('expired', onExpired),
+    ];
     document.addEventListener('visibilitychange', onVisible);
     void reload();
     return () => {
@@ -215,6 +224,12 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           </div>
         </div>
       ))}
+      {view?.active && (
+        <TimerChoice
+          seconds={view.timer ?? 0}
+          onChange={(seconds) => attempt(messenger.setTimer(conversationId, seconds))}
+        />
+      )}
       {view && !view.active && <p className="hint">You are no longer in this chat.</p>}
       {(model.warnings[conversationId] ?? []).map((w) => (
         <p key={w} className="security-warning" role="alert">

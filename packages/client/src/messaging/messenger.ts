@@ -73,7 +73,7 @@ export type {
   MessageStatus,
   MessengerEvents,
 } from './model.js';
-export { describeNotice } from './notices.js';
+export { describeNotice, timerText } from './notices.js';
 
 /** How long `start()` waits for the first connection before it reports it is still trying. */
 const CONNECT_WAIT_MS = 15_000;
