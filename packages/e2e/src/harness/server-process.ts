@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { SHARED_SECRET_FILES } from '@parley/server';
 
 /** The `parley` binary as npm links it: the built CLI (`packages/cli/dist/bin.js`). */
 export const BIN = cliBin();
@@ -18,9 +19,6 @@ function cliBin(): string {
   const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin: { parley: string } };
   return join(dirname(manifest), bin.parley);
 }
-
-/** What every node of one deployment must hold alike (docs/operations.md). */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
 
 /** What a `parley` run printed and how it ended. */
 export interface CliResult {
@@ -101,7 +99,8 @@ export class ServerProcess {
     nodeArgs: string[] = [],
   ): Promise<ServerProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
-    for (const file of SHARED_SECRETS) copyFileSync(join(first.dataDir, file), join(dir, file));
+    for (const file of SHARED_SECRET_FILES)
+      copyFileSync(join(first.dataDir, file), join(dir, file));
     return ServerProcess.start(env, dir, nodeArgs);
   }
 

@@ -189,6 +189,61 @@ export function safeUrl(url: string): string {
   }
 }
 
+/** What `parley admin migrate` would do: migrations run already, those it would run, and unknown ones. */
+export interface MigrationPlan {
+  applied: string[];
+  pending: string[];
+  /** Run in this database but not known to this version: a newer release migrated it. */
+  unknown: string[];
+}
+
+/**
+ * The migration plan of a database, read without changing anything: a SQLite file is opened
+ * read-only (a missing one is a new database, every migration pending), PostgreSQL is only read.
+ */
+export async function migrationPlan(storage: Storage): Promise<MigrationPlan> {
+  let db: Kysely<unknown>;
+  let migrations: Record<string, Migration>;
+  if (storage.kind === 'sqlite') {
+    migrations = sqliteMigrations;
+    const path = join(storage.dataDir, 'parley.sqlite');
+    if (!existsSync(path)) return { applied: [], pending: Object.keys(migrations), unknown: [] };
+    db = new Kysely({
+      dialect: new SqliteDialect({ database: new SQLite(path, { readonly: true }) }),
+    });
+  } else {
+    migrations = postgresMigrations;
+    db = new Kysely({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({
+          connectionString: storage.url,
+          max: 1,
+          connectionTimeoutMillis: 10_000,
+        }),
+      }),
+    });
+  }
+  try {
+    const provider = { getMigrations: async () => migrations };
+    const listed = await new Migrator({ db, provider }).getMigrations();
+    const applied = listed.filter((m) => m.executedAt).map((m) => m.name);
+    const known = new Set(Object.keys(migrations));
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`
+      .execute(db)
+      .catch(() => ({ rows: [] as { name: string }[] }));
+    return {
+      applied,
+      pending: listed.filter((m) => !m.executedAt).map((m) => m.name),
+      unknown: rows
+        .map((r) => r.name)
+        .filter((name) => !known.has(name))
+        .sort(),
+    };
+  } finally {
+    await db.destroy();
+  }
+}
+
 async function migrate(db: Db, migrations: Record<string, Migration>): Promise<void> {
   const provider = { getMigrations: async () => migrations };
   const { error } = await new Migrator({ db, provider }).migrateToLatest();

@@ -1,0 +1,130 @@
+/**
+ * Backup files and restore (backup-file.ts, backup.ts): the key backup opens with its passphrase
+ * only; a damaged, cut-off or misplaced file is refused with its own typed error before anything
+ * is written; a restore refuses a directory a server has open, and a non-empty one without force;
+ * a restored directory holds the database and every key file, owner-only.
+ */
+
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ParleyError } from '@parley/core';
+import { testServer } from '../../testing/index.js';
+import { SECRET_FILES, sqlitePath } from '../data-dir.js';
+import { backupSqlite, collectKeys, databaseInUse, restore } from './backup.js';
+import { backupKindOf, decodeDatabaseBackup, openKeys, sealKeys } from './backup-file.js';
+
+const PASSPHRASE = 'correct horse battery staple';
+
+const code = (c: string) => (e: unknown) => e instanceof ParleyError && e.code === c;
+
+describe('key backup', () => {
+  it('opens with its passphrase only, and tells damage from a wrong passphrase', async () => {
+    const files = { 'link-key': Buffer.from('link\n'), 'admin-token': Buffer.from('t0ken\n') };
+    const sealed = await sealKeys(files, PASSPHRASE);
+    assert.equal(backupKindOf(sealed), 'keys');
+    assert.ok(!sealed.includes(Buffer.from('t0ken')), 'the content is encrypted');
+    assert.deepEqual(await openKeys(sealed, PASSPHRASE), files);
+    await assert.rejects(openKeys(sealed, `${PASSPHRASE}!`), code('BACKUP_PASSPHRASE_WRONG'));
+    const damaged = Buffer.from(sealed);
+    damaged[damaged.length - 40]! ^= 1;
+    await assert.rejects(openKeys(damaged, PASSPHRASE), code('BACKUP_CORRUPT'));
+    for (const length of [0, 5, 11, 20, sealed.length - 33, sealed.length - 1]) {
+      await assert.rejects(
+        openKeys(sealed.subarray(0, length), PASSPHRASE),
+        length < 8 ? code('BACKUP_CORRUPT') : code('BACKUP_TRUNCATED'),
+        `cut at ${length}`,
+      );
+    }
+    await assert.rejects(
+      openKeys(Buffer.concat([sealed, Buffer.from('x')]), PASSPHRASE),
+      code('BACKUP_CORRUPT'),
+    );
+  });
+});
+
+describe('database backup and restore', () => {
+  it('copies a running server’s database and keys, and restores them into a new directory', async () => {
+    const t = await testServer();
+    let restoredDir: string;
+    try {
+      const alice = await t.register('+14155550111');
+      const databaseFile = await backupSqlite(t.config.dataDir);
+      assert.equal(backupKindOf(databaseFile), 'database');
+      const { header } = decodeDatabaseBackup(databaseFile);
+      assert.equal(header.schema, '0011-device-queue-seq');
+      const { files, missing } = collectKeys(t.config);
+      assert.deepEqual(
+        Object.keys(files).sort(),
+        SECRET_FILES.map((f) => f.name)
+          .filter((n) => !missing.includes(n))
+          .sort(),
+      );
+      for (const name of ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token']) {
+        assert.ok(files[name], `${name} is packed`);
+      }
+      const keys = await openKeys(await sealKeys(files, PASSPHRASE), PASSPHRASE);
+
+      // The running server's own directory is refused, even with force.
+      assert.ok(databaseInUse(t.config.dataDir));
+      assert.throws(
+        () => restore({ dataDir: t.config.dataDir, database: databaseFile, keys, force: true }),
+        code('RESTORE_TARGET_IN_USE'),
+      );
+      const busy = mkdtempSync(join(tmpdir(), 'parley-restore-'));
+      writeFileSync(join(busy, 'notes.txt'), 'mine');
+      assert.throws(
+        () => restore({ dataDir: busy, database: databaseFile, keys, force: false }),
+        code('RESTORE_TARGET_NOT_EMPTY'),
+      );
+      // A damaged database backup is refused before anything is written.
+      const damaged = Buffer.from(databaseFile);
+      damaged[200]! ^= 0xff;
+      restoredDir = join(mkdtempSync(join(tmpdir(), 'parley-restore-')), 'data');
+      assert.throws(
+        () => restore({ dataDir: restoredDir, database: damaged, keys, force: false }),
+        code('BACKUP_CORRUPT'),
+      );
+      assert.throws(
+        () =>
+          restore({
+            dataDir: restoredDir,
+            database: databaseFile.subarray(0, 4096),
+            keys,
+            force: false,
+          }),
+        code('BACKUP_TRUNCATED'),
+      );
+
+      const result = restore({ dataDir: restoredDir, database: databaseFile, keys, force: false });
+      assert.deepEqual(result.files.sort(), ['parley.sqlite', ...Object.keys(files)].sort());
+      assert.equal(statSync(restoredDir).mode & 0o777, 0o700);
+      for (const file of readdirSync(restoredDir)) {
+        assert.equal(statSync(join(restoredDir, file)).mode & 0o777, 0o600, file);
+      }
+      for (const [name, data] of Object.entries(files)) {
+        assert.deepEqual(readFileSync(join(restoredDir, name)), data, name);
+      }
+      assert.ok(readFileSync(sqlitePath(restoredDir)).length > 0);
+
+      // Restored with --force over a stopped directory: the old database is replaced.
+      assert.ok(
+        restore({ dataDir: busy, database: databaseFile, keys, force: true }).files.length > 1,
+      );
+
+      // A server on the restored directory knows Alice's device.
+      const restored = await testServer({ PARLEY_DATA_DIR: restoredDir });
+      try {
+        const me = await restored.call('GET', '/v1/account', { token: alice.credential });
+        assert.equal(me.status, 200, JSON.stringify(me.json));
+        assert.equal(me.json.accountId, alice.accountId);
+      } finally {
+        await restored.server.close();
+      }
+    } finally {
+      await t.server.close();
+    }
+  });
+});
