@@ -27,6 +27,28 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Runs `parley ARGS` with only PATH and `env` in its environment (no server: the admin commands
+ * that work on a data directory or database directly).
+ */
+export function runParley(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export class ServerProcess {
   output = '';
   url = '';

@@ -33,6 +33,7 @@ export {
 } from './redis-testing.js';
 export {
   createPostgresDatabase,
+  databaseAt,
   dropPostgresDatabases,
   dumpPostgresDatabase,
   POSTGRES_ADMIN_URL,
