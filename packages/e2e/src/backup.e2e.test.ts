@@ -9,12 +9,19 @@
  */
 
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type ChatMessage, FileStore, nodeSocket, ParleyClient } from '@parley/client/node';
 import { openDatabase } from '@parley/server';
+import {
+  createPostgresDatabase,
+  dropPostgresDatabases,
+  POSTGRES_ADMIN_URL,
+  postgresReachable,
+} from '@parley/server/testing';
 import { runParley, ServerProcess } from './harness/server-process.js';
 import { texts, until } from './harness/wait.js';
 
@@ -32,23 +39,11 @@ interface Person {
   errors: string[];
 }
 
-describe('backup under load, restore, and a server on the restored directory', {
-  timeout: 300_000,
-}, () => {
-  const root = mkdtempSync(join(tmpdir(), 'parley-backup-'));
-  const passphraseFile = join(root, 'passphrase');
-  writeFileSync(passphraseFile, 'a long backup passphrase\n', { mode: 0o600 });
-  const passphrase = { PARLEY_BACKUP_PASSPHRASE_FILE: passphraseFile };
-  const people: Person[] = [];
-  let server: ServerProcess | undefined;
-  after(async () => {
-    for (const p of people) p.client.close();
-    await server?.stop();
-  });
-
+/** Opening, starting and registering the clients of one test, on whichever server runs now. */
+function crowd(root: string, people: Person[], server: () => ServerProcess) {
   async function open(name: string): Promise<Person> {
     const client = await ParleyClient.open({
-      serverUrl: server!.url,
+      serverUrl: server().url,
       store: new FileStore(join(root, name)),
       socket: nodeSocket,
     });
@@ -69,7 +64,7 @@ describe('backup under load, restore, and a server on the restored directory', {
     const { verificationId } = await person.client.requestCode(NUMBERS[name]);
     await person.client.register({
       verificationId,
-      code: await server!.codeFor(verificationId),
+      code: await server().codeFor(verificationId),
       discoverable: true,
       presence: 'nobody',
       deviceName: name,
@@ -77,6 +72,24 @@ describe('backup under load, restore, and a server on the restored directory', {
     await start(person);
     return person;
   }
+  return { open, start, register };
+}
+
+describe('backup under load, restore, and a server on the restored directory', {
+  timeout: 300_000,
+}, () => {
+  const root = mkdtempSync(join(tmpdir(), 'parley-backup-'));
+  const passphraseFile = join(root, 'passphrase');
+  writeFileSync(passphraseFile, 'a long backup passphrase\n', { mode: 0o600 });
+  const passphrase = { PARLEY_BACKUP_PASSPHRASE_FILE: passphraseFile };
+  const people: Person[] = [];
+  let server: ServerProcess | undefined;
+  after(async () => {
+    for (const p of people) p.client.close();
+    await server?.stop();
+  });
+
+  const { open, start, register } = crowd(root, people, () => server!);
 
   it('restores a consistent deployment: everyone found, every queued message delivered once', async () => {
     const env = { PARLEY_WEB_DIR: 'off', PARLEY_LOG_LEVEL: 'warn' };
@@ -252,4 +265,113 @@ async function queuedFor(dataDir: string, deviceId: string): Promise<string[]> {
 /** A directory readable by its owner only, as an operator would keep a backup in. */
 function mkdirOwner(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+const postgres = await postgresReachable();
+const pgTools = ['pg_dump', 'pg_restore'].filter((tool) => !onPath(tool));
+
+/**
+ * PostgreSQL as docs/operations.md tells operators to back it up: `pg_dump` of the running
+ * server's database (one consistent snapshot), the keys sealed by `parley admin backup
+ * --keys-out`; then `pg_restore` into a fresh database, `parley admin restore --keys` into a new
+ * data directory, and a server on both.
+ */
+describe('PostgreSQL: pg_dump, pg_restore into a fresh database, a server on it', {
+  timeout: 300_000,
+  skip:
+    (postgres && pgTools.length === 0) || process.env.CI === 'true'
+      ? false
+      : `needs PostgreSQL at ${POSTGRES_ADMIN_URL} and ${pgTools.join(', ') || 'its tools'}`,
+}, () => {
+  const root = mkdtempSync(join(tmpdir(), 'parley-backup-pg-'));
+  const passphrase = { PARLEY_BACKUP_PASSPHRASE: 'a long backup passphrase' };
+  const people: Person[] = [];
+  let server: ServerProcess | undefined;
+  after(async () => {
+    for (const p of people) p.client.close();
+    await server?.stop();
+    await dropPostgresDatabases();
+  });
+  const { open, start, register } = crowd(root, people, () => server!);
+
+  it('restores accounts, directory and queued messages', async () => {
+    const original = await createPostgresDatabase();
+    const env = { PARLEY_WEB_DIR: 'off', PARLEY_LOG_LEVEL: 'warn' };
+    server = await ServerProcess.start({ ...env, PARLEY_DATABASE_URL: original });
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const bobId = bob.client.account!.accountId;
+    const conversation = (await alice.client.messenger.createConversation([bobId])).id;
+    await until('bob to join', async () =>
+      (await bob.client.messenger.conversations()).some((c) => c.id === conversation),
+    );
+    bob.client.close();
+    const sent = ['one', 'two', 'three', 'four', 'five'];
+    for (const text of sent) await alice.client.messenger.send(conversation, text);
+
+    const keys = join(root, 'parley-keys.backup');
+    const onPostgres = { ...passphrase, PARLEY_DATABASE_URL: original };
+    const refused = await runParley(
+      ['admin', 'backup', '--out', join(root, 'db'), '--keys-out', keys, '--data', server.dataDir],
+      onPostgres,
+    );
+    assert.match(refused.stderr, /BACKUP_NEEDS_PG_DUMP/);
+    const sealed = await runParley(
+      ['admin', 'backup', '--keys-out', keys, '--data', server.dataDir],
+      onPostgres,
+    );
+    assert.equal(sealed.code, 0, sealed.stderr);
+    // As documented: the custom format, while the server runs.
+    const dump = join(root, 'parley.dump');
+    await tool('pg_dump', ['--format=custom', `--file=${dump}`, `--dbname=${original}`]);
+    alice.client.close();
+    const port = server.port;
+    await server.stop();
+
+    const fresh = await createPostgresDatabase();
+    await tool('pg_restore', ['--no-owner', '--exit-on-error', `--dbname=${fresh}`, dump]);
+    const dataDir = join(root, 'restored');
+    const restored = await runParley(['admin', 'restore', '--keys', keys, '--data', dataDir], {
+      ...passphrase,
+      PARLEY_DATABASE_URL: fresh,
+    });
+    assert.equal(restored.code, 0, restored.stderr);
+    const plan = await runParley(['admin', 'migrate', '--dry-run'], { PARLEY_DATABASE_URL: fresh });
+    assert.match(plan.stdout, /up to date/);
+
+    server = await ServerProcess.start(
+      { ...env, PARLEY_DATABASE_URL: fresh, PARLEY_PORT: port },
+      dataDir,
+    );
+    const erin = await register('erin');
+    assert.equal((await erin.client.lookupNumber(NUMBERS.bob)).accountId, bobId);
+    assert.equal(
+      (await erin.client.lookupNumber(NUMBERS.alice)).accountId,
+      alice.client.account!.accountId,
+    );
+    const back = await open('bob');
+    await start(back);
+    await until('bob to get all five', () => texts(back.inbox, conversation).length >= 5);
+    assert.deepEqual(texts(back.inbox, conversation), sent);
+    assert.deepEqual(back.errors, []);
+  });
+});
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(':')
+    .some((dir) => dir !== '' && existsSync(join(dir, command)));
+}
+
+/** Runs a PostgreSQL client tool; fails with what it printed if it fails. */
+function tool(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}:\n${output}`)),
+    );
+  });
 }
