@@ -16,10 +16,11 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -217,6 +218,20 @@ async function check(db: Db, dialect: Dialect, fixture: Map<string, Column[]>): 
 const prefixes = (migrations: Record<string, Migration>) => Object.keys(migrations);
 
 const postgres = await postgresReachable();
+
+describe('docs/operations.md', () => {
+  it('says, for every migration since PostgreSQL’s first, whether old nodes may run beside it', () => {
+    const docs = readFileSync(
+      fileURLToPath(new URL('../../../../../docs/operations.md', import.meta.url)),
+      'utf8',
+    );
+    const [first, ...later] = Object.keys(postgresMigrations);
+    assert.ok(first);
+    for (const name of later) {
+      assert.match(docs, new RegExp(`^\\| ${name} \\| [^|]+ \\| (yes|\\*\\*no\\*\\*)`, 'm'), name);
+    }
+  });
+});
 
 describe('upgrades from every shipped SQLite schema', () => {
   for (const prefix of prefixes(sqliteMigrations)) {
