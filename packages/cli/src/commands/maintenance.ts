@@ -5,7 +5,7 @@
  * they find what the server uses.
  */
 
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ParleyError } from '@parley/core';
 import {
@@ -93,7 +93,7 @@ async function backup(
     `Key files (${Object.keys(files).join(', ')}) sealed into ${keysOut}${missing.length ? `; not present: ${missing.join(', ')}` : ''}\n`,
   );
   if (out && config.storage.kind === 'sqlite') {
-    writeAtomically(out, await backupSqlite(config.storage.dataDir));
+    await backupSqlite(config.storage.dataDir, out);
     process.stdout.write(`Database backed up to ${out}\n`);
   }
   return 0;
@@ -109,9 +109,9 @@ async function restoreCommand(
   const sqlite = config.storage.kind === 'sqlite';
   if (from && !sqlite) throw new ParleyError('BACKUP_NEEDS_PG_DUMP');
   if (!from && sqlite) throw new UsageError('--from FILE is required: the database backup');
-  const database = from ? read(from) : undefined;
+  if (from) readable(from);
   const keys = await openKeys(read(keysFile), await passphraseGiven());
-  const result = restore({ dataDir: config.dataDir, database, keys, force });
+  const result = restore({ dataDir: config.dataDir, database: from, keys, force });
   process.stdout.write(
     `Restored ${result.files.join(', ')} into ${config.dataDir}${result.header ? ` (database backed up ${result.header.createdAt}, schema ${result.header.schema})` : ''}\n`,
   );
@@ -155,6 +155,14 @@ async function migrate(config: ServerConfig, dryRun: boolean, json: boolean): Pr
     );
   }
   return 0;
+}
+
+function readable(path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
 }
 
 function read(path: string): Buffer {

@@ -7,13 +7,24 @@
  * The digest tells a damaged file from a wrong passphrase: an intact key backup that does not open
  * was sealed under another passphrase.
  *
- * - database (`PRLYDB01`): the SQLite file SQLite's online backup API made, in clear.
+ * - database (`PRLYDB01`): the SQLite file SQLite's online backup API made, in clear, written and
+ *   read in chunks (a database of any size).
  * - keys (`PRLYKY01`): the secret files, sealed under a key derived from a passphrase with
  *   Argon2id (crypto_pwhash, libsodium) and encrypted with XChaCha20-Poly1305 (libsodium's AEAD,
  *   the header as associated data, so its parameters cannot be changed unnoticed).
  */
 
 import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { ParleyError } from '@parley/core';
 import { loadSodium } from '@parley/core/server';
 
@@ -48,22 +59,65 @@ export type KeyFiles = Record<string, Buffer>;
  */
 const KDF = { opslimit: 3, memlimit: 128 * 1024 * 1024 } as const;
 
-export function encodeDatabaseBackup(
-  sqlite: Buffer,
+/**
+ * Writes the database backup at `path` from the SQLite file `sqliteFile`, in chunks (a database of
+ * any size, never whole in memory), synced to disk.
+ */
+export function writeDatabaseBackup(
+  path: string,
+  sqliteFile: string,
   header: Omit<DatabaseHeader, 'payloadBytes'>,
-): Buffer {
-  return frame('database', { ...header, payloadBytes: sqlite.length }, sqlite);
+): void {
+  const size = statSync(sqliteFile).size;
+  const headerBytes = Buffer.from(JSON.stringify({ ...header, payloadBytes: size }));
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    const put = (bytes: Buffer) => {
+      hash.update(bytes);
+      writeAll(fd, bytes);
+    };
+    put(lead('database', headerBytes));
+    const source = openSync(sqliteFile, 'r');
+    try {
+      for (const chunk of chunks(source, 0, size)) put(chunk);
+    } finally {
+      closeSync(source);
+    }
+    writeAll(fd, hash.digest());
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(path, 0o600);
 }
 
-export function decodeDatabaseBackup(file: Buffer): { header: DatabaseHeader; sqlite: Buffer } {
-  const { header, payload } = unframe('database', file);
-  const h = header as Partial<DatabaseHeader>;
-  if (h.kind !== 'sqlite' || typeof h.schema !== 'string') {
-    throw new ParleyError('BACKUP_CORRUPT', {
-      message: 'This database backup names a database kind this version cannot restore.',
-    });
+/**
+ * Checks the database backup at `path` whole (kind, length, digest) and copies the SQLite file it
+ * holds to `sqliteFile` (0600, synced); its header.
+ */
+export function extractDatabaseBackup(path: string, sqliteFile: string): DatabaseHeader {
+  const fd = openSync(path, 'r');
+  try {
+    const { header, payloadStart, payloadEnd } = unframe('database', fileSource(fd));
+    const h = header as Partial<DatabaseHeader>;
+    if (h.kind !== 'sqlite' || typeof h.schema !== 'string') {
+      throw new ParleyError('BACKUP_CORRUPT', {
+        message: 'This database backup names a database kind this version cannot restore.',
+      });
+    }
+    const out = openSync(sqliteFile, 'w', 0o600);
+    try {
+      for (const chunk of chunks(fd, payloadStart, payloadEnd)) writeAll(out, chunk);
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    chmodSync(sqliteFile, 0o600);
+    return header as unknown as DatabaseHeader;
+  } finally {
+    closeSync(fd);
   }
-  return { header: header as unknown as DatabaseHeader, sqlite: payload };
 }
 
 /** Seals the key files under `passphrase`. */
@@ -99,7 +153,8 @@ export async function sealKeys(files: KeyFiles, passphrase: string): Promise<Buf
 
 /** The key files of a key backup; BACKUP_PASSPHRASE_WRONG if `passphrase` does not open it. */
 export async function openKeys(file: Buffer, passphrase: string): Promise<KeyFiles> {
-  const { header, headerBytes, payload } = unframe('keys', file);
+  const { header, headerBytes, payloadStart, payloadEnd } = unframe('keys', bufferSource(file));
+  const payload = file.subarray(payloadStart, payloadEnd);
   const h = header as Partial<KeysHeader>;
   const kdf = h.kdf;
   if (
@@ -165,35 +220,86 @@ function deriveKey(
   );
 }
 
-function frame(kind: BackupKind, header: object, payload: Buffer): Buffer {
-  return frameBytes(kind, Buffer.from(JSON.stringify(header)), payload);
+/** Magic, header length and header: what comes before the payload. */
+function lead(kind: BackupKind, header: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.length);
+  return Buffer.concat([Buffer.from(MAGIC[kind], 'latin1'), length, header]);
 }
 
 function frameBytes(kind: BackupKind, header: Buffer, payload: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(header.length);
-  const body = Buffer.concat([Buffer.from(MAGIC[kind], 'latin1'), length, header, payload]);
+  const body = Buffer.concat([lead(kind, header), payload]);
   return Buffer.concat([body, createHash('sha256').update(body).digest()]);
 }
 
+/** A backup file to read: in memory, or an open file read in chunks. */
+interface Source {
+  size: number;
+  read(position: number, length: number): Buffer;
+  /** The bytes from `start` to `end`, in chunks. */
+  chunks(start: number, end: number): Iterable<Buffer>;
+}
+
+function bufferSource(file: Buffer): Source {
+  return {
+    size: file.length,
+    read: (position, length) => file.subarray(position, position + length),
+    chunks: (start, end) => [file.subarray(start, end)],
+  };
+}
+
+function fileSource(fd: number): Source {
+  return {
+    size: fstatSync(fd).size,
+    read(position, length) {
+      const buffer = Buffer.alloc(length);
+      return buffer.subarray(0, readSync(fd, buffer, 0, length, position));
+    },
+    chunks: (start, end) => chunks(fd, start, end),
+  };
+}
+
+const CHUNK = 1 << 20;
+
+function* chunks(fd: number, start: number, end: number): Generator<Buffer> {
+  const buffer = Buffer.alloc(CHUNK);
+  for (let position = start; position < end; ) {
+    const read = readSync(fd, buffer, 0, Math.min(CHUNK, end - position), position);
+    if (read === 0) throw new ParleyError('BACKUP_TRUNCATED');
+    yield buffer.subarray(0, read);
+    position += read;
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+}
+
+/** Checks kind, length and digest; where the header and payload are. */
 function unframe(
   kind: BackupKind,
-  file: Buffer,
-): { header: Record<string, unknown>; headerBytes: Buffer; payload: Buffer } {
-  const found = backupKindOf(file);
+  file: Source,
+): {
+  header: Record<string, unknown>;
+  headerBytes: Buffer;
+  payloadStart: number;
+  payloadEnd: number;
+} {
+  const start = file.read(0, 12);
+  const found = backupKindOf(start);
   if (found !== kind) {
     throw new ParleyError('BACKUP_CORRUPT', {
       message: found
         ? `This is a Parley ${found} backup, not a ${kind} backup; give the files in the right places (--from the database backup, --keys the key backup).`
-        : file.length < 8
+        : start.length < 8
           ? `This file is too short to be a Parley ${kind} backup (cut off?); use another copy.`
           : `This file is not a Parley ${kind} backup; give the file \`parley admin backup\` wrote.`,
     });
   }
-  if (file.length < 12) throw new ParleyError('BACKUP_TRUNCATED');
-  const headerLength = file.readUInt32BE(8);
-  if (file.length < 12 + headerLength) throw new ParleyError('BACKUP_TRUNCATED');
-  const headerBytes = file.subarray(12, 12 + headerLength);
+  if (start.length < 12) throw new ParleyError('BACKUP_TRUNCATED');
+  const headerLength = start.readUInt32BE(8);
+  if (file.size < 12 + headerLength) throw new ParleyError('BACKUP_TRUNCATED');
+  const headerBytes = file.read(12, headerLength);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(headerBytes.toString('utf8')) as Record<string, unknown>;
@@ -205,10 +311,10 @@ function unframe(
     throw new ParleyError('BACKUP_CORRUPT');
   }
   const end = 12 + headerLength + payloadBytes;
-  if (file.length < end + DIGEST_BYTES) throw new ParleyError('BACKUP_TRUNCATED');
-  const digest = createHash('sha256').update(file.subarray(0, end)).digest();
-  if (file.length > end + DIGEST_BYTES || !digest.equals(file.subarray(end))) {
-    throw new ParleyError('BACKUP_CORRUPT');
-  }
-  return { header, headerBytes, payload: file.subarray(12 + headerLength, end) };
+  if (file.size < end + DIGEST_BYTES) throw new ParleyError('BACKUP_TRUNCATED');
+  if (file.size > end + DIGEST_BYTES) throw new ParleyError('BACKUP_CORRUPT');
+  const hash = createHash('sha256');
+  for (const chunk of file.chunks(0, end)) hash.update(chunk);
+  if (!hash.digest().equals(file.read(end, DIGEST_BYTES))) throw new ParleyError('BACKUP_CORRUPT');
+  return { header, headerBytes, payloadStart: 12 + headerLength, payloadEnd: end };
 }

@@ -8,13 +8,13 @@
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ParleyError } from '@parley/core';
 import { testServer } from '../../testing/index.js';
 import { SECRET_FILES, sqlitePath } from '../data-dir.js';
 import { backupSqlite, collectKeys, databaseInUse, restore } from './backup.js';
-import { backupKindOf, decodeDatabaseBackup, openKeys, sealKeys } from './backup-file.js';
+import { backupKindOf, openKeys, sealKeys } from './backup-file.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -51,10 +51,14 @@ describe('database backup and restore', () => {
     let restoredDir: string;
     try {
       const alice = await t.register('+14155550111');
-      const databaseFile = await backupSqlite(t.config.dataDir);
-      assert.equal(backupKindOf(databaseFile), 'database');
-      const { header } = decodeDatabaseBackup(databaseFile);
+      const out = mkdtempSync(join(tmpdir(), 'parley-backups-'));
+      const databaseFile = join(out, 'db.backup');
+      const header = await backupSqlite(t.config.dataDir, databaseFile);
       assert.equal(header.schema, '0011-device-queue-seq');
+      assert.deepEqual(readdirSync(out), ['db.backup'], 'nothing staged is left beside it');
+      assert.equal(statSync(databaseFile).mode & 0o777, 0o600);
+      const bytes = readFileSync(databaseFile);
+      assert.equal(backupKindOf(bytes), 'database');
       const { files, missing } = collectKeys(t.config);
       assert.deepEqual(
         Object.keys(files).sort(),
@@ -65,7 +69,10 @@ describe('database backup and restore', () => {
       for (const name of ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token']) {
         assert.ok(files[name], `${name} is packed`);
       }
-      const keys = await openKeys(await sealKeys(files, PASSPHRASE), PASSPHRASE);
+      const sealed = await sealKeys(files, PASSPHRASE);
+      const keysFile = join(out, 'keys.backup');
+      writeFileSync(keysFile, sealed);
+      const keys = await openKeys(sealed, PASSPHRASE);
 
       // The running server's own directory is refused, even with force.
       assert.ok(databaseInUse(t.config.dataDir));
@@ -80,23 +87,32 @@ describe('database backup and restore', () => {
         code('RESTORE_TARGET_NOT_EMPTY'),
       );
       // A damaged database backup is refused before anything is written.
-      const damaged = Buffer.from(databaseFile);
-      damaged[200]! ^= 0xff;
+      const damaged = join(out, 'damaged.backup');
+      const flipped = Buffer.from(bytes);
+      flipped[flipped.length - 100]! ^= 0xff;
+      writeFileSync(damaged, flipped);
+      const cut = join(out, 'cut.backup');
+      writeFileSync(cut, bytes.subarray(0, 4096));
       restoredDir = join(mkdtempSync(join(tmpdir(), 'parley-restore-')), 'data');
       assert.throws(
         () => restore({ dataDir: restoredDir, database: damaged, keys, force: false }),
         code('BACKUP_CORRUPT'),
       );
       assert.throws(
+        () => restore({ dataDir: restoredDir, database: keysFile, keys, force: false }),
+        (e: unknown) => code('BACKUP_CORRUPT')(e) && /a Parley keys backup/.test(String(e)),
+      );
+      assert.throws(
         () =>
           restore({
             dataDir: restoredDir,
-            database: databaseFile.subarray(0, 4096),
+            database: cut,
             keys,
             force: false,
           }),
         code('BACKUP_TRUNCATED'),
       );
+      assert.deepEqual(readdirSync(dirname(restoredDir)), [], 'a refused restore writes nothing');
 
       const result = restore({ dataDir: restoredDir, database: databaseFile, keys, force: false });
       assert.deepEqual(result.files.sort(), ['parley.sqlite', ...Object.keys(files)].sort());

@@ -16,14 +16,16 @@ import {
   existsSync,
   fsyncSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ParleyError } from '@parley/core';
 import SQLite from 'better-sqlite3';
 import type { KeySource } from '../../config/config.js';
@@ -31,9 +33,9 @@ import { SECRET_FILES, SQLITE_FILE, SQLITE_FILES, sqlitePath } from '../data-dir
 import { sqliteMigrations } from '../db/migrations/index.js';
 import {
   type DatabaseHeader,
-  decodeDatabaseBackup,
-  encodeDatabaseBackup,
+  extractDatabaseBackup,
   type KeyFiles,
+  writeDatabaseBackup,
 } from './backup-file.js';
 
 /** Where a data directory's secrets are: the directory, and the OPRF key source of its config. */
@@ -43,31 +45,40 @@ export interface KeyLocation {
 }
 
 /**
- * A consistent copy of the SQLite database of `dataDir`, made while a server may be writing it:
- * the backup file's bytes.
+ * Writes a consistent copy of the SQLite database of `dataDir` to the backup file `out`, while a
+ * server may be writing the database. The copy is staged beside `out` (owner-only) and the file
+ * appears at `out` only once whole.
  */
-export async function backupSqlite(dataDir: string): Promise<Buffer> {
+export async function backupSqlite(dataDir: string, out: string): Promise<DatabaseHeader> {
   const path = sqlitePath(dataDir);
   if (!existsSync(path)) {
     throw new Error(`There is no database at ${path}; give the server's data directory (--data).`);
   }
+  const stem = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString('hex')}`);
+  const copy = `${stem}.sqlite`;
+  const staged = `${stem}.partial`;
+  // Created 0600 before SQLite writes into it: the copy holds everything the database does.
+  closeSync(openSync(copy, 'wx', 0o600));
   const source = new SQLite(path, { fileMustExist: true });
-  const copy = join(dirname(path), `.backup-${randomBytes(6).toString('hex')}.sqlite`);
   try {
     source.pragma('busy_timeout = 10000');
     // The first step only sizes the copy; the second copies every page at once, under one read
     // lock. Stepping in small batches would restart whenever the server commits in between.
     await source.backup(copy, { progress: () => 0x7fffffff });
-    const schema = lastMigration(copy);
-    const bytes = readFileSync(copy);
-    return encodeDatabaseBackup(bytes, {
-      kind: 'sqlite',
-      createdAt: new Date().toISOString(),
-      schema,
-    });
-  } finally {
     source.close();
-    rmSync(copy, { force: true });
+    const header = {
+      kind: 'sqlite' as const,
+      createdAt: new Date().toISOString(),
+      schema: settle(copy),
+    };
+    writeDatabaseBackup(staged, copy, header);
+    renameSync(staged, out);
+    return { ...header, payloadBytes: statSync(copy).size };
+  } finally {
+    if (source.open) source.close();
+    for (const file of [copy, `${copy}-wal`, `${copy}-shm`, `${copy}-journal`, staged]) {
+      rmSync(file, { force: true });
+    }
   }
 }
 
@@ -111,8 +122,8 @@ export function databaseInUse(dataDir: string): boolean {
 
 export interface RestoreInput {
   dataDir: string;
-  /** The database backup's bytes; absent on PostgreSQL (pg_restore brings the database back). */
-  database?: Buffer;
+  /** The database backup file; absent on PostgreSQL (pg_restore brings the database back). */
+  database?: string;
   keys: KeyFiles;
   /** Replace what a non-empty directory holds. Never overrides a server having it open. */
   force: boolean;
@@ -125,12 +136,6 @@ export interface RestoreInput {
  */
 export function restore(input: RestoreInput): { header?: DatabaseHeader; files: string[] } {
   const { dataDir } = input;
-  const decoded = input.database ? decodeDatabaseBackup(input.database) : undefined;
-  if (decoded && !(decoded.header.schema in sqliteMigrations)) {
-    throw new ParleyError('BACKUP_CORRUPT', {
-      message: `This backup's database is at schema ${decoded.header.schema}, which this version does not know (a newer release made it); restore it with that release or a later one.`,
-    });
-  }
   if (existsSync(dataDir)) {
     if (databaseInUse(dataDir)) throw new ParleyError('RESTORE_TARGET_IN_USE');
     const present = readdirSync(dataDir);
@@ -140,30 +145,43 @@ export function restore(input: RestoreInput): { header?: DatabaseHeader; files: 
       });
     }
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
-  const written: string[] = [];
-  if (decoded) {
-    const staged = join(dataDir, `.restore-${randomBytes(6).toString('hex')}.sqlite`);
-    writeWhole(staged, decoded.sqlite);
-    try {
+  // The database is checked whole in a staging directory beside the data directory (the same
+  // file system, owner-only) before the data directory is touched.
+  let header: DatabaseHeader | undefined;
+  const parent = dirname(resolve(dataDir));
+  mkdirSync(parent, { recursive: true });
+  const staging = mkdtempSync(join(parent, '.parley-restore-'));
+  const staged = join(staging, SQLITE_FILE);
+  try {
+    if (input.database) {
+      header = extractDatabaseBackup(input.database, staged);
+      if (!(header.schema in sqliteMigrations)) {
+        throw new ParleyError('BACKUP_CORRUPT', {
+          message: `This backup's database is at schema ${header.schema}, which this version does not know (a newer release made it); restore it with that release or a later one.`,
+        });
+      }
       checkIntegrity(staged);
+    }
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
+    const written: string[] = [];
+    if (header) {
       // A -wal or -shm left from the database being replaced would be read as this one's.
       for (const file of SQLITE_FILES) rmSync(join(dataDir, file), { force: true });
       renameSync(staged, sqlitePath(dataDir));
-    } finally {
-      rmSync(staged, { force: true });
+      written.push(SQLITE_FILE);
     }
-    written.push(SQLITE_FILE);
+    for (const [name, data] of Object.entries(input.keys)) {
+      if (!SECRET_FILES.some((f) => f.name === name)) continue;
+      const landing = join(dataDir, `.${name}.restore`);
+      writeWhole(landing, data);
+      renameSync(landing, join(dataDir, name));
+      written.push(name);
+    }
+    return { header, files: written };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
-  for (const [name, data] of Object.entries(input.keys)) {
-    if (!SECRET_FILES.some((f) => f.name === name)) continue;
-    const staged = join(dataDir, `.${name}.restore`);
-    writeWhole(staged, data);
-    renameSync(staged, join(dataDir, name));
-    written.push(name);
-  }
-  return { header: decoded?.header, files: written };
 }
 
 /** Writes `data` to `path`, owner-only, and syncs it to disk. */
@@ -179,9 +197,14 @@ export function writeWhole(path: string, data: Buffer): void {
   chmodSync(path, 0o600);
 }
 
-function lastMigration(path: string): string {
-  const db = new SQLite(path, { readonly: true, fileMustExist: true });
+/**
+ * The copy made self-contained (rollback journal, so no -wal or -shm file goes with it; the
+ * server turns WAL on again when it opens it), and the last migration it has run.
+ */
+function settle(path: string): string {
+  const db = new SQLite(path, { fileMustExist: true });
   try {
+    db.pragma('journal_mode = DELETE');
     const row = db.prepare('select max(name) as name from kysely_migration').get() as
       | { name: string | null }
       | undefined;
