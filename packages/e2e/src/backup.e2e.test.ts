@@ -10,7 +10,14 @@
 
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -19,6 +26,7 @@ import { openDatabase } from '@parley/server';
 import {
   createPostgresDatabase,
   dropPostgresDatabases,
+  dumpPostgresDatabase,
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from '@parley/server/testing';
@@ -267,6 +275,29 @@ function mkdirOwner(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+describe('parley admin backup: the passphrase', () => {
+  const root = mkdtempSync(join(tmpdir(), 'parley-backup-args-'));
+  const args = ['admin', 'backup', '--out', join(root, 'db'), '--keys-out', join(root, 'keys')];
+
+  it('is required, never read from an argument, and at least 12 characters', async () => {
+    const none = await runParley([...args, '--data', root]);
+    assert.equal(none.code, 64);
+    assert.match(none.stderr, /no passphrase: set PARLEY_BACKUP_PASSPHRASE_FILE/);
+    const short = await runParley([...args, '--data', root], {
+      PARLEY_BACKUP_PASSPHRASE: 'too short',
+    });
+    assert.equal(short.code, 64);
+    assert.match(short.stderr, /at least 12 characters/);
+    const asArgument = await runParley([...args, '--passphrase', 'a long backup passphrase']);
+    assert.equal(asArgument.code, 64);
+    assert.match(asArgument.stderr, /Unknown option '--passphrase'/);
+    const noKeys = await runParley(['admin', 'backup', '--out', join(root, 'db')]);
+    assert.equal(noKeys.code, 64);
+    assert.match(noKeys.stderr, /--keys-out FILE is required/);
+    assert.deepEqual(readdirSync(root), [], 'nothing written');
+  });
+});
+
 const postgres = await postgresReachable();
 const pgTools = ['pg_dump', 'pg_restore'].filter((tool) => !onPath(tool));
 
@@ -349,9 +380,24 @@ describe('PostgreSQL: pg_dump, pg_restore into a fresh database, a server on it'
       (await erin.client.lookupNumber(NUMBERS.alice)).accountId,
       alice.client.account!.accountId,
     );
+    const bobDevice = bob.client.account!.deviceId;
+    // A row of the queue as PostgreSQL prints it: (id,device_id,…).
+    const queuedForBob = (row: string) =>
+      row.startsWith('queue (') && row.split(',')[1] === bobDevice;
+    assert.equal(
+      (await dumpPostgresDatabase(fresh)).filter(queuedForBob).length,
+      sent.length,
+      'the restored database holds what was queued for Bob',
+    );
     const back = await open('bob');
     await start(back);
-    await until('bob to get all five', () => texts(back.inbox, conversation).length >= 5);
+    // Once nothing is queued for Bob, nothing more can arrive: what he has is all he gets.
+    await until(
+      'bob’s queue to be delivered and acknowledged',
+      async () => !(await dumpPostgresDatabase(fresh)).some(queuedForBob),
+      120_000,
+    );
+    await until('bob to have shown all five', () => texts(back.inbox, conversation).length >= 5);
     assert.deepEqual(texts(back.inbox, conversation), sent);
     assert.deepEqual(back.errors, []);
   });
