@@ -11,6 +11,7 @@ import { ParleyError } from '@parley/core';
 import {
   backupSqlite,
   collectKeys,
+  databaseInUse,
   loadConfig,
   migrationPlan,
   openDatabase,
@@ -110,6 +111,8 @@ async function restoreCommand(
   if (from && !sqlite) throw new ParleyError('BACKUP_NEEDS_PG_DUMP');
   if (!from && sqlite) throw new UsageError('--from FILE is required: the database backup');
   if (from) readable(from);
+  // Before the passphrase is asked: a running server's directory is refused whatever it is.
+  if (databaseInUse(config.dataDir)) throw new ParleyError('RESTORE_TARGET_IN_USE');
   const keys = await openKeys(read(keysFile), await passphraseGiven());
   const result = restore({ dataDir: config.dataDir, database: from, keys, force });
   process.stdout.write(
