@@ -120,8 +120,15 @@ export function extractDatabaseBackup(path: string, sqliteFile: string): Databas
   }
 }
 
-/** Seals the key files under `passphrase`. */
-export async function sealKeys(files: KeyFiles, passphrase: string): Promise<Buffer> {
+/**
+ * Seals the key files under `passphrase`. `cost` is Argon2id's (libsodium opslimit and memlimit in
+ * bytes); tests that re-derive the key with another implementation give a small one.
+ */
+export async function sealKeys(
+  files: KeyFiles,
+  passphrase: string,
+  cost: { opslimit: number; memlimit: number } = KDF,
+): Promise<Buffer> {
   const sodium = await loadSodium();
   const salt = sodium.randombytes_buf(sodium.crypto_pwhash_SALTBYTES);
   const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
@@ -132,10 +139,15 @@ export async function sealKeys(files: KeyFiles, passphrase: string): Promise<Buf
       ),
     ),
   );
-  const key = deriveKey(sodium, passphrase, salt, KDF.opslimit, KDF.memlimit);
+  const key = deriveKey(sodium, passphrase, salt, cost.opslimit, cost.memlimit);
   const header: KeysHeader = {
     createdAt: new Date().toISOString(),
-    kdf: { alg: 'argon2id13', ...KDF, salt: Buffer.from(salt).toString('base64') },
+    kdf: {
+      alg: 'argon2id13',
+      opslimit: cost.opslimit,
+      memlimit: cost.memlimit,
+      salt: Buffer.from(salt).toString('base64'),
+    },
     nonce: Buffer.from(nonce).toString('base64'),
     payloadBytes: plain.length + sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES,
   };

@@ -6,11 +6,15 @@
  */
 
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { argon2id } from '@noble/hashes/argon2.js';
 import { ParleyError } from '@parley/core';
+import { loadSodium } from '@parley/core/server';
 import { testServer } from '../../testing/index.js';
 import { SECRET_FILES, sqlitePath } from '../data-dir.js';
 import { backupSqlite, collectKeys, databaseInUse, restore } from './backup.js';
@@ -41,6 +45,66 @@ describe('key backup', () => {
     await assert.rejects(
       openKeys(Buffer.concat([sealed, Buffer.from('x')]), PASSPHRASE),
       code('BACKUP_CORRUPT'),
+    );
+  });
+});
+
+describe('key backup format', () => {
+  it('XChaCha20-Poly1305 as libsodium runs it matches draft-irtf-cfrg-xchacha-03 A.3.1', async () => {
+    const v = JSON.parse(
+      readFileSync(
+        new URL('../../../src/infra/backup/test-vectors/xchacha20poly1305.json', import.meta.url),
+        'utf8',
+      ),
+    ) as Record<string, string>;
+    const hex = (name: string) => Buffer.from(v[name]!, 'hex');
+    const sodium = await loadSodium();
+    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      hex('plaintext'),
+      hex('aad'),
+      null,
+      hex('iv'),
+      hex('key'),
+    );
+    assert.equal(Buffer.from(sealed).toString('hex'), v.ciphertext! + v.tag!);
+  });
+
+  it('is opened by an independent implementation (noble Argon2id and XChaCha20-Poly1305)', async () => {
+    const files = {
+      'oprf-keys.json': Buffer.from('{"keys":[]}\n'),
+      'link-key': Buffer.from('k\n'),
+    };
+    const sealed = await sealKeys(files, PASSPHRASE, { opslimit: 2, memlimit: 4 * 1024 * 1024 });
+    // The layout as backup-file.ts documents it, read here without its code.
+    assert.equal(sealed.subarray(0, 8).toString('latin1'), 'PRLYKY01');
+    const headerLength = sealed.readUInt32BE(8);
+    const headerBytes = sealed.subarray(12, 12 + headerLength);
+    const header = JSON.parse(headerBytes.toString()) as {
+      kdf: { alg: string; opslimit: number; memlimit: number; salt: string };
+      nonce: string;
+      payloadBytes: number;
+    };
+    const end = 12 + headerLength + header.payloadBytes;
+    assert.equal(sealed.length, end + 32);
+    assert.deepEqual(
+      sealed.subarray(end),
+      createHash('sha256').update(sealed.subarray(0, end)).digest(),
+    );
+    assert.equal(header.kdf.alg, 'argon2id13');
+    // libsodium's crypto_pwhash: Argon2id v1.3, one lane, memlimit in bytes (noble: KiB).
+    const key = argon2id(PASSPHRASE, Buffer.from(header.kdf.salt, 'base64'), {
+      t: header.kdf.opslimit,
+      m: header.kdf.memlimit / 1024,
+      p: 1,
+      dkLen: 32,
+    });
+    const plain = xchacha20poly1305(key, Buffer.from(header.nonce, 'base64'), headerBytes).decrypt(
+      sealed.subarray(12 + headerLength, end),
+    );
+    const opened = JSON.parse(Buffer.from(plain).toString()) as Record<string, string>;
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(opened).map(([n, b64]) => [n, Buffer.from(b64, 'base64')])),
+      files,
     );
   });
 });
