@@ -225,7 +225,13 @@ export async function migrationPlan(storage: Storage): Promise<MigrationPlan> {
   }
   try {
     const provider = { getMigrations: async () => migrations };
-    const listed = await new Migrator({ db, provider }).getMigrations();
+    const listed = await new Migrator({ db, provider }).getMigrations().catch((cause: unknown) => {
+      if (storage.kind === 'sqlite') throw cause;
+      throw new Error(
+        `Cannot read the migrations of PostgreSQL at ${safeUrl(storage.url)}: ${(cause as Error).message}. Check PARLEY_DATABASE_URL and that the server is running.`,
+        { cause },
+      );
+    });
     const applied = listed.filter((m) => m.executedAt).map((m) => m.name);
     const known = new Set(Object.keys(migrations));
     const { rows } = await sql<{ name: string }>`select name from kysely_migration`
