@@ -25,12 +25,13 @@ import { type ChatMessage, FileStore, nodeSocket, ParleyClient } from '@parley/c
 import { openDatabase } from '@parley/server';
 import {
   createPostgresDatabase,
+  databaseAt,
   dropPostgresDatabases,
   dumpPostgresDatabase,
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from '@parley/server/testing';
-import { runParley, ServerProcess } from './harness/server-process.js';
+import { BIN, runParley, ServerProcess } from './harness/server-process.js';
 import { texts, until } from './harness/wait.js';
 
 const NUMBERS = {
@@ -275,26 +276,80 @@ function mkdirOwner(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-describe('parley admin backup: the passphrase', () => {
+describe('parley admin backup: the passphrase and the paths', { timeout: 120_000 }, () => {
   const root = mkdtempSync(join(tmpdir(), 'parley-backup-args-'));
-  const args = ['admin', 'backup', '--out', join(root, 'db'), '--keys-out', join(root, 'keys')];
+  const dataDir = join(root, 'data');
+  const out = join(root, 'out');
+  const args = ['admin', 'backup', '--out', join(out, 'db'), '--keys-out', join(out, 'keys')];
+  const withData = [...args, '--data', dataDir];
 
-  it('is required, never read from an argument, and at least 12 characters', async () => {
-    const none = await runParley([...args, '--data', root]);
+  it('refuses what cannot work before asking anything or writing anything', async () => {
+    await databaseAt({ kind: 'sqlite', dataDir }, '0011-device-queue-seq');
+    const env = { PARLEY_BACKUP_PASSPHRASE: 'a long backup passphrase' };
+    const noDir = await runParley(withData, env);
+    assert.equal(noDir.code, 64);
+    assert.match(noDir.stderr, /the directory of .*db does not exist; create it first/);
+    mkdirOwner(out);
+    const noDatabase = await runParley([...args, '--data', join(root, 'elsewhere')], env);
+    assert.equal(noDatabase.code, 64);
+    assert.match(noDatabase.stderr, /there is no database in .*elsewhere/);
+    const none = await runParley(withData);
     assert.equal(none.code, 64);
     assert.match(none.stderr, /no passphrase: set PARLEY_BACKUP_PASSPHRASE_FILE/);
-    const short = await runParley([...args, '--data', root], {
-      PARLEY_BACKUP_PASSPHRASE: 'too short',
-    });
+    const short = await runParley(withData, { PARLEY_BACKUP_PASSPHRASE: 'too short' });
     assert.equal(short.code, 64);
     assert.match(short.stderr, /at least 12 characters/);
-    const asArgument = await runParley([...args, '--passphrase', 'a long backup passphrase']);
+    const asArgument = await runParley([...withData, '--passphrase', 'a long passphrase']);
     assert.equal(asArgument.code, 64);
     assert.match(asArgument.stderr, /Unknown option '--passphrase'/);
-    const noKeys = await runParley(['admin', 'backup', '--out', join(root, 'db')]);
+    const noKeys = await runParley(['admin', 'backup', '--out', join(out, 'db')]);
     assert.equal(noKeys.code, 64);
     assert.match(noKeys.stderr, /--keys-out FILE is required/);
-    assert.deepEqual(readdirSync(root), [], 'nothing written');
+    assert.deepEqual(readdirSync(out), [], 'nothing written');
+  });
+
+  it('is asked twice at a terminal, not echoed, and opens the key backup', async () => {
+    const passphrase = 'typed at the terminal';
+    // util-linux `script` gives the command a terminal; its output is what the terminal shows.
+    const command = [process.execPath, BIN, ...withData].join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout!.on('data', (d) => (screen += d));
+    child.stderr!.on('data', (d) => (screen += d));
+    let ended = false;
+    const exited = new Promise<number | null>((r) =>
+      child.on('close', (code) => {
+        ended = true;
+        r(code);
+      }),
+    );
+    const asked = async (question: string) => {
+      await until(question, () => ended || screen.includes(question));
+      assert.ok(!ended, `it ended before asking:\n${screen}`);
+    };
+    await asked('Backup passphrase: ');
+    child.stdin!.write(`${passphrase}\r`);
+    await asked('The same passphrase again: ');
+    child.stdin!.write(`${passphrase}\r`);
+    assert.equal(await exited, 0, screen);
+    assert.ok(!screen.includes(passphrase), 'the passphrase is not echoed');
+    const restored = await runParley(
+      [
+        'admin',
+        'restore',
+        '--from',
+        join(out, 'db'),
+        '--keys',
+        join(out, 'keys'),
+        '--data',
+        join(root, 'restored'),
+      ],
+      { PARLEY_BACKUP_PASSPHRASE: passphrase },
+    );
+    assert.equal(restored.code, 0, restored.stderr);
   });
 });
 

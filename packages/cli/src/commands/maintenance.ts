@@ -19,6 +19,7 @@ import {
   restore,
   type ServerConfig,
   sealKeys,
+  sqlitePath,
   writeWhole,
 } from '@parley/server';
 import { parse, UsageError } from '../usage.js';
@@ -73,6 +74,16 @@ async function backup(
   if (out && !sqlite) throw new ParleyError('BACKUP_NEEDS_PG_DUMP');
   if (!out && sqlite) {
     throw new UsageError('--out FILE is required: where to write the database backup');
+  }
+  for (const file of [out, keysOut]) {
+    if (file && !existsSync(dirname(resolve(file)))) {
+      throw new UsageError(`the directory of ${file} does not exist; create it first`);
+    }
+  }
+  if (config.storage.kind === 'sqlite' && !existsSync(sqlitePath(config.storage.dataDir))) {
+    throw new UsageError(
+      `there is no database in ${config.storage.dataDir}; give the server's data directory with --data or PARLEY_DATA_DIR`,
+    );
   }
   if (out && resolve(dirname(out)) === resolve(dirname(keysOut))) {
     process.stderr.write(
