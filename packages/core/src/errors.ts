@@ -213,6 +213,11 @@ export const ERROR_CATALOG = {
     message:
       'The passphrase does not open this key backup (the file itself is intact); give the passphrase it was made with.',
   },
+  BACKUP_FROM_NEWER_RELEASE: {
+    status: 0,
+    message:
+      'This backup holds a database migrated by a newer Parley release than this one; restore it with that release or a later one.',
+  },
   BACKUP_NEEDS_PG_DUMP: {
     status: 0,
     message:

@@ -18,7 +18,7 @@ import { loadSodium } from '@parley/core/server';
 import { testServer } from '../../testing/index.js';
 import { SECRET_FILES, sqlitePath } from '../data-dir.js';
 import { backupSqlite, collectKeys, databaseInUse, restore } from './backup.js';
-import { backupKindOf, openKeys, sealKeys } from './backup-file.js';
+import { backupKindOf, openKeys, sealKeys, writeDatabaseBackup } from './backup-file.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -175,6 +175,20 @@ describe('database backup and restore', () => {
             force: false,
           }),
         code('BACKUP_TRUNCATED'),
+      );
+      // A backup a newer release made (a schema this one does not know) is refused.
+      const copy = join(out, 'copy.sqlite');
+      writeFileSync(copy, bytes.subarray(12 + bytes.readUInt32BE(8), bytes.length - 32));
+      const future = join(out, 'future.backup');
+      writeDatabaseBackup(future, copy, {
+        kind: 'sqlite',
+        createdAt: 'later',
+        schema: '9999-future',
+      });
+      assert.throws(
+        () => restore({ dataDir: restoredDir, database: future, keys, force: false }),
+        (e: unknown) =>
+          code('BACKUP_FROM_NEWER_RELEASE')(e) && /schema 9999-future/.test(String(e)),
       );
       assert.deepEqual(readdirSync(dirname(restoredDir)), [], 'a refused restore writes nothing');
 

@@ -156,8 +156,8 @@ export function restore(input: RestoreInput): { header?: DatabaseHeader; files: 
     if (input.database) {
       header = extractDatabaseBackup(input.database, staged);
       if (!(header.schema in sqliteMigrations)) {
-        throw new ParleyError('BACKUP_CORRUPT', {
-          message: `This backup's database is at schema ${header.schema}, which this version does not know (a newer release made it); restore it with that release or a later one.`,
+        throw new ParleyError('BACKUP_FROM_NEWER_RELEASE', {
+          message: `This backup's database is at schema ${header.schema}, which this release does not know (a newer one made it); restore it with that release or a later one.`,
         });
       }
       checkIntegrity(staged);
