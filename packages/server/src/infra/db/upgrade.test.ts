@@ -6,6 +6,7 @@
  * later migration runs, foreign keys are checked) and read back: every row with every value its
  * old schema held, a column the old schema lacked at its migration's default, a table it lacked
  * empty (or derived, as 0011's queue counters), each account's directory entry in its key's table.
+ * Then a server starts on it and an old device signs in.
  *
  * The fixtures are generated here from the migration files and constant data rather than checked
  * in as database files: a fixture made by the very files that shipped is the schema operators
@@ -16,7 +17,7 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -24,12 +25,21 @@ import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { testServer } from '../../testing/index.js';
 import {
   createPostgresDatabase,
   dropPostgresDatabases,
   postgresReachable,
 } from '../../testing/test-databases.js';
-import { ALIASES, ENTRY_COLUMNS, KEY_ID, type Row, WORLD } from '../../testing/upgrade-world.js';
+import {
+  ALIASES,
+  credentialOf,
+  ENTRY_COLUMNS,
+  KEY_ID,
+  OPRF_KEY_FILE,
+  type Row,
+  WORLD,
+} from '../../testing/upgrade-world.js';
 import { type Db, openDatabase } from './database.js';
 import { type Dialect, tableNames } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
@@ -214,6 +224,26 @@ async function check(db: Db, dialect: Dialect, fixture: Map<string, Column[]>): 
   );
 }
 
+/**
+ * A server starts on the migrated database (with the deployment's OPRF key file) and serves it: a
+ * device of the old schema authenticates and sees its account, the directory answers.
+ */
+async function serve(dataDir: string, env: Record<string, string> = {}): Promise<void> {
+  writeFileSync(join(dataDir, 'oprf-keys.json'), OPRF_KEY_FILE, { mode: 0o600 });
+  const t = await testServer({ PARLEY_DATA_DIR: dataDir, ...env });
+  try {
+    const me = await t.call('GET', '/v1/account', { token: credentialOf('device-a1') });
+    assert.equal(me.status, 200, JSON.stringify(me.json));
+    assert.equal(me.json.accountId, 'acct-a');
+    const devices = (me.json.devices as { deviceId: string }[]).map((d) => d.deviceId).sort();
+    assert.deepEqual(devices, ['device-a1', 'device-a2']);
+    const directory = await t.call('GET', '/v1/directory', { token: credentialOf('device-c1') });
+    assert.equal(directory.status, 200, JSON.stringify(directory.json));
+  } finally {
+    await t.server.close();
+  }
+}
+
 /** Every prefix of a dialect's migration list, by the name of its last migration. */
 const prefixes = (migrations: Record<string, Migration>) => Object.keys(migrations);
 
@@ -256,6 +286,7 @@ describe('upgrades from every shipped SQLite schema', () => {
       } finally {
         await db.destroy();
       }
+      await serve(dir);
     });
   }
 });
@@ -286,6 +317,7 @@ describe('upgrades from every shipped PostgreSQL schema', {
       } finally {
         await db.destroy();
       }
+      await serve(mkdtempSync(join(tmpdir(), 'parley-upgrade-')), { PARLEY_DATABASE_URL: url });
     });
   }
 });
