@@ -6,7 +6,6 @@
 
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   Kysely,
@@ -20,6 +19,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Storage } from '../../config/config.js';
+import { sqlitePath } from '../data-dir.js';
 import { advisoryLock, PREPARED } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -63,7 +63,7 @@ function ownerOnly(dataDir: string, path: string): void {
 }
 
 async function openSqlite(dataDir: string): Promise<Db> {
-  const path = join(dataDir, 'parley.sqlite');
+  const path = sqlitePath(dataDir);
   ownerOnly(dataDir, path);
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
@@ -206,7 +206,7 @@ export async function migrationPlan(storage: Storage): Promise<MigrationPlan> {
   let migrations: Record<string, Migration>;
   if (storage.kind === 'sqlite') {
     migrations = sqliteMigrations;
-    const path = join(storage.dataDir, 'parley.sqlite');
+    const path = sqlitePath(storage.dataDir);
     if (!existsSync(path)) return { applied: [], pending: Object.keys(migrations), unknown: [] };
     db = new Kysely({
       dialect: new SqliteDialect({ database: new SQLite(path, { readonly: true }) }),
