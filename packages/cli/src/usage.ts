@@ -14,6 +14,20 @@ Server
       --server URL (default $PARLEY_CLI_SERVER, else http://127.0.0.1:8787)
       --token TOKEN (or $PARLEY_ADMIN_TOKEN; needed for a server on another machine)
       --data DIR (default ./data): a local server's data directory, to read its token
+  parley admin backup --out FILE --keys-out KEYFILE [--data DIR]
+                                       back up the SQLite database while the server runs
+                                       (--out) and seal the key files with a passphrase
+                                       (--keys-out; keep KEYFILE apart from FILE). The
+                                       passphrase: $PARLEY_BACKUP_PASSPHRASE_FILE, else
+                                       $PARLEY_BACKUP_PASSPHRASE, else asked. On PostgreSQL:
+                                       pg_dump for the database, --keys-out alone
+  parley admin restore --from FILE --keys KEYFILE [--data DIR] [--force]
+                                       bring a stopped data directory back from a backup
+                                       (refuses a directory in use; --force replaces a
+                                       non-empty one)
+  parley admin migrate [--dry-run] [--json]
+                                       run the pending schema migrations (--dry-run: list
+                                       them, change nothing)
 
 Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no --presence nobody|contacts

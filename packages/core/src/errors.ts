@@ -217,6 +217,42 @@ export const ERROR_CATALOG = {
     message:
       'The server has more messages waiting to be stored than it can take now; send again (with the same id) after the given time.',
   },
+  // --- operator tools: `parley admin backup|restore|migrate` (never sent by the server) ---
+  BACKUP_CORRUPT: {
+    status: 0,
+    message:
+      'This file is not an intact Parley backup (wrong kind of file, or its checksum does not match: it was changed or damaged); use another copy.',
+  },
+  BACKUP_TRUNCATED: {
+    status: 0,
+    message:
+      'This backup file is shorter than its header says: it was cut off while written or copied; use another copy.',
+  },
+  BACKUP_PASSPHRASE_WRONG: {
+    status: 0,
+    message:
+      'The passphrase does not open this key backup (the file itself is intact); give the passphrase it was made with.',
+  },
+  BACKUP_FROM_NEWER_RELEASE: {
+    status: 0,
+    message:
+      'This backup holds a database migrated by a newer Parley release than this one; restore it with that release or a later one.',
+  },
+  BACKUP_NEEDS_PG_DUMP: {
+    status: 0,
+    message:
+      'The database is PostgreSQL: back it up with pg_dump and restore it with pg_restore (docs/operations.md); `parley admin backup --keys-out` still packs the key files.',
+  },
+  RESTORE_TARGET_IN_USE: {
+    status: 0,
+    message:
+      'A server has the database of this data directory open; stop it before restoring into the directory.',
+  },
+  RESTORE_TARGET_NOT_EMPTY: {
+    status: 0,
+    message:
+      'The data directory is not empty; restore into a new directory, or add --force to replace what it holds.',
+  },
   // --- client side (never sent by the server) ---
   CONSENT_REQUIRED: {
     status: 0,

@@ -14,3 +14,5 @@ export {
   sortFingerprints,
   updateFingerprints,
 } from './membership-filter.js';
+/** libsodium, for the server's own uses of it (the passphrase-sealed key backups). */
+export { loadSodium, type Sodium } from './sodium.js';

@@ -4,9 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ParleyError, type RotateKeyResponse, type StatsResponse } from '@parley/core';
 import { parse, UsageError } from '../usage.js';
+import { maintenanceCommand } from './maintenance.js';
 import { counted } from './output.js';
 
 export async function adminCommand(args: string[]): Promise<number> {
+  // On the data directory or database itself, not through a server.
+  if (args[0] === 'backup' || args[0] === 'restore' || args[0] === 'migrate') {
+    return maintenanceCommand(args[0], args.slice(1));
+  }
   const { values, positionals } = parse(args, {
     data: { type: 'string' },
     server: { type: 'string' },
@@ -50,7 +55,9 @@ export async function adminCommand(args: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`unknown admin command '${positionals[0] ?? ''}' (rotate-key, stats)`);
+      throw new UsageError(
+        `unknown admin command '${positionals[0] ?? ''}' (rotate-key, stats, backup, restore, migrate)`,
+      );
   }
 }
 

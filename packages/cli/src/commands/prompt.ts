@@ -26,8 +26,9 @@ export async function readLine(prompt: string, what = 'no answer given'): Promis
 export function readSecret(prompt: string): Promise<string> {
   const input = process.stdin;
   if (!input.isTTY) return Promise.reject(new UsageError('no terminal to ask for the PIN on'));
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: what is typed as soon as it appears is not echoed either.
   input.setRawMode(true);
+  process.stderr.write(prompt);
   input.resume();
   input.setEncoding('utf8');
   let typed = '';

@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { SHARED_SECRET_FILES } from '@parley/server';
 
 /** The `parley` binary as npm links it: the built CLI (`packages/cli/dist/bin.js`). */
 export const BIN = cliBin();
@@ -19,14 +20,33 @@ function cliBin(): string {
   return join(dirname(manifest), bin.parley);
 }
 
-/** What every node of one deployment must hold alike (docs/operations.md). */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
-
 /** What a `parley` run printed and how it ended. */
 export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * Runs `parley ARGS` with only PATH and `env` in its environment (no server: the admin commands
+ * that work on a data directory or database directly).
+ */
+export function runParley(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export class ServerProcess {
@@ -101,7 +121,8 @@ export class ServerProcess {
     nodeArgs: string[] = [],
   ): Promise<ServerProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'parley-test-'));
-    for (const file of SHARED_SECRETS) copyFileSync(join(first.dataDir, file), join(dir, file));
+    for (const file of SHARED_SECRET_FILES)
+      copyFileSync(join(first.dataDir, file), join(dir, file));
     return ServerProcess.start(env, dir, nodeArgs);
   }
 

@@ -126,6 +126,9 @@ const KNOWN = new Set([
   'PARLEY_TLS_CERT',
   'PARLEY_TLS_KEY',
   'PARLEY_HSTS_MAX_AGE_SECONDS',
+  // Read by `parley admin backup`, not by the server: an environment file may serve both.
+  'PARLEY_BACKUP_PASSPHRASE',
+  'PARLEY_BACKUP_PASSPHRASE_FILE',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {

@@ -22,6 +22,7 @@ import {
 } from 'ts-mls';
 import WebSocket from 'ws';
 import { loadConfig } from '../config/config.js';
+import { SHARED_SECRET_FILES } from '../infra/data-dir.js';
 
 export { directoryTableName } from '../infra/db/schema.js';
 export {
@@ -32,6 +33,7 @@ export {
 } from './redis-testing.js';
 export {
   createPostgresDatabase,
+  databaseAt,
   dropPostgresDatabases,
   dumpPostgresDatabase,
   POSTGRES_ADMIN_URL,
@@ -148,9 +150,6 @@ export async function testServer(
 }
 
 /** A device as the test helpers make it: its credential, and its account's identity keys. */
-/** What a node's data directory holds that every node of a cluster shares (operations.md). */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
-
 /**
  * Two nodes of one cluster on the PostgreSQL database at `url`: the second starts on a data
  * directory of its own holding the first's shared secret files, as an operator would set it up.
@@ -161,7 +160,7 @@ export async function testCluster(
 ): Promise<[TestServer, TestServer]> {
   const a = await testServer({ ...env, PARLEY_DATABASE_URL: url });
   const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
-  for (const file of SHARED_SECRETS) {
+  for (const file of SHARED_SECRET_FILES) {
     const from = join(a.config.dataDir, file);
     if (existsSync(from)) copyFileSync(from, join(dir, file));
   }

@@ -5,7 +5,12 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { postgresMigrations, sqliteMigrations } from '../infra/db/migrations/index.js';
 
 /** The maintenance database, to create and drop test databases from (trust auth, as on CI). */
 export const POSTGRES_ADMIN_URL =
@@ -90,4 +95,39 @@ export async function dumpPostgresDatabase(url: string): Promise<string[]> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A database at an older schema, as a release that shipped it left it: the migrations up to and
+ * including `last`, nothing after (upgrade tests; `parley admin migrate`).
+ */
+export async function databaseAt(
+  storage: { kind: 'sqlite'; dataDir: string } | { kind: 'postgres'; url: string },
+  last: string,
+): Promise<void> {
+  const db =
+    storage.kind === 'sqlite'
+      ? new Kysely<unknown>({
+          dialect: new SqliteDialect({
+            database: new SQLite(join(mkdirOwner(storage.dataDir), 'parley.sqlite')),
+          }),
+        })
+      : new Kysely<unknown>({
+          dialect: new PostgresDialect({
+            pool: new pg.Pool({ connectionString: storage.url, max: 1 }),
+          }),
+        });
+  try {
+    const migrations = storage.kind === 'sqlite' ? sqliteMigrations : postgresMigrations;
+    const provider = { getMigrations: async () => migrations };
+    const { error } = await new Migrator({ db, provider }).migrateTo(last);
+    if (error) throw error;
+  } finally {
+    await db.destroy();
+  }
+}
+
+function mkdirOwner(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }

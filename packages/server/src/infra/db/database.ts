@@ -6,7 +6,6 @@
 
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   Kysely,
@@ -20,6 +19,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Storage } from '../../config/config.js';
+import { sqlitePath } from '../data-dir.js';
 import { advisoryLock, PREPARED } from './dialect.js';
 import { postgresMigrations, sqliteMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -63,7 +63,7 @@ function ownerOnly(dataDir: string, path: string): void {
 }
 
 async function openSqlite(dataDir: string): Promise<Db> {
-  const path = join(dataDir, 'parley.sqlite');
+  const path = sqlitePath(dataDir);
   ownerOnly(dataDir, path);
   const sqlite = new SQLite(path);
   sqlite.pragma('journal_mode = WAL');
@@ -186,6 +186,67 @@ export function safeUrl(url: string): string {
     return `${u.protocol}//${u.username ? `${u.username}@` : ''}${u.host}${u.pathname}`;
   } catch {
     return 'an invalid URL';
+  }
+}
+
+/** What `parley admin migrate` would do: migrations run already, those it would run, and unknown ones. */
+export interface MigrationPlan {
+  applied: string[];
+  pending: string[];
+  /** Run in this database but not known to this version: a newer release migrated it. */
+  unknown: string[];
+}
+
+/**
+ * The migration plan of a database, read without changing anything: a SQLite file is opened
+ * read-only (a missing one is a new database, every migration pending), PostgreSQL is only read.
+ */
+export async function migrationPlan(storage: Storage): Promise<MigrationPlan> {
+  let db: Kysely<unknown>;
+  let migrations: Record<string, Migration>;
+  if (storage.kind === 'sqlite') {
+    migrations = sqliteMigrations;
+    const path = sqlitePath(storage.dataDir);
+    if (!existsSync(path)) return { applied: [], pending: Object.keys(migrations), unknown: [] };
+    db = new Kysely({
+      dialect: new SqliteDialect({ database: new SQLite(path, { readonly: true }) }),
+    });
+  } else {
+    migrations = postgresMigrations;
+    db = new Kysely({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({
+          connectionString: storage.url,
+          max: 1,
+          connectionTimeoutMillis: 10_000,
+        }),
+      }),
+    });
+  }
+  try {
+    const provider = { getMigrations: async () => migrations };
+    const listed = await new Migrator({ db, provider }).getMigrations().catch((cause: unknown) => {
+      if (storage.kind === 'sqlite') throw cause;
+      throw new Error(
+        `Cannot read the migrations of PostgreSQL at ${safeUrl(storage.url)}: ${(cause as Error).message}. Check PARLEY_DATABASE_URL and that the server is running.`,
+        { cause },
+      );
+    });
+    const applied = listed.filter((m) => m.executedAt).map((m) => m.name);
+    const known = new Set(Object.keys(migrations));
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`
+      .execute(db)
+      .catch(() => ({ rows: [] as { name: string }[] }));
+    return {
+      applied,
+      pending: listed.filter((m) => !m.executedAt).map((m) => m.name),
+      unknown: rows
+        .map((r) => r.name)
+        .filter((name) => !known.has(name))
+        .sort(),
+    };
+  } finally {
+    await db.destroy();
   }
 }
 
