@@ -69,6 +69,9 @@ Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an acco
   parley unsend MESSAGE_ID             delete your message for everyone (within 24 hours)
                                        (an id starting with '-' goes after --:
                                        parley react -- -Xy1 👍; ids are in listen --json)
+  parley timer --conversation ID SECONDS|off
+                                       disappearing messages: what is sent from now on
+                                       disappears that long after it is read
   parley group create CONTACT...       start a group
   parley listen [--count N] [--timeout S] [--json]
                                        print messages as they arrive, with membership

@@ -351,6 +351,48 @@ describe('parley CLI (real server process)', () => {
       text: 'hi carl',
     });
 
+    // Disappearing messages: Carl sets a timer; Dana sees who set it, and the next text carries it.
+    const conversationFlag = `--conversation=${receipt.conversationId}`;
+    const timed = await carlSays(['timer', conversationFlag, '30']);
+    assert.equal(timed.code, 0, timed.stderr);
+    assert.match(
+      timed.stdout,
+      /^Messages sent from now on disappear 30 seconds after they are read\./,
+    );
+    const wrong = await carlSays(['timer', conversationFlag, 'soon']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /TIMER_INVALID/);
+    assert.equal((await carlSays(['send', conversationFlag, 'this goes'])).code, 0);
+    const timedEvents = await parley([
+      'listen',
+      '--count',
+      '1',
+      '--timeout',
+      '20',
+      '--json',
+      '--state',
+      state('dana'),
+    ]);
+    const timedLines = timedEvents.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            kind: string;
+            text: string;
+            notice?: { change: string; seconds?: number };
+            expiresIn?: number;
+          },
+      );
+    assert.deepEqual(
+      timedLines.map((l) => [l.kind, l.notice?.change ?? l.text, l.notice?.seconds ?? l.expiresIn]),
+      [
+        ['notice', 'timer', 30],
+        ['text', 'this goes', 30],
+      ],
+    );
+
     const outsider = await parley([
       'send',
       '+14155550198',

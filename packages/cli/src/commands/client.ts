@@ -267,6 +267,7 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
       case 'react':
       case 'edit':
       case 'unsend':
+      case 'timer':
       case 'group':
       case 'listen':
       case 'conversations':

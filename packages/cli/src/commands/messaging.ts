@@ -12,6 +12,7 @@ import {
   type ParleyClient,
   ParleyError,
   smsFallback,
+  timerText,
 } from '@parley/client';
 import type { DeviceRef, MessageChangeEnvelope } from '@parley/core';
 import { UsageError } from '../usage.js';
@@ -149,6 +150,7 @@ export function line(
       ...(m.notice ? { notice: m.notice } : {}),
       ...(m.kind === 'unsupported' ? { contentType: m.contentType ?? '' } : {}),
       ...(m.replyTo ? { replyTo: m.replyTo } : {}),
+      ...(m.expiresIn ? { expiresIn: m.expiresIn } : {}),
       sentAt: m.sentAt,
     });
   }
@@ -254,6 +256,27 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       );
       return 0;
     }
+    case 'timer': {
+      const [value] = positionals;
+      if (!values.conversation || value === undefined) {
+        throw new UsageError('usage: parley timer --conversation=ID SECONDS|off');
+      }
+      const seconds = value === 'off' ? 0 : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+      await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
+      await withTimeout(
+        client.messenger.setTimer(values.conversation, seconds),
+        timeoutMs,
+        'Sending',
+      );
+      out(
+        values.json
+          ? JSON.stringify({ conversationId: values.conversation, timer: seconds })
+          : seconds === 0
+            ? 'Disappearing messages off.'
+            : `Messages sent from now on disappear ${timerText(seconds)} after they are read.`,
+      );
+      return 0;
+    }
     case 'group': {
       if (positionals[0] !== 'create' || positionals.length < 2) {
         throw new UsageError('usage: parley group create CONTACT [CONTACT...]');
@@ -283,6 +306,8 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       const done = new Promise<void>((resolve) => {
         client.messenger.on('message', (m) => {
           out(line(m, values.json, self, args.nameOf));
+          // Printed is read: a disappearing message's time starts (and the sender sees it read).
+          if (m.expiresIn) void client.messenger.markRead(m.conversationId, [m.id]).catch(() => {});
           // Notices are printed but not counted: --count counts what people sent.
           if (m.kind !== 'notice' && ++seen >= count) resolve();
         });
@@ -298,6 +323,7 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       return 0;
     }
     case 'conversations': {
+      await client.messenger.expireDue();
       const list = await client.messenger.conversations();
       const me = client.account!.accountId;
       const rows = await Promise.all(

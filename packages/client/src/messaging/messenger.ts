@@ -703,6 +703,14 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   /** Tells the other members these messages were read. */
+  /**
+   * Removes the disappearing messages whose time ran out, now (a running messenger does it by
+   * itself; a command that only reads the history calls this first).
+   */
+  expireDue(): Promise<void> {
+    return this.disappearing.sweep();
+  }
+
   async markRead(conversationId: string, messageIds: string[]): Promise<void> {
     // Read here: a disappearing message's time on this device starts now.
     const now = new Date();
