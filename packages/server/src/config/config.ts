@@ -85,6 +85,11 @@ export interface ServerConfig {
   trustProxy: string[];
   /** The OPRF keys: a file (default `<data>/oprf-keys.json`) or the environment (read-only). */
   oprfKeys: KeySource;
+  /**
+   * Encrypted attachments: the largest one and the bytes one account's not-yet-deleted ones may
+   * take; `dir` holds them on SQLite deployments (PostgreSQL ones keep them in the database).
+   */
+  attachments: { maxBytes: number; quotaBytes: number; dir: string };
 }
 
 export class ConfigError extends Error {
@@ -146,6 +151,9 @@ const KNOWN = new Set([
   'PARLEY_TRUST_PROXY',
   'PARLEY_OPRF_KEY_FILE',
   'PARLEY_OPRF_KEYS',
+  'PARLEY_ATTACHMENT_MAX_MB',
+  'PARLEY_ATTACHMENT_QUOTA_MB',
+  'PARLEY_ATTACHMENT_DIR',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -225,8 +233,17 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     storage: storageConfig(env, dataDir),
     trustProxy: trustProxyConfig(env),
     oprfKeys: oprfKeysConfig(env, dataDir),
+    attachments: {
+      maxBytes: integer(env, 'PARLEY_ATTACHMENT_MAX_MB', 100, 1, 100_000) * MB,
+      quotaBytes: integer(env, 'PARLEY_ATTACHMENT_QUOTA_MB', 1024, 1, 10_000_000) * MB,
+      dir: env.PARLEY_ATTACHMENT_DIR
+        ? resolve(env.PARLEY_ATTACHMENT_DIR)
+        : join(dataDir, 'attachments'),
+    },
   };
 }
+
+const MB = 1024 * 1024;
 
 function oprfKeysConfig(env: Env, dataDir: string): KeySource {
   const file = env.PARLEY_OPRF_KEY_FILE;
