@@ -25,6 +25,7 @@ import {
   ParleyError,
   parseEnvelope,
 } from '@parley/core';
+import { attachmentFields } from './attachments.js';
 import type { Conversations } from './conversations.js';
 import type { GroupChanges } from './group-changes.js';
 import type { KeyChecks } from './key-checks.js';
@@ -169,7 +170,7 @@ export class Inbox {
     this.checkSender(frame, sender);
     const read = parseEnvelope(plaintext);
     const envelope = read.kind === 'envelope' ? read.envelope : undefined;
-    if (envelope && envelope.type !== 'text') {
+    if (envelope && envelope.type !== 'text' && envelope.type !== 'attachment') {
       const next: StoredConversation = {
         ...stored,
         state: await mls.encodeState(state),
@@ -187,12 +188,14 @@ export class Inbox {
       // A newer kind of message (or unreadable content) is kept and shown as a placeholder.
       ...(envelope?.type === 'text'
         ? { kind: 'text', text: envelope.text, sentAt: envelope.sentAt }
-        : {
-            kind: 'unsupported',
-            text: '',
-            contentType: read.kind === 'unsupported' ? read.type : '',
-            sentAt: frame.sentAt,
-          }),
+        : envelope?.type === 'attachment'
+          ? attachmentFields(envelope)
+          : {
+              kind: 'unsupported',
+              text: '',
+              contentType: read.kind === 'unsupported' ? read.type : '',
+              sentAt: frame.sentAt,
+            }),
     };
     // History first: if the process dies between the two writes, the id is known and the
     // redelivered copy is dropped instead of failing to decrypt with a spent key.
@@ -211,7 +214,7 @@ export class Inbox {
     task: LaneTask,
     next: StoredConversation,
     sender: DeviceRef,
-    envelope: Exclude<Envelope, { type: 'text' }>,
+    envelope: Exclude<Envelope, { type: 'text' | 'attachment' }>,
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);

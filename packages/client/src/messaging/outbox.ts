@@ -12,6 +12,7 @@
  */
 
 import {
+  type AttachmentEnvelope,
   type DeviceRef,
   type DeviceRemovedEnvelope,
   type Envelope,
@@ -22,6 +23,7 @@ import {
 } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
+import { attachmentFields } from './attachments.js';
 import type { Conversations } from './conversations.js';
 import type { Lane } from './lane.js';
 import * as mls from './mls.js';
@@ -122,6 +124,23 @@ export class Outbox {
         readBy: [],
       }),
     );
+    return message!;
+  }
+
+  /**
+   * Queues the MLS message of an uploaded attachment; resolves when the server has stored it for
+   * every recipient device.
+   */
+  async sendAttachment(conversationId: string, envelope: AttachmentEnvelope): Promise<ChatMessage> {
+    const message = await this.queue(conversationId, envelope, (id) => ({
+      id,
+      conversationId,
+      from: this.device,
+      ...attachmentFields(envelope),
+      status: 'sending',
+      deliveredTo: [],
+      readBy: [],
+    }));
     return message!;
   }
 
