@@ -22,7 +22,12 @@ import { registerThrough } from './harness/register.js';
 import { ServerProcess } from './harness/server-process.js';
 import { until } from './harness/wait.js';
 
-const NUMBERS = { alice: '+14155550811', bob: '+14155550822', carol: '+14155550833' };
+const NUMBERS = {
+  alice: '+14155550811',
+  bob: '+14155550822',
+  carol: '+14155550833',
+  dave: '+14155550844',
+};
 const MB = 1024 * 1024;
 
 interface Device {
@@ -65,8 +70,8 @@ describe('attachments (real server process)', { timeout: 300_000 }, () => {
     return device;
   }
 
-  async function register(name: string, number: string): Promise<Device> {
-    return start({ client: await registerThrough(operator, root, name, number), inbox: [] });
+  async function register(name: string, number: string, fetch?: typeof globalThis.fetch) {
+    return start({ client: await registerThrough(operator, root, name, number, fetch), inbox: [] });
   }
 
   const attachmentsOf = (d: Device) => d.inbox.filter((m) => m.kind === 'attachment');
@@ -203,5 +208,34 @@ describe('attachments (real server process)', { timeout: 300_000 }, () => {
     // The refused fetches were not confirmed: the real bytes are still there for Carol.
     const got = await carol.client.messenger.fetchAttachment(message);
     assert.ok(Buffer.from(got).equals(photo));
+  });
+
+  it('an upload whose answer was lost resumes from the chunks the server holds, sending none twice', async () => {
+    const sent: string[] = [];
+    let cut = false;
+    // Dave's connection drops once, after the server stored chunk 2 and before its answer came.
+    const flaky: typeof fetch = async (input, init) => {
+      const url = new URL(String(input));
+      const chunk = /\/chunks\/(\d+)$/.exec(url.pathname);
+      if (init?.method === 'PUT' && chunk) sent.push(chunk[1]!);
+      if (url.pathname.endsWith('/upload')) sent.push('status');
+      const response = await fetch(input, init);
+      if (chunk?.[1] === '2' && !cut) {
+        cut = true;
+        throw new TypeError('fetch failed: the connection was reset');
+      }
+      return response;
+    };
+    const dave = await register('dave', NUMBERS.dave, flaky);
+    const chat = await dave.client.messenger.createConversation([bob.client.account!.accountId]);
+    const file = randomBytes(3 * MB + 500_000);
+    const message = await dave.client.messenger.sendFile(chat.id, file, { name: 'cut.bin' });
+    assert.deepEqual(sent, ['0', '1', '2', 'status', '3']);
+    await until('bob gets the file', () => bob.inbox.some((m) => m.id === message.id));
+    const got = await bob.client.messenger.fetchAttachment(
+      bob.inbox.find((m) => m.id === message.id)!,
+    );
+    assert.ok(Buffer.from(got).equals(file));
+    dave.client.close();
   });
 });

@@ -11,8 +11,8 @@ import type { ApiClient } from './api.js';
 /** Bytes done and bytes in all, after each chunk. */
 export type Progress = (done: number, total: number) => void;
 
-/** Times one chunk is tried before the upload gives up (it can be resumed later). */
-const CHUNK_ATTEMPTS = 3;
+/** Times an upload resumes after a transient failure before it gives up. */
+const RESUME_ROUNDS = 5;
 
 const Fetched = Type.Object({ id: Type.String(), deleted: Type.Boolean() });
 
@@ -29,20 +29,29 @@ export class AttachmentApi {
     ciphertext: Uint8Array,
     options: { resume?: string; onProgress?: Progress } = {},
   ): Promise<string> {
-    const upload = options.resume
+    let upload = options.resume
       ? await this.status(options.resume)
       : await this.create(groupId, ciphertext.byteLength);
     if (upload.size !== ciphertext.byteLength) {
       throw new ParleyError('INVALID_RESPONSE', { details: { problem: 'size', id: upload.id } });
     }
-    const have = new Set(upload.received);
-    const total = ciphertext.byteLength;
-    let done = 0;
-    for (let index = 0; index < upload.chunkCount; index++) {
-      const chunk = ciphertext.subarray(index * upload.chunkBytes, (index + 1) * upload.chunkBytes);
-      if (!have.has(index)) await this.putChunk(upload.id, index, chunk);
-      done += chunk.byteLength;
+    // Progress never goes back when a resumed round counts the chunks already there again.
+    let best = 0;
+    const progress: Progress = (done, total) => {
+      if (done <= best) return;
+      best = done;
       options.onProgress?.(done, total);
+    };
+    // A cut connection or a struggling server: ask what arrived and send the rest.
+    for (let round = 1; ; round++) {
+      try {
+        await this.sendMissing(upload, ciphertext, progress);
+        break;
+      } catch (error) {
+        if (!transient(error) || round >= RESUME_ROUNDS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * round));
+        upload = await this.status(upload.id);
+      }
     }
     await this.api.request('POST', `/v1/attachments/${upload.id}/complete`, AttachmentUpload);
     return upload.id;
@@ -100,22 +109,24 @@ export class AttachmentApi {
     });
   }
 
-  /** A chunk, tried again after a network failure or a 5xx (the server keeps nothing partial). */
-  private async putChunk(id: string, index: number, chunk: Uint8Array): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.api.bytes('PUT', `/v1/attachments/${enc(id)}/chunks/${index}`, chunk);
-        return;
-      } catch (error) {
-        const retry =
-          error instanceof ParleyError &&
-          (error.code === 'NETWORK_ERROR' || error.status >= 500) &&
-          attempt < CHUNK_ATTEMPTS;
-        if (!retry) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+  /** The chunks the server does not hold yet, in order. */
+  private async sendMissing(upload: Upload, ciphertext: Uint8Array, onProgress?: Progress) {
+    const have = new Set(upload.received);
+    let done = 0;
+    for (let index = 0; index < upload.chunkCount; index++) {
+      const chunk = ciphertext.subarray(index * upload.chunkBytes, (index + 1) * upload.chunkBytes);
+      if (!have.has(index)) {
+        await this.api.bytes('PUT', `/v1/attachments/${enc(upload.id)}/chunks/${index}`, chunk);
       }
+      done += chunk.byteLength;
+      onProgress?.(done, ciphertext.byteLength);
     }
   }
+}
+
+/** Worth resuming after: the network, or the server failing (it keeps no partial chunk). */
+function transient(error: unknown): boolean {
+  return error instanceof ParleyError && (error.code === 'NETWORK_ERROR' || error.status >= 500);
 }
 
 const enc = encodeURIComponent;
