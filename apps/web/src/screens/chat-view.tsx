@@ -3,12 +3,16 @@
  * day, links that open, who is typing, and the composer (Enter sends, Shift+Enter breaks the line;
  * on touch screens the return key breaks the line and the button sends); a banner for each member
  * whose safety number changed (accept it, or verify), and in a one-to-one chat the way to the
- * contact's safety number. Escape goes back to the chats.
+ * contact's safety number. Escape goes back to the chats. Files: the Attach button sends one
+ * (encrypted on this device, a thumbnail made here for images, with a progress bar), and each
+ * attachment shows as components/attachment-view.tsx.
  */
 
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
+import { AttachmentView } from '../components/attachment-view.js';
 import { MessageText } from '../components/message-text.js';
+import { thumbnailOf } from '../model/attachments.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import { dayKey, dayLabel } from '../model/reading.js';
@@ -37,6 +41,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   const [text, setText] = useState('');
   const [typing, setTyping] = useState<string>();
   const [error, setError] = useState<string>();
+  const [upload, setUpload] = useState<{ name: string; progress: number }>();
   const lastTyping = useRef(0);
   const bottom = useRef<HTMLLIElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -134,6 +139,29 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
     }
   };
 
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setError(undefined);
+    setUpload({ name: file.name, progress: 0 });
+    try {
+      const thumbnail = await thumbnailOf(file);
+      await model.client.messenger.sendFile(
+        conversationId,
+        new Uint8Array(await file.arrayBuffer()),
+        {
+          name: file.name,
+          type: file.type,
+          ...(thumbnail ? { thumbnail } : {}),
+          onProgress: (done, total) => setUpload({ name: file.name, progress: done / total }),
+        },
+      );
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setUpload(undefined);
+    }
+  };
+
   const onInput = (value: string) => {
     setText(value);
     const now = Date.now();
@@ -212,13 +240,16 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
             ...separator,
             <li key={m.id} className={mine ? 'message mine' : 'message'}>
               {!mine && <span className="from">{model.nameOf(m.from.accountId)}</span>}
-              <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
-                {m.kind === 'text' ? (
-                  <MessageText text={model.messageText(m)} />
-                ) : (
-                  model.messageText(m)
-                )}
-              </span>
+              {m.kind === 'attachment' && <AttachmentView model={props.model} message={m} />}
+              {(m.kind !== 'attachment' || m.text) && (
+                <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
+                  {m.kind === 'text' || m.kind === 'attachment' ? (
+                    <MessageText text={m.kind === 'text' ? model.messageText(m) : m.text} />
+                  ) : (
+                    model.messageText(m)
+                  )}
+                </span>
+              )}
               <span className="meta">
                 {time(m.sentAt)}
                 {mine && (
@@ -234,7 +265,27 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
         {typing}
       </p>
       <Alert message={error} />
+      {upload && (
+        <p className="upload" role="status">
+          Sending {upload.name}{' '}
+          <progress value={upload.progress} max={1} aria-label={`Uploading ${upload.name}`} />
+        </p>
+      )}
       <form className="composer" onSubmit={(e) => void send(e)}>
+        <label className="attach button">
+          Attach
+          <input
+            type="file"
+            className="visually-hidden"
+            aria-label="Attach a file"
+            disabled={upload !== undefined || (view !== undefined && !view.active)}
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              e.target.value = '';
+              void attach(file);
+            }}
+          />
+        </label>
         <label htmlFor="composer-text" className="visually-hidden">
           Message
         </label>
