@@ -167,6 +167,10 @@ describe('attachments (real server process)', { timeout: 300_000 }, () => {
     await assert.rejects(alice.client.messenger.fetchAttachment(sent), {
       code: 'ATTACHMENT_NOT_FOUND',
     });
+    // "Export my data" describes the file, without the key that opens it.
+    const exported = JSON.stringify(await carol.client.exportData());
+    assert.ok(exported.includes(name));
+    assert.ok(!exported.includes(sent.attachment!.key), 'no attachment key in the export');
   });
 
   it('an oversized file gets ATTACHMENT_TOO_LARGE, and nothing is stored', async () => {
