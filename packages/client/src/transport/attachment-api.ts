@@ -11,6 +11,8 @@ import type { ApiClient } from './api.js';
 /** Bytes done and bytes in all, after each chunk. */
 export type Progress = (done: number, total: number) => void;
 
+/** Chunks sent at once. */
+const CHUNKS_IN_FLIGHT = 3;
 /** Times an upload resumes after a transient failure before it gives up. */
 const RESUME_ROUNDS = 5;
 
@@ -109,18 +111,36 @@ export class AttachmentApi {
     });
   }
 
-  /** The chunks the server does not hold yet, in order. */
+  /**
+   * The chunks the server does not hold yet, CHUNKS_IN_FLIGHT at a time (so one chunk's round
+   * trip overlaps the next one's transfer); the first failure stops the rest.
+   */
   private async sendMissing(upload: Upload, ciphertext: Uint8Array, onProgress?: Progress) {
     const have = new Set(upload.received);
+    const chunkOf = (i: number) =>
+      ciphertext.subarray(i * upload.chunkBytes, (i + 1) * upload.chunkBytes);
     let done = 0;
-    for (let index = 0; index < upload.chunkCount; index++) {
-      const chunk = ciphertext.subarray(index * upload.chunkBytes, (index + 1) * upload.chunkBytes);
-      if (!have.has(index)) {
-        await this.api.bytes('PUT', `/v1/attachments/${enc(upload.id)}/chunks/${index}`, chunk);
+    for (const i of have) done += chunkOf(i).byteLength;
+    const queue = [...Array(upload.chunkCount).keys()].filter((i) => !have.has(i));
+    let failed = false;
+    const worker = async () => {
+      for (let i = queue.shift(); i !== undefined && !failed; i = queue.shift()) {
+        const chunk = chunkOf(i);
+        try {
+          await this.api.bytes('PUT', `/v1/attachments/${enc(upload.id)}/chunks/${i}`, chunk);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+        done += chunk.byteLength;
+        onProgress?.(done, ciphertext.byteLength);
       }
-      done += chunk.byteLength;
-      onProgress?.(done, ciphertext.byteLength);
-    }
+    };
+    const workers = Array.from({ length: CHUNKS_IN_FLIGHT }, worker);
+    const results = await Promise.allSettled(workers);
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    onProgress?.(ciphertext.byteLength, ciphertext.byteLength);
   }
 }
 
