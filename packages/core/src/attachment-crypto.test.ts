@@ -7,7 +7,7 @@ import {
   encryptAttachment,
   openAttachmentStream,
 } from './attachment-crypto.js';
-import { fromBase64Url } from './encoding.js';
+import { fromBase64Url, concatBytes as join } from './encoding.js';
 import { type Envelope, encodeEnvelope, parseEnvelope } from './envelope.js';
 
 const S = ATTACHMENT_SEGMENT_BYTES;
@@ -27,16 +27,6 @@ function segments(ciphertext: Uint8Array): { header: Uint8Array; parts: Uint8Arr
   }
   return { header: ciphertext.subarray(0, 24), parts };
 }
-
-const join = (...pieces: Uint8Array[]) => {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-};
 
 const corrupt = (reason: string) => ({ code: 'ATTACHMENT_CORRUPT', details: { reason } });
 

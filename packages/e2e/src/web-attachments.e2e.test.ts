@@ -64,6 +64,16 @@ describe('web app: attachments', { skip, timeout: 300_000 }, () => {
     return watched;
   }
 
+  /** Attaches a file in the open chat; its message once the server has stored it. */
+  async function attach(page: Page, name: string, mimeType: string, buffer: Buffer) {
+    await page.getByLabel('Attach a file').setInputFiles({ name, mimeType, buffer });
+    const sent = page.locator('.message.mine', { hasText: name });
+    await sent
+      .locator('.state-stored, .state-delivered, .state-read')
+      .waitFor({ timeout: 120_000 });
+    return sent;
+  }
+
   /** A 400×300 PNG drawn by the page's own canvas. */
   const drawnPng = (page: Page) =>
     page.evaluate(() => {
@@ -101,15 +111,7 @@ describe('web app: attachments', { skip, timeout: 300_000 }, () => {
     const marker = Buffer.from('BROWSER-PLAINTEXT-MARKER-', 'utf8');
     const file = Buffer.concat([Buffer.alloc(MB, marker), randomBytes(9 * MB)]);
     const fileName = 'merger-plans-confidential.bin';
-    await a.getByLabel('Attach a file').setInputFiles({
-      name: fileName,
-      mimeType: 'application/octet-stream',
-      buffer: file,
-    });
-    const sentFile = a.locator('.message.mine', { hasText: fileName });
-    await sentFile
-      .locator('.state-stored, .state-delivered, .state-read')
-      .waitFor({ timeout: 120_000 });
+    await attach(a, fileName, 'application/octet-stream', file);
     assert.equal(
       await a.evaluate(
         () => (globalThis as unknown as { sawUploadProgress: boolean }).sawUploadProgress,
@@ -119,15 +121,7 @@ describe('web app: attachments', { skip, timeout: 300_000 }, () => {
 
     const png = Buffer.from(await drawnPng(a), 'base64');
     const photoName = 'holiday-beach.png';
-    await a.getByLabel('Attach a file').setInputFiles({
-      name: photoName,
-      mimeType: 'image/png',
-      buffer: png,
-    });
-    const sentPhoto = a.locator('.message.mine', { hasText: photoName });
-    await sentPhoto
-      .locator('.state-stored, .state-delivered, .state-read')
-      .waitFor({ timeout: 60_000 });
+    const sentPhoto = await attach(a, photoName, 'image/png', png);
     // The thumbnail Alice's browser made is in her own message too.
     await sentPhoto.getByRole('img', { name: `Preview of ${photoName}` }).waitFor();
 

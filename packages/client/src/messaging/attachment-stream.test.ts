@@ -15,6 +15,7 @@ import { poly1305 } from '@noble/ciphers/_poly1305.js';
 import { chacha20, hchacha } from '@noble/ciphers/chacha.js';
 import {
   ATTACHMENT_SEGMENT_BYTES,
+  concatBytes as concat,
   encryptAttachment,
   fromBase64Url,
   openAttachmentStream,
@@ -38,16 +39,6 @@ function subkey(key: Uint8Array, input: Uint8Array): Uint8Array {
 const le64 = (n: number) => {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
-  return out;
-};
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
   return out;
 };
 
