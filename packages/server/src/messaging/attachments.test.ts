@@ -9,6 +9,7 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ATTACHMENT_LIMITS } from '@parley/core';
 import { attachmentCalls, chunkOf, conversation } from '../testing/attachments.js';
@@ -40,6 +41,15 @@ describe('attachments', () => {
       .where('blob_id', '=', id)
       .execute();
     return rows.length;
+  }
+
+  /** Polls `test` (the server finishes a cut request on its own time). */
+  async function until(test: () => Promise<boolean>, what: string): Promise<void> {
+    const end = Date.now() + 20_000;
+    while (!(await test())) {
+      if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   async function upload(bytes: Uint8Array, order?: number[]): Promise<string> {
@@ -133,6 +143,35 @@ describe('attachments', () => {
       'ATTACHMENT_CHUNK_INVALID',
     );
     assert.equal((await api.status(bob, id)).json.code, 'ATTACHMENT_NOT_FOUND');
+  });
+
+  it('keeps nothing of a chunk whose connection broke off, and the server goes on serving', async () => {
+    const bytes = randomBytes(CHUNK + 100);
+    const created = await api.create(alice, groupId, bytes.byteLength);
+    const id = created.json.id as string;
+    // Half a chunk, then the connection is cut.
+    await new Promise<void>((resolve) => {
+      const url = new URL(`/v1/attachments/${id}/chunks/0`, t.server.url);
+      const request = httpRequest(url, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${alice.credential}`,
+          'content-type': 'application/octet-stream',
+          'content-length': String(CHUNK),
+        },
+      });
+      request.on('error', () => resolve());
+      request.write(chunkOf(bytes, 0).subarray(0, CHUNK / 2), () => {
+        setTimeout(() => request.destroy(), 100);
+      });
+    });
+    await until(async () => (await stored(id)) === 0, 'no partial chunk is kept');
+    assert.deepEqual((await api.status(alice, id)).json.received, []);
+    for (const i of [0, 1])
+      assert.equal((await api.put(alice, id, i, chunkOf(bytes, i))).status, 200);
+    assert.equal((await api.complete(alice, id)).status, 200);
+    const got = await api.get(bob, id);
+    assert.ok(got.bytes && Buffer.from(got.bytes).equals(bytes));
   });
 
   it('refuses a file over the size limit, and uploads past the account quota, with typed errors', async () => {

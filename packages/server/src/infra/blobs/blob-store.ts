@@ -23,17 +23,29 @@ export interface BlobStore {
 
 /**
  * Yields `body` as it arrives, refusing it as soon as it passes `length` bytes (the rest is not
- * read) or when it ends short of it.
+ * read), when it ends short of it, or when the connection breaks off in the middle (the client
+ * resends the chunk; nothing of it is kept).
  */
 export async function* exactly(
   body: AsyncIterable<Uint8Array>,
   length: number,
 ): AsyncGenerator<Uint8Array> {
   let seen = 0;
-  for await (const piece of body) {
-    seen += piece.byteLength;
+  const pieces = body[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await pieces.next();
+    } catch (cause) {
+      throw new ParleyError('ATTACHMENT_CHUNK_INVALID', {
+        details: { problem: 'cut', expected: length, got: seen },
+        cause,
+      });
+    }
+    if (next.done) break;
+    seen += next.value.byteLength;
     if (seen > length) throw lengthError(length, `more than ${length}`);
-    yield piece;
+    yield next.value;
   }
   if (seen !== length) throw lengthError(length, seen);
 }
