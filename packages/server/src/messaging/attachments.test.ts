@@ -220,6 +220,29 @@ describe('attachments', () => {
     assert.equal(gone.json.code, 'ATTACHMENT_NOT_FOUND');
   });
 
+  it('an uploader deleting its account: its finished blobs stay for the recipients without naming it, its unfinished ones go', async () => {
+    const carol = await t.register('+14155550704');
+    const carolGroup = 'C'.repeat(22);
+    await conversation(t, carolGroup, [carol, bob]);
+    const finished = randomBytes(3000);
+    const created = await api.create(carol, carolGroup, finished.byteLength);
+    const id = created.json.id as string;
+    await api.put(carol, id, 0, finished);
+    await api.complete(carol, id);
+    const unfinished = (await api.create(carol, carolGroup, 10)).json.id as string;
+    await api.put(carol, unfinished, 0, new Uint8Array(10));
+    assert.equal((await t.call('DELETE', '/v1/account', { token: carol.credential })).status, 204);
+    const rows = await t.server.services.db.selectFrom('attachments').selectAll().execute();
+    assert.ok(
+      rows.every((r) => r.account_id !== carol.accountId && r.device_id !== carol.deviceId),
+      'no attachment names the deleted account or its device',
+    );
+    await t.server.services.attachments.sweep();
+    assert.equal(await stored(unfinished), 0);
+    const got = await api.get(bob, id);
+    assert.ok(got.bytes && Buffer.from(got.bytes).equals(finished), 'still there for Bob');
+  });
+
   it('deletes blobs at the message TTL, fetched or not, and frees the quota', async () => {
     const id = await upload(randomBytes(5000));
     const unfinished = (await api.create(alice, groupId, 10)).json.id as string;

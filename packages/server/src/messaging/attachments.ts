@@ -36,6 +36,25 @@ export interface AttachmentLimits {
 /** Attachments the sweep deletes per pass. */
 const SWEEP_BATCH = 500;
 
+/**
+ * Inside an account deletion's transaction: the account's unfinished uploads expire now (the
+ * sweep deletes their bytes), and its finished ones stay for their recipients without naming
+ * their uploader.
+ */
+export async function forgetUploader(trx: Executor, accountId: string): Promise<void> {
+  await trx
+    .updateTable('attachments')
+    .set({ expires_at: 0 })
+    .where('account_id', '=', accountId)
+    .where('completed_at', 'is', null)
+    .execute();
+  await trx
+    .updateTable('attachments')
+    .set({ account_id: '', device_id: '' })
+    .where('account_id', '=', accountId)
+    .execute();
+}
+
 export class Attachments {
   constructor(
     private readonly db: Db,
