@@ -75,7 +75,14 @@ export class AttachmentApi {
     if (response.body) {
       const reader = response.body.getReader();
       for (;;) {
-        const { done, value } = await reader.read();
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await reader.read();
+        } catch (cause) {
+          // The connection broke off mid-download: nothing was confirmed, fetch again.
+          throw new ParleyError('NETWORK_ERROR', { cause, details: { id, received: at } });
+        }
+        const { done, value } = read;
         if (done) break;
         if (at + value.byteLength > expected) {
           await reader.cancel();
