@@ -7,6 +7,7 @@ export const SECTIONS = [
   'discovery',
   'rebuild',
   'messaging',
+  'attachments',
   'web',
   'load',
   'writers',

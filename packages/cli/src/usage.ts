@@ -72,13 +72,17 @@ Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an acco
   parley timer --conversation ID SECONDS|off
                                        disappearing messages: what is sent from now on
                                        disappears that long after it is read
+  parley send CONTACT --file PATH [--caption TEXT]
+                                       send a file, end to end encrypted (also with
+                                       --conversation ID); the server never sees its name
   parley group create CONTACT...       start a group
-  parley listen [--count N] [--timeout S] [--json]
+  parley listen [--count N] [--timeout S] [--json] [--save DIR]
                                        print messages as they arrive, with membership
                                        notices, reactions, edits and deletes (none
                                        counted by --count); security
                                        warnings, changed safety numbers and newly linked
-                                       devices on stderr
+                                       devices on stderr; --save DIR fetches each file
+                                       that arrives into DIR
   parley conversations [--json]        list conversations
   parley safety-number CONTACT [--json]
                                        the 60 digits to compare with CONTACT, and whether

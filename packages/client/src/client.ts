@@ -47,7 +47,7 @@ import { type SafetyNumber, SafetyNumbers } from './identity/safety-numbers.js';
 import { Messenger } from './messaging/messenger.js';
 import { loadMls } from './messaging/mls.js';
 import { Consent } from './privacy/consent.js';
-import { DATA_EXPORT_FORMAT, type DataExport } from './privacy/data-export.js';
+import { DATA_EXPORT_FORMAT, type DataExport, exportedMessage } from './privacy/data-export.js';
 import { PresenceAllowList } from './privacy/presence-allow-list.js';
 import { TransparencyLog, type UploadRecord } from './privacy/transparency-log.js';
 import type { ClientStore } from './store/store.js';
@@ -525,7 +525,8 @@ export class ParleyClient {
     const consent = (await this.consent.status()) ?? null;
     const conversations: DataExport['conversations'] = [];
     for (const c of await this.messenger.conversations()) {
-      conversations.push({ ...c, messages: await this.messenger.history(c.id) });
+      const messages = await this.messenger.history(c.id);
+      conversations.push({ ...c, messages: messages.map(exportedMessage) });
     }
     return {
       format: DATA_EXPORT_FORMAT,

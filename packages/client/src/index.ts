@@ -24,6 +24,7 @@ export type {
   DiscoveryReport,
 } from './discovery/discovery.js';
 export {
+  type AttachmentInfo,
   type ChatMessage,
   type Conversation,
   describeNotice,
@@ -34,6 +35,8 @@ export {
   type MessageStatus,
   Messenger,
   type MessengerEvents,
+  type Progress,
+  type SendFileOptions,
   timerText,
 } from './messaging/messenger.js';
 export {

@@ -13,7 +13,9 @@
  *   a text sent under a timer carries it as `expiresIn` (seconds), so every device agrees;
  * - `leave` — the sending account leaves the conversation (an MLS-authenticated intent; the
  *   server's own `leave` entry is only a hint, checked against it);
- * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out.
+ * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out;
+ * - `attachment` — an end-to-end encrypted file: where it is, its key and digest, name, type,
+ *   caption, optional thumbnail (attachment-envelope.ts).
  *
  * Later features extend it with new types (profile keys, attachments, replies, reactions, edits,
  * deletes, disappearing-message timers, transparency tree heads), never by changing what an
@@ -27,6 +29,8 @@
  * const read = parseEnvelope(bytes);
  * if (read.kind === 'envelope' && read.envelope.type === 'text') show(read.envelope.text);
  */
+
+import { type AttachmentEnvelope, readAttachmentEnvelope } from './attachment-envelope.js';
 
 /** The envelope version this code writes, and the highest it reads. */
 export const ENVELOPE_VERSION = 1;
@@ -116,7 +120,8 @@ export type Envelope =
   | LeaveEnvelope
   | DeviceRemovedEnvelope
   | MessageChangeEnvelope
-  | TimerEnvelope;
+  | TimerEnvelope
+  | AttachmentEnvelope;
 export type EnvelopeType = Envelope['type'];
 
 /** What a reader made of some bytes: an envelope it knows, or something it keeps unread. */
@@ -218,6 +223,10 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
         return malformed;
       }
       return { kind: 'envelope', envelope: { v: 1, type, deviceIds: [...new Set(ids)] } };
+    }
+    case 'attachment': {
+      const envelope = readAttachmentEnvelope(record);
+      return envelope ? { kind: 'envelope', envelope } : malformed;
     }
     default:
       return { kind: 'unsupported', reason: 'unknown-type', type, v };

@@ -204,6 +204,32 @@ export const ERROR_CATALOG = {
     message:
       'This endpoint is a WebSocket; connect to it with a WebSocket client (Upgrade: websocket).',
   },
+  // --- attachments ---
+  ATTACHMENT_TOO_LARGE: {
+    status: 413,
+    message:
+      'The file is larger than this server accepts for an attachment; send a smaller file (the limit is in `details`).',
+  },
+  ATTACHMENT_QUOTA_EXCEEDED: {
+    status: 413,
+    message:
+      'Your attachments not yet fetched by their recipients would pass this account’s storage quota; wait until they are fetched or expire.',
+  },
+  ATTACHMENT_NOT_FOUND: {
+    status: 404,
+    message:
+      'No such attachment: it expired, every recipient device fetched it, or it was never uploaded here.',
+  },
+  ATTACHMENT_CHUNK_INVALID: {
+    status: 400,
+    message:
+      'The chunk index or length does not fit the upload (see `details`); send each chunk whole, at its index.',
+  },
+  ATTACHMENT_INCOMPLETE: {
+    status: 409,
+    message:
+      'The upload is missing chunks (listed in `details`); upload them, then complete it again.',
+  },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
@@ -338,6 +364,11 @@ export const ERROR_CATALOG = {
     status: 0,
     message:
       'The link request ended before it was approved; start linking again on the new device.',
+  },
+  ATTACHMENT_CORRUPT: {
+    status: 0,
+    message:
+      'The attachment the server served is not the one the sender uploaded (different, truncated or reordered bytes); nothing of it was used.',
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

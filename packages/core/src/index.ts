@@ -3,6 +3,9 @@
  * client, directory keys, the membership filter reader and the protocol constants. What only the
  * server needs (building filters) is on the `@parley/core/server` subpath.
  */
+export * from './attachment-crypto.js';
+export * from './attachment-envelope.js';
+export * from './attachment-schemas.js';
 export * from './directory-keys.js';
 export * from './directory-statement.js';
 export * from './encoding.js';

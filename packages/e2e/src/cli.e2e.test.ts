@@ -1,12 +1,12 @@
 /**
  * The `parley` command as a person or a script uses it: register (typing the code at the prompt),
  * consent, import a contacts file, discover (--json), the transparency log, withdrawal, the
- * admin commands, messaging, linking a second device, safety numbers and the registration lock —
+ * admin commands, messaging, files (send --file, listen --save), linking a second device, safety numbers and the registration lock —
  * all against a real server process.
  */
 
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -403,6 +403,57 @@ describe('parley CLI (real server process)', () => {
     assert.equal(outsider.code, 0, outsider.stderr);
     assert.match(outsider.stdout, /is not on Parley/);
     assert.match(outsider.stdout, /^sms:\+14155550198\?body=dinner%20at%208%3F%0A%0A/m);
+  });
+
+  it('sends a file with --file, and listen --save fetches it into a directory', async () => {
+    const listed = await parley(['conversations', '--json', '--state', state('dana')]);
+    const [chat] = JSON.parse(listed.stdout) as Array<{ id: string }>;
+    const file = join(dir, 'notes for dana.txt');
+    const content = `${'line of notes\n'.repeat(200_000)}end`;
+    writeFileSync(file, content);
+    const sent = await parley([
+      'send',
+      `--conversation=${chat!.id}`,
+      '--file',
+      file,
+      '--caption',
+      'the notes',
+      '--json',
+      '--state',
+      state('carl'),
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal((JSON.parse(sent.stdout) as { sent: boolean }).sent, true);
+    const inbox = mkdtempSync(join(tmpdir(), 'parley-cli-save-'));
+    const heard = await parley([
+      'listen',
+      '--count',
+      '1',
+      '--timeout',
+      '30',
+      '--json',
+      '--save',
+      inbox,
+      '--state',
+      state('dana'),
+    ]);
+    assert.equal(heard.code, 0, heard.stderr);
+    const lines = heard.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const message = lines.find((l) => l.kind === 'attachment')!;
+    assert.equal(message.text, 'the notes');
+    assert.deepEqual(message.attachment, {
+      id: (message.attachment as { id: string }).id,
+      name: 'notes for dana.txt',
+      contentType: 'text/plain',
+      size: Buffer.byteLength(content),
+    });
+    assert.ok(!heard.stdout.includes('"key"'), 'the key is not printed');
+    const saved = lines.find((l) => l.saved)!.saved as string;
+    assert.equal(saved, join(inbox, 'notes for dana.txt'));
+    assert.equal(readFileSync(saved, 'utf8'), content);
   });
 
   it('links a second device: parley link shows a code, devices approve takes it, and the new device joins the conversation', async () => {

@@ -23,6 +23,8 @@ import { IdentityKeys } from './identity/identity-keys.js';
 import { Linking } from './identity/linking.js';
 import { RegistrationLock } from './identity/registration-lock.js';
 import { VerificationService } from './identity/verification.js';
+import { FileBlobStore } from './infra/blobs/file-store.js';
+import { PostgresBlobStore } from './infra/blobs/postgres-store.js';
 import type { Bus } from './infra/bus/bus.js';
 import { InProcessBus } from './infra/bus/in-process.js';
 import { RedisBus } from './infra/bus/redis.js';
@@ -33,6 +35,7 @@ import { OprfPool, resolveOprfBackend } from './infra/oprf/oprf-pool.js';
 import { createSmsProvider } from './infra/sms/providers.js';
 import type { SmsProvider } from './infra/sms/sms-provider.js';
 import { CertificateReloader, loadCertificatePair } from './infra/tls/certificates.js';
+import { Attachments } from './messaging/attachments.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
@@ -190,6 +193,16 @@ export async function startServer(
       allowList,
       keyPackages,
       groups: new Groups(db, mailbox, hub, clock),
+      // The database picks the blob store: SQLite's node keeps files beside it, a PostgreSQL
+      // cluster keeps them where every node reads (docs/design.md, Attachments).
+      attachments: new Attachments(
+        db,
+        config.storage.kind === 'postgres'
+          ? new PostgresBlobStore(db)
+          : new FileBlobStore(config.attachments.dir),
+        { ...config.attachments, ttlMs: config.messageTtlMs },
+        clock,
+      ),
     };
     const app = buildApp(services, {
       adminToken,
@@ -232,6 +245,9 @@ export async function startServer(
         .catch((err: unknown) => app.log.error({ err }, 'directory sweep failed'));
       budgets.sweep(db).catch((err: unknown) => app.log.error({ err }, 'budget sweep failed'));
       linking.sweep().catch((err: unknown) => app.log.error({ err }, 'link sweep failed'));
+      services.attachments
+        .sweep()
+        .catch((err: unknown) => app.log.error({ err }, 'attachment sweep failed'));
     }, 60_000);
     sweeper.unref();
     app.log.info({ oprfBackend: pool.backend, oprfWorkers: config.oprfWorkers }, 'OPRF pool ready');

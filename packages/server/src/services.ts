@@ -14,6 +14,7 @@ import type { VerificationService } from './identity/verification.js';
 import type { Bus } from './infra/bus/bus.js';
 import type { Db } from './infra/db/database.js';
 import type { OprfPool } from './infra/oprf/oprf-pool.js';
+import type { Attachments } from './messaging/attachments.js';
 import type { Groups } from './messaging/groups.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
@@ -41,4 +42,6 @@ export interface Services {
   groups: Groups;
   links: ContactLinks;
   allowList: PresenceAllowList;
+  /** Encrypted attachments' blobs: files under the data directory, or PostgreSQL. */
+  attachments: Attachments;
 }

@@ -8,6 +8,7 @@
 import { useState } from 'react';
 import type { AppModel } from '../model/model.js';
 import { type ChatMessage, type MessageStatus, timerText } from '../model/sdk.js';
+import { AttachmentView } from './attachment-view.js';
 import { MessageText } from './message-text.js';
 
 /** The reactions offered; any single emoji works through the SDK. */
@@ -80,9 +81,18 @@ export function MessageBubble(props: {
       {m.deletedAt ? (
         <span className="text deleted">This message was deleted</span>
       ) : (
-        <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
-          {m.kind === 'text' ? <MessageText text={m.text} /> : model.messageText(m)}
-        </span>
+        <>
+          {m.kind === 'attachment' && <AttachmentView model={model} message={m} />}
+          {(m.kind !== 'attachment' || m.text) && (
+            <span className={m.kind === 'unsupported' ? 'text unsupported' : 'text'}>
+              {m.kind === 'text' || m.kind === 'attachment' ? (
+                <MessageText text={m.text} />
+              ) : (
+                model.messageText(m)
+              )}
+            </span>
+          )}
+        </>
       )}
       {counts.size > 0 && (
         <ul className="reactions" aria-label="Reactions">
@@ -103,7 +113,7 @@ export function MessageBubble(props: {
           </span>
         )}
         {mine && <span className={`state state-${m.status}`}> · {STATUS_TEXT[m.status]}</span>}
-        {m.kind === 'text' && !m.deletedAt && (
+        {(m.kind === 'text' || m.kind === 'attachment') && !m.deletedAt && (
           <button
             type="button"
             className="message-menu-button"
@@ -146,15 +156,17 @@ export function MessageBubble(props: {
           })}
           {mine && changeable(m) && (
             <>
-              <button
-                type="button"
-                onClick={() => {
-                  close();
-                  actions.edit(m);
-                }}
-              >
-                Edit
-              </button>
+              {m.kind === 'text' && (
+                <button
+                  type="button"
+                  onClick={() => {
+                    close();
+                    actions.edit(m);
+                  }}
+                >
+                  Edit
+                </button>
+              )}
               {confirming ? (
                 <>
                   <button

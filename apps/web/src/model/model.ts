@@ -266,6 +266,7 @@ export class AppModel {
   /** The line a history entry shows: its text, a membership notice, or a placeholder. */
   messageText(m: ChatMessage): string {
     if (m.kind === 'unsupported') return 'A newer kind of message — update Parley to see it';
+    if (m.kind === 'attachment') return m.text || `File: ${m.attachment?.name ?? ''}`;
     if (m.kind !== 'notice' || !m.notice) return m.text;
     // Names from the contacts this app knows, else "someone".
     return describeNotice(m.notice, (accountId) =>

@@ -5,13 +5,16 @@
  * whose safety number changed (accept it, or verify), and in a one-to-one chat the way to the
  * contact's safety number. Escape goes back to the chats. A message's menu (message-bubble.tsx)
  * replies, reacts, edits and deletes; a reply or an edit is shown above the composer until sent
- * or cancelled.
+ * or cancelled. Files: the Attach button sends one (encrypted on this device, a thumbnail made
+ * here for images, with a progress bar), and each attachment shows as
+ * components/attachment-view.tsx.
  */
 
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
 import { type MessageActions, MessageBubble } from '../components/message-bubble.js';
 import { TimerChoice } from '../components/timer-choice.js';
+import { thumbnailOf } from '../model/attachments.js';
 import { describeError, errorCode, errorDetails } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import { dayKey, dayLabel } from '../model/reading.js';
@@ -30,6 +33,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   const [mode, setMode] = useState<{ kind: 'reply' | 'edit'; message: ChatMessage }>();
   const [typing, setTyping] = useState<string>();
   const [error, setError] = useState<string>();
+  const [upload, setUpload] = useState<{ name: string; progress: number }>();
   const lastTyping = useRef(0);
   const bottom = useRef<HTMLLIElement>(null);
   const composer = useRef<HTMLTextAreaElement>(null);
@@ -176,6 +180,29 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
     }
   };
 
+  const attach = async (file: File | undefined) => {
+    if (!file) return;
+    setError(undefined);
+    setUpload({ name: file.name, progress: 0 });
+    try {
+      const thumbnail = await thumbnailOf(file);
+      await model.client.messenger.sendFile(
+        conversationId,
+        new Uint8Array(await file.arrayBuffer()),
+        {
+          name: file.name,
+          type: file.type,
+          ...(thumbnail ? { thumbnail } : {}),
+          onProgress: (done, total) => setUpload({ name: file.name, progress: done / total }),
+        },
+      );
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setUpload(undefined);
+    }
+  };
+
   const onInput = (value: string) => {
     setText(value);
     const now = Date.now();
@@ -279,7 +306,27 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           </button>
         </div>
       )}
+      {upload && (
+        <p className="upload" role="status">
+          Sending {upload.name}{' '}
+          <progress value={upload.progress} max={1} aria-label={`Uploading ${upload.name}`} />
+        </p>
+      )}
       <form className="composer" onSubmit={(e) => void send(e)}>
+        <label className="attach button">
+          Attach
+          <input
+            type="file"
+            className="visually-hidden"
+            aria-label="Attach a file"
+            disabled={upload !== undefined || (view !== undefined && !view.active)}
+            onChange={(e) => {
+              const file = e.target.files?.[0];
+              e.target.value = '';
+              void attach(file);
+            }}
+          />
+        </label>
         <label htmlFor="composer-text" className="visually-hidden">
           Message
         </label>

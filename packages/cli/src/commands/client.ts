@@ -52,6 +52,9 @@ export const OPTIONS = {
   scanned: { type: 'string' },
   accept: { type: 'boolean' },
   unverify: { type: 'boolean' },
+  file: { type: 'string' },
+  caption: { type: 'string' },
+  save: { type: 'string' },
 } as const;
 
 export async function clientCommand(command: string, args: string[]): Promise<number> {

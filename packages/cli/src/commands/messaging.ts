@@ -5,6 +5,7 @@
  * connects the device's WebSocket for as long as it needs and closes it before exiting.
  */
 
+import { existsSync, statSync } from 'node:fs';
 import {
   type ChatMessage,
   type Conversation,
@@ -16,6 +17,7 @@ import {
 } from '@parley/client';
 import type { DeviceRef, MessageChangeEnvelope } from '@parley/core';
 import { UsageError } from '../usage.js';
+import { saveAttachment, sendFile } from './files.js';
 import { table } from './output.js';
 import { resolvePerson, short } from './people.js';
 import { reportSecurityEvents } from './security-events.js';
@@ -32,6 +34,9 @@ export interface MessagingArgs {
     count?: string;
     timeout?: string;
     'app-url'?: string;
+    file?: string;
+    caption?: string;
+    save?: string;
   };
   out: (text: string) => void;
 }
@@ -151,6 +156,17 @@ export function line(
       ...(m.kind === 'unsupported' ? { contentType: m.contentType ?? '' } : {}),
       ...(m.replyTo ? { replyTo: m.replyTo } : {}),
       ...(m.expiresIn ? { expiresIn: m.expiresIn } : {}),
+      ...(m.attachment
+        ? {
+            // Never the key: what a script needs to know what arrived.
+            attachment: {
+              id: m.attachment.id,
+              name: m.attachment.name,
+              contentType: m.attachment.contentType,
+              size: m.attachment.size,
+            },
+          }
+        : {}),
       sentAt: m.sentAt,
     });
   }
@@ -161,6 +177,11 @@ export function line(
   }
   if (m.kind === 'unsupported') {
     return `${where} ${nameOf(m.from.accountId)}: (a newer kind of message — update Parley to see it)`;
+  }
+  if (m.kind === 'attachment' && m.attachment) {
+    const { name, size } = m.attachment;
+    const caption = m.text ? ` ${m.text}` : '';
+    return `${where} ${nameOf(m.from.accountId)}: [file ${name}, ${size} bytes]${caption}`;
   }
   const reply = m.replyTo ? ` (reply to ${m.replyTo.id})` : '';
   return `${where} ${nameOf(m.from.accountId)}${reply}: ${m.text}`;
@@ -182,14 +203,17 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
     case 'send': {
       const text = values.conversation ? positionals[0] : positionals[1];
       const contact = values.conversation ? undefined : positionals[0];
-      if (text === undefined || (!values.conversation && !contact)) {
+      if ((text === undefined && !values.file) || (!values.conversation && !contact)) {
         throw new UsageError('send needs a contact and a text: parley send +14155550123 "Hi"');
       }
       let conversationId = values.conversation;
       if (contact) {
         const person = await resolvePerson(client, contact);
+        if ('notOnParley' in person && values.file) {
+          throw new UsageError(`${contact} is not on Parley: a file can only go to someone who is`);
+        }
         if ('notOnParley' in person) {
-          const link = smsFallback(person.notOnParley, text, {
+          const link = smsFallback(person.notOnParley, text ?? '', {
             appUrl: values['app-url'] ?? client.serverUrl,
           });
           out(
@@ -204,12 +228,15 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       } else {
         await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
       }
+      // A file's upload takes as long as it takes; the message after it has the usual timeout.
       const replyTo = values['reply-to'];
-      const message = await withTimeout(
-        client.messenger.send(conversationId!, text, replyTo ? { replyTo } : {}),
-        timeoutMs,
-        'Sending',
-      );
+      const message = values.file
+        ? await sendFile(client, conversationId!, values.file, values.caption ?? text)
+        : await withTimeout(
+            client.messenger.send(conversationId!, text!, replyTo ? { replyTo } : {}),
+            timeoutMs,
+            'Sending',
+          );
       out(
         values.json
           ? JSON.stringify({ sent: true, conversationId, id: message.id, status: message.status })
@@ -303,13 +330,32 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       }
       let seen = 0;
       const self = client.account!.accountId;
+      if (values.save && !(existsSync(values.save) && statSync(values.save).isDirectory())) {
+        throw new UsageError(`--save must name a directory (got '${values.save}')`);
+      }
+      // Files are saved one after another, each before its message counts.
+      let saving = Promise.resolve();
       const done = new Promise<void>((resolve) => {
         client.messenger.on('message', (m) => {
           out(line(m, values.json, self, args.nameOf));
           // Printed is read: a disappearing message's time starts (and the sender sees it read).
           if (m.expiresIn) void client.messenger.markRead(m.conversationId, [m.id]).catch(() => {});
+          const dir = values.save;
+          if (dir && m.kind === 'attachment') {
+            saving = saving.then(() =>
+              saveAttachment(client, m, dir).then(
+                (path) =>
+                  out(
+                    values.json ? JSON.stringify({ id: m.id, saved: path }) : `  saved to ${path}`,
+                  ),
+                (e: unknown) => {
+                  process.stderr.write(`parley: ${m.id}: ${String((e as Error).message)}\n`);
+                },
+              ),
+            );
+          }
           // Notices are printed but not counted: --count counts what people sent.
-          if (m.kind !== 'notice' && ++seen >= count) resolve();
+          if (m.kind !== 'notice' && ++seen >= count) void saving.then(resolve);
         });
         process.once('SIGINT', () => resolve());
         if (values.timeout !== undefined) setTimeout(resolve, timeoutMs).unref();

@@ -27,6 +27,7 @@ import {
   ParleyError,
   parseEnvelope,
 } from '@parley/core';
+import { attachmentFields } from './attachments.js';
 import type { Conversations } from './conversations.js';
 import type { GroupChanges } from './group-changes.js';
 import type { KeyChecks } from './key-checks.js';
@@ -203,7 +204,7 @@ export class Inbox {
       this.events.emit('conversation', publicView(await this.conversations.require(frame.groupId)));
       return;
     }
-    if (envelope && envelope.type !== 'text') {
+    if (envelope && envelope.type !== 'text' && envelope.type !== 'attachment') {
       const next: StoredConversation = {
         ...stored,
         state: await mls.encodeState(state),
@@ -234,12 +235,14 @@ export class Inbox {
                 }
               : {}),
           }
-        : {
-            kind: 'unsupported',
-            text: '',
-            contentType: read.kind === 'unsupported' ? read.type : '',
-            sentAt: frame.sentAt,
-          }),
+        : envelope?.type === 'attachment'
+          ? attachmentFields(envelope)
+          : {
+              kind: 'unsupported',
+              text: '',
+              contentType: read.kind === 'unsupported' ? read.type : '',
+              sentAt: frame.sentAt,
+            }),
     };
     // History first: if the process dies between the two writes, the id is known and the
     // redelivered copy is dropped instead of failing to decrypt with a spent key.
@@ -277,7 +280,7 @@ export class Inbox {
     task: LaneTask,
     next: StoredConversation,
     sender: DeviceRef,
-    envelope: Exclude<Envelope, { type: 'text' | 'timer' } | MessageChangeEnvelope>,
+    envelope: Exclude<Envelope, { type: 'text' | 'timer' | 'attachment' } | MessageChangeEnvelope>,
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);

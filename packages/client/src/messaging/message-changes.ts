@@ -28,10 +28,13 @@ export function quoteOf(
   history: readonly ChatMessage[],
   id: string,
 ): NonNullable<ChatMessage['replyTo']> {
-  const original = history.find((m) => m.id === id && m.kind === 'text' && !m.deletedAt);
-  return original
-    ? { id, from: original.from.accountId, text: original.text.slice(0, QUOTE_MAX_LENGTH) }
-    : { id, from: '', text: '' };
+  const original = history.find(
+    (m) => m.id === id && (m.kind === 'text' || m.kind === 'attachment') && !m.deletedAt,
+  );
+  if (!original) return { id, from: '', text: '' };
+  // A file is quoted by its caption, or its name.
+  const text = original.text || (original.attachment ? `📎 ${original.attachment.name}` : '');
+  return { id, from: original.from.accountId, text: text.slice(0, QUOTE_MAX_LENGTH) };
 }
 
 /** Why `change` from `by` may not apply to `m`, or undefined when it may. */
@@ -40,9 +43,10 @@ export function refusal(
   by: DeviceRef,
   change: MessageChangeEnvelope,
 ): string | undefined {
-  if (m.kind !== 'text') return 'not a text message';
+  if (m.kind !== 'text' && m.kind !== 'attachment') return 'not a message';
   if (m.deletedAt) return 'deleted';
   if (change.type === 'reaction') return undefined;
+  if (change.type === 'edit' && m.kind !== 'text') return 'a file cannot be edited';
   if (by.accountId !== m.from.accountId) return 'not the author';
   const elapsed = Date.parse(change.sentAt) - Date.parse(m.sentAt);
   if (!(elapsed >= 0 && elapsed <= MESSAGE_CHANGE_WINDOW_MS)) return 'outside the window';
@@ -67,6 +71,8 @@ export function applyChange(m: ChatMessage, by: DeviceRef, change: MessageChange
     case 'delete':
       m.text = '';
       m.deletedAt = change.sentAt;
+      // The key goes with it: the file cannot be fetched and decrypted here any more.
+      delete m.attachment;
       delete m.reactions;
       delete m.replyTo;
       delete m.editedAt;

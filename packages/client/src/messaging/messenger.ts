@@ -40,8 +40,10 @@ import { OwnIdentity } from '../identity/own-identity.js';
 import { Trust } from '../identity/trust.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
+import { AttachmentApi } from '../transport/attachment-api.js';
 import { Connection, type SocketFactory } from '../transport/connection.js';
 import { Emitter } from '../transport/emitter.js';
+import { AttachmentTransfer, type Progress, type SendFileOptions } from './attachments.js';
 import { Conversations } from './conversations.js';
 import { Disappearing, expiryOf } from './disappearing.js';
 import { GroupChanges } from './group-changes.js';
@@ -63,8 +65,10 @@ import { noticeMessage, timerNotice } from './notices.js';
 import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
+export type { Progress, SendFileOptions } from './attachments.js';
 export { KEY_PACKAGE_TARGET } from './key-packages.js';
 export type {
+  AttachmentInfo,
   ChatMessage,
   Conversation,
   MembershipChange,
@@ -116,6 +120,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   private readonly signals: Signals;
   private readonly checks: KeyChecks;
   private readonly disappearing: Disappearing;
+  private readonly attachments: AttachmentTransfer;
   /** This account's identity key and this device's certificate. */
   readonly identity: OwnIdentity;
   /** The identity keys of the accounts this device has met (trust on first use). */
@@ -140,6 +145,7 @@ export class Messenger extends Emitter<MessengerEvents> {
     };
     const device = options.device;
     this.identity = new OwnIdentity(store);
+    this.attachments = new AttachmentTransfer(new AttachmentApi(api));
     this.trust = new Trust(store, async () => ({
       accountId: device.accountId,
       identityKey: (await this.identity.keys())?.publicKey,
@@ -668,6 +674,46 @@ export class Messenger extends Emitter<MessengerEvents> {
       this.emit('changed', { message: changed!, change, by: self });
       return changed!;
     });
+  }
+
+  /**
+   * Sends a file, photo or voice note: encrypted on this device under a fresh key, the
+   * ciphertext uploaded (chunked, resumed after a cut; `onProgress` counts its bytes), then its
+   * key, digest, name, type, caption and thumbnail in an MLS message. Resolves like `send`, when
+   * the server has stored the message. The server sees the size and the conversation only.
+   *
+   * @example
+   * await messenger.sendFile(chat.id, bytes, { name: 'beach.jpg', type: 'image/jpeg' });
+   */
+  async sendFile(
+    conversationId: string,
+    bytes: Uint8Array,
+    options: SendFileOptions,
+  ): Promise<ChatMessage> {
+    const conversation = await this.conversationStore.get(conversationId);
+    await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
+    const envelope = await this.attachments.upload(conversationId, bytes, options);
+    return this.outbox.sendAttachment(conversationId, envelope);
+  }
+
+  /**
+   * The bytes of an attachment message (received or sent), checked against the digest its
+   * sender named and decrypted; ATTACHMENT_CORRUPT when the server served anything else,
+   * ATTACHMENT_NOT_FOUND once it expired or every recipient device fetched it. A recipient's
+   * first fetch tells the server this device has it.
+   */
+  async fetchAttachment(
+    message: ChatMessage,
+    options: { onProgress?: Progress } = {},
+  ): Promise<Uint8Array> {
+    if (message.kind !== 'attachment' || !message.attachment) {
+      throw new ParleyError('VALIDATION_FAILED', {
+        message: 'This message has no attachment.',
+        details: [{ field: 'message', problem: 'not an attachment' }],
+      });
+    }
+    const mine = message.from.deviceId === this.options.device.deviceId;
+    return this.attachments.download(message.attachment, { ...options, confirm: !mine });
   }
 
   /** Tells the facade; never throws (a failure is an 'error' event). */

@@ -5,6 +5,7 @@
  */
 
 import {
+  type AttachmentEnvelope,
   type ClientFrame,
   type DeviceRef,
   type MessageChangeEnvelope,
@@ -16,11 +17,11 @@ import type { SecurityWarning } from './warnings.js';
 export type MessageStatus = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received';
 
 /**
- * What a history entry is: a text; a notice of a membership change (from an MLS Commit, or the
+ * What a history entry is: a text; a file, photo or voice note (`attachment`); a notice of a membership change (from an MLS Commit, or the
  * Welcome that added this device); or a message of a kind this version cannot show (a newer
  * envelope type or version, or unreadable content), kept as a placeholder.
  */
-export type MessageKind = 'text' | 'notice' | 'unsupported';
+export type MessageKind = 'text' | 'notice' | 'unsupported' | 'attachment';
 
 export type MembershipChange =
   | 'added'
@@ -58,6 +59,8 @@ export interface ChatMessage {
   text: string;
   /** For 'notice'. */
   notice?: MembershipNotice;
+  /** For 'attachment': what `messenger.fetchAttachment` needs (its caption is also `text`). */
+  attachment?: AttachmentInfo;
   /** For 'unsupported': the envelope type it carried ('' when unreadable). */
   contentType?: string;
   /**
@@ -81,6 +84,13 @@ export interface ChatMessage {
   deliveredTo: string[];
   readBy: string[];
 }
+
+/**
+ * A received or sent attachment as the history keeps it, on this device only: where the
+ * ciphertext is, the key that opens it and the digest it must have, and what the sender said it
+ * is. The server has none of it but `id`.
+ */
+export type AttachmentInfo = Omit<AttachmentEnvelope, 'v' | 'type' | 'sentAt'>;
 
 export interface Conversation {
   id: string;

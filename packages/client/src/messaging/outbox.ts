@@ -12,6 +12,7 @@
  */
 
 import {
+  type AttachmentEnvelope,
   type DeviceRef,
   type DeviceRemovedEnvelope,
   type Envelope,
@@ -24,6 +25,7 @@ import {
 } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
+import { attachmentFields } from './attachments.js';
 import type { Conversations } from './conversations.js';
 import type { Lane } from './lane.js';
 import { quoteOf } from './message-changes.js';
@@ -157,6 +159,23 @@ export class Outbox {
       changed = await apply();
     });
     return changed!;
+  }
+
+  /**
+   * Queues the MLS message of an uploaded attachment; resolves when the server has stored it for
+   * every recipient device.
+   */
+  async sendAttachment(conversationId: string, envelope: AttachmentEnvelope): Promise<ChatMessage> {
+    const message = await this.queue(conversationId, envelope, async (id) => ({
+      id,
+      conversationId,
+      from: this.device,
+      ...attachmentFields(envelope),
+      status: 'sending',
+      deliveredTo: [],
+      readBy: [],
+    }));
+    return message!;
   }
 
   /**

@@ -1,13 +1,14 @@
 /**
  * "Export my data": everything this device and the server hold about the user, as one
  * JSON-serialisable object. What is left out on purpose: the device credential, MLS private keys
- * and group secrets, and the discovery cache's OPRF elements — secrets, not data about the user.
+ * and group secrets, the discovery cache's OPRF elements and attachments' keys — secrets, not
+ * data about the user.
  */
 
 import type { AccountResponse } from '@parley/core';
 import type { ImportedContact } from '../contacts/import/contacts-file.js';
 import type { DiscoveryExport } from '../discovery/discovery.js';
-import type { ChatMessage, Conversation } from '../messaging/model.js';
+import type { AttachmentInfo, ChatMessage, Conversation } from '../messaging/model.js';
 import type { ConsentGrant } from './consent.js';
 import type { PresenceAllowEntry } from './presence-allow-list.js';
 import type { UploadRecord } from './transparency-log.js';
@@ -35,5 +36,16 @@ export interface DataExport {
    */
   presenceAllowList: PresenceAllowEntry[];
   /** Conversations with their message history, oldest message first. */
-  conversations: Array<Conversation & { messages: ChatMessage[] }>;
+  conversations: Array<Conversation & { messages: ExportedMessage[] }>;
+}
+
+/** A message as exported: an attachment is described (name, type, size), without its key. */
+export type ExportedMessage = Omit<ChatMessage, 'attachment'> & {
+  attachment?: Omit<AttachmentInfo, 'key'>;
+};
+
+export function exportedMessage(m: ChatMessage): ExportedMessage {
+  if (!m.attachment) return m;
+  const { key: _key, ...described } = m.attachment;
+  return { ...m, attachment: described };
 }

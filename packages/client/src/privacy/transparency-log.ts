@@ -22,7 +22,8 @@ export type UploadKind =
   | 'registration-lock'
   | 'link-request'
   | 'link-approval'
-  | 'presence-allow-list';
+  | 'presence-allow-list'
+  | 'attachment-ciphertext';
 
 export interface UploadRecord {
   at: string;
@@ -78,6 +79,11 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'Accounts added to or taken off the list of people who may see you online: contacts found in your address book and people you talk to.',
+  },
+  'attachment-ciphertext': {
+    blinded: false,
+    description:
+      'A file you sent, encrypted on this device: the server gets its size and the conversation, never its name, type, content or key.',
   },
   'mls-commit': {
     blinded: false,

@@ -67,7 +67,8 @@ export class ApiClient {
     private readonly fetchImpl: Fetch = globalThis.fetch.bind(globalThis),
   ) {}
 
-  private async request<T>(
+  /** One JSON request; the endpoint methods below and transport/attachment-api.ts call it. */
+  async request<T>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     schema: TSchema,
@@ -105,16 +106,7 @@ export class ApiClient {
     } catch (cause) {
       throw new ParleyError('INVALID_RESPONSE', { cause, details: { status: response.status } });
     }
-    if (!response.ok) {
-      if (Value.Check(ErrorResponse, json) && isErrorCode(json.code)) {
-        throw new ParleyError(json.code, {
-          message: json.message,
-          ...(json.retryAfterMs !== undefined ? { retryAfterMs: json.retryAfterMs } : {}),
-          details: json.details,
-        });
-      }
-      throw new ParleyError('INVALID_RESPONSE', { details: { status: response.status } });
-    }
+    if (!response.ok) throw errorOf(json, response.status);
     if (!Value.Check(schema, json)) {
       throw new ParleyError('INVALID_RESPONSE', { details: { path } });
     }
@@ -327,6 +319,37 @@ export class ApiClient {
     await this.request('DELETE', '/v1/account/registration-lock', Anything);
   }
 
+  /**
+   * A request whose body or answer is bytes (attachment chunks), authenticated like the others.
+   * Not recorded in the transparency log by itself: the caller records the whole file once
+   * (`recordUpload`). Resolves with the response when it is a success (the caller reads the
+   * body); an error answer becomes its ParleyError.
+   */
+  async bytes(method: 'GET' | 'PUT', path: string, body?: Uint8Array): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (this.credential) headers.authorization = `Bearer ${this.credential}`;
+    if (body) headers['content-type'] = 'application/octet-stream';
+    let response: Response;
+    try {
+      response = await this.fetchImpl(new URL(path, this.serverUrl), {
+        method,
+        headers,
+        // The DOM's BodyInit wants an ArrayBuffer-backed view; a chunk is one.
+        ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+      });
+    } catch (cause) {
+      throw unreachable(this.serverUrl, cause);
+    }
+    if (response.ok) return response;
+    const json: unknown = await response.json().catch(() => undefined);
+    throw errorOf(json, response.status);
+  }
+
+  /** Records an upload that `bytes` sends in pieces, once, before its first piece goes. */
+  recordUpload(kind: UploadKind, endpoint: string, bytes: number): Promise<void> {
+    return this.log.record({ server: this.serverUrl, endpoint, kind, items: 1, bytes });
+  }
+
   createLink(body: LinkRequest): Promise<LinkCreated> {
     return this.request('POST', '/v1/links', LinkCreated, {
       kind: 'link-request',
@@ -350,6 +373,18 @@ export class ApiClient {
   linkResult(linkId: string): Promise<LinkResult> {
     return this.request('GET', `/v1/links/${encodeURIComponent(linkId)}/result`, LinkResult);
   }
+}
+
+/** The server's error body as a ParleyError (INVALID_RESPONSE when it is not one). */
+function errorOf(json: unknown, status: number): ParleyError {
+  if (Value.Check(ErrorResponse, json) && isErrorCode(json.code)) {
+    return new ParleyError(json.code, {
+      message: json.message,
+      ...(json.retryAfterMs !== undefined ? { retryAfterMs: json.retryAfterMs } : {}),
+      details: json.details,
+    });
+  }
+  return new ParleyError('INVALID_RESPONSE', { details: { status } });
 }
 
 /** The address tried goes into the message: a wrong port or host is then plain to see. */

@@ -1,6 +1,6 @@
 /**
  * A client registered through the malicious operator's proxy, as the operator's tests need one: a
- * file store of its own, discoverable, presence 'nobody', the SMS code read from the server.
+ * file store of its own (and the `fetch` it is given), discoverable, presence 'nobody', the SMS code read from the server.
  */
 
 import { join } from 'node:path';
@@ -12,11 +12,13 @@ export async function registerThrough(
   root: string,
   name: string,
   number: string,
+  fetch?: typeof globalThis.fetch,
 ): Promise<ParleyClient> {
   const client = await ParleyClient.open({
     serverUrl: operator.url,
     store: new FileStore(join(root, name)),
     socket: nodeSocket,
+    ...(fetch ? { fetch } : {}),
   });
   const { verificationId } = await client.requestCode(number);
   await client.register({

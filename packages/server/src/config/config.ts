@@ -93,6 +93,11 @@ export interface ServerConfig {
    * change, with HSTS; undefined: plain HTTP (behind a proxy that terminates TLS).
    */
   tls: TlsConfig | undefined;
+  /**
+   * Encrypted attachments: the largest one and the bytes one account's not-yet-deleted ones may
+   * take; `dir` holds them on SQLite deployments (PostgreSQL ones keep them in the database).
+   */
+  attachments: { maxBytes: number; quotaBytes: number; dir: string };
 }
 
 const KNOWN = new Set([
@@ -129,6 +134,9 @@ const KNOWN = new Set([
   // Read by `parley admin backup`, not by the server: an environment file may serve both.
   'PARLEY_BACKUP_PASSPHRASE',
   'PARLEY_BACKUP_PASSPHRASE_FILE',
+  'PARLEY_ATTACHMENT_MAX_MB',
+  'PARLEY_ATTACHMENT_QUOTA_MB',
+  'PARLEY_ATTACHMENT_DIR',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -188,6 +196,13 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
     storage: storageConfig(env, dataDir),
     trustProxy: trustProxyConfig(env),
     oprfKeys: oprfKeysConfig(env, dataDir),
+    attachments: {
+      maxBytes: integer(env, 'PARLEY_ATTACHMENT_MAX_MB', 100, 1, 100_000) * MB,
+      quotaBytes: integer(env, 'PARLEY_ATTACHMENT_QUOTA_MB', 1024, 1, 10_000_000) * MB,
+      dir: env.PARLEY_ATTACHMENT_DIR
+        ? resolve(env.PARLEY_ATTACHMENT_DIR)
+        : join(dataDir, 'attachments'),
+    },
     tls: tlsConfig(env),
   };
 }
@@ -221,6 +236,8 @@ function tlsConfig(env: Env): TlsConfig | undefined {
     hstsMaxAgeSeconds: integer(env, 'PARLEY_HSTS_MAX_AGE_SECONDS', 31_536_000, 0, 63_072_000),
   };
 }
+
+const MB = 1024 * 1024;
 
 function oprfKeysConfig(env: Env, dataDir: string): KeySource {
   const file = env.PARLEY_OPRF_KEY_FILE;

@@ -20,6 +20,7 @@ import {
 } from './errors.js';
 import { accountRoutes } from './routes/account.js';
 import { adminRoutes } from './routes/admin.js';
+import { attachmentRoutes } from './routes/attachments.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
@@ -140,6 +141,7 @@ export function buildApp(
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
     linkApprovalRoutes(authed, services);
+    attachmentRoutes(authed, services);
   });
   app.register(async (admin) => {
     adminRoutes(admin, services, options.adminToken);

@@ -10,6 +10,8 @@
  * before), deleted as those devices acknowledge them or expire; and one removal of its
  * fingerprint in the directory log, so clients holding the filter can drop it by a delta,
  * forgotten after PARLEY_DELETION_TOMBSTONE_HOURS (docs/design.md, "Deleting an account").
+ * Attachments it uploaded stay for their recipients, no longer naming it (messaging/attachments.ts,
+ * forgetUploader); its unfinished uploads go with the next sweep.
  * Contact links are keyed digests that name nobody; they are found by recomputing them against
  * every other account, after the transaction and holding no lock (ContactLinks.forgetLater): at
  * 2^24 accounts that takes minutes, which must not hold up every other writer.
@@ -22,6 +24,7 @@ import type { ContactLinks } from '../discovery/contact-links.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { Db } from '../infra/db/database.js';
 import { purgeDeletedRows } from '../infra/db/dialect.js';
+import { forgetUploader } from '../messaging/attachments.js';
 import type { KeyPackages } from '../messaging/key-packages.js';
 import type { Mailbox } from '../messaging/mailbox.js';
 import { leaveConversations } from '../messaging/membership.js';
@@ -73,6 +76,7 @@ export class AccountDeletion {
         await deleteDevices(trx, devices);
       }
       await trx.deleteFrom('key_usage').where('account_id', '=', accountId).execute();
+      await forgetUploader(trx, accountId);
       // Its entries in every key's directory table (the current one, and a rotation's target
       // if one is running) go with it: they reference the account ON DELETE CASCADE.
       await this.budgets.keep(trx, account.token, account.budgetLevel, account.budgetAt);

@@ -187,7 +187,46 @@ export interface OprfRotationsTable {
   signature: Uint8Array;
 }
 
+/** An encrypted attachment's upload (messaging/attachments.ts); its bytes are in the blob store. */
+export interface AttachmentsTable {
+  id: string;
+  /** The uploader: its account's quota counts the size until the attachment is deleted. */
+  account_id: string;
+  device_id: string;
+  /** The conversation whose member devices may fetch it. */
+  group_id: string;
+  size: number;
+  chunk_bytes: number;
+  chunk_count: number;
+  /** Recipient devices named at completion (0: kept until it expires). */
+  recipients: ColumnType<number, number | undefined, number>;
+  completed_at: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AttachmentChunksTable {
+  attachment_id: string;
+  idx: number;
+}
+
+export interface AttachmentPendingTable {
+  attachment_id: string;
+  device_id: string;
+}
+
+/** PostgreSQL only: the blob store's bytes (infra/blobs/postgres-store.ts). */
+export interface BlobChunksTable {
+  blob_id: string;
+  idx: number;
+  data: Uint8Array;
+}
+
 export interface Database {
+  attachments: AttachmentsTable;
+  attachment_chunks: AttachmentChunksTable;
+  attachment_pending: AttachmentPendingTable;
+  blob_chunks: BlobChunksTable;
   budget_carry: BudgetCarryTable;
   accounts: AccountsTable;
   devices: DevicesTable;
