@@ -5,13 +5,14 @@
  * sees — travels here, inside the MLS message.
  *
  *   { v: 1, type: 'attachment', id, key, digest, size, contentType, name, caption, sentAt,
- *     thumbnail? }
+ *     thumbnail?, expiresIn? }
  *
  * `key` and `digest` are base64url of 32 bytes; `size` the plaintext's bytes; `thumbnail` a small
  * base64 JPEG the sender's device made (at most ATTACHMENT_THUMBNAIL_MAX characters), absent for
  * other files.
  */
 
+import { expiresInField } from './disappearing.js';
 import { base64UrlLength } from './encoding.js';
 
 /** Longest base64 thumbnail an envelope may carry (the MLS message holds at most 64 KiB). */
@@ -38,6 +39,8 @@ export interface AttachmentEnvelope {
   sentAt: string;
   /** base64 of a small JPEG, for images. */
   thumbnail?: string;
+  /** Seconds each device keeps it after reading it (sent under a disappearing-message timer). */
+  expiresIn?: number;
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -48,7 +51,8 @@ const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 export function readAttachmentEnvelope(
   record: Record<string, unknown>,
 ): AttachmentEnvelope | undefined {
-  const { id, key, digest, size, contentType, name, caption, sentAt, thumbnail } = record;
+  const { id, key, digest, size, contentType, name, caption, sentAt, thumbnail, expiresIn } =
+    record;
   if (
     typeof id !== 'string' ||
     !ID.test(id) ||
@@ -83,5 +87,6 @@ export function readAttachmentEnvelope(
     caption: typeof caption === 'string' ? caption.slice(0, ATTACHMENT_CAPTION_MAX) : '',
     sentAt: typeof sentAt === 'string' ? sentAt : '',
     ...(thumbnail !== undefined ? { thumbnail: thumbnail as string } : {}),
+    ...expiresInField(expiresIn),
   };
 }

@@ -31,6 +31,9 @@
  */
 
 import { type AttachmentEnvelope, readAttachmentEnvelope } from './attachment-envelope.js';
+import { expiresInField, isTimer } from './disappearing.js';
+
+export { DISAPPEARING_MAX_SECONDS, isTimer } from './disappearing.js';
 
 /** The envelope version this code writes, and the highest it reads. */
 export const ENVELOPE_VERSION = 1;
@@ -46,15 +49,6 @@ export const MESSAGE_CHANGE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The longest reaction, in UTF-16 units: one emoji, even a family or a flag with modifiers. */
 export const REACTION_MAX_LENGTH = 32;
-
-/** The longest disappearing-message timer: four weeks, in seconds. */
-export const DISAPPEARING_MAX_SECONDS = 28 * 24 * 60 * 60;
-
-/** Whether `seconds` is a timer a conversation can have (0: off). */
-export const isTimer = (seconds: unknown): seconds is number =>
-  Number.isSafeInteger(seconds) &&
-  (seconds as number) >= 0 &&
-  (seconds as number) <= DISAPPEARING_MAX_SECONDS;
 
 export interface TextEnvelope {
   v: 1;
@@ -182,8 +176,7 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
       // A reply whose reference is not an id is still a text: only the reference is dropped.
       const replyTo = isMessageId(record.replyTo) ? { replyTo: record.replyTo } : {};
       // A timer out of range is not one: the message is kept (no timer) rather than lost.
-      const expiresIn =
-        isTimer(record.expiresIn) && record.expiresIn > 0 ? { expiresIn: record.expiresIn } : {};
+      const expiresIn = expiresInField(record.expiresIn);
       return {
         kind: 'envelope',
         envelope: { v: 1, type, text: record.text, sentAt, ...replyTo, ...expiresIn },

@@ -246,4 +246,37 @@ describe('attachments (real server process)', { timeout: 300_000 }, () => {
     assert.ok(Buffer.from(got).equals(file));
     dave.client.close();
   });
+
+  it('under a disappearing-message timer a file goes from every device once read there, and from the server once fetched', async () => {
+    await alice.client.messenger.setTimer(group, 2);
+    for (const d of [bob, bob2, carol]) {
+      await until(
+        'the timer',
+        async () => (await d.client.messenger.conversation(group)).timer === 2,
+      );
+    }
+    const sent = await alice.client.messenger.sendFile(group, randomBytes(50_000), {
+      name: 'fleeting.bin',
+    });
+    assert.equal(sent.expiresIn, 2);
+    const blob = sent.attachment!.id;
+    const inHistory = async (d: Device) =>
+      (await d.client.messenger.history(group)).some((m) => m.id === sent.id);
+    for (const d of [bob, bob2, carol]) {
+      await until('the file', () => attachmentsOf(d).some((m) => m.id === sent.id));
+      const message = attachmentsOf(d).find((m) => m.id === sent.id)!;
+      assert.equal(message.expiresIn, 2);
+      await d.client.messenger.fetchAttachment(message);
+      await d.client.messenger.markRead(group, [sent.id]);
+    }
+    // Gone from every device (the sender's counted from sending), key and all, and from storage.
+    for (const d of [alice, bob, bob2, carol]) {
+      await until('the file to disappear', async () => !(await inHistory(d)));
+    }
+    assert.deepEqual(
+      storage().filter((path) => path.includes(blob)),
+      [],
+    );
+    await alice.client.messenger.setTimer(group, 0);
+  });
 });

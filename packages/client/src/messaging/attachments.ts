@@ -37,9 +37,15 @@ export interface SendFileOptions {
 /** The history fields of an attachment message. */
 export function attachmentFields(
   envelope: AttachmentEnvelope,
-): Pick<ChatMessage, 'kind' | 'text' | 'sentAt' | 'attachment'> {
-  const { v: _v, type: _type, sentAt, ...info } = envelope;
-  return { kind: 'attachment', text: envelope.caption, sentAt, attachment: info };
+): Pick<ChatMessage, 'kind' | 'text' | 'sentAt' | 'attachment' | 'expiresIn'> {
+  const { v: _v, type: _type, sentAt, expiresIn, ...info } = envelope;
+  return {
+    kind: 'attachment',
+    text: envelope.caption,
+    sentAt,
+    attachment: info,
+    ...(expiresIn ? { expiresIn } : {}),
+  };
 }
 
 export class AttachmentTransfer {

@@ -693,7 +693,10 @@ export class Messenger extends Emitter<MessengerEvents> {
     const conversation = await this.conversationStore.get(conversationId);
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
     const envelope = await this.attachments.upload(conversationId, bytes, options);
-    return this.outbox.sendAttachment(conversationId, envelope);
+    const timer = conversation.timer ? { expiresIn: conversation.timer } : {};
+    const sent = await this.outbox.sendAttachment(conversationId, { ...envelope, ...timer });
+    this.disappearing.note(sent.expiresAt);
+    return sent;
   }
 
   /**

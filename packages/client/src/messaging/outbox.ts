@@ -166,6 +166,7 @@ export class Outbox {
    * every recipient device.
    */
   async sendAttachment(conversationId: string, envelope: AttachmentEnvelope): Promise<ChatMessage> {
+    const { expiresIn } = envelope;
     const message = await this.queue(conversationId, envelope, async (id) => ({
       id,
       conversationId,
@@ -174,6 +175,8 @@ export class Outbox {
       status: 'sending',
       deliveredTo: [],
       readBy: [],
+      // One's own file disappears counted from sending, as a text does.
+      ...(expiresIn ? { expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() } : {}),
     }));
     return message!;
   }
