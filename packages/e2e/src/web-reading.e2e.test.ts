@@ -276,6 +276,18 @@ describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
       .getByRole('list', { name: 'Reactions' })
       .getByLabel('👍 from Bob Example')
       .waitFor();
+    // Disappearing messages, set from the chat: Bob's side has the timer, both see who set it.
+    await e.getByLabel('Disappearing messages').selectOption({ label: '30 seconds' });
+    await e.getByText('You set disappearing messages to 30 seconds').waitFor();
+    await eventually(
+      'the timer at Bob’s',
+      async () => (await bob.messenger.conversation(c)).timer,
+      30,
+    );
+    await e.getByLabel('Message', { exact: true }).fill('gone in 30 s');
+    await e.keyboard.press('Enter');
+    await until('Bob has it', () => bobInbox.some((m) => m.text === 'gone in 30 s'));
+    assert.equal(bobInbox.find((m) => m.text === 'gone in 30 s')?.expiresIn, 30);
     const axeChat = await axeSerious(e);
     assert.deepEqual(axeChat, [], `axe on the chat: ${JSON.stringify(axeChat)}`);
     await screenshots(e, 'message-changes');
