@@ -22,6 +22,8 @@ describe('message envelope', () => {
       { v: 1, type: 'edit', target: 'm1', text: 'fixed', sentAt: '2025-01-01T00:01:00.000Z' },
       { v: 1, type: 'delete', target: 'm1', sentAt: '2025-01-01T00:02:00.000Z' },
       { v: 1, type: 'timer', seconds: 30, sentAt: '2025-01-01T00:03:00.000Z' },
+      { v: 1, type: 'group-name', name: 'Climbing 🧗', sentAt: '2025-01-01T00:03:00.000Z' },
+      { v: 1, type: 'group-name', name: '', sentAt: '2025-01-01T00:03:00.000Z' },
       { v: 1, type: 'timer', seconds: 0, sentAt: '2025-01-01T00:03:00.000Z' },
       { v: 1, type: 'text', text: 'soon gone', sentAt: '2025-01-01T00:04:00.000Z', expiresIn: 30 },
     ];
@@ -67,6 +69,9 @@ describe('message envelope', () => {
       bytes({ v: 1, type: 'timer', seconds: 1.5, sentAt: '' }),
       bytes({ v: 1, type: 'timer', seconds: DISAPPEARING_MAX_SECONDS + 1, sentAt: '' }),
       bytes({ v: 1, type: 'timer', seconds: 30 }),
+      bytes({ v: 1, type: 'group-name', name: 'x'.repeat(101), sentAt: '' }),
+      bytes({ v: 1, type: 'group-name', name: 'a\nb', sentAt: '' }),
+      bytes({ v: 1, type: 'group-name', sentAt: '' }),
     ];
     for (const input of cases) {
       assert.equal(parseEnvelope(input).kind, 'unsupported');

@@ -9,6 +9,7 @@
  * - `reaction` — `{ target, emoji }`: the sender's one reaction to a message ('' takes it back);
  * - `edit` — `{ target, text, sentAt }`: the sender's new text for their own message;
  * - `delete` — `{ target, sentAt }`: the sender takes their own message back, for everyone;
+ * - `group-name` — `{ name, sentAt }`: the conversation's name for every member ('' clears it);
  * - `timer` — `{ seconds, sentAt }`: disappearing messages for the conversation (0 turns them off);
  *   a text sent under a timer carries it as `expiresIn` (seconds), so every device agrees;
  * - `leave` — the sending account leaves the conversation (an MLS-authenticated intent; the
@@ -60,6 +61,20 @@ export interface TextEnvelope {
   /** Seconds each device keeps it after reading it (the conversation's timer when sent). */
   expiresIn?: number;
 }
+
+/** The longest group name, in UTF-16 units. */
+export const GROUP_NAME_MAX = 100;
+
+export interface GroupNameEnvelope {
+  v: 1;
+  type: 'group-name';
+  /** '' clears the name (the app then names the group by its members). */
+  name: string;
+  sentAt: string;
+}
+
+/** The envelopes that change a conversation's settings for every member, each with a notice. */
+export type SettingEnvelope = TimerEnvelope | GroupNameEnvelope;
 
 export interface TimerEnvelope {
   v: 1;
@@ -114,7 +129,7 @@ export type Envelope =
   | LeaveEnvelope
   | DeviceRemovedEnvelope
   | MessageChangeEnvelope
-  | TimerEnvelope
+  | SettingEnvelope
   | AttachmentEnvelope;
 export type EnvelopeType = Envelope['type'];
 
@@ -181,6 +196,14 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
         kind: 'envelope',
         envelope: { v: 1, type, text: record.text, sentAt, ...replyTo, ...expiresIn },
       };
+    }
+    case 'group-name': {
+      const { name, sentAt } = record;
+      if (typeof name !== 'string' || typeof sentAt !== 'string') return malformed;
+      const trimmed = name.trim();
+      // Controls would let a name impersonate a notice line: refused, not cleaned.
+      if (trimmed.length > GROUP_NAME_MAX || /\p{Cc}/u.test(trimmed)) return malformed;
+      return { kind: 'envelope', envelope: { v: 1, type, name: trimmed, sentAt } };
     }
     case 'timer': {
       if (!isTimer(record.seconds) || typeof record.sentAt !== 'string') return malformed;

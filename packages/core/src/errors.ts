@@ -340,6 +340,10 @@ export const ERROR_CATALOG = {
     message:
       'Only your own messages can be edited or deleted for everyone, and only within 24 hours of sending them; a deleted message cannot be changed.',
   },
+  GROUP_NAME_INVALID: {
+    status: 0,
+    message: 'A group name is at most 100 characters on one line; an empty name removes it.',
+  },
   TIMER_INVALID: {
     status: 0,
     message:

@@ -108,6 +108,9 @@ export class Conversations {
       active: state.groupActiveState.kind === 'active',
       ...(departures.length > 0 ? { departures } : {}),
       ...(previous?.handled ? { handled: previous.handled } : {}),
+      // Settings every member shares outlive membership changes.
+      ...(previous?.timer ? { timer: previous.timer } : {}),
+      ...(previous?.name ? { name: previous.name } : {}),
     };
     await this.save(conversation);
     if (change) {

@@ -44,7 +44,7 @@ import {
   type StoredConversation,
   type Wire,
 } from './model.js';
-import { noticeMessage, timerNotice } from './notices.js';
+import { noticeMessage, sameSettings, settingNotice, withSetting } from './notices.js';
 import type { SecurityWarning } from './warnings.js';
 
 /** Ids of history-less messages a conversation remembers, to recognise them delivered again. */
@@ -190,15 +190,21 @@ export class Inbox {
       }
       return;
     }
-    if (envelope?.type === 'timer') {
+    if (envelope?.type === 'timer' || envelope?.type === 'group-name') {
       // The state first, then the notice: redelivered, the entry is recognised as handled.
-      await this.conversations.save({
-        ...stored,
-        state: await mls.encodeState(state),
-        handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
-        timer: envelope.seconds,
-      });
-      const notice = noticeMessage(frame.groupId, timerNotice(sender, envelope.seconds));
+      const next = withSetting(
+        {
+          ...stored,
+          state: await mls.encodeState(state),
+          handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
+        },
+        envelope,
+      );
+      await this.conversations.save(next);
+      // Repeated for a newcomer (messenger.addMembers): a setting that changes nothing here
+      // leaves no notice.
+      if (sameSettings(stored, next)) return;
+      const notice = noticeMessage(frame.groupId, settingNotice(sender, envelope));
       await this.conversations.append(frame.groupId, notice);
       this.events.emit('message', notice);
       this.events.emit('conversation', publicView(await this.conversations.require(frame.groupId)));
@@ -280,7 +286,10 @@ export class Inbox {
     task: LaneTask,
     next: StoredConversation,
     sender: DeviceRef,
-    envelope: Exclude<Envelope, { type: 'text' | 'timer' | 'attachment' } | MessageChangeEnvelope>,
+    envelope: Exclude<
+      Envelope,
+      { type: 'text' | 'timer' | 'group-name' | 'attachment' } | MessageChangeEnvelope
+    >,
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);

@@ -28,12 +28,14 @@ import {
   type DeviceRef,
   DISAPPEARING_MAX_SECONDS,
   fromBase64Url,
+  GROUP_NAME_MAX,
   isReaction,
   isTimer,
   loadIdentityCrypto,
   type MessageChangeEnvelope,
   ParleyError,
   type ServerFrame,
+  type SettingEnvelope,
   toBase64Url,
 } from '@parley/core';
 import { OwnIdentity } from '../identity/own-identity.js';
@@ -61,7 +63,7 @@ import {
   publicView,
   type Wire,
 } from './model.js';
-import { noticeMessage, timerNotice } from './notices.js';
+import { noticeMessage, settingNotice, withSetting } from './notices.js';
 import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
 import { Signals } from './signals.js';
 
@@ -440,8 +442,22 @@ export class Messenger extends Emitter<MessengerEvents> {
     return conversation;
   }
 
-  addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
-    return this.changes.add(conversationId, accountIds);
+  /**
+   * Adds people to the conversation (every device of theirs). The group's name and timer live in
+   * earlier messages a newcomer cannot read, so they are sent again; members who have them see
+   * no notice.
+   */
+  async addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
+    const before = await this.conversationStore.get(conversationId);
+    const after = await this.changes.add(conversationId, accountIds);
+    if (after.members.length === before.members.length) return after;
+    const sentAt = new Date().toISOString();
+    const settings: SettingEnvelope[] = [
+      ...(after.name ? [{ v: 1, type: 'group-name', name: after.name, sentAt } as const] : []),
+      ...(after.timer ? [{ v: 1, type: 'timer', seconds: after.timer, sentAt } as const] : []),
+    ];
+    for (const envelope of settings) await this.outbox.sendControl(conversationId, envelope);
+    return after;
   }
 
   removeMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
@@ -606,20 +622,40 @@ export class Messenger extends Emitter<MessengerEvents> {
         details: { seconds, max: DISAPPEARING_MAX_SECONDS },
       });
     }
+    const sentAt = new Date().toISOString();
+    return this.changeSetting(conversationId, { v: 1, type: 'timer', seconds, sentAt });
+  }
+
+  /**
+   * Names the conversation for every member ('' clears the name; at most GROUP_NAME_MAX
+   * characters, no line breaks); each member sees a notice saying who named it.
+   */
+  async nameConversation(conversationId: string, name: string): Promise<ChatMessage> {
+    const trimmed = name.trim();
+    if (trimmed.length > GROUP_NAME_MAX || /\p{Cc}/u.test(trimmed)) {
+      throw new ParleyError('GROUP_NAME_INVALID', { details: { max: GROUP_NAME_MAX } });
+    }
+    const sentAt = new Date().toISOString();
+    return this.changeSetting(conversationId, { v: 1, type: 'group-name', name: trimmed, sentAt });
+  }
+
+  /** Applies a setting here (with its notice) and sends it to the other members. */
+  private async changeSetting(
+    conversationId: string,
+    envelope: SettingEnvelope,
+  ): Promise<ChatMessage> {
     const conversation = await this.conversationStore.get(conversationId);
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
     const self = this.options.device;
-    const envelope = { v: 1, type: 'timer', seconds, sentAt: new Date().toISOString() } as const;
-    const notice = await this.outbox.sendChange(conversationId, envelope, async () => {
-      const stored = await this.conversationStore.require(conversationId);
-      await this.conversationStore.save({ ...stored, timer: seconds });
-      const shown = noticeMessage(conversationId, timerNotice(self, seconds));
+    return this.outbox.sendChange(conversationId, envelope, async () => {
+      const changed = withSetting(await this.conversationStore.require(conversationId), envelope);
+      await this.conversationStore.save(changed);
+      const shown = noticeMessage(conversationId, settingNotice(self, envelope));
       await this.conversationStore.append(conversationId, shown);
       this.emit('message', shown);
-      this.emit('conversation', publicView({ ...stored, timer: seconds }));
+      this.emit('conversation', publicView(changed));
       return shown;
     });
-    return notice;
   }
 
   /** Reacts to a message with one emoji (replacing this account's reaction); '' takes it back. */

@@ -32,7 +32,9 @@ export type MembershipChange =
   /** Not a change of members: the account's identity key changed (its `by` names it). */
   | 'identity-changed'
   /** Not a change of members: `by` set the disappearing-message timer to `seconds` (0: off). */
-  | 'timer';
+  | 'timer'
+  /** Not a change of members: `by` named the group `name` ('' cleared it). */
+  | 'named';
 
 /**
  * A membership change as MLS says it happened: `by` is the member whose Commit (or, for the
@@ -46,6 +48,8 @@ export interface MembershipNotice {
   devices: DeviceRef[];
   /** For 'timer': the new timer in seconds (0: off). */
   seconds?: number;
+  /** For 'named': the new name ('' when cleared). */
+  name?: string;
 }
 
 export interface ChatMessage {
@@ -101,6 +105,8 @@ export interface Conversation {
   active: boolean;
   /** The disappearing-message timer in seconds; absent or 0: messages stay. */
   timer?: number;
+  /** The name a member gave the conversation; absent: named by its members. */
+  name?: string;
 }
 
 export interface MessengerEvents extends Record<string, unknown> {
@@ -169,6 +175,7 @@ export function publicView(c: StoredConversation): Conversation {
     createdAt: c.createdAt,
     active: c.active,
     ...(c.timer ? { timer: c.timer } : {}),
+    ...(c.name ? { name: c.name } : {}),
   };
 }
 

@@ -1,11 +1,12 @@
 /**
- * Membership notices: the history entries that show who changed a conversation's membership.
+ * Membership notices: the history entries that show who changed a conversation's membership (and
+ * who changed a setting every member shares: the disappearing-message timer, the group's name).
  * They are made only from what MLS says — the members before and after a Commit, read from the
  * ratchet trees, and the Commit's authenticated sender — never from the server's `leave` or
  * `removed` entries, so a member removed in silence is still shown to everyone.
  */
 
-import type { DeviceRef } from '@parley/core';
+import type { DeviceRef, SettingEnvelope } from '@parley/core';
 import { type ChatMessage, type MembershipNotice, randomId } from './model.js';
 
 const same = (a: DeviceRef, b: DeviceRef) =>
@@ -96,6 +97,7 @@ export function describeNotice(
     timer: notice.seconds
       ? `${by} set disappearing messages to ${timerText(notice.seconds)}`
       : `${by} turned off disappearing messages`,
+    named: notice.name ? `${by} named the group “${notice.name}”` : `${by} removed the group name`,
   }[notice.change];
   return sentence.charAt(0).toUpperCase() + sentence.slice(1);
 }
@@ -117,7 +119,26 @@ export function timerText(seconds: number): string {
   return `${n} ${name}${n === 1 ? '' : 's'}`;
 }
 
-/** The notice a `timer` envelope leaves in the history. */
-export function timerNotice(by: DeviceRef, seconds: number): MembershipNotice {
-  return { change: 'timer', by: ref(by), accounts: [], devices: [], seconds };
+/** The notice a setting's envelope (`timer`, `group-name`) leaves in the history. */
+export function settingNotice(by: DeviceRef, envelope: SettingEnvelope): MembershipNotice {
+  const base = { by: ref(by), accounts: [], devices: [] };
+  return envelope.type === 'timer'
+    ? { ...base, change: 'timer', seconds: envelope.seconds }
+    : { ...base, change: 'named', name: envelope.name };
+}
+
+/** Whether two versions of a conversation have the same shared settings. */
+export const sameSettings = (
+  a: { timer?: number; name?: string },
+  b: { timer?: number; name?: string },
+): boolean => (a.timer ?? 0) === (b.timer ?? 0) && (a.name ?? '') === (b.name ?? '');
+
+/** The conversation with the setting applied. */
+export function withSetting<C extends { timer?: number; name?: string }>(
+  conversation: C,
+  envelope: SettingEnvelope,
+): C {
+  return envelope.type === 'timer'
+    ? { ...conversation, timer: envelope.seconds }
+    : { ...conversation, name: envelope.name };
 }

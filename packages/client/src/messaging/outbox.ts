@@ -21,7 +21,7 @@ import {
   type MessageChangeEnvelope,
   ParleyError,
   Rerunnable,
-  type TimerEnvelope,
+  type SettingEnvelope,
 } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
@@ -151,7 +151,7 @@ export class Outbox {
    */
   async sendChange(
     conversationId: string,
-    change: MessageChangeEnvelope | TimerEnvelope,
+    change: MessageChangeEnvelope | SettingEnvelope,
     apply: () => Promise<ChatMessage>,
   ): Promise<ChatMessage> {
     let changed: ChatMessage | undefined;
@@ -185,7 +185,10 @@ export class Outbox {
    * Encrypts and queues a control envelope (no history entry); resolves when the server has
    * stored it. It goes out in order with the messages queued before it.
    */
-  async sendControl(conversationId: string, envelope: ControlEnvelope): Promise<void> {
+  async sendControl(
+    conversationId: string,
+    envelope: ControlEnvelope | SettingEnvelope,
+  ): Promise<void> {
     await this.queue(conversationId, envelope, undefined);
   }
 
