@@ -20,6 +20,7 @@ import {
   LINK_ENVELOPE_BYTES,
   loadOprf,
   normalizePhoneNumber,
+  normalizeProfileName,
   type Oprf,
   ParleyError,
   type PresenceVisibility,
@@ -192,12 +193,19 @@ export class ParleyClient {
     deviceName: string;
     /** The PIN, when the number's account has a registration lock (REGISTRATION_LOCKED). */
     registrationLockPin?: string;
+    /**
+     * The name people see in conversations with this user (sealed: the server cannot read it).
+     * Checked before anything is sent (PROFILE_NAME_INVALID).
+     */
+    profileName?: string;
   }): Promise<Session & { existingAccount: boolean }> {
+    const { profileName, ...request } = input;
+    if (profileName !== undefined) normalizeProfileName(profileName);
     // A registration by SMS always starts a new identity: a device joins an existing one only
     // by being linked from a device that holds it (`startLink`).
     const identity = await new OwnIdentity(this.options.store).generate();
     const result = await this.api.register({
-      ...input,
+      ...request,
       identityKey: toBase64Url(identity.publicKey),
     });
     await this.signIn(
@@ -211,6 +219,7 @@ export class ParleyClient {
       },
       async (messenger) => messenger.identity.adopt(identity),
     );
+    if (profileName !== undefined) await this.messenger.people.setName(profileName);
     return { ...this.session!, existingAccount: result.existingAccount };
   }
 
@@ -402,6 +411,8 @@ export class ParleyClient {
       device: { accountId: session.accountId, deviceId: session.deviceId },
       socketFactory: this.options.socket ?? browserSocket,
       onTalkingTo: (accountIds) => this.allowList.fromConversation(accountIds),
+      isKnown: async (accountId) =>
+        (await this.allowList.list()).some((entry) => entry.accountId === accountId),
     });
     return this.messengerInstance;
   }

@@ -10,6 +10,7 @@ describe('message envelope', () => {
       { v: 1, type: 'text', text: 'hi ✓', sentAt: '2025-01-01T00:00:00.000Z' },
       { v: 1, type: 'leave' },
       { v: 1, type: 'device-removed', deviceIds: ['abc', 'def'] },
+      { v: 1, type: 'profile', key: 'A'.repeat(43), version: 3 },
     ];
     for (const envelope of envelopes) {
       assert.deepEqual(parseEnvelope(encodeEnvelope(envelope)), { kind: 'envelope', envelope });
@@ -41,6 +42,8 @@ describe('message envelope', () => {
       bytes({ v: 1, type: 'text' }),
       bytes({ v: 1, type: 'device-removed', deviceIds: [] }),
       bytes({ v: 1, type: 'device-removed', deviceIds: ['a/b'] }),
+      bytes({ v: 1, type: 'profile', key: 'short', version: 1 }),
+      bytes({ v: 1, type: 'profile', key: 'A'.repeat(43), version: 0 }),
     ];
     for (const input of cases) {
       assert.equal(parseEnvelope(input).kind, 'unsupported');

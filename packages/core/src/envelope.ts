@@ -8,6 +8,9 @@
  * - `leave` — the sending account leaves the conversation (an MLS-authenticated intent; the
  *   server's own `leave` entry is only a hint, checked against it);
  * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out.
+ * - `profile` — `{ key, version }`: the sending account's profile key (32 bytes, base64url) and
+ *   the version of its profile now on the server (profile.ts); sent when a device joins or
+ *   creates a conversation, when others are added to one, and when the profile changes.
  *
  * Later features extend it with new types (profile keys, attachments, replies, reactions, edits,
  * deletes, disappearing-message timers, transparency tree heads), never by changing what an
@@ -46,7 +49,14 @@ export interface DeviceRemovedEnvelope {
   deviceIds: string[];
 }
 
-export type Envelope = TextEnvelope | LeaveEnvelope | DeviceRemovedEnvelope;
+export interface ProfileEnvelope {
+  v: 1;
+  type: 'profile';
+  key: string;
+  version: number;
+}
+
+export type Envelope = TextEnvelope | LeaveEnvelope | DeviceRemovedEnvelope | ProfileEnvelope;
 export type EnvelopeType = Envelope['type'];
 
 /** What a reader made of some bytes: an envelope it knows, or something it keeps unread. */
@@ -67,6 +77,8 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
 }
 
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A 32-byte key in base64url without padding. */
+const PROFILE_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
   let value: unknown;
@@ -103,6 +115,18 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
         return malformed;
       }
       return { kind: 'envelope', envelope: { v: 1, type, deviceIds: [...new Set(ids)] } };
+    }
+    case 'profile': {
+      const { key, version } = record;
+      if (
+        typeof key !== 'string' ||
+        !PROFILE_KEY.test(key) ||
+        !Number.isSafeInteger(version) ||
+        (version as number) < 1
+      ) {
+        return malformed;
+      }
+      return { kind: 'envelope', envelope: { v: 1, type, key, version: version as number } };
     }
     default:
       return { kind: 'unsupported', reason: 'unknown-type', type, v };

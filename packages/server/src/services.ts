@@ -10,10 +10,12 @@ import type { Accounts } from './identity/accounts.js';
 import type { Devices } from './identity/devices.js';
 import type { IdentityKeys } from './identity/identity-keys.js';
 import type { Linking } from './identity/linking.js';
+import type { Profiles } from './identity/profiles.js';
 import type { VerificationService } from './identity/verification.js';
 import type { Bus } from './infra/bus/bus.js';
 import type { Db } from './infra/db/database.js';
 import type { OprfPool } from './infra/oprf/oprf-pool.js';
+import type { Blocks } from './messaging/blocks.js';
 import type { Groups } from './messaging/groups.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
@@ -41,4 +43,6 @@ export interface Services {
   groups: Groups;
   links: ContactLinks;
   allowList: PresenceAllowList;
+  profiles: Profiles;
+  blocks: Blocks;
 }

@@ -23,6 +23,7 @@ import {
   type Envelope,
   MESSAGING_LIMITS,
   ParleyError,
+  type ProfileEnvelope,
   parseEnvelope,
 } from '@parley/core';
 import type { Conversations } from './conversations.js';
@@ -47,6 +48,18 @@ const HANDLED_MAX = 64;
 /** Who a Commit's notice names when MLS gives no member (cannot happen with basic credentials). */
 const NOBODY: DeviceRef = { accountId: '', deviceId: '' };
 
+/**
+ * What the inbox asks about people: who is a contact (a conversation started by anyone else is a
+ * message request), who is blocked (their messages in shared groups are hidden), and the
+ * profiles (a `profile` envelope is learned; this account's own is shared where it joins).
+ */
+export interface InboxPeople {
+  isKnown(accountId: string): Promise<boolean>;
+  isBlocked(accountId: string): Promise<boolean>;
+  learnProfile(from: string, envelope: ProfileEnvelope): Promise<void>;
+  shareProfile(conversationId: string): Promise<void>;
+}
+
 const same = (a: DeviceRef, b: DeviceRef) =>
   a.accountId === b.accountId && a.deviceId === b.deviceId;
 
@@ -63,6 +76,7 @@ export class Inbox {
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
     private readonly checks: KeyChecks,
+    private readonly people: InboxPeople,
   ) {}
 
   /** Queues a delivered entry; it is applied after everything queued before it. */
@@ -106,9 +120,9 @@ export class Inbox {
   private async apply(task: LaneTask, frame: DeliverFrame): Promise<void> {
     switch (frame.kind) {
       case 'welcome':
-        return this.applyWelcome(frame);
+        return this.applyWelcome(task, frame);
       case 'commit':
-        return this.applyCommit(frame);
+        return this.applyCommit(task, frame);
       case 'application':
         return this.applyMessage(task, frame);
       case 'receipt':
@@ -120,7 +134,7 @@ export class Inbox {
     }
   }
 
-  private async applyWelcome(frame: DeliverFrame): Promise<void> {
+  private async applyWelcome(task: LaneTask, frame: DeliverFrame): Promise<void> {
     if (await this.conversations.load(frame.groupId)) return;
     const kp = frame.keyPackageId ? await this.keys.own(frame.keyPackageId) : undefined;
     if (!kp || !frame.payload) {
@@ -142,9 +156,16 @@ export class Inbox {
     ];
     await this.conversations.adopt(frame.groupId, state, { by, notices }, frame.sentAt);
     await this.keys.spend(kp);
+    // Started by someone who is not a contact: a message request, and no profile for them yet.
+    const adder = addedBy?.accountId;
+    if (adder && adder !== this.device.accountId && !(await this.people.isKnown(adder))) {
+      await this.conversations.setRequest(frame.groupId, adder);
+    } else {
+      task.after(() => this.people.shareProfile(frame.groupId));
+    }
   }
 
-  private async applyCommit(frame: DeliverFrame): Promise<void> {
+  private async applyCommit(task: LaneTask, frame: DeliverFrame): Promise<void> {
     const stored = await this.conversations.load(frame.groupId);
     if (!stored || frame.epoch < stored.epoch || !frame.payload) return; // seen before
     const { state, committer } = await mls.processHandshake(
@@ -153,7 +174,20 @@ export class Inbox {
     );
     this.checkSender(frame, committer);
     await this.checks.tree(frame.groupId, state);
-    await this.conversations.adopt(frame.groupId, state, { by: committer ?? NOBODY });
+    const after = await this.conversations.adopt(frame.groupId, state, {
+      by: committer ?? NOBODY,
+    });
+    // Someone new: they get this account's profile key (from its lowest device, once).
+    const before = new Set(stored.members.map((m) => m.accountId));
+    const mine = after.members.filter((m) => m.accountId === this.device.accountId);
+    if (
+      after.active &&
+      !after.request &&
+      after.members.some((m) => !before.has(m.accountId)) &&
+      lowest(mine) === this.device.deviceId
+    ) {
+      task.after(() => this.people.shareProfile(frame.groupId));
+    }
   }
 
   private async applyMessage(task: LaneTask, frame: DeliverFrame): Promise<void> {
@@ -169,12 +203,16 @@ export class Inbox {
     this.checkSender(frame, sender);
     const read = parseEnvelope(plaintext);
     const envelope = read.kind === 'envelope' ? read.envelope : undefined;
-    if (envelope && envelope.type !== 'text') {
+    // A blocked member of a shared group: the MLS state moves on, their message is not shown.
+    const hidden =
+      sender.accountId !== this.device.accountId && (await this.people.isBlocked(sender.accountId));
+    if (hidden || (envelope && envelope.type !== 'text')) {
       const next: StoredConversation = {
         ...stored,
         state: await mls.encodeState(state),
         handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
       };
+      if (hidden || !envelope || envelope.type === 'text') return this.conversations.save(next);
       return this.applyControl(task, next, sender, envelope);
     }
     const message: ChatMessage = {
@@ -215,6 +253,10 @@ export class Inbox {
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);
+    if (envelope.type === 'profile') {
+      task.after(() => this.people.learnProfile(sender.accountId, envelope));
+      return;
+    }
     if (envelope.type === 'leave') {
       if (!next.members.some((m) => m.accountId === sender.accountId)) return;
       await this.conversations.noteDepartures(next.id, [sender.accountId]);

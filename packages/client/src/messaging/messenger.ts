@@ -9,6 +9,7 @@
  * - `inbox.ts` — applying delivered entries exactly once, in order, and acknowledging them;
  * - `signals.ts` — typing and read receipts, signed by the sending device;
  * - `notices.ts` — the membership notices in the history, from Commits;
+ * - `people.ts` — profile names, message requests and blocks (`messenger.people`);
  * - `warnings.ts` — the security warnings (what the server claimed and MLS did not back);
  * - `lane.ts` — the one-at-a-time order everything that changes MLS state runs in.
  * Presence is a frame each way and lives here.
@@ -33,6 +34,7 @@ import {
   toBase64Url,
 } from '@parley/core';
 import { OwnIdentity } from '../identity/own-identity.js';
+import { Profiles } from '../identity/profiles.js';
 import { Trust } from '../identity/trust.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
@@ -53,6 +55,7 @@ import {
   type Wire,
 } from './model.js';
 import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
+import { People } from './people.js';
 import { Signals } from './signals.js';
 
 export { KEY_PACKAGE_TARGET } from './key-packages.js';
@@ -95,6 +98,11 @@ export interface MessengerOptions {
    * as an 'error' event; the conversation or message goes ahead.
    */
   onTalkingTo?: (accountIds: string[]) => Promise<void>;
+  /**
+   * Whether an account is one of this user's contacts (or someone they talk to): a conversation
+   * started by anyone else arrives as a message request. Nobody is, without it.
+   */
+  isKnown?: (accountId: string) => Promise<boolean>;
 }
 
 export class Messenger extends Emitter<MessengerEvents> {
@@ -111,6 +119,8 @@ export class Messenger extends Emitter<MessengerEvents> {
   readonly identity: OwnIdentity;
   /** The identity keys of the accounts this device has met (trust on first use). */
   readonly trust: Trust;
+  /** Profile names, message requests and blocks. */
+  readonly people: People;
 
   constructor(
     private readonly store: ClientStore,
@@ -161,6 +171,24 @@ export class Messenger extends Emitter<MessengerEvents> {
       serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,
       busyRetryMs: options.busyRetryMs ?? BUSY_RETRY_MS,
     });
+    const profiles = new Profiles(store, api, device.accountId, report, (accountId, name) =>
+      this.emit('profile', { accountId, name }),
+    );
+    this.people = new People(
+      device.accountId,
+      store,
+      api,
+      this.lane,
+      this.conversationStore,
+      events,
+      profiles,
+      {
+        sendControl: (id, envelope) => this.outbox.sendControl(id, envelope),
+        leave: (id) => this.leave(id),
+        talkingTo: (ids) => this.talkingTo(ids),
+      },
+      options.isKnown,
+    );
     this.inbox = new Inbox(
       device,
       this.lane,
@@ -170,6 +198,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       wire,
       events,
       this.checks,
+      this.people,
     );
     this.signals = new Signals(device, this.lane, this.conversationStore, wire, events, () =>
       this.keys.signatureKeys(),
@@ -239,6 +268,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       await this.outbox.erase();
       await this.keys.erase();
       await this.trust.erase();
+      await this.people.erase();
       await this.identity.erase();
       await this.store.delete(CERTIFICATE_UPLOADED);
       await this.store.delete(KNOWN_DEVICES);
@@ -419,11 +449,14 @@ export class Messenger extends Emitter<MessengerEvents> {
   async createConversation(accountIds: string[]): Promise<Conversation> {
     const conversation = await this.changes.create(accountIds);
     await this.talkingTo(accountIds);
+    await this.people.shareProfile(conversation.id);
     return conversation;
   }
 
-  addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
-    return this.changes.add(conversationId, accountIds);
+  async addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
+    const conversation = await this.changes.add(conversationId, accountIds);
+    await this.people.shareProfile(conversationId);
+    return conversation;
   }
 
   removeMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
@@ -476,7 +509,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async announce(
-    envelopeFor: (c: Conversation) => ControlEnvelope | undefined,
+    envelopeFor: (c: Conversation) => Exclude<ControlEnvelope, { type: 'profile' }> | undefined,
   ): Promise<boolean> {
     const targets = (await this.conversationStore.list())
       .filter((c) => c.active && c.members.some((m) => m.deviceId !== this.device.deviceId))
@@ -550,6 +583,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     const conversation = await this.conversationStore.get(conversationId);
     // A verified contact's new key waits for the user before anything is encrypted to it.
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
+    // Answering a message request accepts it.
+    if (conversation.request) await this.people.accept(conversationId);
     const sent = await this.outbox.send(conversationId, text);
     // Answering one person is accepting them; a group's other members are not chosen by it.
     const others = [
@@ -591,12 +626,18 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   // --- signals: typing and read receipts, end-to-end encrypted, never stored ---
 
-  typing(conversationId: string): Promise<void> {
+  /** Tells the other members this user is typing (not in a message request: nothing is sent). */
+  async typing(conversationId: string): Promise<void> {
+    if (await this.people.isRequest(conversationId)) return;
     return this.signals.typing(conversationId);
   }
 
-  /** Tells the other members these messages were read. */
-  markRead(conversationId: string, messageIds: string[]): Promise<void> {
+  /**
+   * Tells the other members these messages were read. Not in a message request: the requester
+   * learns nothing of it before the user accepts.
+   */
+  async markRead(conversationId: string, messageIds: string[]): Promise<void> {
+    if (await this.people.isRequest(conversationId)) return;
     return this.signals.markRead(conversationId, messageIds);
   }
 

@@ -64,6 +64,12 @@ export interface Conversation {
   createdAt: string;
   /** False once this device was removed from the group. */
   active: boolean;
+  /**
+   * A message request: the account (not in this user's contacts) that started it, until the
+   * user accepts it (or answers in it). Until then that account gets no read receipt, no typing
+   * and no presence, and not this user's profile.
+   */
+  request?: string;
 }
 
 export interface MessengerEvents extends Record<string, unknown> {
@@ -81,6 +87,8 @@ export interface MessengerEvents extends Record<string, unknown> {
   /** A device was linked to this account (its certificate checked against the identity key). */
   'device-linked': { deviceId: string; name: string; createdAt: string };
   presence: { accountId: string; online: boolean };
+  /** A profile name was read (the account shared its profile key in a conversation). */
+  profile: { accountId: string; name: string };
   connected: undefined;
   disconnected: undefined;
   error: ParleyError;
@@ -124,6 +132,7 @@ export function publicView(c: StoredConversation): Conversation {
     epoch: c.epoch,
     createdAt: c.createdAt,
     active: c.active,
+    ...(c.request ? { request: c.request } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   encodeEnvelope,
   type LeaveEnvelope,
   ParleyError,
+  type ProfileEnvelope,
   Rerunnable,
 } from '@parley/core';
 import type { ClientStore } from '../store/store.js';
@@ -71,7 +72,7 @@ interface OutboxEntry {
 }
 
 /** Envelopes that change membership rather than show in the history. */
-export type ControlEnvelope = LeaveEnvelope | DeviceRemovedEnvelope;
+export type ControlEnvelope = LeaveEnvelope | DeviceRemovedEnvelope | ProfileEnvelope;
 
 export class Outbox {
   private readonly waiters = new Map<

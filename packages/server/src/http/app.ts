@@ -24,6 +24,7 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { metricsRoute } from './routes/metrics.js';
+import { peopleRoutes } from './routes/people.js';
 import { registrationRoutes } from './routes/registration.js';
 
 declare module 'fastify' {
@@ -126,6 +127,7 @@ export function buildApp(
     accountRoutes(authed, services);
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
+    peopleRoutes(authed, services);
     linkApprovalRoutes(authed, services);
   });
   app.register(async (admin) => {
