@@ -219,6 +219,7 @@ export class ParleyClient {
       },
       async (messenger) => messenger.identity.adopt(identity),
     );
+    // No conversation yet: nobody to tell.
     if (profileName !== undefined) await this.messenger.people.setName(profileName);
     return { ...this.session!, existingAccount: result.existingAccount };
   }

@@ -254,7 +254,9 @@ export class Inbox {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);
     if (envelope.type === 'profile') {
-      task.after(() => this.people.learnProfile(sender.accountId, envelope));
+      // Read before the entries after it, so the messages that follow show the name. Never
+      // throws: a profile the server serves wrong is reported and the name known is kept.
+      await this.people.learnProfile(sender.accountId, envelope);
       return;
     }
     if (envelope.type === 'leave') {

@@ -449,13 +449,13 @@ export class Messenger extends Emitter<MessengerEvents> {
   async createConversation(accountIds: string[]): Promise<Conversation> {
     const conversation = await this.changes.create(accountIds);
     await this.talkingTo(accountIds);
-    await this.people.shareProfile(conversation.id);
+    void this.people.shareProfile(conversation.id);
     return conversation;
   }
 
   async addMembers(conversationId: string, accountIds: string[]): Promise<Conversation> {
     const conversation = await this.changes.add(conversationId, accountIds);
-    await this.people.shareProfile(conversationId);
+    void this.people.shareProfile(conversationId);
     return conversation;
   }
 

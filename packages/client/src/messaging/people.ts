@@ -56,15 +56,16 @@ export class People implements InboxPeople {
 
   /**
    * Saves this account's profile name (sealed; the server cannot read it) and gives the new
-   * version to every active conversation that is not a request. Resolves once it is saved; the
-   * conversations are told in the background.
+   * version to every active conversation that is not a request. Resolves once it is saved;
+   * `announced` settles when every conversation has been told (failures are 'error' events),
+   * which waits for a connection.
    */
-  async setName(name: string): Promise<void> {
+  async setName(name: string): Promise<{ announced: Promise<void> }> {
     const envelope = await this.profiles.setName(name);
-    for (const c of await this.conversations.list()) {
-      if (!c.active || c.request) continue;
-      this.host.sendControl(c.id, envelope).catch((e: unknown) => this.report(e));
-    }
+    const told = (await this.conversations.list())
+      .filter((c) => c.active && !c.request)
+      .map((c) => this.host.sendControl(c.id, envelope).catch((e: unknown) => this.report(e)));
+    return { announced: Promise.all(told).then(() => undefined) };
   }
 
   /** The profile name an account shared with this user, if any. */
@@ -84,11 +85,14 @@ export class People implements InboxPeople {
     return this.profiles.learn(from, envelope);
   }
 
-  /** Sends this account's profile key to a conversation (not stored-awaited; never throws). */
+  /**
+   * Sends this account's profile key to a conversation; resolves when the server stored it
+   * (which waits for a connection). Never rejects: a failure is an 'error' event.
+   */
   async shareProfile(conversationId: string): Promise<void> {
     const envelope = await this.profiles.envelope();
     if (!envelope) return;
-    this.host.sendControl(conversationId, envelope).catch((e: unknown) => this.report(e));
+    await this.host.sendControl(conversationId, envelope).catch((e: unknown) => this.report(e));
   }
 
   // --- requests ---
@@ -102,15 +106,19 @@ export class People implements InboxPeople {
     return (await this.conversations.load(conversationId))?.request !== undefined;
   }
 
-  /** Accepts a request: the requester may now see receipts, typing, presence and the profile. */
-  async accept(conversationId: string): Promise<Conversation> {
+  /**
+   * Accepts a request: the requester may now see receipts, typing, presence and the profile.
+   * `profileShared` settles once this account's profile key is stored for the conversation.
+   */
+  async accept(
+    conversationId: string,
+  ): Promise<{ conversation: Conversation; profileShared: Promise<void> }> {
     const requester = await this.requester(conversationId);
     const accepted = await this.lane.run(() =>
       this.conversations.setRequest(conversationId, undefined),
     );
     await this.host.talkingTo([requester]);
-    await this.shareProfile(conversationId);
-    return publicView(accepted);
+    return { conversation: publicView(accepted), profileShared: this.shareProfile(conversationId) };
   }
 
   /** Deletes a request: leaves the conversation and forgets it on this device. */
