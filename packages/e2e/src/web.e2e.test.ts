@@ -158,6 +158,8 @@ describe('web app', { skip, timeout: 300_000 }, () => {
           : 'Nobody',
       )
       .check();
+    // The profile name people see: the first word of the device's name ("Alice laptop").
+    await page.getByLabel('Your name').fill(deviceName.split(' ')[0]!);
     await page.getByLabel('Name of this device').fill(deviceName);
     await page.getByRole('button', { name: 'Create account' }).click();
   }
@@ -254,11 +256,22 @@ describe('web app', { skip, timeout: 300_000 }, () => {
 
     const a = alice.page;
     await a.getByRole('link', { name: /^Chats/ }).click();
+    // Bob is not in Alice's contacts: his chat is a message request, under his profile name.
+    const requests = a.getByRole('region', { name: 'Message requests' });
+    await requests.getByText('Bob (not in contacts)').waitFor();
     const unread = a.locator('.chat-item', { hasText: 'Hi Alice' }).locator('.unread');
     await eventually('the unread count', () => unread.textContent(), '1 unread');
+    await checkScreen(a, 'message-requests');
     await openChat(a, 'Hi Alice');
     await message(a, 'Hi Alice').waitFor();
+    await a.getByRole('heading', { name: 'Message request from Bob (not in contacts)' }).waitFor();
+    await checkScreen(a, 'message-request');
+    // Read, but not accepted: Bob learns nothing of it. Accepting sends the receipt.
+    assert.equal(await message(b, 'Hi Alice').getByText('Read').count(), 0);
+    await a.getByRole('button', { name: 'Accept' }).click();
+    await a.getByRole('heading', { name: /^Message request/ }).waitFor({ state: 'detached' });
     await message(b, 'Hi Alice').getByText('Read').waitFor();
+    await a.getByText('Bob is not in your contacts.').waitFor();
     await a.getByLabel('Message', { exact: true }).fill('Hi B');
     await b.getByText(/is typing…/).waitFor();
     await send(a, 'Hi Bob');
@@ -400,11 +413,14 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.keyboard.type(await server.codeFor(verificationId));
     await page.keyboard.press('Enter');
     await page.getByRole('radio').first().waitFor();
-    // Tab into each question, Space answers it; then the device name, and Enter.
+    // Tab into each question, Space answers it; then the name people see, the device name, and
+    // Enter.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Erin');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();

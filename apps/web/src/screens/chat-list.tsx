@@ -1,6 +1,13 @@
-/** The list of chats, newest first, with each one's last message and unread count. */
+/**
+ * The list of chats, newest first, with each one's last message and unread count; above it, the
+ * message requests (conversations started by people not in the user's contacts), each with its
+ * answers: accept, delete, block, or report as spam.
+ */
 
-import { type AppModel, useModel } from '../model/model.js';
+import { useState } from 'react';
+import { Alert } from '../components/alert.js';
+import { describeError } from '../model/errors.js';
+import { type AppModel, type ConversationView, useModel } from '../model/model.js';
 
 export function ChatList(props: {
   model: AppModel;
@@ -8,6 +15,8 @@ export function ChatList(props: {
   onNewGroup: () => void;
 }) {
   const model = useModel(props.model);
+  const requests = model.conversations.filter((c) => c.request && c.active);
+  const chats = model.conversations.filter((c) => !c.request);
   return (
     <section aria-labelledby="chats-title" className="chats">
       <div className="title-row">
@@ -16,11 +25,12 @@ export function ChatList(props: {
           New group
         </button>
       </div>
-      {model.conversations.length === 0 ? (
+      {requests.length > 0 && <Requests model={model} requests={requests} onOpen={props.onOpen} />}
+      {chats.length === 0 ? (
         <p className="empty">No chats yet. Open Contacts and message someone on Parley.</p>
       ) : (
         <ul className="chat-list">
-          {model.conversations.map((c) => (
+          {chats.map((c) => (
             <li key={c.id}>
               <button type="button" className="chat-item" onClick={() => props.onOpen(c.id)}>
                 <span className="chat-title">{c.title}</span>
@@ -38,6 +48,69 @@ export function ChatList(props: {
           ))}
         </ul>
       )}
+    </section>
+  );
+}
+
+/** The requests, each with what it says and the user's answers. */
+function Requests(props: {
+  model: AppModel;
+  requests: ConversationView[];
+  onOpen: (id: string) => void;
+}) {
+  const { model } = props;
+  const [error, setError] = useState<string>();
+  const act = (work: () => Promise<void>) => {
+    setError(undefined);
+    work().catch((e: unknown) => setError(describeError(e)));
+  };
+  return (
+    <section aria-labelledby="requests-title" className="requests panel">
+      <h2 id="requests-title">Message requests</h2>
+      <p className="hint">
+        From people who are not in your contacts. They do not see that you read their messages, or
+        when you are online, until you accept.
+      </p>
+      <Alert message={error} />
+      <ul className="request-list">
+        {props.requests.map((r) => {
+          const from = model.nameOf(r.request!);
+          return (
+            <li key={r.id} className="request">
+              <button type="button" className="chat-item" onClick={() => props.onOpen(r.id)}>
+                <span className="chat-title">{from}</span>
+                <span className="chat-last">
+                  {r.last ? model.messageText(r.last) : 'No messages yet'}
+                </span>
+                {r.unread > 0 && (
+                  <span className="unread">
+                    {r.unread}
+                    <span className="visually-hidden"> unread</span>
+                  </span>
+                )}
+              </button>
+              <div className="actions" role="group" aria-label={`Answer ${from}`}>
+                <button
+                  type="button"
+                  className="primary"
+                  onClick={() => act(() => model.acceptRequest(r.id))}
+                >
+                  Accept
+                </button>
+                <button type="button" onClick={() => act(() => model.deleteRequest(r.id))}>
+                  Delete
+                </button>
+                <button type="button" onClick={() => act(() => model.blockRequest(r.id))}>
+                  Block
+                </button>
+                <button type="button" onClick={() => act(() => model.reportRequest(r.id, false))}>
+                  Report spam
+                </button>
+              </div>
+            </li>
+          );
+        })}
+      </ul>
     </section>
   );
 }
