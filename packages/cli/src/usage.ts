@@ -11,6 +11,8 @@ Server
   parley serve                         start the server (configured by PARLEY_* variables)
   parley admin rotate-key              rotate the OPRF key of the running server
   parley admin stats                   counts and state of the running server
+  parley admin reports [--json]        spam reports: the account, when, and messages only
+                                       where the reporter chose to attach them
       --server URL (default $PARLEY_CLI_SERVER, else http://127.0.0.1:8787)
       --token TOKEN (or $PARLEY_ADMIN_TOKEN; needed for a server on another machine)
       --data DIR (default ./data): a local server's data directory, to read its token

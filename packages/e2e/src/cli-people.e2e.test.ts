@@ -2,8 +2,9 @@
  * Profiles, message requests and blocks through the `parley` command, against a real server
  * process: a profile name chosen at registration shows (marked `~`, not a contact) when the
  * other side listens; a stranger's conversation is listed by `parley requests` and accepted;
- * `parley block` makes the stranger's `parley send` fail with BLOCKED, `parley unblock` undoes
- * it; `parley profile set` changes the name.
+ * a spam report reaches `parley admin reports` with the account only, or with the texts when
+ * attached; `parley block` makes the stranger's `parley send` fail with BLOCKED, `parley unblock`
+ * undoes it; `parley profile set` changes the name.
  */
 
 import * as assert from 'node:assert/strict';
@@ -72,6 +73,20 @@ describe('parley profile, requests, block (real server process)', () => {
     assert.equal(listed[0]!.from, ids.alice);
     assert.equal(listed[0]!.name, '~Alice Ardent');
     assert.equal(listed[0]!.messages, 1);
+    // Reported as spam without the messages: the operator gets the account and the fact only.
+    await ok('bob', ['requests', 'report', listed[0]!.conversationId]);
+    const reports = JSON.parse(
+      (await server.cli(['admin', 'reports', '--json', '--data', server.dataDir])).stdout,
+    ) as Array<{ accountId: string; messages?: string[] }>;
+    assert.deepEqual(
+      reports.map((r) => [r.accountId, r.messages]),
+      [[ids.alice, undefined]],
+    );
+    await ok('bob', ['requests', 'report', listed[0]!.conversationId, '--attach']);
+    const withTexts = JSON.parse(
+      (await server.cli(['admin', 'reports', '--json', '--data', server.dataDir])).stdout,
+    ) as Array<{ accountId: string; messages?: string[] }>;
+    assert.deepEqual(withTexts[0]?.messages, ['hello from a stranger']);
     const accepted = await ok('bob', ['requests', 'accept', listed[0]!.conversationId.slice(0, 8)]);
     assert.match(accepted, /Accepted/);
     assert.match(await ok('bob', ['requests']), /No message requests\./);

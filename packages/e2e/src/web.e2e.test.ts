@@ -258,7 +258,7 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await a.getByRole('link', { name: /^Chats/ }).click();
     // Bob is not in Alice's contacts: his chat is a message request, under his profile name.
     const requests = a.getByRole('region', { name: 'Message requests' });
-    await requests.getByText('Bob (not in contacts)').waitFor();
+    await requests.getByText('Bob (not in contacts)', { exact: true }).waitFor();
     const unread = a.locator('.chat-item', { hasText: 'Hi Alice' }).locator('.unread');
     await eventually('the unread count', () => unread.textContent(), '1 unread');
     await checkScreen(a, 'message-requests');

@@ -89,7 +89,8 @@ function Requests(props: {
                   </span>
                 )}
               </button>
-              <div className="actions" role="group" aria-label={`Answer ${from}`}>
+              <fieldset className="actions">
+                <legend className="visually-hidden">Answer {from}</legend>
                 <button
                   type="button"
                   className="primary"
@@ -106,7 +107,7 @@ function Requests(props: {
                 <button type="button" onClick={() => act(() => model.reportRequest(r.id, false))}>
                   Report spam
                 </button>
-              </div>
+              </fieldset>
             </li>
           );
         })}

@@ -103,6 +103,23 @@ export class Blocks {
     }
   }
 
+  /** The latest reports, newest first (for the operator, `parley admin reports`). */
+  async reports(
+    limit = 1000,
+  ): Promise<Array<{ accountId: string; reportedAt: string; messages?: string[] }>> {
+    const rows = await this.db
+      .selectFrom('spam_reports')
+      .select(['reported_id', 'messages', 'created_at'])
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      accountId: r.reported_id,
+      reportedAt: new Date(Number(r.created_at)).toISOString(),
+      ...(r.messages ? { messages: JSON.parse(r.messages) as string[] } : {}),
+    }));
+  }
+
   async report(report: SpamReport): Promise<void> {
     await this.db
       .insertInto('spam_reports')
