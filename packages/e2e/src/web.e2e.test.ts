@@ -2,8 +2,9 @@
  * The web app in a real browser (Debian's Chromium through playwright-core) against a real
  * `parley serve` process: three people register, one imports a vCard and sees who is reachable and
  * online, they chat one-to-one and in a group, live and across a reload and a server restart, and
- * the privacy dashboard's withdraw, export and delete work. A second and a third device are linked
- * — by the typed code, and through the camera (Chromium's fake capture playing the QR code read off
+ * the privacy dashboard's withdraw, export and delete work; a stranger's chat is a message
+ * request (no read receipt until accepted) and strangers in a group show by their profile names.
+ * A second and a third device are linked — by the typed code, and through the camera (Chromium's fake capture playing the QR code read off
  * the new device's screen) — and join the existing conversation; safety numbers match on both
  * screens, a verified contact's new identity blocks sending until accepted, and a signed-out device
  * lands where it can link or register again. Every main screen is checked with axe and saved at
@@ -302,6 +303,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     const c = carol.page;
     await openChat(c, 'Hello group');
     await message(c, 'Hello group').waitFor();
+    // Bob and Alice are strangers to Carol: the profile names they chose show, marked as such.
+    await message(c, 'Hello group')
+      .locator('.from', { hasText: 'Bob (not in contacts)' })
+      .waitFor();
+    await c.locator('#chat-title', { hasText: 'Alice (not in contacts)' }).waitFor();
+    await c.locator('#chat-title', { hasText: 'Bob (not in contacts)' }).waitFor();
     await send(c, 'Hi all');
     await message(b, 'Hi all').waitFor();
     await openChat(a, 'Hi all');
