@@ -83,6 +83,8 @@ export interface ContactResult {
 }
 
 const SESSION = 'session';
+/** Accounts found by a number the user typed in (`lookupNumber`): contacts, not strangers. */
+const TYPED_CONTACTS = 'typed-contacts';
 
 const browserSocket: SocketFactory = (url) => {
   const WebSocketImpl = (globalThis as { WebSocket?: new (url: string) => unknown }).WebSocket;
@@ -412,7 +414,9 @@ export class ParleyClient {
       device: { accountId: session.accountId, deviceId: session.deviceId },
       socketFactory: this.options.socket ?? browserSocket,
       onTalkingTo: (accountIds) => this.allowList.fromConversation(accountIds),
+      // A contact: resolved from the address book, typed in, or someone the user talks to.
       isKnown: async (accountId) =>
+        ((await this.options.store.get<string[]>(TYPED_CONTACTS)) ?? []).includes(accountId) ||
         (await this.allowList.list()).some((entry) => entry.accountId === accountId),
     });
     return this.messengerInstance;
@@ -491,6 +495,7 @@ export class ParleyClient {
     // Only the local record: the list on the server is the account's (gone, or other devices').
     // After the withdrawal, which updates the record.
     await this.allowList.forget();
+    await this.options.store.delete(TYPED_CONTACTS);
     // The server's keys as this device pinned them: a new session pins afresh.
     await this.discovery.forgetPins();
     await this.transparencyLog.clear();
@@ -551,6 +556,8 @@ export class ParleyClient {
       discovery: await this.discovery.exportResults(),
       transparencyLog: await this.transparencyLog.list(),
       presenceAllowList: await this.allowList.list(),
+      profileName: (await this.messenger.people.nameOf(account.accountId)) ?? null,
+      blocked: await this.messenger.people.blocked(),
       conversations,
     };
   }
@@ -606,7 +613,15 @@ export class ParleyClient {
       resolve: 'eager',
       typedByUser: true,
     });
-    return report.numbers[0]!;
+    const found = report.numbers[0]!;
+    // Typed in by the user: a contact, whose conversations are not message requests.
+    if (found.accountId) {
+      const typed = (await this.options.store.get<string[]>(TYPED_CONTACTS)) ?? [];
+      if (!typed.includes(found.accountId)) {
+        await this.options.store.set(TYPED_CONTACTS, [...typed, found.accountId]);
+      }
+    }
+    return found;
   }
 
   async uploads(): Promise<UploadRecord[]> {

@@ -194,6 +194,7 @@ export class AppModel {
     this.conversations = [];
     this.warnings = {};
     this.keyChanges = {};
+    this.profileNames = {};
     this.seen = {};
     await this.store.set(KEYS.seen, this.seen);
     this.changed();
