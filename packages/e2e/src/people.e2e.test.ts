@@ -20,6 +20,7 @@ import {
   ParleyClient,
   ParleyError,
 } from '@parley/client/node';
+import { linkDevice } from './harness/link.js';
 import { ServerProcess } from './harness/server-process.js';
 import { texts, until } from './harness/wait.js';
 
@@ -243,5 +244,35 @@ describe('profiles, message requests and blocks (real server process)', {
       texts(alice.inbox, shared).includes('mallory in the group'),
     );
     await bob.client.messenger.people.unblock(idOf(mallory));
+  });
+
+  it('a newly linked device learns its own profile and the names of the people it meets', async () => {
+    const carol2: Device = {
+      client: await ParleyClient.open({
+        serverUrl: server.url,
+        store: new FileStore(join(root, 'carol2')),
+        socket: nodeSocket,
+      }),
+      inbox: [],
+      errors: [],
+    };
+    const linked = await linkDevice(carol.client, carol2.client, 'carol2');
+    assert.ok(linked.conversations >= 1);
+    carol2.client.messenger.on('error', (e) => carol2.errors.push(e));
+    await carol2.client.messenger.start();
+    try {
+      await conversationOn(carol2, group);
+      await until(
+        'carol2 to read its own name',
+        async () => (await carol2.client.messenger.people.nameOf(idOf(carol))) === NAMES.carol,
+      );
+      await until(
+        'carol2 to read bob’s name',
+        async () => (await carol2.client.messenger.people.nameOf(idOf(bob))) === 'Bob B. Renamed',
+      );
+      assert.deepEqual(carol2.errors, []);
+    } finally {
+      carol2.client.close();
+    }
   });
 });

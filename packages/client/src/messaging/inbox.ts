@@ -42,6 +42,9 @@ import {
 } from './model.js';
 import type { SecurityWarning } from './warnings.js';
 
+/** How long a profile envelope holds the entries after it while its profile is fetched. */
+const PROFILE_WAIT_MS = 10_000;
+
 /** Ids of history-less messages a conversation remembers, to recognise them delivered again. */
 const HANDLED_MAX = 64;
 
@@ -177,13 +180,14 @@ export class Inbox {
     const after = await this.conversations.adopt(frame.groupId, state, {
       by: committer ?? NOBODY,
     });
-    // Someone new: they get this account's profile key (from its lowest device, once).
-    const before = new Set(stored.members.map((m) => m.accountId));
+    // A new device (of a new member, or a newly linked one): it gets this account's profile key,
+    // from this account's lowest device, once.
+    const before = new Set(stored.members.map((m) => m.deviceId));
     const mine = after.members.filter((m) => m.accountId === this.device.accountId);
     if (
       after.active &&
       !after.request &&
-      after.members.some((m) => !before.has(m.accountId)) &&
+      after.members.some((m) => !before.has(m.deviceId)) &&
       lowest(mine) === this.device.deviceId
     ) {
       task.after(() => this.people.shareProfile(frame.groupId));
@@ -254,9 +258,17 @@ export class Inbox {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);
     if (envelope.type === 'profile') {
-      // Read before the entries after it, so the messages that follow show the name. Never
-      // throws: a profile the server serves wrong is reported and the name known is kept.
-      await this.people.learnProfile(sender.accountId, envelope);
+      // Read before the entries after it, so the messages that follow show the name; a fetch
+      // that hangs holds the queue PROFILE_WAIT_MS at most, then goes on in the background.
+      // Never throws: a profile the server serves wrong is reported and the name known is kept.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.people.learnProfile(sender.accountId, envelope),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, PROFILE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       return;
     }
     if (envelope.type === 'leave') {

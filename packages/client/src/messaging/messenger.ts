@@ -392,6 +392,8 @@ export class Messenger extends Emitter<MessengerEvents> {
         const after = await this.changes.addOwnDevices(c.id, [deviceId]);
         if (after.members.some((m) => m.deviceId === deviceId)) {
           joined++;
+          // The new device learns this account's profile key (and so its name) from it.
+          if (!after.request) void this.people.shareProfile(c.id);
           break;
         }
         // Its KeyPackages are not on the server yet.
@@ -619,7 +621,10 @@ export class Messenger extends Emitter<MessengerEvents> {
       if (!c.active) continue;
       const before = c.epoch;
       const after = await this.changes.addOwnDevices(c.id, deviceIds);
-      if (after.epoch !== before) changed++;
+      if (after.epoch !== before) {
+        changed++;
+        if (!after.request) void this.people.shareProfile(c.id);
+      }
     }
     return changed;
   }
