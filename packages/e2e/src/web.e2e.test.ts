@@ -351,6 +351,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       'Yes',
     );
     await checkScreen(b, 'privacy');
+    // Bob changes his profile name: Carol, who has no Bob in her contacts, sees the new one.
+    await b.getByLabel('Your name').fill('Bobby');
+    await b.getByRole('button', { name: 'Save name' }).click();
+    await b.getByText('Saved. People you message now see “Bobby”.').waitFor();
+    await openChat(c, 'Hi all');
+    await c.locator('#chat-title', { hasText: 'Bobby (not in contacts)' }).waitFor();
     const [download] = await Promise.all([
       b.waitForEvent('download'),
       b.getByRole('button', { name: 'Export my data (JSON)' }).click(),
@@ -363,6 +369,11 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByRole('link', { name: 'Contacts' }).click();
     await b.getByRole('button', { name: 'See what this shares' }).waitFor();
     await eventually('Dave Example, erased', () => b.getByText('Dave Example').count(), 0);
+    // Alice came from the erased address book: her chat now shows the name she chose, never
+    // "Unknown".
+    await b.getByRole('link', { name: /^Chats/ }).click();
+    await b.locator('.chat-title', { hasText: /^Alice \(not in contacts\)$/ }).waitFor();
+    assert.equal(await b.getByText(/Unknown/).count(), 0);
 
     // Bob hides his presence: Alice, who found him by number, no longer sees him online.
     await a.getByRole('link', { name: 'Contacts' }).click();
