@@ -105,6 +105,12 @@ export interface MessengerOptions {
   isKnown?: (accountId: string) => Promise<boolean>;
 }
 
+/** A conversation whose other member blocks this account refuses its Commits: it is skipped. */
+function skipBlocked(error: unknown): undefined {
+  if (error instanceof ParleyError && error.code === 'BLOCKED') return undefined;
+  throw error;
+}
+
 export class Messenger extends Emitter<MessengerEvents> {
   private connection: Connection | undefined;
   private readonly lane: Lane;
@@ -389,7 +395,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     for (const c of await this.conversationStore.list()) {
       if (!c.active) continue;
       for (;;) {
-        const after = await this.changes.addOwnDevices(c.id, [deviceId]);
+        const after = await this.changes.addOwnDevices(c.id, [deviceId]).catch(skipBlocked);
+        if (!after) break; // a conversation of two whose other member blocks this account
         if (after.members.some((m) => m.deviceId === deviceId)) {
           joined++;
           // The new device learns this account's profile key (and so its name) from it.
@@ -620,8 +627,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     for (const c of await this.conversationStore.list()) {
       if (!c.active) continue;
       const before = c.epoch;
-      const after = await this.changes.addOwnDevices(c.id, deviceIds);
-      if (after.epoch !== before) {
+      const after = await this.changes.addOwnDevices(c.id, deviceIds).catch(skipBlocked);
+      if (after && after.epoch !== before) {
         changed++;
         if (!after.request) void this.people.shareProfile(c.id);
       }

@@ -1,8 +1,9 @@
 /**
  * Blocks and spam reports. An account blocks another: from then on the server queues nothing
- * from the blocked account to the blocker where that cannot fork a group's state — no message in
- * a conversation of just the two of them, no Welcome (a new conversation or an invitation), and
- * no claim of the blocker's KeyPackages — and the sender gets BLOCKED. In a group the two already
+ * from the blocked account to the blocker where that cannot fork a group's state — no message or
+ * Commit in a conversation of just the two of them (a Commit is refused for both), no Welcome (a
+ * new conversation or an invitation), and no claim of the blocker's KeyPackages — and the sender
+ * gets BLOCKED. In a group the two already
  * share with others, the blocked member's Commits and messages still go through (dropping a
  * Commit for one member would fork the group); the blocker's client hides their messages.
  *

@@ -85,12 +85,13 @@ export class Groups {
         });
       }
       // An invitation (a new conversation, or an added member) to someone who blocks the
-      // committer is refused; Commits in conversations they already share are not (blocks.ts).
-      await this.blocks?.refuseIfBlocked(
-        trx,
-        device.accountId,
-        addedDevices.map((d) => d.account_id),
-      );
+      // committer is refused, and so is any Commit in a conversation of just the two (refused
+      // for everyone, so the group does not fork); in groups of more they go through (blocks.ts).
+      const accounts = [...new Set(before.map((m) => m.accountId))];
+      await this.blocks?.refuseIfBlocked(trx, device.accountId, [
+        ...addedDevices.map((d) => d.account_id),
+        ...(accounts.length === 2 ? accounts : []),
+      ]);
       const entries: QueueEntry[] = before
         .filter((m) => m.deviceId !== device.deviceId)
         .map((m) => ({

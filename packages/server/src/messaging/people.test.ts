@@ -1,8 +1,8 @@
 /**
  * Profiles, blocks and spam reports on the server: a profile is stored as the sealed bytes its
- * owner sent, only ever with a higher version; a block refuses the blocked account's messages in
- * a conversation of the two, its KeyPackage claims and its invitations (BLOCKED), but not its
- * messages in a group of more; unblocking ends it; the database holds neither names nor who
+ * owner sent, only ever with a higher version; a block refuses the blocked account's messages and
+ * Commits in a conversation of the two, its KeyPackage claims and its invitations (BLOCKED), but
+ * not its messages in a group of more; unblocking ends it; the database holds neither names nor who
  * blocks whom in clear. Runs on SQLite here and on PostgreSQL in the storage suite.
  */
 
@@ -65,6 +65,11 @@ describe('profiles, blocks and reports (server)', () => {
     assert.deepEqual(await send('a', direct, 1), { duplicate: false });
     await t.server.services.blocks.block(bob.accountId, mallory.accountId);
     await assert.rejects(send('b', direct, 1), { code: 'BLOCKED' });
+    // Nor a Commit in their conversation of two: refused for everyone, so the group cannot fork.
+    await assert.rejects(
+      groups.commit(mallory, direct, { epoch: 1, commit: 'AAAA', add: [], remove: [] }),
+      { code: 'BLOCKED' },
+    );
     // Bob may still write to Mallory: the block is one-way.
     assert.deepEqual(
       await mailbox.store(bob, {
