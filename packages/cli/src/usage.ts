@@ -11,6 +11,8 @@ Server
   parley serve                         start the server (configured by PARLEY_* variables)
   parley admin rotate-key              rotate the OPRF key of the running server
   parley admin stats                   counts and state of the running server
+  parley admin reports [--json]        spam reports: the account, when, and messages only
+                                       where the reporter chose to attach them
       --server URL (default $PARLEY_CLI_SERVER, else http://127.0.0.1:8787)
       --token TOKEN (or $PARLEY_ADMIN_TOKEN; needed for a server on another machine)
       --data DIR (default ./data): a local server's data directory, to read its token
@@ -31,12 +33,14 @@ Server
 
 Client (state in the directory --state DIR, default ~/.parley)
   parley register NUMBER --discoverable yes|no --presence nobody|contacts
-                       [--name DEVICE] [--code CODE] [--pin PIN] [--server URL]
-                       [--verification ID]
+                       [--profile-name NAME] [--name DEVICE] [--code CODE] [--pin PIN]
+                       [--server URL] [--verification ID]
                                        a number that had an account starts a new identity
                                        (its devices are signed out); --pin for a locked one;
                                        a wrong code is asked again at a terminal, else retry
-                                       with --verification ID --code CODE (no new SMS)
+                                       with --verification ID --code CODE (no new SMS);
+                                       --profile-name: the name people you message see
+                                       (sealed: the server cannot read it)
   parley link [--name DEVICE] [--json] on a new device: show a QR code and a code to approve
                                        from a device of your account; waits (Ctrl-C cancels)
   parley consent show|grant|withdraw
@@ -84,6 +88,17 @@ Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an acco
                                        devices on stderr; --save DIR fetches each file
                                        that arrives into DIR
   parley conversations [--json]        list conversations
+  parley profile [set NAME]            show or change your profile name; it goes to the
+                                       people you message (sealed; the server cannot read it)
+  parley requests [--json]             conversations started by people not in your contacts
+  parley requests accept|delete|block ID
+                                       answer one (ID: its first characters will do); until
+                                       accepted they get no read receipt, typing or presence
+  parley requests report ID [--attach] report its sender as spam (--attach: with the
+                                       messages they sent; otherwise only the account id)
+  parley block CONTACT                 the server refuses their messages and invitations to you
+  parley unblock CONTACT
+  Senders not in your contacts show as ~NAME, the profile name they chose.
   parley safety-number CONTACT [--json]
                                        the 60 digits to compare with CONTACT, and whether
                                        they are verified or changed

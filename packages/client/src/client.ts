@@ -20,6 +20,7 @@ import {
   LINK_ENVELOPE_BYTES,
   loadOprf,
   normalizePhoneNumber,
+  normalizeProfileName,
   type Oprf,
   ParleyError,
   type PresenceVisibility,
@@ -82,6 +83,8 @@ export interface ContactResult {
 }
 
 const SESSION = 'session';
+/** Accounts found by a number the user typed in (`lookupNumber`): contacts, not strangers. */
+const TYPED_CONTACTS = 'typed-contacts';
 
 const browserSocket: SocketFactory = (url) => {
   const WebSocketImpl = (globalThis as { WebSocket?: new (url: string) => unknown }).WebSocket;
@@ -192,12 +195,19 @@ export class ParleyClient {
     deviceName: string;
     /** The PIN, when the number's account has a registration lock (REGISTRATION_LOCKED). */
     registrationLockPin?: string;
+    /**
+     * The name people see in conversations with this user (sealed: the server cannot read it).
+     * Checked before anything is sent (PROFILE_NAME_INVALID).
+     */
+    profileName?: string;
   }): Promise<Session & { existingAccount: boolean }> {
+    const { profileName, ...request } = input;
+    if (profileName !== undefined) normalizeProfileName(profileName);
     // A registration by SMS always starts a new identity: a device joins an existing one only
     // by being linked from a device that holds it (`startLink`).
     const identity = await new OwnIdentity(this.options.store).generate();
     const result = await this.api.register({
-      ...input,
+      ...request,
       identityKey: toBase64Url(identity.publicKey),
     });
     await this.signIn(
@@ -211,6 +221,8 @@ export class ParleyClient {
       },
       async (messenger) => messenger.identity.adopt(identity),
     );
+    // No conversation yet: nobody to tell.
+    if (profileName !== undefined) await this.messenger.people.setName(profileName);
     return { ...this.session!, existingAccount: result.existingAccount };
   }
 
@@ -402,6 +414,10 @@ export class ParleyClient {
       device: { accountId: session.accountId, deviceId: session.deviceId },
       socketFactory: this.options.socket ?? browserSocket,
       onTalkingTo: (accountIds) => this.allowList.fromConversation(accountIds),
+      // A contact: resolved from the address book, typed in, or someone the user talks to.
+      isKnown: async (accountId) =>
+        ((await this.options.store.get<string[]>(TYPED_CONTACTS)) ?? []).includes(accountId) ||
+        (await this.allowList.list()).some((entry) => entry.accountId === accountId),
     });
     return this.messengerInstance;
   }
@@ -479,6 +495,7 @@ export class ParleyClient {
     // Only the local record: the list on the server is the account's (gone, or other devices').
     // After the withdrawal, which updates the record.
     await this.allowList.forget();
+    await this.options.store.delete(TYPED_CONTACTS);
     // The server's keys as this device pinned them: a new session pins afresh.
     await this.discovery.forgetPins();
     await this.transparencyLog.clear();
@@ -540,6 +557,8 @@ export class ParleyClient {
       discovery: await this.discovery.exportResults(),
       transparencyLog: await this.transparencyLog.list(),
       presenceAllowList: await this.allowList.list(),
+      profileName: (await this.messenger.people.nameOf(account.accountId)) ?? null,
+      blocked: await this.messenger.people.blocked(),
       conversations,
     };
   }
@@ -595,7 +614,15 @@ export class ParleyClient {
       resolve: 'eager',
       typedByUser: true,
     });
-    return report.numbers[0]!;
+    const found = report.numbers[0]!;
+    // Typed in by the user: a contact, whose conversations are not message requests.
+    if (found.accountId) {
+      const typed = (await this.options.store.get<string[]>(TYPED_CONTACTS)) ?? [];
+      if (!typed.includes(found.accountId)) {
+        await this.options.store.set(TYPED_CONTACTS, [...typed, found.accountId]);
+      }
+    }
+    return found;
   }
 
   async uploads(): Promise<UploadRecord[]> {

@@ -26,6 +26,7 @@ describe('message envelope', () => {
       { v: 1, type: 'group-name', name: '', sentAt: '2025-01-01T00:03:00.000Z' },
       { v: 1, type: 'timer', seconds: 0, sentAt: '2025-01-01T00:03:00.000Z' },
       { v: 1, type: 'text', text: 'soon gone', sentAt: '2025-01-01T00:04:00.000Z', expiresIn: 30 },
+      { v: 1, type: 'profile', key: 'A'.repeat(43), version: 3 },
     ];
     for (const envelope of envelopes) {
       assert.deepEqual(parseEnvelope(encodeEnvelope(envelope)), { kind: 'envelope', envelope });
@@ -72,6 +73,8 @@ describe('message envelope', () => {
       bytes({ v: 1, type: 'group-name', name: 'x'.repeat(101), sentAt: '' }),
       bytes({ v: 1, type: 'group-name', name: 'a\nb', sentAt: '' }),
       bytes({ v: 1, type: 'group-name', sentAt: '' }),
+      bytes({ v: 1, type: 'profile', key: 'short', version: 1 }),
+      bytes({ v: 1, type: 'profile', key: 'A'.repeat(43), version: 0 }),
     ];
     for (const input of cases) {
       assert.equal(parseEnvelope(input).kind, 'unsupported');

@@ -16,7 +16,10 @@
  *   server's own `leave` entry is only a hint, checked against it);
  * - `device-removed` — `{ deviceIds }`: these devices of the sending account were signed out;
  * - `attachment` — an end-to-end encrypted file: where it is, its key and digest, name, type,
- *   caption, optional thumbnail (attachment-envelope.ts).
+ *   caption, optional thumbnail (attachment-envelope.ts);
+ * - `profile` — `{ key, version }`: the sending account's profile key (32 bytes, base64url) and
+ *   the version of its profile now on the server (profile.ts); sent when a device joins or
+ *   creates a conversation, when others are added to one, and when the profile changes.
  *
  * Later features extend it with new types (profile keys, attachments, replies, reactions, edits,
  * deletes, disappearing-message timers, transparency tree heads), never by changing what an
@@ -124,13 +127,21 @@ export interface DeviceRemovedEnvelope {
   deviceIds: string[];
 }
 
+export interface ProfileEnvelope {
+  v: 1;
+  type: 'profile';
+  key: string;
+  version: number;
+}
+
 export type Envelope =
   | TextEnvelope
   | LeaveEnvelope
   | DeviceRemovedEnvelope
   | MessageChangeEnvelope
   | SettingEnvelope
-  | AttachmentEnvelope;
+  | AttachmentEnvelope
+  | ProfileEnvelope;
 export type EnvelopeType = Envelope['type'];
 
 /** What a reader made of some bytes: an envelope it knows, or something it keeps unread. */
@@ -167,6 +178,8 @@ export function isReaction(emoji: string): boolean {
   if (typeof Intl === 'undefined' || !('Segmenter' in Intl)) return true;
   return [...new Intl.Segmenter().segment(emoji)].length === 1;
 }
+/** A 32-byte key in base64url without padding. */
+const PROFILE_KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
   let value: unknown;
@@ -243,6 +256,18 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope {
     case 'attachment': {
       const envelope = readAttachmentEnvelope(record);
       return envelope ? { kind: 'envelope', envelope } : malformed;
+    }
+    case 'profile': {
+      const { key, version } = record;
+      if (
+        typeof key !== 'string' ||
+        !PROFILE_KEY.test(key) ||
+        !Number.isSafeInteger(version) ||
+        (version as number) < 1
+      ) {
+        return malformed;
+      }
+      return { kind: 'envelope', envelope: { v: 1, type, key, version: version as number } };
     }
     default:
       return { kind: 'unsupported', reason: 'unknown-type', type, v };

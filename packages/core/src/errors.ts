@@ -230,6 +230,17 @@ export const ERROR_CATALOG = {
     message:
       'The upload is missing chunks (listed in `details`); upload them, then complete it again.',
   },
+  BLOCKED: {
+    status: 403,
+    message:
+      'This person does not accept messages or conversations from you; nothing was delivered.',
+  },
+  PROFILE_VERSION_CONFLICT: {
+    status: 409,
+    message:
+      'Another device of this account saved a newer profile first; read it and save again with a higher version.',
+  },
+  PROFILE_NOT_FOUND: { status: 404, message: 'This account has not saved a profile.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
@@ -363,6 +374,25 @@ export const ERROR_CATALOG = {
     status: 0,
     message:
       'That link code is not one a new device shows, or the server swapped its key; scan or type it again.',
+  },
+  PROFILE_NAME_INVALID: {
+    status: 0,
+    message:
+      'A profile name is 1 to 64 characters of text (no control characters); choose another.',
+  },
+  PROFILE_UNREADABLE: {
+    status: 0,
+    message:
+      'A profile the server served does not decrypt under the key its owner shared (or is for another account or an older version); the name already known is kept.',
+  },
+  PROFILE_TOO_LARGE: {
+    status: 0,
+    message:
+      'A profile the server served is larger than any profile can be; it was not read and the name already known is kept.',
+  },
+  NOT_A_REQUEST: {
+    status: 0,
+    message: 'This conversation is not a message request (it was accepted or started here).',
   },
   LINK_EXPIRED: {
     status: 0,

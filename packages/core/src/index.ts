@@ -29,7 +29,9 @@ export {
 } from './membership-filter.js';
 export * from './messaging-schemas.js';
 export * from './oprf.js';
+export * from './people-schemas.js';
 export * from './phone.js';
+export * from './profile.js';
 export * from './protocol.js';
 export * from './rerun.js';
 export * from './rotation-statement.js';

@@ -184,9 +184,11 @@ describe("the README's CLI walk-through", () => {
       assert.match(discovered, /^On Parley: 1 of 3 numbers\./m);
       assert.match(printed('parley log').stdout, /blinded-contact-numbers\s+3\s+\d+\s+yes/);
       assert.match(printed('parley send +14155550123').stdout, /^Sent \(\w+\) in conversation /);
-      // Alice has not imported Bob (and the server knows no numbers): his account, and his words.
+      // Alice has not imported Bob (and the server knows no numbers): the profile name he chose,
+      // marked ~ (not in her contacts), and his words.
       const heard = printed('parley listen').stdout;
-      assert.match(heard, new RegExp(`^\\[\\S+\\] ${bob.slice(0, 8)}: Hi Alice$`, 'm'));
+      assert.match(heard, /^\[\S+\] ~Bob: Hi Alice$/m);
+      assert.match(printed('parley requests').stdout, /~Bob\s+1\s+Hi Alice$/m);
       assert.match(printed('parley conversations').stdout, /\s1\s+1\s+Hi Alice \(received\)$/m);
       assert.match(printed('parley safety-number').stdout, /^ {2}\d{5}(?: \d{5}){3}$/m);
       assert.match(printed('parley consent withdraw').stdout, /^Consent withdrawn/);

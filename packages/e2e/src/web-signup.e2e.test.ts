@@ -123,6 +123,7 @@ describe('web sign-up: the code screen, and the layout', { skip, timeout: 240_00
 
     await p.getByLabel(/^Yes — people who have my number/).check();
     await p.getByLabel('Nobody').check();
+    await p.getByLabel('Your name').fill('Tall Screen');
     await p.getByLabel('Name of this device').fill('tall screen');
     await p.getByRole('button', { name: 'Create account' }).click();
     await p.getByRole('heading', { name: 'Contacts' }).waitFor();

@@ -2,8 +2,9 @@
  * The web app in a real browser (Debian's Chromium through playwright-core) against a real
  * `parley serve` process: three people register, one imports a vCard and sees who is reachable and
  * online, they chat one-to-one and in a group, live and across a reload and a server restart, and
- * the privacy dashboard's withdraw, export and delete work. A second and a third device are linked
- * — by the typed code, and through the camera (Chromium's fake capture playing the QR code read off
+ * the privacy dashboard's withdraw, export and delete work; a stranger's chat is a message
+ * request (no read receipt until accepted) and strangers in a group show by their profile names.
+ * A second and a third device are linked — by the typed code, and through the camera (Chromium's fake capture playing the QR code read off
  * the new device's screen) — and join the existing conversation; safety numbers match on both
  * screens, a verified contact's new identity blocks sending until accepted, and a signed-out device
  * lands where it can link or register again. Every main screen is checked with axe and saved at
@@ -159,6 +160,8 @@ describe('web app', { skip, timeout: 300_000 }, () => {
           : 'Nobody',
       )
       .check();
+    // The profile name people see: the first word of the device's name ("Alice laptop").
+    await page.getByLabel('Your name').fill(deviceName.split(' ')[0]!);
     await page.getByLabel('Name of this device').fill(deviceName);
     await page.getByRole('button', { name: 'Create account' }).click();
   }
@@ -245,11 +248,22 @@ describe('web app', { skip, timeout: 300_000 }, () => {
 
     const a = alice.page;
     await a.getByRole('link', { name: /^Chats/ }).click();
+    // Bob is not in Alice's contacts: his chat is a message request, under his profile name.
+    const requests = a.getByRole('region', { name: 'Message requests' });
+    await requests.getByText('Bob (not in contacts)', { exact: true }).waitFor();
     const unread = a.locator('.chat-item', { hasText: 'Hi Alice' }).locator('.unread');
     await eventually('the unread count', () => unread.textContent(), '1 unread');
+    await checkScreen(a, 'message-requests');
     await openChat(a, 'Hi Alice');
     await message(a, 'Hi Alice').waitFor();
+    await a.getByRole('heading', { name: 'Message request from Bob (not in contacts)' }).waitFor();
+    await checkScreen(a, 'message-request');
+    // Read, but not accepted: Bob learns nothing of it. Accepting sends the receipt.
+    assert.equal(await message(b, 'Hi Alice').getByText('Read').count(), 0);
+    await a.getByRole('button', { name: 'Accept' }).click();
+    await a.getByRole('heading', { name: /^Message request/ }).waitFor({ state: 'detached' });
     await message(b, 'Hi Alice').getByText('Read').waitFor();
+    await a.getByText('Bob is not in your contacts.').waitFor();
     await a.getByLabel('Message', { exact: true }).fill('Hi B');
     await b.getByText(/is typing…/).waitFor();
     await send(a, 'Hi Bob');
@@ -280,6 +294,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     const c = carol.page;
     await openChat(c, 'Hello group');
     await message(c, 'Hello group').waitFor();
+    // Bob and Alice are strangers to Carol: the profile names they chose show, marked as such.
+    await message(c, 'Hello group')
+      .locator('.from', { hasText: 'Bob (not in contacts)' })
+      .waitFor();
+    await c.locator('#chat-title', { hasText: 'Alice (not in contacts)' }).waitFor();
+    await c.locator('#chat-title', { hasText: 'Bob (not in contacts)' }).waitFor();
     await send(c, 'Hi all');
     await message(b, 'Hi all').waitFor();
     await openChat(a, 'Hi all');
@@ -322,6 +342,12 @@ describe('web app', { skip, timeout: 300_000 }, () => {
       'Yes',
     );
     await checkScreen(b, 'privacy');
+    // Bob changes his profile name: Carol, who has no Bob in her contacts, sees the new one.
+    await b.getByLabel('Your name').fill('Bobby');
+    await b.getByRole('button', { name: 'Save name' }).click();
+    await b.getByText('Saved. People you message now see “Bobby”.').waitFor();
+    await openChat(c, 'Hi all');
+    await c.locator('#chat-title', { hasText: 'Bobby (not in contacts)' }).waitFor();
     const [download] = await Promise.all([
       b.waitForEvent('download'),
       b.getByRole('button', { name: 'Export my data (JSON)' }).click(),
@@ -334,6 +360,11 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await b.getByRole('link', { name: 'Contacts' }).click();
     await b.getByRole('button', { name: 'See what this shares' }).waitFor();
     await eventually('Dave Example, erased', () => b.getByText('Dave Example').count(), 0);
+    // Alice came from the erased address book: her chat now shows the name she chose, never
+    // "Unknown".
+    await b.getByRole('link', { name: /^Chats/ }).click();
+    await b.locator('.chat-title', { hasText: /^Alice \(not in contacts\)$/ }).waitFor();
+    assert.equal(await b.getByText(/Unknown/).count(), 0);
 
     // Bob hides his presence: Alice, who found him by number, no longer sees him online.
     await a.getByRole('link', { name: 'Contacts' }).click();
@@ -391,11 +422,14 @@ describe('web app', { skip, timeout: 300_000 }, () => {
     await page.keyboard.type(await server.codeFor(verificationId));
     await page.keyboard.press('Enter');
     await page.getByRole('radio').first().waitFor();
-    // Tab into each question, Space answers it; then the device name, and Enter.
+    // Tab into each question, Space answers it; then the name people see, the device name, and
+    // Enter.
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Erin');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();

@@ -21,6 +21,7 @@ import { Accounts } from './identity/accounts.js';
 import { Devices } from './identity/devices.js';
 import { IdentityKeys } from './identity/identity-keys.js';
 import { Linking } from './identity/linking.js';
+import { Profiles } from './identity/profiles.js';
 import { RegistrationLock } from './identity/registration-lock.js';
 import { VerificationService } from './identity/verification.js';
 import { FileBlobStore } from './infra/blobs/file-store.js';
@@ -36,6 +37,7 @@ import { createSmsProvider } from './infra/sms/providers.js';
 import type { SmsProvider } from './infra/sms/sms-provider.js';
 import { CertificateReloader, loadCertificatePair } from './infra/tls/certificates.js';
 import { Attachments } from './messaging/attachments.js';
+import { Blocks } from './messaging/blocks.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
@@ -148,12 +150,13 @@ export async function startServer(
     const hub = new Hub();
     const node = await bus.join((event) => hub.receive(event));
     hub.join(node);
-    const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock);
+    const blocks = new Blocks(db, linkKey, clock);
+    const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock, blocks);
     const links = new ContactLinks(db, linkKey);
     const allowList = new PresenceAllowList(db, linkKey, hub);
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
-    const keyPackages = new KeyPackages(db, hub, allowList, { bus });
+    const keyPackages = new KeyPackages(db, hub, allowList, { bus, blocks });
     const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
     const devices = new Devices(db, hub, mailbox);
     const linking = new Linking(db, hub, bus, config.verification, clock);
@@ -192,7 +195,9 @@ export async function startServer(
       links,
       allowList,
       keyPackages,
-      groups: new Groups(db, mailbox, hub, clock),
+      groups: new Groups(db, mailbox, hub, clock, blocks),
+      blocks,
+      profiles: new Profiles(db, clock),
       // The database picks the blob store: SQLite's node keeps files beside it, a PostgreSQL
       // cluster keeps them where every node reads (docs/design.md, Attachments).
       attachments: new Attachments(

@@ -10,11 +10,13 @@ import type { Accounts } from './identity/accounts.js';
 import type { Devices } from './identity/devices.js';
 import type { IdentityKeys } from './identity/identity-keys.js';
 import type { Linking } from './identity/linking.js';
+import type { Profiles } from './identity/profiles.js';
 import type { VerificationService } from './identity/verification.js';
 import type { Bus } from './infra/bus/bus.js';
 import type { Db } from './infra/db/database.js';
 import type { OprfPool } from './infra/oprf/oprf-pool.js';
 import type { Attachments } from './messaging/attachments.js';
+import type { Blocks } from './messaging/blocks.js';
 import type { Groups } from './messaging/groups.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
@@ -44,4 +46,6 @@ export interface Services {
   allowList: PresenceAllowList;
   /** Encrypted attachments' blobs: files under the data directory, or PostgreSQL. */
   attachments: Attachments;
+  profiles: Profiles;
+  blocks: Blocks;
 }

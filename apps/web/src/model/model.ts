@@ -69,6 +69,10 @@ export class AppModel {
   /** Changed safety numbers not yet accepted, by account id. */
   keyChanges: Record<string, KeyChange> = {};
   toasts: Toast[] = [];
+  /** Profile names people shared with this user (inside MLS), by account. */
+  profileNames: Record<string, string> = {};
+  /** A name for the add-a-contact form to start with ("add to contacts" from a chat). */
+  contactToAdd: string | undefined;
   private toastId = 0;
   private seen: Record<string, number> = {};
   private version = 0;
@@ -155,6 +159,11 @@ export class AppModel {
       void this.store.set(KEYS.seen, this.seen);
       void this.refreshConversation(conversationId).catch(() => this.refreshConversations());
     });
+    m.on('profile', ({ accountId, name }) => {
+      this.profileNames = { ...this.profileNames, [accountId]: name };
+      void this.refreshConversations();
+    });
+    this.profileNames = await m.people.names();
     await this.refreshConversations();
     try {
       await m.start();
@@ -192,6 +201,7 @@ export class AppModel {
     this.conversations = [];
     this.warnings = {};
     this.keyChanges = {};
+    this.profileNames = {};
     this.seen = {};
     await this.store.set(KEYS.seen, this.seen);
     this.changed();
@@ -257,10 +267,80 @@ export class AppModel {
 
   // --- people ---
 
+  /**
+   * How a person is shown: the address book's name when they are a contact; else the profile
+   * name they shared, marked as not a contact; else "Parley user" and the start of their id.
+   * Withdrawing consent drops the first, so a chat falls back to the profile name.
+   */
   nameOf(accountId: string): string {
     if (accountId === this.client.account?.accountId) return 'You';
     const person = this.people.find((p) => p.accountId === accountId);
-    return person?.name ?? `Unknown (${accountId.slice(0, 6)})`;
+    if (person) return person.name;
+    const profile = this.profileNames[accountId];
+    return profile ? `${profile} (not in contacts)` : `Parley user ${accountId.slice(0, 6)}`;
+  }
+
+  isContact(accountId: string): boolean {
+    return this.people.some((p) => p.accountId === accountId);
+  }
+
+  /** This user's own profile name, as the people they message see it. */
+  get profileName(): string | undefined {
+    const self = this.client.account?.accountId;
+    return self ? this.profileNames[self] : undefined;
+  }
+
+  async setProfileName(name: string): Promise<void> {
+    await this.client.messenger.people.setName(name);
+    const self = this.client.account!.accountId;
+    const saved = await this.client.messenger.people.nameOf(self);
+    if (saved) this.profileNames = { ...this.profileNames, [self]: saved };
+    this.changed();
+  }
+
+  /** Opens Contacts with the add-a-contact form filled with this person's profile name. */
+  addToContacts(accountId: string): void {
+    this.contactToAdd = this.profileNames[accountId] ?? '';
+    this.changed();
+  }
+
+  // --- message requests ---
+
+  /**
+   * Accepts a request. What the user already read here is now said to the sender (it was held
+   * back while the conversation was a request); the profile goes out in the background.
+   */
+  async acceptRequest(conversationId: string): Promise<void> {
+    await this.client.messenger.people.accept(conversationId);
+    const self = this.client.account!.accountId;
+    const seen = this.seen[conversationId] ?? 0;
+    const read = (await this.client.messenger.history(conversationId))
+      .slice(0, seen)
+      .filter((h) => h.from.accountId !== self && h.kind !== 'notice')
+      .map((h) => h.id);
+    if (read.length > 0) {
+      await this.client.messenger.markRead(conversationId, read).catch(() => {});
+    }
+    await this.refreshConversations();
+  }
+
+  async deleteRequest(conversationId: string): Promise<void> {
+    await this.client.messenger.people.delete(conversationId);
+    await this.refreshConversations();
+  }
+
+  async blockRequest(conversationId: string): Promise<void> {
+    await this.client.messenger.people.blockRequest(conversationId);
+    await this.refreshConversations();
+  }
+
+  async reportRequest(conversationId: string, attachMessages: boolean): Promise<void> {
+    await this.client.messenger.people.reportSpam(conversationId, attachMessages);
+    this.toast(
+      attachMessages
+        ? 'Reported as spam, with their messages.'
+        : 'Reported as spam. Their messages stayed on this device.',
+    );
   }
 
   /** The line a history entry shows: its text, a membership notice, or a placeholder. */
@@ -268,11 +348,9 @@ export class AppModel {
     if (m.kind === 'unsupported') return 'A newer kind of message — update Parley to see it';
     if (m.kind === 'attachment') return m.text || `File: ${m.attachment?.name ?? ''}`;
     if (m.kind !== 'notice' || !m.notice) return m.text;
-    // Names from the contacts this app knows, else "someone".
+    // Names from the contacts this app knows, else the profile names people shared.
     return describeNotice(m.notice, (accountId) =>
-      accountId === this.client.account?.accountId
-        ? 'you'
-        : (this.people.find((p) => p.accountId === accountId)?.name ?? 'someone'),
+      accountId === this.client.account?.accountId ? 'you' : this.nameOf(accountId),
     );
   }
 

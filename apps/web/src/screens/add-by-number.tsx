@@ -8,7 +8,9 @@ import { type CountryCode, guessRegion, withRegion } from '../model/phone.js';
 
 export function AddByNumber(props: { model: AppModel; region: CountryCode | undefined }) {
   const [region, setRegion] = useState<CountryCode>(props.region ?? guessRegion());
-  const [name, setName] = useState('');
+  // "Add to contacts" from a chat starts with the profile name that person chose.
+  const [name, setName] = useState(props.model.contactToAdd ?? '');
+  const [open] = useState(props.model.contactToAdd !== undefined);
   const [number, setNumber] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -24,6 +26,7 @@ export function AddByNumber(props: { model: AppModel; region: CountryCode | unde
       setAdded(`${person.name}: ${person.status === 'on-parley' ? 'on Parley' : 'not on Parley'}.`);
       setName('');
       setNumber('');
+      props.model.contactToAdd = undefined;
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -32,7 +35,7 @@ export function AddByNumber(props: { model: AppModel; region: CountryCode | unde
   };
 
   return (
-    <details className="panel add-contact">
+    <details className="panel add-contact" open={open || undefined}>
       <summary>Add a contact by number</summary>
       <form onSubmit={(e) => void submit(e)} noValidate>
         <label htmlFor="add-name">Name</label>

@@ -7,7 +7,8 @@
  * replies, reacts, edits and deletes; a reply or an edit is shown above the composer until sent
  * or cancelled. Files: the Attach button sends one (encrypted on this device, a thumbnail made
  * here for images, with a progress bar), and each attachment shows as
- * components/attachment-view.tsx.
+ * components/attachment-view.tsx. A message request shows its answers above the messages; a
+ * member who is not a contact shows by their profile name, with "Add to contacts".
  */
 
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
@@ -49,6 +50,7 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
   );
   const concerned = [...new Set([...others, ...named])].filter((a) => a !== self);
   const changes = concerned.flatMap((a) => (model.keyChanges[a] ? [model.keyChanges[a]] : []));
+  const strangers = others.filter((a) => !model.isContact(a));
   const concernedKey = concerned.join(',');
 
   // After a reload the banner comes back for a verified contact whose new key waits.
@@ -251,6 +253,30 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           </div>
         </div>
       ))}
+      {view?.request && view.active && (
+        <RequestAnswers
+          model={model}
+          conversationId={conversationId}
+          from={view.request}
+          onGone={props.onBack}
+          onError={setError}
+        />
+      )}
+      {!view?.request &&
+        strangers.map((a) => (
+          <p key={a} className="stranger">
+            {model.profileNames[a] ?? model.nameOf(a)} is not in your contacts.{' '}
+            <button
+              type="button"
+              onClick={() => {
+                model.addToContacts(a);
+                go('contacts');
+              }}
+            >
+              Add to contacts
+            </button>
+          </p>
+        ))}
       {view?.active && (
         <TimerChoice
           seconds={view.timer ?? 0}
@@ -350,6 +376,60 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
           {mode?.kind === 'edit' ? 'Save' : 'Send'}
         </button>
       </form>
+    </section>
+  );
+}
+
+/** The answers to a message request: accept, delete, block, report as spam. */
+function RequestAnswers(props: {
+  model: AppModel;
+  conversationId: string;
+  from: string;
+  onGone: () => void;
+  onError: (message: string | undefined) => void;
+}) {
+  const { model, conversationId } = props;
+  const [attach, setAttach] = useState(false);
+  const act = (work: () => Promise<void>, gone: boolean) => {
+    props.onError(undefined);
+    work().then(
+      () => gone && props.onGone(),
+      (e: unknown) => props.onError(describeError(e)),
+    );
+  };
+  return (
+    <section className="request-banner panel" aria-labelledby="request-title">
+      <h2 id="request-title">Message request from {model.nameOf(props.from)}</h2>
+      <p>
+        They are not in your contacts. Until you accept, they do not see that you read their
+        messages, that you are typing, or when you are online, and they do not get your profile
+        name. Answering accepts.
+      </p>
+      <div className="actions">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => act(() => model.acceptRequest(conversationId), false)}
+        >
+          Accept
+        </button>
+        <button type="button" onClick={() => act(() => model.deleteRequest(conversationId), true)}>
+          Delete
+        </button>
+        <button type="button" onClick={() => act(() => model.blockRequest(conversationId), true)}>
+          Block
+        </button>
+        <button
+          type="button"
+          onClick={() => act(() => model.reportRequest(conversationId, attach), false)}
+        >
+          Report spam
+        </button>
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={attach} onChange={(e) => setAttach(e.target.checked)} />{' '}
+        Attach their messages to the report (otherwise the server learns only who they are)
+      </label>
     </section>
   );
 }

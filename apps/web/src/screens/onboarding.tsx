@@ -43,6 +43,7 @@ export function Onboarding(props: {
   const [discoverable, setDiscoverable] = useState<'yes' | 'no' | ''>('');
   const [presence, setPresence] = useState<PresenceVisibility | ''>('');
   const [deviceName, setDeviceName] = useState(defaultDeviceName);
+  const [profileName, setProfileName] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   /** Said on the code screen after a new code was sent. */
@@ -139,6 +140,7 @@ export function Onboarding(props: {
           discoverable: discoverable === 'yes',
           presence,
           deviceName: deviceName.trim(),
+          profileName: profileName.trim(),
           ...(lockPin ? { registrationLockPin: lockPin } : {}),
         });
       } catch (err) {
@@ -177,6 +179,10 @@ export function Onboarding(props: {
     if (step.at !== 'choices') return;
     if (!discoverable || !presence) {
       setError('Please answer both questions; there is no default.');
+      return;
+    }
+    if (!profileName.trim()) {
+      setError('Choose the name people you message will see.');
       return;
     }
     if (!deviceName.trim()) {
@@ -339,6 +345,19 @@ export function Onboarding(props: {
               Nobody
             </Choice>
           </fieldset>
+          <label htmlFor="profile-name">Your name</label>
+          <input
+            id="profile-name"
+            value={profileName}
+            maxLength={64}
+            autoComplete="name"
+            aria-describedby="profile-name-hint"
+            onChange={(e) => setProfileName(e.target.value)}
+          />
+          <p id="profile-name-hint" className="hint">
+            People you message see it, also those who do not have you in their contacts. It is
+            encrypted: the server cannot read it. You can change it later under Privacy.
+          </p>
           <label htmlFor="device-name">Name of this device</label>
           <input
             id="device-name"

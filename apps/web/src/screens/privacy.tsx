@@ -1,5 +1,5 @@
 /**
- * The privacy dashboard: every upload this device made (the transparency log), the consent and
+ * The privacy dashboard: the profile name, every upload this device made (the transparency log), the consent and
  * how to withdraw it, who can find you and see you online, the registration lock, the account's
  * devices (link a new one, sign one out, or all the others), an export of your data, and deleting
  * the account.
@@ -12,6 +12,7 @@ import { describeError } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import type { Device, PresenceVisibility, UploadRecord } from '../model/sdk.js';
 import { LinkDevice } from './link-device.js';
+import { ProfileName } from './profile-name.js';
 import { RegistrationLock } from './registration-lock.js';
 
 export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void }) {
@@ -107,6 +108,8 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
         {status}
       </p>
       <Alert message={error} />
+
+      <ProfileName model={model} />
 
       <div className="panel">
         <h2>Uploads from this device</h2>

@@ -19,6 +19,8 @@ export interface AccountValues {
   pin?: string;
   json?: boolean;
   yes?: boolean;
+  /** The name people see in conversations (sealed: the server cannot read it). */
+  'profile-name'?: string;
 }
 
 interface Io {
@@ -78,6 +80,7 @@ export async function registerCommand(
         presence,
         deviceName: values.name ?? 'terminal',
         ...(pin !== undefined ? { registrationLockPin: pin } : {}),
+        ...(values['profile-name'] !== undefined ? { profileName: values['profile-name'] } : {}),
       });
       break;
     } catch (error) {

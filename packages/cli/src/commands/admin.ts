@@ -54,9 +54,24 @@ export async function adminCommand(args: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'reports': {
+      const { reports } = await call<{
+        reports: Array<{ accountId: string; reportedAt: string; messages?: string[] }>;
+      }>('GET', '/v1/admin/reports');
+      if (values.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
+      else if (reports.length === 0) process.stdout.write('No spam reports.\n');
+      else {
+        for (const r of reports) {
+          const attached = r.messages ? `, ${counted(r.messages.length, 'message')} attached` : '';
+          process.stdout.write(`${r.reportedAt}  ${r.accountId}${attached}\n`);
+          for (const m of r.messages ?? []) process.stdout.write(`    ${JSON.stringify(m)}\n`);
+        }
+      }
+      return 0;
+    }
     default:
       throw new UsageError(
-        `unknown admin command '${positionals[0] ?? ''}' (rotate-key, stats, backup, restore, migrate)`,
+        `unknown admin command '${positionals[0] ?? ''}' (rotate-key, stats, backup, restore, migrate, reports)`,
       );
   }
 }

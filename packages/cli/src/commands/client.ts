@@ -23,6 +23,7 @@ import { linkCommand } from './linking.js';
 import { messagingCommand } from './messaging.js';
 import { forgetNames, namer, rememberNames } from './names.js';
 import { counted, progressBar, table } from './output.js';
+import { peopleCommand } from './people-commands.js';
 import { confirm } from './prompt.js';
 import { safetyNumberCommand } from './safety-number.js';
 
@@ -55,6 +56,8 @@ export const OPTIONS = {
   file: { type: 'string' },
   caption: { type: 'string' },
   save: { type: 'string' },
+  'profile-name': { type: 'string' },
+  attach: { type: 'boolean' },
 } as const;
 
 export async function clientCommand(command: string, args: string[]): Promise<number> {
@@ -281,7 +284,23 @@ export async function clientCommand(command: string, args: string[]): Promise<nu
             positionals,
             values,
             out,
-            nameOf: await namer(store),
+            nameOf: await namer(store, client.messenger),
+          });
+        } finally {
+          client.close();
+        }
+      case 'profile':
+      case 'requests':
+      case 'block':
+      case 'unblock':
+        if (!client.registered) throw new ParleyError('NOT_REGISTERED');
+        try {
+          return await peopleCommand(command, {
+            client,
+            positionals,
+            values,
+            out,
+            nameOf: await namer(store, client.messenger),
           });
         } finally {
           client.close();

@@ -111,6 +111,7 @@ export class Conversations {
       // Settings every member shares outlive membership changes.
       ...(previous?.timer ? { timer: previous.timer } : {}),
       ...(previous?.name ? { name: previous.name } : {}),
+      ...(previous?.request ? { request: previous.request } : {}),
     };
     await this.save(conversation);
     if (change) {
@@ -232,6 +233,28 @@ export class Conversations {
   forgetCached(): void {
     this.cache.clear();
     this.histories.clear();
+  }
+
+  /** Sets or clears the conversation's message-request mark, and says so. */
+  async setRequest(id: string, requester: string | undefined): Promise<StoredConversation> {
+    const { request: _, ...rest } = await this.require(id);
+    const next: StoredConversation = requester ? { ...rest, request: requester } : rest;
+    await this.save(next);
+    this.events.emit('conversation', publicView(next));
+    return next;
+  }
+
+  /** Deletes one conversation's state and history (a deleted message request). */
+  async forget(id: string): Promise<void> {
+    const ids = (await this.store.get<string[]>(KEYS.conversations)) ?? [];
+    await this.store.set(
+      KEYS.conversations,
+      ids.filter((x) => x !== id),
+    );
+    await this.store.delete(KEYS.conversation(id));
+    await this.store.delete(KEYS.history(id));
+    this.cache.delete(id);
+    this.histories.delete(id);
   }
 
   /** Deletes every conversation's state and history from the store and the cache. */

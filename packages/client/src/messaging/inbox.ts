@@ -25,6 +25,7 @@ import {
   MESSAGING_LIMITS,
   type MessageChangeEnvelope,
   ParleyError,
+  type ProfileEnvelope,
   parseEnvelope,
 } from '@parley/core';
 import { attachmentFields } from './attachments.js';
@@ -47,11 +48,26 @@ import {
 import { noticeMessage, sameSettings, settingNotice, withSetting } from './notices.js';
 import type { SecurityWarning } from './warnings.js';
 
+/** How long a profile envelope holds the entries after it while its profile is fetched. */
+const PROFILE_WAIT_MS = 10_000;
+
 /** Ids of history-less messages a conversation remembers, to recognise them delivered again. */
 const HANDLED_MAX = 64;
 
 /** Who a Commit's notice names when MLS gives no member (cannot happen with basic credentials). */
 const NOBODY: DeviceRef = { accountId: '', deviceId: '' };
+
+/**
+ * What the inbox asks about people: who is a contact (a conversation started by anyone else is a
+ * message request), who is blocked (their messages in shared groups are hidden), and the
+ * profiles (a `profile` envelope is learned; this account's own is shared where it joins).
+ */
+export interface InboxPeople {
+  isKnown(accountId: string): Promise<boolean>;
+  isBlocked(accountId: string): Promise<boolean>;
+  learnProfile(from: string, envelope: ProfileEnvelope): Promise<void>;
+  shareProfile(conversationId: string): Promise<void>;
+}
 
 const same = (a: DeviceRef, b: DeviceRef) =>
   a.accountId === b.accountId && a.deviceId === b.deviceId;
@@ -69,6 +85,7 @@ export class Inbox {
     private readonly wire: Wire,
     private readonly events: MessengerEventSink,
     private readonly checks: KeyChecks,
+    private readonly people: InboxPeople,
   ) {}
 
   /** Queues a delivered entry; it is applied after everything queued before it. */
@@ -112,9 +129,9 @@ export class Inbox {
   private async apply(task: LaneTask, frame: DeliverFrame): Promise<void> {
     switch (frame.kind) {
       case 'welcome':
-        return this.applyWelcome(frame);
+        return this.applyWelcome(task, frame);
       case 'commit':
-        return this.applyCommit(frame);
+        return this.applyCommit(task, frame);
       case 'application':
         return this.applyMessage(task, frame);
       case 'receipt':
@@ -126,7 +143,7 @@ export class Inbox {
     }
   }
 
-  private async applyWelcome(frame: DeliverFrame): Promise<void> {
+  private async applyWelcome(task: LaneTask, frame: DeliverFrame): Promise<void> {
     if (await this.conversations.load(frame.groupId)) return;
     const kp = frame.keyPackageId ? await this.keys.own(frame.keyPackageId) : undefined;
     if (!kp || !frame.payload) {
@@ -148,9 +165,16 @@ export class Inbox {
     ];
     await this.conversations.adopt(frame.groupId, state, { by, notices }, frame.sentAt);
     await this.keys.spend(kp);
+    // Started by someone who is not a contact: a message request, and no profile for them yet.
+    const adder = addedBy?.accountId;
+    if (adder && adder !== this.device.accountId && !(await this.people.isKnown(adder))) {
+      await this.conversations.setRequest(frame.groupId, adder);
+    } else {
+      task.after(() => this.people.shareProfile(frame.groupId));
+    }
   }
 
-  private async applyCommit(frame: DeliverFrame): Promise<void> {
+  private async applyCommit(task: LaneTask, frame: DeliverFrame): Promise<void> {
     const stored = await this.conversations.load(frame.groupId);
     if (!stored || frame.epoch < stored.epoch || !frame.payload) return; // seen before
     const { state, committer } = await mls.processHandshake(
@@ -159,7 +183,21 @@ export class Inbox {
     );
     this.checkSender(frame, committer);
     await this.checks.tree(frame.groupId, state);
-    await this.conversations.adopt(frame.groupId, state, { by: committer ?? NOBODY });
+    const after = await this.conversations.adopt(frame.groupId, state, {
+      by: committer ?? NOBODY,
+    });
+    // A new device (of a new member, or a newly linked one): it gets this account's profile key,
+    // from this account's lowest device, once.
+    const before = new Set(stored.members.map((m) => m.deviceId));
+    const mine = after.members.filter((m) => m.accountId === this.device.accountId);
+    if (
+      after.active &&
+      !after.request &&
+      after.members.some((m) => !before.has(m.deviceId)) &&
+      lowest(mine) === this.device.deviceId
+    ) {
+      task.after(() => this.people.shareProfile(frame.groupId));
+    }
   }
 
   private async applyMessage(task: LaneTask, frame: DeliverFrame): Promise<void> {
@@ -175,7 +213,11 @@ export class Inbox {
     this.checkSender(frame, sender);
     const read = parseEnvelope(plaintext);
     const envelope = read.kind === 'envelope' ? read.envelope : undefined;
-    if (envelope && isMessageChange(envelope)) {
+    // A blocked member of a shared group: the MLS state moves on, what they say is not shown (the
+    // settings every member shares still apply, or this device's view of the group would drift).
+    const hidden =
+      sender.accountId !== this.device.accountId && (await this.people.isBlocked(sender.accountId));
+    if (!hidden && envelope && isMessageChange(envelope)) {
       // The history first, as for a text: redelivered before the state was saved, it decrypts
       // again and applies again, which changes nothing.
       const changed = await this.applyMessageChange(frame.groupId, sender, envelope);
@@ -210,12 +252,21 @@ export class Inbox {
       this.events.emit('conversation', publicView(await this.conversations.require(frame.groupId)));
       return;
     }
-    if (envelope && envelope.type !== 'text' && envelope.type !== 'attachment') {
+    if (hidden || (envelope && envelope.type !== 'text' && envelope.type !== 'attachment')) {
       const next: StoredConversation = {
         ...stored,
         state: await mls.encodeState(state),
         handled: [...(stored.handled ?? []), frame.id].slice(-HANDLED_MAX),
       };
+      if (
+        hidden ||
+        !envelope ||
+        envelope.type === 'text' ||
+        envelope.type === 'attachment' ||
+        isMessageChange(envelope)
+      ) {
+        return this.conversations.save(next);
+      }
       return this.applyControl(task, next, sender, envelope);
     }
     const message: ChatMessage = {
@@ -293,6 +344,20 @@ export class Inbox {
   ): Promise<void> {
     const mine = sender.accountId === this.device.accountId;
     await this.conversations.save(next);
+    if (envelope.type === 'profile') {
+      // Read before the entries after it, so the messages that follow show the name; a fetch
+      // that hangs holds the queue PROFILE_WAIT_MS at most, then goes on in the background.
+      // Never throws: a profile the server serves wrong is reported and the name known is kept.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.people.learnProfile(sender.accountId, envelope),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, PROFILE_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      return;
+    }
     if (envelope.type === 'leave') {
       if (!next.members.some((m) => m.accountId === sender.accountId)) return;
       await this.conversations.noteDepartures(next.id, [sender.accountId]);

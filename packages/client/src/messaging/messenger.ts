@@ -9,6 +9,7 @@
  * - `inbox.ts` — applying delivered entries exactly once, in order, and acknowledging them;
  * - `signals.ts` — typing and read receipts, signed by the sending device;
  * - `notices.ts` — the membership notices in the history, from Commits;
+ * - `people.ts` — profile names, message requests and blocks (`messenger.people`);
  * - `warnings.ts` — the security warnings (what the server claimed and MLS did not back);
  * - `lane.ts` — the one-at-a-time order everything that changes MLS state runs in.
  * Presence is a frame each way and lives here.
@@ -39,6 +40,7 @@ import {
   toBase64Url,
 } from '@parley/core';
 import { OwnIdentity } from '../identity/own-identity.js';
+import { Profiles } from '../identity/profiles.js';
 import { Trust } from '../identity/trust.js';
 import type { ClientStore } from '../store/store.js';
 import type { ApiClient } from '../transport/api.js';
@@ -65,6 +67,7 @@ import {
 } from './model.js';
 import { noticeMessage, settingNotice, withSetting } from './notices.js';
 import { BUSY_RETRY_MS, type ControlEnvelope, Outbox, SERVICE_RETRY_MS } from './outbox.js';
+import { People } from './people.js';
 import { Signals } from './signals.js';
 
 export type { Progress, SendFileOptions } from './attachments.js';
@@ -109,6 +112,17 @@ export interface MessengerOptions {
    * as an 'error' event; the conversation or message goes ahead.
    */
   onTalkingTo?: (accountIds: string[]) => Promise<void>;
+  /**
+   * Whether an account is one of this user's contacts (or someone they talk to): a conversation
+   * started by anyone else arrives as a message request. Nobody is, without it.
+   */
+  isKnown?: (accountId: string) => Promise<boolean>;
+}
+
+/** A conversation whose other member blocks this account refuses its Commits: it is skipped. */
+function skipBlocked(error: unknown): undefined {
+  if (error instanceof ParleyError && error.code === 'BLOCKED') return undefined;
+  throw error;
 }
 
 export class Messenger extends Emitter<MessengerEvents> {
@@ -127,6 +141,8 @@ export class Messenger extends Emitter<MessengerEvents> {
   readonly identity: OwnIdentity;
   /** The identity keys of the accounts this device has met (trust on first use). */
   readonly trust: Trust;
+  /** Profile names, message requests and blocks. */
+  readonly people: People;
 
   constructor(
     private readonly store: ClientStore,
@@ -178,6 +194,24 @@ export class Messenger extends Emitter<MessengerEvents> {
       serviceRetryMs: options.serviceRetryMs ?? SERVICE_RETRY_MS,
       busyRetryMs: options.busyRetryMs ?? BUSY_RETRY_MS,
     });
+    const profiles = new Profiles(store, api, device.accountId, report, (accountId, name) =>
+      this.emit('profile', { accountId, name }),
+    );
+    this.people = new People(
+      device.accountId,
+      store,
+      api,
+      this.lane,
+      this.conversationStore,
+      events,
+      profiles,
+      {
+        sendControl: (id, envelope) => this.outbox.sendControl(id, envelope),
+        leave: (id) => this.leave(id),
+        talkingTo: (ids) => this.talkingTo(ids),
+      },
+      options.isKnown,
+    );
     this.inbox = new Inbox(
       device,
       this.lane,
@@ -187,6 +221,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       wire,
       events,
       this.checks,
+      this.people,
     );
     this.signals = new Signals(device, this.lane, this.conversationStore, wire, events, () =>
       this.keys.signatureKeys(),
@@ -259,6 +294,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       await this.outbox.erase();
       await this.keys.erase();
       await this.trust.erase();
+      await this.people.erase();
       await this.identity.erase();
       await this.store.delete(CERTIFICATE_UPLOADED);
       await this.store.delete(KNOWN_DEVICES);
@@ -379,9 +415,12 @@ export class Messenger extends Emitter<MessengerEvents> {
     for (const c of await this.conversationStore.list()) {
       if (!c.active) continue;
       for (;;) {
-        const after = await this.changes.addOwnDevices(c.id, [deviceId]);
+        const after = await this.changes.addOwnDevices(c.id, [deviceId]).catch(skipBlocked);
+        if (!after) break; // a conversation of two whose other member blocks this account
         if (after.members.some((m) => m.deviceId === deviceId)) {
           joined++;
+          // The new device learns this account's profile key (and so its name) from it.
+          if (!after.request) void this.people.shareProfile(c.id);
           break;
         }
         // Its KeyPackages are not on the server yet.
@@ -439,6 +478,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   async createConversation(accountIds: string[]): Promise<Conversation> {
     const conversation = await this.changes.create(accountIds);
     await this.talkingTo(accountIds);
+    void this.people.shareProfile(conversation.id);
     return conversation;
   }
 
@@ -457,6 +497,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       ...(after.timer ? [{ v: 1, type: 'timer', seconds: after.timer, sentAt } as const] : []),
     ];
     for (const envelope of settings) await this.outbox.sendControl(conversationId, envelope);
+    void this.people.shareProfile(conversationId);
     return after;
   }
 
@@ -510,7 +551,7 @@ export class Messenger extends Emitter<MessengerEvents> {
   }
 
   private async announce(
-    envelopeFor: (c: Conversation) => ControlEnvelope | undefined,
+    envelopeFor: (c: Conversation) => Exclude<ControlEnvelope, { type: 'profile' }> | undefined,
   ): Promise<boolean> {
     const targets = (await this.conversationStore.list())
       .filter((c) => c.active && c.members.some((m) => m.deviceId !== this.device.deviceId))
@@ -588,6 +629,8 @@ export class Messenger extends Emitter<MessengerEvents> {
     const conversation = await this.conversationStore.get(conversationId);
     // A verified contact's new key waits for the user before anything is encrypted to it.
     await this.checks.requireSendable(conversation.members.map((m) => m.accountId));
+    // Answering a message request accepts it.
+    if (conversation.request) await this.people.accept(conversationId);
     if (
       options.replyTo !== undefined &&
       !(await this.conversationStore.has(conversationId, options.replyTo))
@@ -775,19 +818,23 @@ export class Messenger extends Emitter<MessengerEvents> {
     for (const c of await this.conversationStore.list()) {
       if (!c.active) continue;
       const before = c.epoch;
-      const after = await this.changes.addOwnDevices(c.id, deviceIds);
-      if (after.epoch !== before) changed++;
+      const after = await this.changes.addOwnDevices(c.id, deviceIds).catch(skipBlocked);
+      if (after && after.epoch !== before) {
+        changed++;
+        if (!after.request) void this.people.shareProfile(c.id);
+      }
     }
     return changed;
   }
 
   // --- signals: typing and read receipts, end-to-end encrypted, never stored ---
 
-  typing(conversationId: string): Promise<void> {
+  /** Tells the other members this user is typing (not in a message request: nothing is sent). */
+  async typing(conversationId: string): Promise<void> {
+    if (await this.people.isRequest(conversationId)) return;
     return this.signals.typing(conversationId);
   }
 
-  /** Tells the other members these messages were read. */
   /**
    * Removes the disappearing messages whose time ran out, now (a running messenger does it by
    * itself; a command that only reads the history calls this first).
@@ -796,6 +843,11 @@ export class Messenger extends Emitter<MessengerEvents> {
     return this.disappearing.sweep();
   }
 
+  /**
+   * Tells the other members these messages were read. Not in a message request: the requester
+   * learns nothing of it before the user accepts (a disappearing message's time on this device
+   * starts all the same: the user read it).
+   */
   async markRead(conversationId: string, messageIds: string[]): Promise<void> {
     // Read here: a disappearing message's time on this device starts now.
     const now = new Date();
@@ -806,6 +858,7 @@ export class Messenger extends Emitter<MessengerEvents> {
       }),
     );
     for (const m of started) this.disappearing.note(m.expiresAt);
+    if (await this.people.isRequest(conversationId)) return;
     return this.signals.markRead(conversationId, messageIds);
   }
 

@@ -107,6 +107,12 @@ export interface Conversation {
   timer?: number;
   /** The name a member gave the conversation; absent: named by its members. */
   name?: string;
+  /**
+   * A message request: the account (not in this user's contacts) that started it, until the
+   * user accepts it (or answers in it). Until then that account gets no read receipt, no typing
+   * and no presence, and not this user's profile.
+   */
+  request?: string;
 }
 
 export interface MessengerEvents extends Record<string, unknown> {
@@ -131,6 +137,8 @@ export interface MessengerEvents extends Record<string, unknown> {
   /** A device was linked to this account (its certificate checked against the identity key). */
   'device-linked': { deviceId: string; name: string; createdAt: string };
   presence: { accountId: string; online: boolean };
+  /** A profile name was read (the account shared its profile key in a conversation). */
+  profile: { accountId: string; name: string };
   connected: undefined;
   disconnected: undefined;
   error: ParleyError;
@@ -176,6 +184,7 @@ export function publicView(c: StoredConversation): Conversation {
     active: c.active,
     ...(c.timer ? { timer: c.timer } : {}),
     ...(c.name ? { name: c.name } : {}),
+    ...(c.request ? { request: c.request } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   type LeaveEnvelope,
   type MessageChangeEnvelope,
   ParleyError,
+  type ProfileEnvelope,
   Rerunnable,
   type SettingEnvelope,
 } from '@parley/core';
@@ -83,7 +84,7 @@ interface OutboxEntry {
 }
 
 /** Envelopes that change membership rather than show in the history. */
-export type ControlEnvelope = LeaveEnvelope | DeviceRemovedEnvelope;
+export type ControlEnvelope = LeaveEnvelope | DeviceRemovedEnvelope | ProfileEnvelope;
 
 export class Outbox {
   private readonly waiters = new Map<

@@ -35,6 +35,10 @@ export interface DataExport {
    * numbers that resolved to it, a conversation this user started or answered).
    */
   presenceAllowList: PresenceAllowEntry[];
+  /** This user's profile name (the server holds it sealed); null before one was chosen. */
+  profileName: string | null;
+  /** The accounts this user blocked from this device. */
+  blocked: string[];
   /** Conversations with their message history, oldest message first. */
   conversations: Array<Conversation & { messages: ExportedMessage[] }>;
 }

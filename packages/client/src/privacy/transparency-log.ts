@@ -23,7 +23,10 @@ export type UploadKind =
   | 'link-request'
   | 'link-approval'
   | 'presence-allow-list'
-  | 'attachment-ciphertext';
+  | 'attachment-ciphertext'
+  | 'sealed-profile'
+  | 'block'
+  | 'spam-report';
 
 export interface UploadRecord {
   at: string;
@@ -113,6 +116,21 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'Your identity key, settings and chosen contacts, sealed to the new device’s key: the server cannot open it.',
+  },
+  'sealed-profile': {
+    blinded: false,
+    description:
+      'Your profile name, sealed under your profile key: the server stores it and cannot open it.',
+  },
+  block: {
+    blinded: false,
+    description:
+      'An account you block or unblock: the server refuses its messages and invitations to you.',
+  },
+  'spam-report': {
+    blinded: false,
+    description:
+      'An account you reported as spam, and the messages only if you chose to attach them.',
   },
 };
 

@@ -68,6 +68,8 @@ export class FakeCast {
       serviceRetryMs: options.serviceRetryMs ?? 10,
       busyRetryMs: 10,
       keyPackageTarget: options.keyPackageTarget ?? MESSAGING_LIMITS.keyPackageLowWater + 5,
+      // The cast know each other: no conversation here is a message request.
+      isKnown: async () => true,
     });
     await messenger.identity.adopt(identity);
     const member = { device, store, api, messenger };

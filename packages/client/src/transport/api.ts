@@ -35,6 +35,8 @@ import {
   LinkResult,
   LinkSession,
   ParleyError,
+  type ProfilePut,
+  ProfileResponse,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
   RegisterResponse,
@@ -372,6 +374,44 @@ export class ApiClient {
 
   linkResult(linkId: string): Promise<LinkResult> {
     return this.request('GET', `/v1/links/${encodeURIComponent(linkId)}/result`, LinkResult);
+  }
+
+  // --- people: profiles, blocks, reports ---
+
+  putProfile(body: ProfilePut): Promise<{ version: number }> {
+    return this.request('PUT', '/v1/profile', Type.Object({ version: Type.Integer() }), {
+      kind: 'sealed-profile',
+      items: 1,
+      json: body,
+    });
+  }
+
+  profile(accountId: string): Promise<ProfileResponse> {
+    return this.request(
+      'GET',
+      `/v1/accounts/${encodeURIComponent(accountId)}/profile`,
+      ProfileResponse,
+    );
+  }
+
+  async block(accountId: string): Promise<void> {
+    await this.request('PUT', `/v1/blocks/${encodeURIComponent(accountId)}`, Anything, {
+      kind: 'block',
+      items: 1,
+      json: {},
+    });
+  }
+
+  async unblock(accountId: string): Promise<void> {
+    await this.request('DELETE', `/v1/blocks/${encodeURIComponent(accountId)}`, Anything);
+  }
+
+  async report(accountId: string, messages?: string[]): Promise<void> {
+    await this.request('POST', '/v1/reports', Anything, {
+      kind: 'spam-report',
+      items: 1 + (messages?.length ?? 0),
+      json: messages && messages.length > 0 ? { accountId, messages } : { accountId },
+    });
   }
 }
 

@@ -25,6 +25,7 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { metricsRoute } from './routes/metrics.js';
+import { peopleRoutes } from './routes/people.js';
 import { registrationRoutes } from './routes/registration.js';
 
 declare module 'fastify' {
@@ -140,6 +141,7 @@ export function buildApp(
     accountRoutes(authed, services);
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
+    peopleRoutes(authed, services);
     linkApprovalRoutes(authed, services);
     attachmentRoutes(authed, services);
   });

@@ -13,6 +13,7 @@ import { existingDevices } from '../identity/device-store.js';
 import type { Db, Executor } from '../infra/db/database.js';
 import { forUpdate } from '../infra/db/dialect.js';
 import type { Realtime } from '../realtime/port.js';
+import type { Blocks } from './blocks.js';
 import { type Mailbox, newMessageId, type QueueEntry } from './mailbox.js';
 import { leaveConversations } from './membership.js';
 
@@ -22,6 +23,7 @@ export class Groups {
     private readonly mailbox: Mailbox,
     private readonly realtime: Realtime,
     private readonly clock: () => number = Date.now,
+    private readonly blocks?: Blocks,
   ) {}
 
   async commit(device: DeviceRef, groupId: string, body: CommitRequest): Promise<GroupResponse> {
@@ -82,6 +84,14 @@ export class Groups {
           },
         });
       }
+      // An invitation (a new conversation, or an added member) to someone who blocks the
+      // committer is refused, and so is any Commit in a conversation of just the two (refused
+      // for everyone, so the group does not fork); in groups of more they go through (blocks.ts).
+      const accounts = [...new Set(before.map((m) => m.accountId))];
+      await this.blocks?.refuseIfBlocked(trx, device.accountId, [
+        ...addedDevices.map((d) => d.account_id),
+        ...(accounts.length === 2 ? accounts : []),
+      ]);
       const entries: QueueEntry[] = before
         .filter((m) => m.deviceId !== device.deviceId)
         .map((m) => ({

@@ -31,6 +31,7 @@ import type { Bucket, Bus } from '../infra/bus/bus.js';
 import { InProcessBus } from '../infra/bus/in-process.js';
 import type { Db } from '../infra/db/database.js';
 import type { Realtime } from '../realtime/port.js';
+import type { Blocks } from './blocks.js';
 
 /** Whose claims may take one-time packages: the owner's allow-list (discovery/presence-allow-list.ts). */
 export interface ClaimGrants {
@@ -77,6 +78,7 @@ export const CLAIMS_PER_HOUR = 1000;
 
 export class KeyPackages {
   private readonly claims: Bucket;
+  private readonly blocks: Blocks | undefined;
   /** Where the claim limits live: shared by every node on the bus. */
   private readonly bus: Bus;
 
@@ -84,8 +86,9 @@ export class KeyPackages {
     private readonly db: Db,
     private readonly realtime: Realtime,
     private readonly grants: ClaimGrants,
-    options: { claimsPerHour?: number; bus?: Bus } = {},
+    options: { claimsPerHour?: number; bus?: Bus; blocks?: Blocks } = {},
   ) {
+    this.blocks = options.blocks;
     const capacity = options.claimsPerHour ?? CLAIMS_PER_HOUR;
     this.claims = { name: 'key-claims', capacity, windowMs: 3_600_000 };
     this.bus = options.bus ?? new InProcessBus();
@@ -178,6 +181,8 @@ export class KeyPackages {
     const unique = [...new Set(accountIds)];
     const limit = await this.bus.take(this.claims, requester.accountId, unique.length);
     if (!limit.allowed) throw new ParleyError('RATE_LIMITED', { retryAfterMs: limit.retryAfterMs });
+    // A blocked account cannot start a conversation with its blocker: it gets no KeyPackage.
+    await this.blocks?.refuseIfBlocked(this.db, requester.accountId, unique);
     const granted = await this.grants.allowing(requester.accountId, unique);
     granted.add(requester.accountId);
     const claimed: ClaimedKeyPackage[] = [];

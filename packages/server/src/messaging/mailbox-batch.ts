@@ -48,6 +48,21 @@ export interface BatchResult {
   frames: Addressed[];
 }
 
+/** Which (blocker, sender) pairs are blocks, as `blocker/sender` keys (blocks.ts). */
+export interface BlockLookup {
+  blockedPairs(
+    db: Executor,
+    pairs: ReadonlyArray<readonly [blocker: string, sender: string]>,
+  ): Promise<Set<string>>;
+}
+
+interface BatchOptions {
+  now: number;
+  ttlMs: number;
+  notePrior: boolean;
+  blocks?: BlockLookup | undefined;
+}
+
 /** A transaction that met another one (deadlock, serialization failure) runs again, this often. */
 const ATTEMPTS = 3;
 
@@ -61,7 +76,7 @@ export async function writeBatch(
   db: Db,
   stores: readonly StoreItem[],
   acks: readonly AckItem[],
-  options: { now: number; ttlMs: number; notePrior: boolean },
+  options: BatchOptions,
 ): Promise<BatchResult> {
   const pairs = ackPairs(acks);
   const [seen, ackedSenders] = await Promise.all([
@@ -86,10 +101,11 @@ async function inTransaction(
   pairs: AckPairs,
   seenBefore: ReadonlyMap<string, Buffer>,
   ackedSenders: readonly string[],
-  { now, ttlMs, notePrior }: { now: number; ttlMs: number; notePrior: boolean },
+  { now, ttlMs, notePrior, blocks }: BatchOptions,
 ): Promise<BatchResult> {
   const sentAt = new Date(now).toISOString();
   const groups = await lockGroups(trx, [...new Set(stores.map((s) => s.frame.groupId))]);
+  const blocked = await blockedInPairs(trx, blocks, stores, groups);
   const seen = new Map(seenBefore);
   const planned: Array<Planned[] | undefined> = [];
   const outcome = stores.map(({ sender, frame, payload, digest }, i) => {
@@ -103,6 +119,9 @@ async function inTransaction(
     if (!group.members.includes(sender.deviceId)) return new ParleyError('NOT_GROUP_MEMBER');
     if (frame.epoch !== group.epoch) {
       return new ParleyError('EPOCH_CONFLICT', { details: { epoch: group.epoch } });
+    }
+    if (blocked.has(`${group.accounts.find((a) => a !== sender.accountId)}/${sender.accountId}`)) {
+      return new ParleyError('BLOCKED');
     }
     planned[i] = group.members
       .filter((d) => d !== sender.deviceId)
@@ -172,22 +191,55 @@ async function inTransaction(
   return { outcome, counts: acked.counts, storedAt: acked.storedAt, frames };
 }
 
-/** The batch's groups, shared-locked in id order: each one's epoch and member devices. */
-async function lockGroups(
+interface LockedGroup {
+  epoch: number;
+  members: string[];
+  /** The member accounts, each once. */
+  accounts: string[];
+}
+
+/**
+ * The sends of the batch in a conversation of exactly two accounts whose other account blocks
+ * the sender, as `blocker/sender` keys. Groups of more keep every message (blocks.ts says why).
+ */
+async function blockedInPairs(
   trx: Executor,
-  ids: string[],
-): Promise<Map<string, { epoch: number; members: string[] }>> {
-  const groups = new Map<string, { epoch: number; members: string[] }>();
+  blocks: BlockLookup | undefined,
+  stores: readonly StoreItem[],
+  groups: ReadonlyMap<string, LockedGroup>,
+): Promise<Set<string>> {
+  if (!blocks) return new Set();
+  const pairs = new Map<string, readonly [string, string]>();
+  for (const { sender, frame } of stores) {
+    const accounts = groups.get(frame.groupId)?.accounts ?? [];
+    const other = accounts.find((a) => a !== sender.accountId);
+    if (accounts.length !== 2 || !other) continue;
+    pairs.set(`${other}/${sender.accountId}`, [other, sender.accountId]);
+  }
+  return blocks.blockedPairs(trx, [...pairs.values()]);
+}
+
+/** The batch's groups, shared-locked in id order: each one's epoch and member devices. */
+async function lockGroups(trx: Executor, ids: string[]): Promise<Map<string, LockedGroup>> {
+  const groups = new Map<string, LockedGroup>();
   if (ids.length === 0) return groups;
-  const { rows } = await sql<{ id: string; epoch: number; device_id: string | null }>`${prepared}
-    select g.id, g.epoch, m.device_id from groups g
+  const { rows } = await sql<{
+    id: string;
+    epoch: number;
+    device_id: string | null;
+    account_id: string | null;
+  }>`${prepared}
+    select g.id, g.epoch, m.device_id, m.account_id from groups g
     left join group_members m on m.group_id = g.id
     where g.id in (select r.id from (${textsOf(trx, 'id', ids)}) r)
     order by g.id ${lockRows(trx, 'share', 'g')}`.execute(trx);
   for (const r of rows) {
-    const group = groups.get(r.id) ?? { epoch: Number(r.epoch), members: [] };
+    const group = groups.get(r.id) ?? { epoch: Number(r.epoch), members: [], accounts: [] };
     groups.set(r.id, group);
     if (r.device_id !== null) group.members.push(r.device_id);
+    if (r.account_id !== null && !group.accounts.includes(r.account_id)) {
+      group.accounts.push(r.account_id);
+    }
   }
   return groups;
 }

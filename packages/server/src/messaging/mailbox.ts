@@ -43,7 +43,7 @@ import { prepared } from '../infra/db/dialect.js';
 import type { QueueKind, QueueTable } from '../infra/db/schema.js';
 import { DeliveryStats } from '../infra/metrics/counters.js';
 import type { Realtime } from '../realtime/port.js';
-import { type AckItem, type StoreItem, writeBatch } from './mailbox-batch.js';
+import { type AckItem, type BlockLookup, type StoreItem, writeBatch } from './mailbox-batch.js';
 import { appendLocked, lockQueues } from './queues.js';
 
 export interface QueueEntry {
@@ -116,6 +116,8 @@ export class Mailbox {
     private readonly ttlMs: number,
     /** The time entries expire by (tests move it instead of waiting). */
     private readonly clock: () => number = Date.now,
+    /** Who blocks whom: a message in a conversation of two is refused when one blocks the other. */
+    private readonly blocks?: BlockLookup,
   ) {}
 
   /**
@@ -215,6 +217,7 @@ export class Mailbox {
           now: this.clock(),
           ttlMs: this.ttlMs,
           notePrior: this.realtime.sharedQueues,
+          blocks: this.blocks,
         });
       } catch (error) {
         for (const item of [...stores, ...acks]) item.reject(error);

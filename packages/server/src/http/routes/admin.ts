@@ -19,6 +19,9 @@ export function adminRoutes(app: FastifyInstance, services: Services, adminToken
 
   app.post('/v1/admin/rotate-key', async () => services.directory.rotate());
 
+  // Spam reports: the reported account and when; the texts only where the reporter attached them.
+  app.get('/v1/admin/reports', async () => ({ reports: await services.blocks.reports() }));
+
   app.get('/v1/admin/stats', async () => {
     const { db, directory } = services;
     const accounts = await db

@@ -222,6 +222,29 @@ export interface BlobChunksTable {
   data: Uint8Array;
 }
 
+/** An account's profile, sealed by its owner (core profile.ts); the server cannot open it. */
+export interface ProfilesTable {
+  account_id: string;
+  version: number;
+  ciphertext: Uint8Array;
+  updated_at: number;
+}
+
+export interface BlocksTable {
+  /** HMAC(link key, "block" ‖ blocker ‖ blocked). */
+  digest: Uint8Array;
+  blocker_id: string;
+  created_at: number;
+}
+
+export interface SpamReportsTable {
+  id: Generated<number>;
+  reported_id: string;
+  /** JSON array of texts, only when the reporter attached them. */
+  messages: string | null;
+  created_at: number;
+}
+
 export interface Database {
   attachments: AttachmentsTable;
   attachment_chunks: AttachmentChunksTable;
@@ -244,6 +267,9 @@ export interface Database {
   presence_allow: PresenceAllowTable;
   link_sessions: LinkSessionsTable;
   oprf_rotations: OprfRotationsTable;
+  profiles: ProfilesTable;
+  blocks: BlocksTable;
+  spam_reports: SpamReportsTable;
 }
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */

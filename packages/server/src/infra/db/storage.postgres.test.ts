@@ -2,8 +2,8 @@
  * The storage suite on PostgreSQL: the server's test files that exercise storage (HTTP API,
  * directory and key rotation, deltas, account deletion, device queues and batched
  * acknowledgements, KeyPackages, metrics, isolation between accounts, signing devices out, identity
- * keys and certificates, registering a number again, linking devices, the presence allow-list, attachments,
- * and the HTTP and WebSocket fuzzing) run here a second time, every test server on a fresh PostgreSQL
+ * keys and certificates, registering a number again, linking devices, the presence allow-list,
+ * attachments, profiles, blocks and reports, and the HTTP and WebSocket fuzzing) run here a second time, every test server on a fresh PostgreSQL
  * database at 127.0.0.1:5432 (.ci/run starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
  * elsewhere the suite skips, saying why.
  */
@@ -29,6 +29,7 @@ if (reachable) {
   await import('../../messaging/mailbox-acks.test.js');
   await import('../../messaging/key-packages.test.js');
   await import('../../discovery/presence-allow-list.test.js');
+  await import('../../messaging/people.test.js');
   await import('../metrics/metrics.test.js');
   await import('../../http/isolation.test.js');
   await import('../../identity/devices.test.js');
