@@ -28,6 +28,7 @@ export * from './messaging-schemas.js';
 export * from './oprf.js';
 export * from './phone.js';
 export * from './protocol.js';
+export * from './push-schemas.js';
 export * from './rerun.js';
 export * from './rotation-statement.js';
 export {

@@ -35,6 +35,10 @@ import type { SmsProvider } from './infra/sms/sms-provider.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
+import { PushNotifier } from './push/notifier.js';
+import { PushSender, type SenderOptions } from './push/sender.js';
+import { PushSubscriptions } from './push/subscriptions.js';
+import { loadVapidKey } from './push/vapid-key.js';
 import { Hub } from './realtime/hub.js';
 import type { Services } from './services.js';
 
@@ -76,6 +80,8 @@ export async function startServer(
     clock?: () => number;
     /** A bus shared with other servers in this process (simulated nodes); not closed here. */
     bus?: Bus;
+    /** Push sending overrides (tests: a shorter backoff; the benchmark: a clock on each request). */
+    push?: Pick<SenderOptions, 'backoffMs' | 'onRequest'>;
   } = {},
 ): Promise<RunningServer> {
   const clock = options.clock ?? Date.now;
@@ -97,6 +103,8 @@ export async function startServer(
     ensureSecretFile(join(config.dataDir, 'limiter-key')),
     'base64url',
   );
+  // Signs every push request; browsers subscribe with its public half (push/vapid-key.ts).
+  const vapidKey = loadVapidKey(config.dataDir, config.push.vapidPrivateKey);
   // Before the database, so an unreachable Redis stops the start with nothing else opened.
   const inProcess =
     options.bus || config.bus.kind === 'redis'
@@ -141,6 +149,13 @@ export async function startServer(
     const node = await bus.join((event) => hub.receive(event));
     hub.join(node);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock);
+    const push = new PushNotifier(
+      new PushSubscriptions(db, config.push.allowHttpLoopback, clock),
+      new PushSender(vapidKey, { ...config.push, ...options.push }),
+      hub,
+      { coalesceMs: config.push.coalesceMs, clock },
+    );
+    mailbox.wakeUps = push;
     const links = new ContactLinks(db, linkKey);
     const allowList = new PresenceAllowList(db, linkKey, hub);
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
@@ -185,6 +200,8 @@ export async function startServer(
       allowList,
       keyPackages,
       groups: new Groups(db, mailbox, hub, clock),
+      push,
+      vapidKey,
     };
     const app = buildApp(services, {
       adminToken,
@@ -201,6 +218,7 @@ export async function startServer(
         );
       } else app.log.warn('the web app is not built (npm run build); serving the API only');
     }
+    push.log = app.log;
     const url = await app.listen({ host: config.host, port: config.port });
     // Expired queue entries and link sessions, and deleted accounts' directory removals, go
     // within a minute.
@@ -226,6 +244,8 @@ export async function startServer(
         await app.close();
         // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
         await mailbox.idle();
+        // Wake-ups not yet out are given up (the devices read their queues when next online).
+        await push.stop();
         verification.close();
         await services.directory.close();
         await pool.close();

@@ -17,6 +17,8 @@ import type { OprfPool } from './infra/oprf/oprf-pool.js';
 import type { Groups } from './messaging/groups.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
+import type { PushNotifier } from './push/notifier.js';
+import type { VapidKey } from './push/vapid-key.js';
 import type { Hub } from './realtime/hub.js';
 
 export interface Services {
@@ -41,4 +43,7 @@ export interface Services {
   groups: Groups;
   links: ContactLinks;
   allowList: PresenceAllowList;
+  /** Web Push wake-ups for devices with no open socket, and their subscriptions. */
+  push: PushNotifier;
+  vapidKey: VapidKey;
 }

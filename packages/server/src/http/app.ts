@@ -24,6 +24,7 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { metricsRoute } from './routes/metrics.js';
+import { pushKeyRoutes, pushRoutes } from './routes/push.js';
 import { registrationRoutes } from './routes/registration.js';
 
 declare module 'fastify' {
@@ -106,6 +107,7 @@ export function buildApp(
   app.register(async (open) => {
     registrationRoutes(open, services);
     linkRoutes(open, services);
+    pushKeyRoutes(open, services);
   });
   app.register(async (open) =>
     socketRoute(
@@ -127,6 +129,7 @@ export function buildApp(
     discoveryRoutes(authed, services);
     messagingRoutes(authed, services);
     linkApprovalRoutes(authed, services);
+    pushRoutes(authed, services);
   });
   app.register(async (admin) => {
     adminRoutes(admin, services, options.adminToken);

@@ -277,6 +277,7 @@ export class DeviceSocket implements DeviceConnection {
     // `ready` first: nothing may be delivered before the client knows it is connected.
     this.push({ t: 'ready', ...this.device, keyPackages: stock });
     this.services.hub.attach(this);
+    this.services.push.connected(this.device.deviceId);
     // An account deleted since the credential was checked closed the sockets attached then;
     // this one was not yet, so it looks again now that it is (the deletion commits first).
     if (!(await deviceExists(this.services.db, this.device.deviceId))) {

@@ -25,11 +25,18 @@ import { loadConfig } from '../config/config.js';
 
 export { directoryTableName } from '../infra/db/schema.js';
 export {
+  type ReceivedPush,
+  type ScriptedAnswer,
+  TestPushService,
+  type TestSubscription,
+} from './push-service.js';
+export {
   deleteRedisKeys,
   dumpRedisKeys,
   REDIS_TEST_URL,
   redisReachable,
 } from './redis-testing.js';
+export { decryptAes128gcm } from './rfc8291-decrypt.js';
 export {
   createPostgresDatabase,
   dropPostgresDatabases,
@@ -37,6 +44,7 @@ export {
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from './test-databases.js';
+export { verifyVapid } from './vapid-jwt.js';
 
 import type { SmsProvider, VerificationSms } from '../infra/sms/sms-provider.js';
 import { type RunningServer, startServer } from '../server.js';
@@ -65,7 +73,7 @@ const databaseOf = new Map<string, string>();
  */
 export async function testServer(
   env: Record<string, string> = {},
-  options: { clock?: () => number } = {},
+  options: Pick<NonNullable<Parameters<typeof startServer>[1]>, 'clock' | 'push' | 'bus'> = {},
 ) {
   const inbox = new InboxSmsProvider();
   const dataDir = env.PARLEY_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'parley-server-test-'));
@@ -149,7 +157,13 @@ export async function testServer(
 
 /** A device as the test helpers make it: its credential, and its account's identity keys. */
 /** What a node's data directory holds that every node of a cluster shares (operations.md). */
-const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', 'admin-token'];
+const SHARED_SECRETS = [
+  'oprf-keys.json',
+  'link-key',
+  'directory-signing-key',
+  'admin-token',
+  'vapid-key',
+];
 
 /**
  * Two nodes of one cluster on the PostgreSQL database at `url`: the second starts on a data
@@ -158,14 +172,15 @@ const SHARED_SECRETS = ['oprf-keys.json', 'link-key', 'directory-signing-key', '
 export async function testCluster(
   url: string,
   env: Record<string, string> = {},
+  options: Parameters<typeof testServer>[1] = {},
 ): Promise<[TestServer, TestServer]> {
-  const a = await testServer({ ...env, PARLEY_DATABASE_URL: url });
+  const a = await testServer({ ...env, PARLEY_DATABASE_URL: url }, options);
   const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
   for (const file of SHARED_SECRETS) {
     const from = join(a.config.dataDir, file);
     if (existsSync(from)) copyFileSync(from, join(dir, file));
   }
-  const b = await testServer({ ...env, PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir });
+  const b = await testServer({ ...env, PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir }, options);
   return [a, b];
 }
 

@@ -187,6 +187,20 @@ export interface OprfRotationsTable {
   signature: Uint8Array;
 }
 
+/** A device's Web Push subscription (push/subscriptions.ts). */
+export interface PushSubscriptionsTable {
+  device_id: string;
+  /** The push service's URL for this subscription (RFC 8030 §5). */
+  endpoint: string;
+  /** The device's P-256 public key, 65 bytes uncompressed (RFC 8291 §3.2). */
+  p256dh: Uint8Array;
+  /** Its 16-byte authentication secret. */
+  auth: Uint8Array;
+  created_at: number;
+  /** When the last wake-up was claimed (milliseconds since 1970); 0 since the device connected. */
+  pushed_at: number;
+}
+
 export interface Database {
   budget_carry: BudgetCarryTable;
   accounts: AccountsTable;
@@ -205,6 +219,7 @@ export interface Database {
   presence_allow: PresenceAllowTable;
   link_sessions: LinkSessionsTable;
   oprf_rotations: OprfRotationsTable;
+  push_subscriptions: PushSubscriptionsTable;
 }
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */

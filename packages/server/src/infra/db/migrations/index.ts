@@ -18,6 +18,7 @@ import * as m0008 from './0008-identity.js';
 import * as m0009 from './0009-presence-allow-list.js';
 import * as m0010 from './0010-oprf-rotations.js';
 import * as m0011 from './0011-device-queue-seq.js';
+import * as m0012 from './0012-push-subscriptions.js';
 
 /** A migration as each dialect runs it; absent where that dialect's history does not have it. */
 type PerDialect = { sqlite?: Migration; postgres?: Migration };
@@ -34,6 +35,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: PerDialect]> 
   ['0009-presence-allow-list', m0009],
   ['0010-oprf-rotations', m0010],
   ['0011-device-queue-seq', m0011],
+  ['0012-push-subscriptions', m0012],
 ];
 
 function listFor(dialect: keyof PerDialect): Record<string, Migration> {
