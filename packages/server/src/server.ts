@@ -161,7 +161,7 @@ export async function startServer(
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
     const keyPackages = new KeyPackages(db, hub, allowList, { bus });
-    const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
+    const metrics = new Metrics({ db, hub, mailbox, discovery, pool, push });
     const devices = new Devices(db, hub, mailbox);
     const linking = new Linking(db, hub, bus, config.verification, clock);
     const services: Services = {

@@ -22,7 +22,8 @@ export type UploadKind =
   | 'registration-lock'
   | 'link-request'
   | 'link-approval'
-  | 'presence-allow-list';
+  | 'presence-allow-list'
+  | 'push-subscription';
 
 export interface UploadRecord {
   at: string;
@@ -97,6 +98,11 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'Your registration-lock PIN, over the encrypted connection; the server keeps only a slow hash of it.',
+  },
+  'push-subscription': {
+    blinded: false,
+    description:
+      'The address your browser’s push service gave this device and the keys to encrypt wake-ups to it; no number, no name, no message.',
   },
   'link-request': {
     blinded: false,

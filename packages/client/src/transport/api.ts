@@ -35,6 +35,7 @@ import {
   LinkResult,
   LinkSession,
   ParleyError,
+  type PushSubscriptionRequest,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
   RegisterResponse,
@@ -46,6 +47,8 @@ import {
   type TranslateResponse as Translated,
   TranslateResponse,
   type TSchema,
+  VapidKeyResponse,
+  type VapidKeyResponse as VapidKeyResponseType,
   type VerificationResponse as Verification,
   VerificationResponse,
 } from '@parley/core';
@@ -325,6 +328,26 @@ export class ApiClient {
 
   async clearRegistrationLock(): Promise<void> {
     await this.request('DELETE', '/v1/account/registration-lock', Anything);
+  }
+
+  // --- push notifications ---
+
+  /** The server's VAPID public key (base64url), which a browser subscribes with. */
+  async vapidKey(): Promise<string> {
+    return (await this.request<VapidKeyResponseType>('GET', '/v1/push/vapid-key', VapidKeyResponse))
+      .publicKey;
+  }
+
+  async putPushSubscription(subscription: PushSubscriptionRequest): Promise<void> {
+    await this.request('PUT', '/v1/device/push-subscription', Anything, {
+      kind: 'push-subscription',
+      items: 1,
+      json: subscription,
+    });
+  }
+
+  async deletePushSubscription(): Promise<void> {
+    await this.request('DELETE', '/v1/device/push-subscription', Anything);
   }
 
   createLink(body: LinkRequest): Promise<LinkCreated> {

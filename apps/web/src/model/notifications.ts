@@ -1,0 +1,64 @@
+/**
+ * What a notification says, shared by the app and the service worker (no DOM, no React): the
+ * notification settings kept in the SDK's store, the sender's name, and the notification for a
+ * message. The service worker builds it from what it decrypted itself; the push carried nothing.
+ */
+
+import type { ChatMessage, ClientStore } from '@parley/client';
+
+export interface NotificationSettings {
+  /** This device has a push subscription stored with the server. */
+  enabled: boolean;
+  /** Notifications name the sender only, never the text. */
+  hideText: boolean;
+}
+
+const SETTINGS_KEY = 'web-notifications';
+/** Where the app keeps the people behind account ids (model.ts, `KEYS.people`). */
+const PEOPLE_KEY = 'web-people';
+
+export async function readNotificationSettings(store: ClientStore): Promise<NotificationSettings> {
+  return (
+    (await store.get<NotificationSettings>(SETTINGS_KEY)) ?? { enabled: false, hideText: false }
+  );
+}
+
+export async function writeNotificationSettings(
+  store: ClientStore,
+  settings: NotificationSettings,
+): Promise<void> {
+  await store.set(SETTINGS_KEY, settings);
+}
+
+/**
+ * The name a notification shows for a sender: the name this device knows them by (the address
+ * book, or typed in by hand), as the chat list shows it. The one place to switch to profile names
+ * when they come (issue 18, item 3).
+ */
+export async function senderName(store: ClientStore, accountId: string): Promise<string> {
+  const people = (await store.get<Array<{ accountId?: string; name: string }>>(PEOPLE_KEY)) ?? [];
+  return people.find((p) => p.accountId === accountId)?.name ?? 'Someone';
+}
+
+/** The app's address of a conversation (route.ts). */
+export function chatPath(conversationId: string): string {
+  return `/#/chat/${encodeURIComponent(conversationId)}`;
+}
+
+/** The notification of one received message. */
+export function messageNotification(
+  message: ChatMessage,
+  name: string,
+  hideText: boolean,
+): { title: string; options: NotificationOptions } {
+  return {
+    title: name,
+    options: {
+      body: hideText ? 'New message' : message.text,
+      // One notification per conversation: a newer message replaces the one before.
+      tag: `chat-${message.conversationId}`,
+      data: { conversationId: message.conversationId, messageId: message.id },
+      icon: '/icons/icon-192.png',
+    },
+  };
+}
