@@ -81,7 +81,8 @@ export class Metrics {
           registers,
           `parley_push_${outcome}_total`,
           {
-            claimed: 'Wake-ups claimed for devices with no open socket (one per coalescing window).',
+            claimed:
+              'Wake-ups claimed for devices with no open socket (one per coalescing window).',
             sent: 'Wake-ups a push service accepted.',
             gone: 'Subscriptions dropped because the push service answered 404 or 410.',
             refused: 'Wake-ups a push service refused for good (4xx other than 404, 410, 429).',
