@@ -11,4 +11,5 @@ export const SECTIONS = [
   'load',
   'writers',
   'flood',
+  'push',
 ];
