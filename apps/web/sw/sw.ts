@@ -99,18 +99,22 @@ async function sdkCheck() {
   };
 }
 
-/** How the last push went (diagnostics: the `push-status` message asks for it). */
-let lastPush: { notified: number; problems: string[] } | { error: string } | undefined;
+/** How the last push went, and how many were handled (diagnostics: `push-status` asks). */
+let lastPush:
+  | { handled: number; notified: number; problems: string[] }
+  | { handled: number; error: string }
+  | undefined;
+let handled = 0;
 
 self.addEventListener('push', (event) => {
   event.waitUntil(
     onPush().then(
       (outcome) => {
-        lastPush = outcome;
+        lastPush = { handled: ++handled, ...outcome };
       },
       (error: unknown) => {
         // The queue stays on the server; the app reads it when next opened.
-        lastPush = { error: String(error) };
+        lastPush = { handled: ++handled, error: String(error) };
         console.warn('push: could not fetch messages', error);
       },
     ),
