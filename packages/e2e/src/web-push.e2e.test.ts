@@ -26,7 +26,7 @@ import { type ChatMessage, MemoryStore, nodeSocket, ParleyClient } from '@parley
 import { PUSH_WAKE_PAYLOAD } from '@parley/core';
 import { TestPushService } from '@parley/server/testing';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
-import { browserMissing, launchPersistentChromium } from './harness/browser.js';
+import { axeSerious, browserMissing, launchPersistentChromium } from './harness/browser.js';
 import { ServerProcess } from './harness/server-process.js';
 import { until } from './harness/wait.js';
 
@@ -167,6 +167,8 @@ describe('web push', { skip: browserMissing(), timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Turn notifications on' }).click();
     await page.getByText(/could not subscribe to notifications/).waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'Turn notifications on' }).waitFor();
+    const serious = await axeSerious(page);
+    assert.deepEqual(serious, [], JSON.stringify(serious, null, 2));
     // The app keeps working.
     await page.getByRole('link', { name: /^Chats/ }).click();
     await page.locator('.chat-item').first().click();
