@@ -7,7 +7,7 @@
 
 const SERVER = '^packages/server/src/';
 const CLIENT = '^packages/client/src/';
-const DOMAIN = `${SERVER}(identity|directory|discovery|messaging)/`;
+const DOMAIN = `${SERVER}(identity|directory|discovery|messaging|push)/`;
 const NOT_TEST = '\\.test\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -60,7 +60,7 @@ module.exports = {
       severity: 'error',
       from: { path: `${SERVER}infra/`, pathNot: NOT_TEST },
       to: {
-        path: `${SERVER}(http|realtime|identity|directory|discovery|messaging|testing)/|${SERVER}(server|services|index)\\.ts$`,
+        path: `${SERVER}(http|realtime|identity|directory|discovery|messaging|push|testing)/|${SERVER}(server|services|index)\\.ts$`,
       },
     },
     {
@@ -84,7 +84,7 @@ module.exports = {
       severity: 'error',
       from: { path: `${SERVER}config/`, pathNot: NOT_TEST },
       to: {
-        path: `${SERVER}(http|realtime|identity|directory|discovery|messaging|testing)/|${SERVER}(server|services|index)\\.ts$`,
+        path: `${SERVER}(http|realtime|identity|directory|discovery|messaging|push|testing)/|${SERVER}(server|services|index)\\.ts$`,
       },
     },
     // Inside the SDK: store ← transport ← features (discovery, contacts, messaging) ← the facade.

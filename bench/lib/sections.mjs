@@ -12,4 +12,5 @@ export const SECTIONS = [
   'load',
   'writers',
   'flood',
+  'push',
 ];

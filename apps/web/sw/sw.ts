@@ -5,9 +5,20 @@
  * SDK's IndexedDB store. A new version installs beside the running one and waits until the page's
  * reload banner asks it to take over (`skip-waiting`). It imports the SDK statically and is built
  * as one bundle without dynamic import() (vite.sw.config.ts), which service workers forbid.
+ *
+ * A push (the server's wake-up: it carries nothing) makes it fetch and decrypt the device's queue
+ * through the SDK — under the device's Web Lock, so a tab doing the same at that moment never
+ * applies an entry twice — and show a notification per message: the sender's name, and the text
+ * unless the person chose to hide it. Tapping one opens the conversation.
  */
 
 import { IndexedDbStore, ParleyClient } from '@parley/client';
+import {
+  chatPath,
+  messageNotification,
+  readNotificationSettings,
+  senderName,
+} from '../src/model/notifications.js';
 
 declare const self: ServiceWorkerGlobalScope;
 /** Filled in at build time from Vite's manifest of the app build (vite.sw.config.ts). */
@@ -52,13 +63,18 @@ self.addEventListener('fetch', (event) => {
   );
 });
 
-/** What the page may ask: take over now, or (tests, diagnostics) whether the SDK opens here. */
-type Request = { t: 'skip-waiting' } | { t: 'sdk-check' };
+/**
+ * What the page may ask: take over now, or (tests, diagnostics) whether the SDK opens here and
+ * how the last push went.
+ */
+type Request = { t: 'skip-waiting' } | { t: 'sdk-check' } | { t: 'push-status' };
 
 self.addEventListener('message', (event) => {
   const data = event.data as Request;
   if (data?.t === 'skip-waiting') {
     event.waitUntil(self.skipWaiting());
+  } else if (data?.t === 'push-status') {
+    event.ports[0]?.postMessage(lastPush ?? null);
   } else if (data?.t === 'sdk-check') {
     const port = event.ports[0];
     event.waitUntil(
@@ -81,4 +97,72 @@ async function sdkCheck() {
     accountId: client.account?.accountId,
     conversations: conversations.length,
   };
+}
+
+/** How the last push went, and how many were handled (diagnostics: `push-status` asks). */
+let lastPush:
+  | { handled: number; notified: number; problems: string[] }
+  | { handled: number; error: string }
+  | undefined;
+let handled = 0;
+
+self.addEventListener('push', (event) => {
+  event.waitUntil(
+    onPush().then(
+      (outcome) => {
+        lastPush = { handled: ++handled, ...outcome };
+      },
+      (error: unknown) => {
+        // The queue stays on the server; the app reads it when next opened.
+        lastPush = { handled: ++handled, error: String(error) };
+        console.warn('push: could not fetch messages', error);
+      },
+    ),
+  );
+});
+
+/** Fetches and decrypts what waits for this device, and notifies of each new message. */
+async function onPush(): Promise<{ notified: number; problems: string[] }> {
+  const store = await IndexedDbStore.open('parley');
+  const client = await ParleyClient.open({ serverUrl: self.location.origin, store });
+  if (!client.registered) return { notified: 0, problems: [] };
+  await ParleyClient.loadCrypto();
+  const own = client.account!.accountId;
+  const problems: string[] = [];
+  client.messenger.on('error', (error) => problems.push(error.code));
+  const received = await client.messenger.catchUp();
+  const profileNames = await client.messenger.people.names();
+  client.close();
+  const { hideText } = await readNotificationSettings(store);
+  let notified = 0;
+  for (const message of received) {
+    if (message.kind !== 'text' && message.kind !== 'attachment') continue;
+    if (message.from.accountId === own) continue;
+    const name = await senderName(store, message.from.accountId, profileNames);
+    const { title, options } = messageNotification(message, name, hideText);
+    await self.registration.showNotification(title, options);
+    notified += 1;
+  }
+  return { notified, problems };
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const conversationId = (event.notification.data as { conversationId?: string } | null)
+    ?.conversationId;
+  const url = new URL(conversationId ? chatPath(conversationId) : '/', self.location.origin).href;
+  event.waitUntil(openApp(url));
+});
+
+/** Shows the app at `url`: in a window it already has open, else in a new one. */
+async function openApp(url: string): Promise<void> {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows[0];
+  if (!open) {
+    await self.clients.openWindow(url);
+    return;
+  }
+  await open.navigate(url);
+  // Only a click by the person may raise a window; a synthetic event may not.
+  await open.focus().catch(() => {});
 }

@@ -405,6 +405,43 @@ export class ParleyClient {
     await this.api.clearRegistrationLock();
   }
 
+  /**
+   * The server's VAPID public key (base64url): pass it, decoded, as `applicationServerKey` to
+   * `PushManager.subscribe`. Needs no account.
+   */
+  pushKey(): Promise<string> {
+    return this.api.vapidKey();
+  }
+
+  /**
+   * Stores this device's push subscription (`PushSubscription.toJSON()`), replacing any it had:
+   * from now on the server wakes this device through it when a message waits and no socket of
+   * the device is open. The push carries no content; the service worker fetches and decrypts.
+   *
+   * @example
+   * const sub = await registration.pushManager.subscribe({ userVisibleOnly: true,
+   *   applicationServerKey: fromBase64Url(await client.pushKey()) });
+   * await client.enablePush(sub.toJSON());
+   */
+  async enablePush(subscription: {
+    endpoint?: string;
+    keys?: Record<string, string>;
+  }): Promise<void> {
+    this.requireSession();
+    const { endpoint, keys } = subscription;
+    if (!endpoint || !keys?.p256dh || !keys.auth) throw new ParleyError('PUSH_UNAVAILABLE');
+    await this.api.putPushSubscription({
+      endpoint,
+      keys: { p256dh: keys.p256dh, auth: keys.auth },
+    });
+  }
+
+  /** Removes this device's push subscription: no more wake-ups. */
+  async disablePush(): Promise<void> {
+    this.requireSession();
+    await this.api.deletePushSubscription();
+  }
+
   /** Conversations, messages, receipts and presence; call `messenger.start()` to connect. */
   get messenger(): Messenger {
     const session = this.requireSession();

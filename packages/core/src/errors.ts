@@ -241,6 +241,17 @@ export const ERROR_CATALOG = {
       'Another device of this account saved a newer profile first; read it and save again with a higher version.',
   },
   PROFILE_NOT_FOUND: { status: 404, message: 'This account has not saved a profile.' },
+  // --- push notifications ---
+  PUSH_ENDPOINT_INVALID: {
+    status: 400,
+    message:
+      'The push subscription endpoint must be an https:// URL from the browser (PushSubscription.endpoint), at most 1024 characters.',
+  },
+  PUSH_KEYS_INVALID: {
+    status: 400,
+    message:
+      'The push subscription keys are not valid: p256dh must be an uncompressed P-256 point (65 bytes) and auth 16 bytes, both base64url, as PushSubscription.toJSON() gives them.',
+  },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the given time.' },
   // --- server ---
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the error has been logged.' },
@@ -297,6 +308,11 @@ export const ERROR_CATALOG = {
       'Address-book access needs the user’s consent first; show the disclosure and record a grant.',
   },
   NOT_REGISTERED: { status: 0, message: 'This client has no account yet; register first.' },
+  PUSH_UNAVAILABLE: {
+    status: 0,
+    message:
+      'This browser could not subscribe to notifications (no push service, permission refused, or no answer in time); Parley keeps working, but shows messages only while it is open.',
+  },
   NETWORK_ERROR: {
     status: 0,
     message: 'The server could not be reached; check the address and the connection.',

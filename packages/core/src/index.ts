@@ -33,6 +33,7 @@ export * from './people-schemas.js';
 export * from './phone.js';
 export * from './profile.js';
 export * from './protocol.js';
+export * from './push-schemas.js';
 export * from './rerun.js';
 export * from './rotation-statement.js';
 export {

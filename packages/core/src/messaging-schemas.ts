@@ -285,8 +285,16 @@ export const KeyPackagesLowFrame = Type.Object(
  */
 export const DevicesChangedFrame = Type.Object({ t: Type.Literal('devices-changed') }, strict);
 
+/**
+ * Sent once per connection, after the device's queue as it stood has been sent up to its end:
+ * everything queued before is in the frames before this one (a service worker woken by a push
+ * knows it has it all). Clients that do not know it ignore it.
+ */
+export const CaughtUpFrame = Type.Object({ t: Type.Literal('caught-up') }, strict);
+
 export const ServerFrame = Type.Union([
   ReadyFrame,
+  CaughtUpFrame,
   DeliverFrame,
   StoredFrame,
   ErrorFrame,

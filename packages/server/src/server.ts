@@ -41,6 +41,10 @@ import { Blocks } from './messaging/blocks.js';
 import { Groups } from './messaging/groups.js';
 import { KeyPackages } from './messaging/key-packages.js';
 import { Mailbox } from './messaging/mailbox.js';
+import { PushNotifier } from './push/notifier.js';
+import { PushSender, type SenderOptions } from './push/sender.js';
+import { PushSubscriptions } from './push/subscriptions.js';
+import { loadVapidKey } from './push/vapid-key.js';
 import { Hub } from './realtime/hub.js';
 import type { Services } from './services.js';
 
@@ -84,6 +88,8 @@ export async function startServer(
     clock?: () => number;
     /** A bus shared with other servers in this process (simulated nodes); not closed here. */
     bus?: Bus;
+    /** Push sending overrides (tests: a shorter backoff; the benchmark: a clock on each request). */
+    push?: Pick<SenderOptions, 'backoffMs' | 'onRequest'>;
   } = {},
 ): Promise<RunningServer> {
   const clock = options.clock ?? Date.now;
@@ -109,6 +115,8 @@ export async function startServer(
     ensureSecretFile(join(config.dataDir, 'limiter-key')),
     'base64url',
   );
+  // Signs every push request; browsers subscribe with its public half (push/vapid-key.ts).
+  const vapidKey = loadVapidKey(config.dataDir, config.push.vapidPrivateKey);
   // Before the database, so an unreachable Redis stops the start with nothing else opened.
   const inProcess =
     options.bus || config.bus.kind === 'redis'
@@ -152,12 +160,19 @@ export async function startServer(
     hub.join(node);
     const blocks = new Blocks(db, linkKey, clock);
     const mailbox = new Mailbox(db, hub, config.messageTtlMs, clock, blocks);
+    const push = new PushNotifier(
+      new PushSubscriptions(db, config.push.allowHttpLoopback, clock),
+      new PushSender(vapidKey, { ...config.push, ...options.push }),
+      hub,
+      { coalesceMs: config.push.coalesceMs, clock },
+    );
+    mailbox.wakeUps = push;
     const links = new ContactLinks(db, linkKey);
     const allowList = new PresenceAllowList(db, linkKey, hub);
     const budgets = new BudgetCarry(linkKey, config.discovery.budgetRefillPerHour, clock);
     const discovery = new Discovery(db, pool, directory, config.discovery, links, clock, bus);
     const keyPackages = new KeyPackages(db, hub, allowList, { bus, blocks });
-    const metrics = new Metrics({ db, hub, mailbox, discovery, pool });
+    const metrics = new Metrics({ db, hub, mailbox, discovery, pool, push });
     const devices = new Devices(db, hub, mailbox);
     const linking = new Linking(db, hub, bus, config.verification, clock);
     const services: Services = {
@@ -208,6 +223,8 @@ export async function startServer(
         { ...config.attachments, ttlMs: config.messageTtlMs },
         clock,
       ),
+      push,
+      vapidKey,
     };
     const app = buildApp(services, {
       adminToken,
@@ -227,6 +244,7 @@ export async function startServer(
         );
       } else app.log.warn('the web app is not built (npm run build); serving the API only');
     }
+    push.log = app.log;
     const url = await app.listen({ host: config.host, port: config.port });
     const certificates =
       config.tls && certificate
@@ -270,6 +288,8 @@ export async function startServer(
         await app.close();
         // Sends handed to the writer by now (sockets and HTTP are closed) are committed.
         await mailbox.idle();
+        // Wake-ups not yet out are given up (the devices read their queues when next online).
+        await push.stop();
         verification.close();
         await services.directory.close();
         await pool.close();

@@ -20,6 +20,8 @@ import type { Blocks } from './messaging/blocks.js';
 import type { Groups } from './messaging/groups.js';
 import type { KeyPackages } from './messaging/key-packages.js';
 import type { Mailbox } from './messaging/mailbox.js';
+import type { PushNotifier } from './push/notifier.js';
+import type { VapidKey } from './push/vapid-key.js';
 import type { Hub } from './realtime/hub.js';
 
 export interface Services {
@@ -48,4 +50,7 @@ export interface Services {
   attachments: Attachments;
   profiles: Profiles;
   blocks: Blocks;
+  /** Web Push wake-ups for devices with no open socket, and their subscriptions. */
+  push: PushNotifier;
+  vapidKey: VapidKey;
 }

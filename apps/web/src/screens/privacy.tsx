@@ -2,7 +2,7 @@
  * The privacy dashboard: the profile name, every upload this device made (the transparency log), the consent and
  * how to withdraw it, who can find you and see you online, the registration lock, the account's
  * devices (link a new one, sign one out, or all the others), an export of your data, and deleting
- * the account.
+ * the account; and notifications (notification-settings.tsx).
  */
 
 import { useEffect, useState } from 'react';
@@ -12,6 +12,7 @@ import { describeError } from '../model/errors.js';
 import { type AppModel, useModel } from '../model/model.js';
 import type { Device, PresenceVisibility, UploadRecord } from '../model/sdk.js';
 import { LinkDevice } from './link-device.js';
+import { NotificationSettingsPanel } from './notification-settings.js';
 import { ProfileName } from './profile-name.js';
 import { RegistrationLock } from './registration-lock.js';
 
@@ -200,6 +201,8 @@ export function PrivacyScreen(props: { model: AppModel; onDeleted: () => void })
           </Choice>
         </fieldset>
       </div>
+
+      <NotificationSettingsPanel model={model} />
 
       <LinkDevice model={model} onLinked={() => setLinked((n) => n + 1)} />
 

@@ -127,6 +127,8 @@ function skipBlocked(error: unknown): undefined {
 
 export class Messenger extends Emitter<MessengerEvents> {
   private connection: Connection | undefined;
+  /** The server said the queue as it stood has all been sent on this connection. */
+  private caughtUp: (() => void) | undefined;
   private readonly lane: Lane;
   private readonly conversationStore: Conversations;
   private readonly keys: KeyPackageStock;
@@ -273,6 +275,35 @@ export class Messenger extends Emitter<MessengerEvents> {
     }
   }
 
+  /**
+   * Connects, takes in what the server has queued for this device, and disconnects again: for a
+   * service worker woken by a push. Resolves with the messages received once the server has said
+   * the queue was sent to its end (`caught-up`) and every entry before that has been processed —
+   * or after `maxMs` in all. Runs under the same device lock as a tab's messenger, so the two
+   * never apply one entry twice.
+   */
+  async catchUp(options: { maxMs?: number } = {}): Promise<ChatMessage[]> {
+    const received: ChatMessage[] = [];
+    const off = this.on('message', (m) => received.push(m));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const sent = new Promise<void>((resolve) => {
+        this.caughtUp = resolve;
+        timer = setTimeout(resolve, options.maxMs ?? 20_000);
+      });
+      await this.start();
+      await sent;
+      // Every entry before `caught-up` was handed to the lane as it arrived.
+      await new Promise<void>((resolve) => this.lane.whenIdle(resolve));
+    } finally {
+      clearTimeout(timer);
+      this.caughtUp = undefined;
+      off();
+      this.stop();
+    }
+    return received;
+  }
+
   /** Closes the connection; unsent messages stay in the outbox for the next start. */
   stop(): void {
     this.disappearing.stop();
@@ -303,6 +334,9 @@ export class Messenger extends Emitter<MessengerEvents> {
 
   private onFrame(frame: ServerFrame): void {
     switch (frame.t) {
+      case 'caught-up':
+        this.caughtUp?.();
+        break;
       case 'deliver':
         this.inbox
           .receive(frame)

@@ -26,7 +26,8 @@ export type UploadKind =
   | 'attachment-ciphertext'
   | 'sealed-profile'
   | 'block'
-  | 'spam-report';
+  | 'spam-report'
+  | 'push-subscription';
 
 export interface UploadRecord {
   at: string;
@@ -106,6 +107,11 @@ export const UPLOAD_DESCRIPTIONS: Record<UploadKind, { blinded: boolean; descrip
     blinded: false,
     description:
       'Your registration-lock PIN, over the encrypted connection; the server keeps only a slow hash of it.',
+  },
+  'push-subscription': {
+    blinded: false,
+    description:
+      'The address your browser’s push service gave this device and the keys to encrypt wake-ups to it; no number, no name, no message.',
   },
   'link-request': {
     blinded: false,

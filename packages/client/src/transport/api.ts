@@ -37,6 +37,7 @@ import {
   ParleyError,
   type ProfilePut,
   ProfileResponse,
+  type PushSubscriptionRequest,
   type RegisterRequest as RegisterBody,
   type RegisterResponse as Registered,
   RegisterResponse,
@@ -48,6 +49,8 @@ import {
   type TranslateResponse as Translated,
   TranslateResponse,
   type TSchema,
+  VapidKeyResponse,
+  type VapidKeyResponse as VapidKeyResponseType,
   type VerificationResponse as Verification,
   VerificationResponse,
 } from '@parley/core';
@@ -350,6 +353,26 @@ export class ApiClient {
   /** Records an upload that `bytes` sends in pieces, once, before its first piece goes. */
   recordUpload(kind: UploadKind, endpoint: string, bytes: number): Promise<void> {
     return this.log.record({ server: this.serverUrl, endpoint, kind, items: 1, bytes });
+  }
+
+  // --- push notifications ---
+
+  /** The server's VAPID public key (base64url), which a browser subscribes with. */
+  async vapidKey(): Promise<string> {
+    return (await this.request<VapidKeyResponseType>('GET', '/v1/push/vapid-key', VapidKeyResponse))
+      .publicKey;
+  }
+
+  async putPushSubscription(subscription: PushSubscriptionRequest): Promise<void> {
+    await this.request('PUT', '/v1/device/push-subscription', Anything, {
+      kind: 'push-subscription',
+      items: 1,
+      json: subscription,
+    });
+  }
+
+  async deletePushSubscription(): Promise<void> {
+    await this.request('DELETE', '/v1/device/push-subscription', Anything);
   }
 
   createLink(body: LinkRequest): Promise<LinkCreated> {

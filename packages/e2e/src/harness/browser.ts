@@ -44,10 +44,13 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
  * Chromium with a profile directory that outlives its pages, as an installed app has: service
  * workers, their caches and the installability check need one.
  */
-export function launchPersistentChromium(userDataDir: string): Promise<BrowserContext> {
+export function launchPersistentChromium(
+  userDataDir: string,
+  extraArgs: string[] = [],
+): Promise<BrowserContext> {
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
     viewport: VIEWPORTS.phone,
     locale: 'en-US',
   });

@@ -98,6 +98,28 @@ export interface ServerConfig {
    * take; `dir` holds them on SQLite deployments (PostgreSQL ones keep them in the database).
    */
   attachments: { maxBytes: number; quotaBytes: number; dir: string };
+  /** Web Push wake-ups for devices with no open socket (push/notifier.ts). */
+  push: PushConfig;
+}
+
+export interface PushConfig {
+  /**
+   * The VAPID private key (RFC 8292), base64url, from PARLEY_VAPID_PRIVATE_KEY; absent: the file
+   * `<data>/vapid-key`, created at first start. Every node of a cluster needs the same one.
+   */
+  vapidPrivateKey: string | undefined;
+  /** The `sub` of the VAPID JWT: a mailto: or https: URL where push services can reach the operator. */
+  contact: string;
+  /** At most one wake-up per device per window, until the device connects again. */
+  coalesceMs: number;
+  /** RFC 8030 §5.2 TTL: how long a push service keeps an undelivered wake-up. */
+  ttlSeconds: number;
+  /** RFC 8030 §5.3 Urgency. */
+  urgency: 'very-low' | 'low' | 'normal' | 'high';
+  /** Attempts per wake-up when the push service answers 429 or 5xx (or cannot be reached). */
+  attempts: number;
+  /** http:// endpoints on a loopback address are accepted (local test push services only). */
+  allowHttpLoopback: boolean;
 }
 
 const KNOWN = new Set([
@@ -137,6 +159,13 @@ const KNOWN = new Set([
   'PARLEY_ATTACHMENT_MAX_MB',
   'PARLEY_ATTACHMENT_QUOTA_MB',
   'PARLEY_ATTACHMENT_DIR',
+  'PARLEY_VAPID_PRIVATE_KEY',
+  'PARLEY_PUSH_CONTACT',
+  'PARLEY_PUSH_COALESCE_SECONDS',
+  'PARLEY_PUSH_TTL_SECONDS',
+  'PARLEY_PUSH_URGENCY',
+  'PARLEY_PUSH_ATTEMPTS',
+  'PARLEY_PUSH_ALLOW_HTTP_LOOPBACK',
 ]);
 
 export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
@@ -204,6 +233,42 @@ export function loadConfig(env: Env = process.env, cpuCount = 2): ServerConfig {
         : join(dataDir, 'attachments'),
     },
     tls: tlsConfig(env),
+    push: pushConfig(env),
+  };
+}
+
+function pushConfig(env: Env): PushConfig {
+  const key = env.PARLEY_VAPID_PRIVATE_KEY || undefined;
+  if (key !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(key)) {
+    throw new ConfigError(
+      'PARLEY_VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes in base64url (43 characters); leave it unset to keep the key in the file vapid-key of the data directory.',
+    );
+  }
+  const contact = env.PARLEY_PUSH_CONTACT || 'mailto:postmaster@localhost';
+  if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/.test(contact)) {
+    throw new ConfigError(
+      `PARLEY_PUSH_CONTACT must be a mailto: address or an https: URL where push services can reach the operator (got '${contact}').`,
+    );
+  }
+  const loopback = env.PARLEY_PUSH_ALLOW_HTTP_LOOPBACK ?? '';
+  if (!['', 'true', 'false'].includes(loopback)) {
+    throw new ConfigError(
+      `PARLEY_PUSH_ALLOW_HTTP_LOOPBACK must be true or false (got '${loopback}').`,
+    );
+  }
+  return {
+    vapidPrivateKey: key,
+    contact,
+    coalesceMs: integer(env, 'PARLEY_PUSH_COALESCE_SECONDS', 30, 1, 3600) * 1000,
+    ttlSeconds: integer(env, 'PARLEY_PUSH_TTL_SECONDS', 86_400, 0, 2_419_200),
+    urgency: oneOf(env, 'PARLEY_PUSH_URGENCY', 'high', [
+      'very-low',
+      'low',
+      'normal',
+      'high',
+    ] as const),
+    attempts: integer(env, 'PARLEY_PUSH_ATTEMPTS', 5, 1, 20),
+    allowHttpLoopback: loopback === 'true',
   };
 }
 

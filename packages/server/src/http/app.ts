@@ -26,6 +26,7 @@ import { linkApprovalRoutes, linkRoutes } from './routes/linking.js';
 import { messagingRoutes, socketRoute } from './routes/messaging.js';
 import { metricsRoute } from './routes/metrics.js';
 import { peopleRoutes } from './routes/people.js';
+import { pushKeyRoutes, pushRoutes } from './routes/push.js';
 import { registrationRoutes } from './routes/registration.js';
 
 declare module 'fastify' {
@@ -121,6 +122,7 @@ export function buildApp(
   app.register(async (open) => {
     registrationRoutes(open, services);
     linkRoutes(open, services);
+    pushKeyRoutes(open, services);
   });
   app.register(async (open) =>
     socketRoute(
@@ -144,6 +146,7 @@ export function buildApp(
     peopleRoutes(authed, services);
     linkApprovalRoutes(authed, services);
     attachmentRoutes(authed, services);
+    pushRoutes(authed, services);
   });
   app.register(async (admin) => {
     adminRoutes(admin, services, options.adminToken);

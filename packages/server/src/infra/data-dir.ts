@@ -38,6 +38,11 @@ export const SECRET_FILES: readonly SecretFile[] = Object.freeze([
   },
   { name: 'admin-token', holds: 'the admin token', shared: true },
   {
+    name: 'vapid-key',
+    holds: 'the VAPID key signing Web Push requests: push services bind subscriptions to it',
+    shared: true,
+  },
+  {
     name: 'limiter-key',
     holds: "the key of a single node's per-number rate limits",
     shared: false,

@@ -149,9 +149,15 @@ export class Groups {
       if (members.length === 0) {
         await trx.deleteFrom('groups').where('id', '=', groupId).execute();
       }
-      return { epoch: body.epoch + 1, members, wake: entries.map((e) => e.deviceId) };
+      return {
+        epoch: body.epoch + 1,
+        members,
+        wake: entries.map((e) => e.deviceId),
+        invited: entries.filter((e) => e.kind === 'welcome').map((e) => e.deviceId),
+      };
     });
     this.realtime.wake(result.wake);
+    this.mailbox.notify(result.invited);
     return { groupId, epoch: result.epoch, members: result.members };
   }
 

@@ -106,9 +106,16 @@ function toFrame(r: Selectable<QueueTable>): DeliverFrame {
 /** Expired entries deleted per statement by the sweep. */
 const SWEEP_CHUNK = 2000;
 
+/** Told of the devices that just had messages committed (push/notifier.ts wakes them). */
+export interface WakeUps {
+  queued(deviceIds: Iterable<string>): void;
+}
+
 export class Mailbox {
   /** Counted here and by the sockets; read by the metrics at scrape time. */
   readonly stats = new DeliveryStats();
+  /** Set at start when push is wired; messages and invitations are reported here. */
+  wakeUps: WakeUps | undefined;
 
   constructor(
     private readonly db: Db,
@@ -244,11 +251,23 @@ export class Mailbox {
         // Committed entries are never lost: the devices read them from the queue instead.
         this.realtime.wake(new Set(result.frames.map((f) => f.deviceId)));
       }
+      // Messages only: a delivery receipt is not worth waking a phone for.
+      this.notify(
+        result.frames.filter((f) => f.frame.kind === 'application').map((f) => f.deviceId),
+      );
     }
     if (!this.writer.rerunAsked) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private readonly idleWaiters: Array<() => void> = [];
+
+  /**
+   * These devices just had a message or an invitation committed, on this node: each entry is
+   * reported once, by the node that stored it, so it causes at most one wake-up in the cluster.
+   */
+  notify(deviceIds: readonly string[]): void {
+    if (deviceIds.length > 0) this.wakeUps?.queued(deviceIds);
+  }
 
   /**
    * Resolves when every send and acknowledgement handed over so far is committed and answered

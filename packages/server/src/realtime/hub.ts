@@ -88,7 +88,10 @@ export class Hub implements Realtime {
   }
 
   attach(conn: DeviceConnection): void {
-    setIn(this.byDevice, conn.deviceId).add(conn);
+    const conns = setIn(this.byDevice, conn.deviceId);
+    // Recorded with the other nodes, for their wake-up decisions (unconnected).
+    if (conns.size === 0) this.node?.setOnline(deviceKey(conn.deviceId), true);
+    conns.add(conn);
     const devices = setIn(this.onlineDevices, conn.accountId);
     const wasOnline = devices.size > 0;
     devices.add(conn.deviceId);
@@ -107,6 +110,7 @@ export class Hub implements Realtime {
     if (!set?.delete(conn)) return;
     if (set.size > 0) return;
     this.byDevice.delete(conn.deviceId);
+    this.node?.setOnline(deviceKey(conn.deviceId), false);
     const devices = this.onlineDevices.get(conn.accountId);
     devices?.delete(conn.deviceId);
     if (devices && devices.size === 0) {
@@ -251,6 +255,16 @@ export class Hub implements Realtime {
     return this.node.onlineElsewhere(accountId).catch(() => false);
   }
 
+  async unconnected(deviceIds: readonly string[]): Promise<string[]> {
+    const notHere = deviceIds.filter((id) => !this.byDevice.has(id));
+    const node = this.node;
+    if (!node?.hasPeers || notHere.length === 0) return notHere;
+    const elsewhere = await Promise.all(
+      notHere.map((id) => node.onlineElsewhere(deviceKey(id)).catch(() => false)),
+    );
+    return notHere.filter((_, i) => !elsewhere[i]);
+  }
+
   connectionCount(): number {
     let n = 0;
     for (const set of this.byDevice.values()) n += set.size;
@@ -345,6 +359,14 @@ export class Hub implements Realtime {
     mine.set(accountId, online);
     conn.push({ t: 'presence', accountId, online });
   }
+}
+
+/**
+ * A device's key in the bus's online records, which otherwise hold account ids (base64url, so
+ * never with a colon).
+ */
+function deviceKey(deviceId: string): string {
+  return `device:${deviceId}`;
 }
 
 /** The set stored under `key`, created empty when absent. */

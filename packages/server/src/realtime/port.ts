@@ -32,4 +32,9 @@ export interface Realtime {
   unwatchBy(accountId: string, watchers: readonly string[]): void;
   /** These accounts were allowed to see this account online: their waiting requests are checked. */
   rewatchBy(accountId: string, watchers: readonly string[]): void;
+  /**
+   * Those of these devices with no open socket on any node (a node that cannot ask the others
+   * counts them as unconnected: a wake-up too many is harmless, one too few is a missed message).
+   */
+  unconnected(deviceIds: readonly string[]): Promise<string[]>;
 }

@@ -47,6 +47,8 @@ export class DeviceSocket implements DeviceConnection {
   private readonly pumper = new Rerunnable(() => this.pumpPass());
   /** Entries may be queued beyond `lastSent`: set by wake(), cleared by a short read. */
   private dirty = true;
+  /** `caught-up` was sent (once per connection, when a read first reached the queue's end). */
+  private caughtUp = false;
   private alive = true;
   /** Shutting down: frames not yet handled are dropped (unanswered sends are retried later). */
   private closing = false;
@@ -277,6 +279,7 @@ export class DeviceSocket implements DeviceConnection {
     // `ready` first: nothing may be delivered before the client knows it is connected.
     this.push({ t: 'ready', ...this.device, keyPackages: stock });
     this.services.hub.attach(this);
+    this.services.push.connected(this.device.deviceId);
     // An account deleted since the credential was checked closed the sockets attached then;
     // this one was not yet, so it looks again now that it is (the deletion commits first).
     if (!(await deviceExists(this.services.db, this.device.deviceId))) {
@@ -360,6 +363,10 @@ export class DeviceSocket implements DeviceConnection {
         this.services.mailbox.stats.delivered += frames.length;
         // A full window may have left more behind it.
         if (frames.length === room) this.dirty = true;
+        else if (!this.caughtUp) {
+          this.caughtUp = true;
+          this.push({ t: 'caught-up' });
+        }
       } while (this.dirty);
     } catch (error) {
       this.log.error({ err: error }, 'delivery failed');

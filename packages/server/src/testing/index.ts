@@ -26,11 +26,18 @@ import { SHARED_SECRET_FILES } from '../infra/data-dir.js';
 
 export { directoryTableName } from '../infra/db/schema.js';
 export {
+  type ReceivedPush,
+  type ScriptedAnswer,
+  TestPushService,
+  type TestSubscription,
+} from './push-service.js';
+export {
   deleteRedisKeys,
   dumpRedisKeys,
   REDIS_TEST_URL,
   redisReachable,
 } from './redis-testing.js';
+export { decryptAes128gcm } from './rfc8291-decrypt.js';
 export {
   createPostgresDatabase,
   databaseAt,
@@ -39,6 +46,7 @@ export {
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from './test-databases.js';
+export { verifyVapid } from './vapid-jwt.js';
 
 import type { SmsProvider, VerificationSms } from '../infra/sms/sms-provider.js';
 import { type RunningServer, startServer } from '../server.js';
@@ -67,7 +75,7 @@ const databaseOf = new Map<string, string>();
  */
 export async function testServer(
   env: Record<string, string> = {},
-  options: { clock?: () => number } = {},
+  options: Pick<NonNullable<Parameters<typeof startServer>[1]>, 'clock' | 'push' | 'bus'> = {},
 ) {
   const inbox = new InboxSmsProvider();
   const dataDir = env.PARLEY_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'parley-server-test-'));
@@ -157,14 +165,15 @@ export async function testServer(
 export async function testCluster(
   url: string,
   env: Record<string, string> = {},
+  options: Parameters<typeof testServer>[1] = {},
 ): Promise<[TestServer, TestServer]> {
-  const a = await testServer({ ...env, PARLEY_DATABASE_URL: url });
+  const a = await testServer({ ...env, PARLEY_DATABASE_URL: url }, options);
   const dir = mkdtempSync(join(tmpdir(), 'parley-server-test-'));
   for (const file of SHARED_SECRET_FILES) {
     const from = join(a.config.dataDir, file);
     if (existsSync(from)) copyFileSync(from, join(dir, file));
   }
-  const b = await testServer({ ...env, PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir });
+  const b = await testServer({ ...env, PARLEY_DATABASE_URL: url, PARLEY_DATA_DIR: dir }, options);
   return [a, b];
 }
 

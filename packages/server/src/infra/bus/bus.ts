@@ -46,7 +46,10 @@ export interface BusNode {
   readonly hasPeers: boolean;
   /** Sends to every other node (never back to this one). Fire and forget. */
   publish(event: BusEvent): void;
-  /** Records whether this node has any device of `accountId` connected. */
+  /**
+   * Records whether this node has any device of `accountId` connected (or, for a key
+   * `device:<id>`, that device: realtime/hub.ts).
+   */
   setOnline(accountId: string, online: boolean): void;
   /** Whether another live node has a device of `accountId` connected. */
   onlineElsewhere(accountId: string): Promise<boolean>;

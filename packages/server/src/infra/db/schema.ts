@@ -245,6 +245,20 @@ export interface SpamReportsTable {
   created_at: number;
 }
 
+/** A device's Web Push subscription (push/subscriptions.ts). */
+export interface PushSubscriptionsTable {
+  device_id: string;
+  /** The push service's URL for this subscription (RFC 8030 §5). */
+  endpoint: string;
+  /** The device's P-256 public key, 65 bytes uncompressed (RFC 8291 §3.2). */
+  p256dh: Uint8Array;
+  /** Its 16-byte authentication secret. */
+  auth: Uint8Array;
+  created_at: number;
+  /** When the last wake-up was claimed (milliseconds since 1970); 0 since the device connected. */
+  pushed_at: number;
+}
+
 export interface Database {
   attachments: AttachmentsTable;
   attachment_chunks: AttachmentChunksTable;
@@ -270,6 +284,7 @@ export interface Database {
   profiles: ProfilesTable;
   blocks: BlocksTable;
   spam_reports: SpamReportsTable;
+  push_subscriptions: PushSubscriptionsTable;
 }
 
 /** The table holding key `keyId`'s directory entries (key ids are 10 lowercase hex digits). */

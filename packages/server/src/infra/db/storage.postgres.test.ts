@@ -3,7 +3,8 @@
  * directory and key rotation, deltas, account deletion, device queues and batched
  * acknowledgements, KeyPackages, metrics, isolation between accounts, signing devices out, identity
  * keys and certificates, registering a number again, linking devices, the presence allow-list,
- * attachments, profiles, blocks and reports, and the HTTP and WebSocket fuzzing) run here a second time, every test server on a fresh PostgreSQL
+ * attachments, profiles, blocks and reports, the HTTP and WebSocket fuzzing, and push
+ * subscriptions and wake-ups) run here a second time, every test server on a fresh PostgreSQL
  * database at 127.0.0.1:5432 (.ci/run starts it). Same cases, both databases. Under CI=true an unreachable PostgreSQL fails the run;
  * elsewhere the suite skips, saying why.
  */
@@ -39,6 +40,7 @@ if (reachable) {
   await import('../../http/http.fuzz.test.js');
   await import('../../realtime/socket.fuzz.test.js');
   await import('../../messaging/attachments.test.js');
+  await import('../../push/push.test.js');
 } else if (process.env.CI === 'true') {
   it('PostgreSQL is reachable (required under CI)', () => {
     assert.fail(`PostgreSQL is not reachable at ${POSTGRES_ADMIN_URL}; .ci/run should start it`);

@@ -20,6 +20,16 @@ export interface MetricSources {
   mailbox: { readonly stats: DeliveryStats };
   discovery: { readonly evaluations: number };
   pool: Pick<OprfPool, 'stats' | 'pendingTasks'>;
+  /** Push wake-ups by outcome (push/notifier.ts). */
+  push?: {
+    readonly stats: {
+      claimed: number;
+      sent: number;
+      gone: number;
+      refused: number;
+      failed: number;
+    };
+  };
 }
 
 /** Refusals counted by kind: error code → kind (`RATE_LIMITED` is told apart by its route). */
@@ -74,6 +84,24 @@ export class Metrics {
       },
     });
     counterFrom(registers, 'parley_messages_stored_total', 'Messages stored.', () => stats.stored);
+    const push = sources.push;
+    if (push) {
+      for (const outcome of ['claimed', 'sent', 'gone', 'refused', 'failed'] as const) {
+        counterFrom(
+          registers,
+          `parley_push_${outcome}_total`,
+          {
+            claimed:
+              'Wake-ups claimed for devices with no open socket (one per coalescing window).',
+            sent: 'Wake-ups a push service accepted.',
+            gone: 'Subscriptions dropped because the push service answered 404 or 410.',
+            refused: 'Wake-ups a push service refused for good (4xx other than 404, 410, 429).',
+            failed: 'Wake-ups given up after retries (429, 5xx, unreachable) or at shutdown.',
+          }[outcome],
+          () => push.stats[outcome],
+        );
+      }
+    }
     counterFrom(
       registers,
       'parley_queue_entries_delivered_total',

@@ -20,6 +20,7 @@ import * as m0010 from './0010-oprf-rotations.js';
 import * as m0011 from './0011-device-queue-seq.js';
 import * as m0012 from './0012-attachments.js';
 import * as m0013 from './0013-people.js';
+import * as m0014 from './0014-push-subscriptions.js';
 
 /** A migration as each dialect runs it; absent where that dialect's history does not have it. */
 type PerDialect = { sqlite?: Migration; postgres?: Migration };
@@ -38,6 +39,7 @@ const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: PerDialect]> 
   ['0011-device-queue-seq', m0011],
   ['0012-attachments', m0012],
   ['0013-people', m0013],
+  ['0014-push-subscriptions', m0014],
 ];
 
 function listFor(dialect: keyof PerDialect): Record<string, Migration> {
