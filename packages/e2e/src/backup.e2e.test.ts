@@ -28,6 +28,7 @@ import {
   databaseAt,
   dropPostgresDatabases,
   dumpPostgresDatabase,
+  MIGRATION_NAMES,
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from '@parley/server/testing';
@@ -284,7 +285,7 @@ describe('parley admin backup: the passphrase and the paths', { timeout: 120_000
   const withData = [...args, '--data', dataDir];
 
   it('refuses what cannot work before asking anything or writing anything', async () => {
-    await databaseAt({ kind: 'sqlite', dataDir }, '0011-device-queue-seq');
+    await databaseAt({ kind: 'sqlite', dataDir }, MIGRATION_NAMES.sqlite.at(-1)!);
     const env = { PARLEY_BACKUP_PASSPHRASE: 'a long backup passphrase' };
     const noDir = await runParley(withData, env);
     assert.equal(noDir.code, 64);

@@ -43,6 +43,7 @@ export {
   databaseAt,
   dropPostgresDatabases,
   dumpPostgresDatabase,
+  MIGRATION_NAMES,
   POSTGRES_ADMIN_URL,
   postgresReachable,
 } from './test-databases.js';

@@ -97,6 +97,12 @@ export async function dumpPostgresDatabase(url: string): Promise<string[]> {
   }
 }
 
+/** Every migration's name in order, per dialect: tests say "the latest" without naming it. */
+export const MIGRATION_NAMES = {
+  sqlite: Object.keys(sqliteMigrations),
+  postgres: Object.keys(postgresMigrations),
+} as const;
+
 /**
  * A database at an older schema, as a release that shipped it left it: the migrations up to and
  * including `last`, nothing after (upgrade tests; `parley admin migrate`).

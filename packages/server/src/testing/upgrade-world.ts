@@ -176,6 +176,45 @@ export const WORLD: Readonly<Record<string, readonly Row[]>> = {
   ],
   // 0011 starts every device's counter at the highest seq the old counter gave.
   queue_heads: DEVICES.map((d) => ({ device_id: d.id, last_seq: TOP_SEQ })),
+  // 0012: an upload of two chunks, one arrived, waiting for one recipient device.
+  attachments: [
+    {
+      id: 'AAAAAAAAAAAAAAAAAAAAAA',
+      account_id: 'acct-a',
+      device_id: 'device-a1',
+      group_id: 'group-1',
+      size: 1_500_000,
+      chunk_bytes: 1_048_576,
+      chunk_count: 2,
+      recipients: 1,
+      completed_at: null,
+      created_at: 1_700_001_000_000,
+      expires_at: 1_900_001_000_000,
+    },
+  ],
+  attachment_chunks: [{ attachment_id: 'AAAAAAAAAAAAAAAAAAAAAA', idx: 0 }],
+  attachment_pending: [{ attachment_id: 'AAAAAAAAAAAAAAAAAAAAAA', device_id: 'device-b1' }],
+  // PostgreSQL only (SQLite keeps the bytes in files).
+  blob_chunks: [{ blob_id: 'AAAAAAAAAAAAAAAAAAAAAA', idx: 0, data: blob(0xe0, 64) }],
+  // 0013: a sealed profile, a block, a report.
+  profiles: [
+    { account_id: 'acct-a', version: 2, ciphertext: blob(0xe1, 96), updated_at: 1_700_001_100_000 },
+  ],
+  blocks: [{ digest: blob(0xe2), blocker_id: 'acct-b', created_at: 1_700_001_200_000 }],
+  spam_reports: [
+    { id: 1, reported_id: 'acct-c', messages: '["buy now"]', created_at: 1_700_001_300_000 },
+  ],
+  // 0014: a device's Web Push subscription.
+  push_subscriptions: [
+    {
+      device_id: 'device-c1',
+      endpoint: 'https://push.example/send/abc',
+      p256dh: blob(0x04, 65),
+      auth: blob(0xe3, 16),
+      created_at: 1_700_001_400_000,
+      pushed_at: 0,
+    },
+  ],
 };
 
 /**

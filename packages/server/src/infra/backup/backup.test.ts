@@ -15,7 +15,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { argon2id } from '@noble/hashes/argon2.js';
 import { ParleyError } from '@parley/core';
 import { loadSodium } from '@parley/core/server';
-import { testServer } from '../../testing/index.js';
+import { MIGRATION_NAMES, testServer } from '../../testing/index.js';
 import { SECRET_FILES, sqlitePath } from '../data-dir.js';
 import { backupSqlite, collectKeys, databaseInUse, restore } from './backup.js';
 import { backupKindOf, openKeys, sealKeys, writeDatabaseBackup } from './backup-file.js';
@@ -118,7 +118,7 @@ describe('database backup and restore', () => {
       const out = mkdtempSync(join(tmpdir(), 'parley-backups-'));
       const databaseFile = join(out, 'db.backup');
       const header = await backupSqlite(t.config.dataDir, databaseFile);
-      assert.equal(header.schema, '0011-device-queue-seq');
+      assert.equal(header.schema, MIGRATION_NAMES.sqlite.at(-1));
       assert.deepEqual(readdirSync(out), ['db.backup'], 'nothing staged is left beside it');
       assert.equal(statSync(databaseFile).mode & 0o777, 0o600);
       const bytes = readFileSync(databaseFile);
