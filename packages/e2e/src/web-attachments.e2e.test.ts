@@ -58,6 +58,7 @@ describe('web app: attachments', { skip, timeout: 300_000 }, () => {
     const watched = await openPage(context, server.url, [/status of 413 \(Payload Too Large\)/]);
     await signUpInApp(watched.page, server, {
       number,
+      name,
       presence: 'nobody',
       deviceName: `${name} browser`,
     });

@@ -99,6 +99,7 @@ describe('the web app over HTTPS', { skip, timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel(/^Yes — people who have my number/).check();
     await page.getByLabel('Nobody').check();
+    await page.getByLabel('Your name').fill('Alice over TLS');
     await page.getByLabel('Name of this device').fill('Browser over TLS');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();

@@ -135,6 +135,7 @@ describe('web push', { skip: browserMissing(), timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel(/^Yes — people who have my number/).check();
     await page.getByLabel('Nobody').check();
+    await page.getByLabel('Your name').fill('Alice');
     await page.getByLabel('Name of this device').fill('Alice phone');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();

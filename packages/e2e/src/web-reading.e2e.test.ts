@@ -89,6 +89,7 @@ describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
     const a = alice.page;
     await signUpInApp(a, server, {
       number: NUMBERS.alice,
+      name: 'Alice',
       presence: 'nobody',
       deviceName: 'Alice browser',
     });
@@ -198,7 +199,12 @@ describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
     const context = await browser.newContext({ viewport: VIEWPORTS.phone, locale: 'en-US' });
     const erin: WatchedPage = await openPage(context, server.url);
     const e = erin.page;
-    await signUpInApp(e, server, { number: NUMBERS.erin, presence: 'nobody', deviceName: 'Erin' });
+    await signUpInApp(e, server, {
+      number: NUMBERS.erin,
+      name: 'Erin',
+      presence: 'nobody',
+      deviceName: 'Erin',
+    });
     await addByNumber(e, 'Bob Example', NUMBERS.bob);
     await e.getByRole('button', { name: 'Message Bob Example' }).click();
     await e.getByLabel('Message', { exact: true }).fill('Lunch at noon?');

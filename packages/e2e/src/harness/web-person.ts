@@ -8,6 +8,8 @@ import type { ServerProcess } from './server-process.js';
 
 export interface SignUp {
   number: string;
+  /** The profile name the person chooses at sign-up. */
+  name: string;
   presence: 'contacts' | 'nobody';
   deviceName: string;
 }
@@ -34,6 +36,7 @@ export async function signUpInApp(page: Page, server: ServerProcess, who: SignUp
         : 'Nobody',
     )
     .check();
+  await page.getByLabel('Your name').fill(who.name);
   await page.getByLabel('Name of this device').fill(who.deviceName);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Contacts' }).waitFor();
