@@ -80,6 +80,9 @@ Messages (end-to-end encrypted; CONTACT is a phone number, account:ID or an acco
                                        send a file, end to end encrypted (also with
                                        --conversation ID); the server never sees its name
   parley group create CONTACT...       start a group
+  parley group --conversation ID name TEXT | add CONTACT... | remove CONTACT... | leave
+                                       name the group ("" removes the name), add or remove
+                                       people, or leave; every member sees each change
   parley listen [--count N] [--timeout S] [--json] [--save DIR]
                                        print messages as they arrive, with membership
                                        notices, reactions, edits and deletes (none

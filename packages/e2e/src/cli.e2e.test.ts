@@ -679,4 +679,53 @@ describe('parley CLI (real server process)', () => {
     const started = await parley(['group', 'create', '+14155550189', '--state', state('carl')]);
     assert.equal(started.code, 0, started.stderr);
   });
+
+  it('parley group names a group (a notice for every member) and refuses a name on two lines', async () => {
+    for (const [name, number] of [
+      ['gus', '+14155550191'],
+      ['hana', '+14155550192'],
+    ] as const) {
+      const r = await parley(
+        [
+          'register',
+          number,
+          '--discoverable',
+          'yes',
+          '--presence',
+          'nobody',
+          '--profile-name',
+          name,
+          '--state',
+          state(name),
+        ],
+        true,
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const gusSays = ([command, ...rest]: string[]) =>
+      parley([command!, '--state', state('gus'), ...rest]);
+    // Resolving Hana's number is discovery: it needs Gus's consent.
+    assert.equal((await gusSays(['consent', 'grant', '--yes'])).code, 0);
+    const created = await gusSays(['group', 'create', '+14155550192', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    const groupId = (JSON.parse(created.stdout) as { id: string }).id;
+    const named = await gusSays(['group', `--conversation=${groupId}`, 'name', 'Trip 🏔']);
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(named.stdout.trim(), 'Named “Trip 🏔”.');
+    const badName = await gusSays(['group', `--conversation=${groupId}`, 'name', 'a\nb']);
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /GROUP_NAME_INVALID/);
+    assert.equal((await gusSays(['send', `--conversation=${groupId}`, 'packing list?'])).code, 0);
+    const inGroup = await parley([
+      'listen',
+      '--count',
+      '1',
+      '--timeout',
+      '20',
+      '--state',
+      state('hana'),
+    ]);
+    assert.equal(inGroup.code, 0, inGroup.stderr);
+    assert.match(inGroup.stdout, /\* .* named the group “Trip 🏔”\n.*: packing list\?/);
+  });
 });

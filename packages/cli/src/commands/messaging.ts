@@ -18,6 +18,7 @@ import {
 import type { DeviceRef, MessageChangeEnvelope } from '@parley/core';
 import { UsageError } from '../usage.js';
 import { saveAttachment, sendFile } from './files.js';
+import { groupCommand } from './groups.js';
 import { table } from './output.js';
 import { resolvePerson, short } from './people.js';
 import { reportSecurityEvents } from './security-events.js';
@@ -304,25 +305,16 @@ async function run(command: string, args: MessagingArgs): Promise<number> {
       );
       return 0;
     }
-    case 'group': {
-      if (positionals[0] !== 'create' || positionals.length < 2) {
-        throw new UsageError('usage: parley group create CONTACT [CONTACT...]');
-      }
-      const accounts: string[] = [];
-      for (const contact of positionals.slice(1)) {
-        const person = await resolvePerson(client, contact);
-        if ('notOnParley' in person) throw new UsageError(`${contact} is not on Parley`);
-        accounts.push(person.accountId);
-      }
-      await withTimeout(client.messenger.start(), timeoutMs, 'Connecting');
-      const conversation = await client.messenger.createConversation(accounts);
-      out(
-        values.json
-          ? JSON.stringify(conversation)
-          : `Group ${conversation.id} with ${conversation.members.length} devices.`,
-      );
-      return 0;
-    }
+    case 'group':
+      return groupCommand({
+        client,
+        positionals,
+        conversation: values.conversation,
+        json: values.json,
+        connect: () => withTimeout(client.messenger.start(), timeoutMs, 'Connecting'),
+        within: (work, what) => withTimeout(work, timeoutMs, what),
+        out,
+      });
     case 'listen': {
       const count = values.count === undefined ? Number.POSITIVE_INFINITY : Number(values.count);
       if (!(count > 0) || (values.count !== undefined && !/^\d+$/.test(values.count))) {
