@@ -6,7 +6,8 @@
  * list shows each chat's time and the tab's title its unread count; search finds a message in any
  * chat; Escape goes back. In dark mode (the system's choice) the screens pass axe and are saved at
  * both widths. Replies, reactions, edits and deletes for everyone made in the app reach the other
- * side, and theirs show in the app.
+ * side, and theirs show in the app. A group made in the app is named, loses a member and is left
+ * from its "Group info", and the members' devices see each change.
  */
 
 import * as assert from 'node:assert/strict';
@@ -26,7 +27,13 @@ import { ServerProcess } from './harness/server-process.js';
 import { eventually, until } from './harness/wait.js';
 import { addByNumber, signUpInApp } from './harness/web-person.js';
 
-const NUMBERS = { alice: '4155550851', bob: '4155550852', erin: '4155550853' };
+const NUMBERS = {
+  alice: '4155550851',
+  bob: '4155550852',
+  erin: '4155550853',
+  gail: '4155550854',
+  cara: '4155550855',
+};
 const skip = browserMissing();
 
 describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
@@ -298,6 +305,81 @@ describe('web app: composing and reading', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(axeChat, [], `axe on the chat: ${JSON.stringify(axeChat)}`);
     await screenshots(e, 'message-changes');
     assert.deepEqual(erin.problems(), []);
+    await context.close();
+  });
+
+  test('a group: named, a member removed, left — from Group info, seen on the members’ devices', async () => {
+    const cara = await ParleyClient.open({
+      serverUrl: server.url,
+      store: new MemoryStore(),
+      defaultRegion: 'US',
+      socket: nodeSocket,
+    });
+    const { verificationId } = await cara.requestCode(NUMBERS.cara);
+    await cara.register({
+      verificationId,
+      code: await server.codeFor(verificationId),
+      discoverable: true,
+      presence: 'nobody',
+      deviceName: 'Cara laptop',
+    });
+    await cara.messenger.start();
+    const context = await browser.newContext({ viewport: VIEWPORTS.desktop, locale: 'en-US' });
+    const gail: WatchedPage = await openPage(context, server.url);
+    const g = gail.page;
+    await signUpInApp(g, server, {
+      number: NUMBERS.gail,
+      name: 'Gail',
+      presence: 'nobody',
+      deviceName: 'Gail',
+    });
+    await addByNumber(g, 'Bob Example', NUMBERS.bob);
+    await addByNumber(g, 'Cara Example', NUMBERS.cara);
+    await g.getByRole('link', { name: /^Chats/ }).click();
+    await g.getByRole('button', { name: 'New group' }).click();
+    await g.getByLabel('Bob Example').check();
+    await g.getByLabel('Cara Example').check();
+    await g.getByRole('button', { name: 'Create group' }).click();
+    await g.getByRole('list', { name: 'Messages' }).waitFor();
+
+    await g.getByText('Group info').click();
+    await g.getByLabel('Group name').fill('Hiking 🥾');
+    await g.getByRole('button', { name: 'Save name' }).click();
+    await g.getByRole('heading', { name: 'Hiking 🥾' }).waitFor();
+    await g.getByText('You named the group “Hiking 🥾”').waitFor();
+    await eventually(
+      'the name at Bob’s and Cara’s',
+      async () =>
+        [
+          ...(await bob.messenger.conversations()),
+          ...(await cara.messenger.conversations()),
+        ].filter((c) => c.name === 'Hiking 🥾').length,
+      2,
+    );
+    const axeInfo = await axeSerious(g);
+    assert.deepEqual(axeInfo, [], `axe on Group info: ${JSON.stringify(axeInfo)}`);
+    await screenshots(g, 'group-info');
+
+    await g.getByRole('button', { name: 'Remove Cara Example' }).click();
+    await eventually(
+      'Cara out of the group',
+      async () =>
+        (await cara.messenger.conversations()).some((c) => c.name === 'Hiking 🥾' && !c.active),
+      true,
+    );
+    await g.getByRole('button', { name: 'Leave group' }).click();
+    await g.getByRole('heading', { name: 'Chats' }).waitFor();
+    await eventually(
+      'Bob told that Gail left',
+      async () => {
+        const c = (await bob.messenger.conversations()).find((x) => x.name === 'Hiking 🥾');
+        const history = c ? await bob.messenger.history(c.id) : [];
+        return history.some((m) => m.notice?.change === 'left');
+      },
+      true,
+    );
+    assert.deepEqual(gail.problems(), []);
+    cara.close();
     await context.close();
   });
 });

@@ -445,7 +445,8 @@ export class AppModel {
     const seen = this.seen[c.id] ?? 0;
     return {
       ...c,
-      title: others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you',
+      // A name a member gave the group, else the people in it.
+      title: c.name || (others.length ? others.map((a) => this.nameOf(a)).join(', ') : 'Only you'),
       last: history.at(-1),
       unread: history.slice(seen).filter((h) => h.from.accountId !== self && h.kind !== 'notice')
         .length,

@@ -13,6 +13,7 @@
 
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import { Alert } from '../components/alert.js';
+import { GroupInfo } from '../components/group-info.js';
 import { type MessageActions, MessageBubble } from '../components/message-bubble.js';
 import { TimerChoice } from '../components/timer-choice.js';
 import { thumbnailOf } from '../model/attachments.js';
@@ -277,6 +278,16 @@ export function ChatView(props: { model: AppModel; conversationId: string; onBac
             </button>
           </p>
         ))}
+      {view?.active && (others.length > 1 || view.name) && (
+        <GroupInfo
+          model={model}
+          conversationId={conversationId}
+          name={view.name ?? ''}
+          members={others}
+          attempt={attempt}
+          onLeft={props.onBack}
+        />
+      )}
       {view?.active && (
         <TimerChoice
           seconds={view.timer ?? 0}
