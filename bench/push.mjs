@@ -42,6 +42,9 @@ const t = await testing.testServer(
     PARLEY_WEB_DIR: 'off',
     PARLEY_PUSH_ALLOW_HTTP_LOOPBACK: 'true',
     PARLEY_PUSH_COALESCE_SECONDS: String(WINDOW_SECONDS),
+    // 21 registrations from one address and one number prefix: past the default limits.
+    PARLEY_VERIFICATION_PER_IP: '1000',
+    PARLEY_VERIFICATION_PER_PREFIX: '1000',
   },
   {
     clock: () => Date.now() + offset,
